@@ -1,0 +1,88 @@
+//! Configuration in layers: built-in defaults, then an optional TOML file,
+//! then environment variables `STORE_NODE__SECTION__KEY` (for example
+//! `STORE_NODE__HTTP__BIND=0.0.0.0:8080`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database lives.
+    pub data_dir: PathBuf,
+    pub store: StoreConfig,
+    pub http: HttpConfig,
+    /// How long a staff session lasts.
+    pub session_ttl_secs: u64,
+    /// Load the demo menu and demo staff into an empty database.
+    pub demo: bool,
+    pub log: LogConfig,
+    /// Most writes committed in one transaction (group commit).
+    pub max_commit_batch: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub name: String,
+    /// ISO 4217 code used for a new, empty menu.
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port for the LAN API; port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` (one object a line, for machines) or `pretty` (for people).
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `store_node=debug,tower_http=info`.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            store: StoreConfig {
+                name: "My Restaurant".into(),
+                currency: "USD".into(),
+            },
+            http: HttpConfig {
+                bind: "0.0.0.0:8080".parse().expect("valid default address"),
+                body_limit_bytes: 256 * 1024,
+            },
+            session_ttl_secs: 12 * 3600,
+            demo: false,
+            log: LogConfig {
+                format: "json".into(),
+                level: "info".into(),
+            },
+            max_commit_batch: 512,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then `STORE_NODE__*` environment variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        fig.merge(Env::prefixed("STORE_NODE__").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+}

@@ -1,0 +1,51 @@
+//! Demo data: a realistic menu (Harbor Street Kitchen: 49 items, 14 modifier
+//! groups, three kitchen stations, two tax classes) and one staff member per
+//! role, loaded into an empty database by `--demo`.
+
+use domain::menu::Menu;
+use domain::roles::{Pin, Role};
+
+use crate::auth::hash_pin;
+use crate::db::Db;
+use crate::http::error::ApiError;
+use crate::http::menu::{load_menu, store_menu};
+
+pub const MENU_JSON: &str = include_str!("../demo/menu.json");
+
+/// Demo staff: (id, name, role, PIN). Printed by the demo so people can sign in.
+pub const STAFF: &[(&str, &str, Role, &str)] = &[
+    ("owner", "Olivia Owner", Role::Owner, "1000"),
+    ("manager", "Marco Manager", Role::Manager, "2000"),
+    ("cashier", "Casey Cashier", Role::Cashier, "3000"),
+    ("kitchen", "Kim Kitchen", Role::Kitchen, "4000"),
+    ("kiosk", "Self-order kiosk", Role::Customer, "5000"),
+];
+
+pub fn menu() -> Menu {
+    serde_json::from_str(MENU_JSON).expect("the bundled demo menu is valid JSON of the menu type")
+}
+
+/// Loads the demo menu and staff unless the database already has a menu or staff.
+pub async fn seed(db: &Db) -> anyhow::Result<()> {
+    let menu = menu();
+    menu.validate()?;
+    let mut hashed = Vec::new();
+    for (id, name, role, pin) in STAFF {
+        let pin = Pin::parse(pin).map_err(|e| anyhow::anyhow!("{e}"))?;
+        hashed.push((*id, *name, *role, hash_pin(&pin)?));
+    }
+    db.write(move |ctx| -> Result<(), ApiError> {
+        if load_menu(ctx.conn)?.is_none() {
+            store_menu(ctx, menu, serde_json::json!({ "demo": true }))?;
+        }
+        for (id, name, role, hash) in hashed {
+            ctx.conn.execute(
+                "INSERT INTO staff (id, name, role, pin_hash) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
+                rusqlite::params![id, name, role.as_str(), hash],
+            )?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))
+}

@@ -1,0 +1,42 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations. Served at
+//! `/api/v1/openapi.json` and committed as `store-node/openapi.json`; a test
+//! fails when the committed copy is stale.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{events, menu, ops, orders, session};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Store node API", description = "The restaurant's on-premises server: orders, menu, staff sign-in and live events. Works with the internet down."),
+    paths(
+        session::staff_list, session::login, session::logout, session::me,
+        menu::read, menu::replace, menu::upsert_item, menu::item_sold_out, menu::modifier_sold_out,
+        orders::create, orders::list, orders::get_one, orders::transition,
+        events::subscribe,
+        ops::healthz, ops::readyz, ops::metrics_text,
+    ),
+    modifiers(&Bearer),
+    tags((name = "orders"), (name = "menu"), (name = "auth"), (name = "events"), (name = "ops"))
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline (the committed form).
+pub fn json() -> String {
+    let mut s = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}

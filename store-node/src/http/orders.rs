@@ -1,0 +1,427 @@
+//! Orders: create (priced against the menu, idempotent), list, get, and the
+//! lifecycle transitions. Each write stores the event and the read model row
+//! in one transaction.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use domain::order::{Channel, OrderDraft, PricedOrder, price_order};
+use domain::status::{OrderStatus, Transition};
+use domain::ticket::{STORE_PREFIX, TicketNumber};
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{IdempotencyKey, JsonBody, Path, Query, parse_json};
+use super::idempotency;
+use crate::auth::{Auth, perm};
+use crate::db::{WriteCtx, now_ms};
+use crate::events::kind;
+use crate::state::AppState;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/orders", post(create).get(list))
+        .route("/api/v1/orders/{id}", get(get_one))
+        .route("/api/v1/orders/{id}/{transition}", post(transition))
+}
+
+/// An order as the API shows it: the snapshot taken when it was placed, plus its current status.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderView {
+    pub id: uuid::Uuid,
+    /// What the kitchen calls out: `S-0457`.
+    #[schema(example = "S-0457")]
+    pub ticket: String,
+    pub status: OrderStatus,
+    #[serde(flatten)]
+    pub order: PricedOrder,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    /// Staff id of who placed it.
+    pub created_by: Option<String>,
+}
+
+fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OrderView, String)> {
+    let snapshot: String = r.get("snapshot")?;
+    let status: String = r.get("status")?;
+    let id: String = r.get("id")?;
+    let order: PricedOrder = serde_json::from_str(&snapshot).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok((
+        OrderView {
+            id: id.parse().unwrap_or_default(),
+            ticket: r.get("ticket")?,
+            status: OrderStatus::parse(&status).unwrap_or(OrderStatus::Placed),
+            order,
+            created_ms: r.get::<_, i64>("created_ms")? as u64,
+            updated_ms: r.get::<_, i64>("updated_ms")? as u64,
+            created_by: r.get("created_by")?,
+        },
+        status,
+    ))
+}
+
+const SELECT_ORDER: &str =
+    "SELECT id, ticket, status, snapshot, created_ms, updated_ms, created_by FROM orders";
+
+fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<OrderView>> {
+    conn.prepare_cached(&format!("{SELECT_ORDER} WHERE id = ?1"))?
+        .query_row([id], view_from_row)
+        .optional()
+        .map(|o| o.map(|(v, _)| v))
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(v).map_err(ApiError::internal)
+}
+
+fn map_order_error(e: domain::order::OrderError) -> ApiError {
+    use domain::menu::LineError;
+    use domain::order::OrderError;
+    let code = match &e {
+        OrderError::Line { source, .. } => match source {
+            LineError::UnknownItem(_) => "unknown_item",
+            LineError::SoldOut(_) => "sold_out",
+            LineError::BadQuantity(_) => "invalid_quantity",
+            LineError::UnknownModifier { .. } => "unknown_modifier",
+            LineError::DuplicateModifier(_) | LineError::GroupBounds { .. } => "invalid_modifiers",
+            LineError::NoteTooLong => "note_too_long",
+            LineError::Money(_) => "amount_out_of_range",
+        },
+        OrderError::NoLines => "empty_order",
+        OrderError::TooManyLines => "too_many_lines",
+        OrderError::NoteTooLong => "note_too_long",
+        OrderError::LabelTooLong => "label_too_long",
+        OrderError::Money(_) => "amount_out_of_range",
+    };
+    ApiError::unprocessable(code, e.to_string())
+}
+
+/// Place an order.
+///
+/// The order is checked against the current menu and priced by the domain
+/// rules; the response comes only after it is on disk. Send an
+/// `Idempotency-Key`: a retry with the same key and body returns the same
+/// order instead of placing a second one.
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+    request_body = OrderDraft,
+    params(("Idempotency-Key" = String, Header, description = "Unique per order attempt; reuse it on retry")),
+    responses(
+        (status = 201, description = "Placed and durable", body = OrderView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "Same key still in flight", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid order, or key reused with another body", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    auth: Auth<perm::OrderCreate>,
+    key: IdempotencyKey,
+    body: JsonBody<OrderDraft>,
+) -> ApiResult<Response> {
+    let key = key.required()?;
+    let draft = body.value;
+    if !auth.session.role.may_place_on(draft.channel) {
+        return Err(ApiError::forbidden(format!(
+            "a {} may not place {} orders",
+            auth.session.role.as_str(),
+            draft.channel.as_str()
+        )));
+    }
+    let menu = state.menu();
+    let staff = auth.session.staff_id.clone();
+    let channel = draft.channel;
+    // Priced inside the idempotent write: a retry of a placed order gets the stored
+    // answer even if the menu changed since (an item sold out, a price edit).
+    let resp = idempotency::write(
+        &state,
+        &auth.session.staff_id,
+        Some(key),
+        body.hash,
+        StatusCode::CREATED,
+        move |ctx| {
+            let priced = price_order(&menu.menu, &draft).map_err(map_order_error)?;
+            place(ctx, priced, Some(staff))
+        },
+    )
+    .await?;
+    if resp.status() == StatusCode::CREATED && !resp.headers().contains_key("idempotent-replayed") {
+        metrics::counter!("store_orders_created_total", "channel" => channel.as_str()).increment(1);
+    }
+    Ok(resp)
+}
+
+/// Records a priced order: ticket number, read model row and `order.created` event, in the caller's transaction.
+pub fn place(
+    ctx: &mut WriteCtx<'_>,
+    order: PricedOrder,
+    created_by: Option<String>,
+) -> Result<serde_json::Value, ApiError> {
+    let seq = ctx.next_counter("ticket:S")?;
+    let now = now_ms();
+    let view = OrderView {
+        id: uuid::Uuid::now_v7(),
+        ticket: TicketNumber::nth(STORE_PREFIX, seq).to_string(),
+        status: OrderStatus::Placed,
+        order,
+        created_ms: now,
+        updated_ms: now,
+        created_by,
+    };
+    let snapshot = serde_json::to_string(&view.order).map_err(ApiError::internal)?;
+    ctx.conn
+        .prepare_cached(
+            "INSERT INTO orders (id, ticket, channel, fulfillment, status, total, created_ms, updated_ms, created_by, snapshot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(rusqlite::params![
+            view.id.to_string(),
+            view.ticket,
+            view.order.channel.as_str(),
+            serde_json::to_value(view.order.fulfillment).ok().and_then(|v| v.as_str().map(str::to_owned)),
+            view.status.as_str(),
+            view.order.totals.total,
+            now as i64,
+            now as i64,
+            view.created_by,
+            snapshot
+        ])?;
+    let json = to_json(&view)?;
+    let id = view.id.to_string();
+    ctx.append(
+        kind::ORDER_CREATED,
+        Some(&id),
+        serde_json::json!({ "order": json }),
+    )?;
+    Ok(json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Comma-separated statuses, e.g. `placed,accepted`.
+    pub status: Option<String>,
+    /// Comma-separated channels: `pos`, `kiosk`, `online`.
+    pub channel: Option<String>,
+    /// Only orders created at or after this time (Unix ms).
+    pub since_ms: Option<u64>,
+    /// Only orders created before this time (Unix ms).
+    pub until_ms: Option<u64>,
+    /// At most this many, newest first (1 to 500, default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderList {
+    pub orders: Vec<OrderView>,
+}
+
+fn parse_list<T>(
+    s: &Option<String>,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> ApiResult<Vec<T>> {
+    let Some(s) = s else { return Ok(vec![]) };
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            parse(p).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", format!("unknown {what} {p:?}"))
+            })
+        })
+        .collect()
+}
+
+/// List orders, newest first, filtered by status, channel and time.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(ListParams),
+    responses((status = 200, body = OrderList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    _auth: Auth<perm::OrderRead>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<OrderList>> {
+    let statuses = parse_list(&p.status, "status", OrderStatus::parse)?;
+    let channels = parse_list(&p.channel, "channel", Channel::parse)?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let since = p.since_ms.unwrap_or(0).min(i64::MAX as u64) as i64;
+    let until = p.until_ms.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64;
+    let orders = state
+        .db
+        .read(move |c| {
+            let mut sql = format!("{SELECT_ORDER} WHERE created_ms >= ?1 AND created_ms < ?2");
+            let mut args: Vec<String> = vec![];
+            if !statuses.is_empty() {
+                sql += &format!(" AND status IN ({})", vec!["?"; statuses.len()].join(","));
+                args.extend(statuses.iter().map(|s| s.as_str().to_owned()));
+            }
+            if !channels.is_empty() {
+                sql += &format!(" AND channel IN ({})", vec!["?"; channels.len()].join(","));
+                args.extend(channels.iter().map(|s| s.as_str().to_owned()));
+            }
+            sql += " ORDER BY created_ms DESC, id DESC LIMIT ?";
+            let mut stmt = c.prepare(&sql)?;
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![&since, &until];
+            params.extend(args.iter().map(|a| a as &dyn rusqlite::ToSql));
+            params.push(&limit);
+            let rows = stmt.query_map(params.as_slice(), view_from_row)?;
+            rows.map(|r| r.map(|(v, _)| v))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(Json(OrderList { orders }))
+}
+
+/// One order.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+    params(("id" = uuid::Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<Arc<AppState>>,
+    _auth: Auth<perm::OrderRead>,
+    Path(id): Path<uuid::Uuid>,
+) -> ApiResult<Json<OrderView>> {
+    let id = id.to_string();
+    state
+        .db
+        .read(move |c| load(c, &id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("order"))
+}
+
+/// Why an order was cancelled, voided or refunded.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionBody {
+    /// Required for `void` and `refund`; at most 200 characters.
+    pub reason: Option<String>,
+}
+
+fn parse_transition(s: &str) -> Option<Transition> {
+    Transition::ALL.into_iter().find(|t| t.as_str() == s)
+}
+
+/// Move an order through its lifecycle: `accept`, `start`, `ready`, `complete`, `cancel`, `void`, `refund`.
+///
+/// Status only moves forward; an illegal move is 409 `invalid_transition`.
+/// Kitchen staff may progress orders; cancel needs a cashier, void and refund a manager.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/{transition}", tag = "orders",
+    params(("id" = uuid::Uuid, Path, description = "Order id"),
+           ("transition" = String, Path, description = "accept | start | ready | complete | cancel | void | refund"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    request_body(content = Option<TransitionBody>, description = "Optional; `reason` is required for void and refund"),
+    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn transition(
+    State(state): State<Arc<AppState>>,
+    auth: Auth<perm::OrderRead>,
+    key: IdempotencyKey,
+    Path((id, t)): Path<(uuid::Uuid, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let t = parse_transition(&t).ok_or_else(|| ApiError::not_found("transition"))?;
+    auth.require(t.permission())?;
+    let tb: TransitionBody = if body.is_empty() {
+        TransitionBody::default()
+    } else {
+        let json = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        parse_json(&body)?
+    };
+    let reason = tb
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+        return Err(ApiError::unprocessable(
+            "reason_too_long",
+            "reason must be at most 200 characters",
+        ));
+    }
+    if matches!(t, Transition::Void | Transition::Refund) && reason.is_none() {
+        return Err(ApiError::unprocessable(
+            "reason_required",
+            format!("say why: a {t} needs a reason"),
+        ));
+    }
+    let hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            [id.as_bytes().as_slice(), t.as_str().as_bytes(), &body].concat(),
+        ))
+    };
+    let by = auth.session.staff_id.clone();
+    idempotency::write(
+        &state,
+        &auth.session.staff_id,
+        key.0,
+        hash,
+        StatusCode::OK,
+        move |ctx| apply_transition(ctx, &id.to_string(), t, &by, reason),
+    )
+    .await
+}
+
+/// Validates and records one transition, in the caller's transaction.
+pub fn apply_transition(
+    ctx: &mut WriteCtx<'_>,
+    id: &str,
+    t: Transition,
+    by: &str,
+    reason: Option<String>,
+) -> Result<serde_json::Value, ApiError> {
+    let mut view = load(ctx.conn, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+    let from = view.status;
+    let to = from
+        .apply(t)
+        .map_err(|e| ApiError::conflict("invalid_transition", e.to_string()))?;
+    let now = now_ms().max(view.updated_ms);
+    ctx.conn
+        .prepare_cached("UPDATE orders SET status = ?1, updated_ms = ?2 WHERE id = ?3")?
+        .execute(rusqlite::params![to.as_str(), now as i64, id])?;
+    view.status = to;
+    view.updated_ms = now;
+    let json = to_json(&view)?;
+    ctx.append(
+        kind::ORDER_CHANGED,
+        Some(id),
+        serde_json::json!({
+            "transition": t, "from": from, "to": to, "by": by, "reason": reason, "order": json,
+        }),
+    )?;
+    Ok(json)
+}

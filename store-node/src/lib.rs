@@ -1,0 +1,188 @@
+//! The store node: one binary per restaurant that takes, stores and broadcasts
+//! orders on the LAN and keeps working with the internet down.
+//!
+//! `run` starts a node from a [`Config`] and returns a [`Running`] handle with
+//! the bound address, so tests and the load generator start the real server
+//! on port 0 with their own database. `main.rs` only parses flags, sets up
+//! logging and calls `run`.
+//!
+//! Module map: `config` (layered settings), `db` (SQLite, group commit),
+//! `events` (the event log and its wire form), `auth` (PIN sign-in, sessions,
+//! permission extractors), `http` (the REST API and the event stream),
+//! `demo` (demo menu and staff), `state` (what handlers share).
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod events;
+pub mod http;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use anyhow::Context;
+use domain::menu::Menu;
+use domain::money::{Currency, TaxMode};
+use domain::roles::{Pin, Role};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::sync::{broadcast, oneshot};
+
+pub use config::Config;
+use db::Db;
+use http::error::ApiError;
+use http::menu::{load_menu, store_menu};
+use state::{AppState, MenuState};
+
+/// A node that is serving.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets in-flight ones finish, and waits.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+
+    /// Waits until the server stops by itself (it normally does not).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// One Prometheus recorder per process (several nodes in one test process share it).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let latency = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "http_request_duration_seconds".into(),
+                    ),
+                    &latency,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(
+                            "store_db_commit_batch_size".into(),
+                        ),
+                        &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                    )
+                })
+                .expect("bucket lists are non-empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; then our handle renders nothing, which is harmless.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Opens the database, seeds it if asked, binds the HTTP listener and starts serving.
+pub async fn run(config: Config) -> anyhow::Result<Running> {
+    let (bus, _) = broadcast::channel(4096);
+    let db = Db::open(
+        &config.data_dir,
+        config.max_commit_batch.max(1),
+        bus.clone(),
+    )
+    .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    if config.demo {
+        demo::seed(&db).await?;
+    }
+    let menu = ensure_menu(&db, &config).await?;
+    let listener = tokio::net::TcpListener::bind(config.http.bind)
+        .await
+        .with_context(|| format!("binding {}", config.http.bind))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        config,
+        db,
+        bus,
+        menu: RwLock::new(Arc::new(menu)),
+        sessions: Default::default(),
+        login_failures: Default::default(),
+        in_flight: Default::default(),
+        metrics: metrics_handle(),
+        ws_clients: Default::default(),
+    });
+    let app = http::router(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "store node listening");
+    Ok(Running {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// The stored menu, or a new empty one in the configured currency.
+async fn ensure_menu(db: &Db, config: &Config) -> anyhow::Result<MenuState> {
+    let currency = Currency::parse(&config.store.currency)?;
+    db.write(move |ctx| -> Result<MenuState, ApiError> {
+        if let Some(m) = load_menu(ctx.conn)? {
+            return Ok(m);
+        }
+        let empty = Menu {
+            currency,
+            tax_mode: TaxMode::Exclusive,
+            tax_classes: vec![],
+            stations: vec![],
+            categories: vec![],
+            modifier_groups: vec![],
+            items: vec![],
+        };
+        store_menu(ctx, empty, serde_json::json!({ "created": true }))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("loading the menu: {}", e.message))
+}
+
+/// Adds (or replaces the PIN and role of) a staff member: how an installer creates the first owner.
+pub async fn add_staff(
+    config: &Config,
+    id: &str,
+    name: &str,
+    role: Role,
+    pin: &str,
+) -> anyhow::Result<()> {
+    domain::Ident::parse(id).context("staff id")?;
+    let pin = Pin::parse(pin).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = auth::hash_pin(&pin)?;
+    let (bus, _) = broadcast::channel(1);
+    let db = Db::open(&config.data_dir, 1, bus)?;
+    let (id, name) = (id.to_owned(), name.to_owned());
+    db.write(move |ctx| -> Result<(), ApiError> {
+        ctx.conn.execute(
+            "INSERT INTO staff (id, name, role, pin_hash) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_hash = excluded.pin_hash, active = 1",
+            rusqlite::params![id, name, role.as_str(), hash],
+        )?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", e.message))
+}

@@ -1,0 +1,137 @@
+//! `store-node`: parse flags, set up logging, run. See `store-node --help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use domain::roles::Role;
+use store_node::{Config, demo};
+
+/// The restaurant's store node: orders, menu, staff sign-in and a live event
+/// stream for POS, kiosk and kitchen displays on the LAN. Works offline.
+///
+/// Settings come in layers: built-in defaults, then the TOML file given with
+/// --config, then environment variables named STORE_NODE__<SECTION>__<KEY>
+/// (e.g. STORE_NODE__HTTP__BIND=0.0.0.0:8080, STORE_NODE__DATA_DIR=/var/lib/store,
+/// STORE_NODE__SESSION_TTL_SECS=3600, STORE_NODE__LOG__FORMAT=pretty), then the
+/// flags below.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// A TOML file with settings (same keys as the environment variables, e.g. `data_dir`, `[http] bind`).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address and port for the LAN API (default 0.0.0.0:8080; port 0 picks a free port).
+    #[arg(long, global = true, value_name = "ADDR")]
+    bind: Option<SocketAddr>,
+    /// Directory of the SQLite database (default ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Load the demo menu and demo staff into an empty database and print how to sign in.
+    #[arg(long)]
+    demo: bool,
+    /// Log format: json (default) or pretty.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Print the OpenAPI document and exit.
+    Openapi,
+    /// Add a staff member (or reset their PIN and role), e.g. the first owner at install time.
+    AddStaff {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// owner, manager, cashier, kitchen or customer (a kiosk).
+        #[arg(long)]
+        role: String,
+        /// 4 to 8 digits.
+        #[arg(long)]
+        pin: String,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "pretty" {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(b) = cli.bind {
+        config.http.bind = b;
+    }
+    if let Some(d) = cli.data_dir {
+        config.data_dir = d;
+    }
+    if cli.demo {
+        config.demo = true;
+    }
+    if let Some(f) = cli.log_format {
+        config.log.format = f;
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            print!("{}", store_node::http::openapi::json());
+            Ok(())
+        }
+        Command::AddStaff {
+            id,
+            name,
+            role,
+            pin,
+        } => {
+            let role =
+                Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role:?}"))?;
+            store_node::add_staff(&config, &id, &name, role, &pin).await?;
+            println!("staff member {id} saved");
+            Ok(())
+        }
+        Command::Serve => {
+            init_logging(&config);
+            let demo = config.demo;
+            let running = store_node::run(config).await?;
+            // One line a machine can read (the demo script and tests wait for it).
+            println!("store-node listening on http://{}", running.addr);
+            if demo {
+                println!("demo staff (id / PIN):");
+                for (id, name, role, pin) in demo::STAFF {
+                    println!("  {id:<8} {pin}  {name} ({})", role.as_str());
+                }
+            }
+            let shutdown = async {
+                let ctrl_c = tokio::signal::ctrl_c();
+                #[cfg(unix)]
+                {
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                            .expect("installing the SIGTERM handler");
+                    tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+                }
+                #[cfg(not(unix))]
+                let _ = ctrl_c.await;
+            };
+            tokio::select! {
+                r = running.wait() => r,
+                _ = shutdown => { tracing::info!("shutting down"); Ok(()) }
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Shared state of one running node: the database handle, the event bus, the
+//! cached menu, live sessions and bookkeeping for in-flight requests.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex, RwLock};
+
+use domain::menu::Menu;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::events::StoredEvent;
+
+/// The menu with the version it was stored under.
+#[derive(Debug, Clone)]
+pub struct MenuState {
+    pub menu: Menu,
+    pub version: i64,
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub bus: broadcast::Sender<Arc<StoredEvent>>,
+    /// Read-mostly copy of the stored menu; replaced after each committed edit.
+    pub menu: RwLock<Arc<MenuState>>,
+    pub sessions: crate::auth::SessionCache,
+    pub login_failures: Mutex<HashMap<String, crate::auth::Failures>>,
+    /// (principal, idempotency key) of writes still running: a concurrent duplicate gets 409.
+    pub in_flight: Mutex<HashSet<(String, String)>>,
+    pub metrics: PrometheusHandle,
+    pub ws_clients: AtomicI64,
+}
+
+impl AppState {
+    pub fn menu(&self) -> Arc<MenuState> {
+        self.menu
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Installs a newer menu; an older version arriving late is ignored.
+    pub fn set_menu(&self, next: MenuState) {
+        let mut slot = self.menu.write().unwrap_or_else(|p| p.into_inner());
+        if next.version > slot.version {
+            *slot = Arc::new(next);
+        }
+    }
+}

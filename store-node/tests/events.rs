@@ -1,0 +1,119 @@
+//! The WebSocket event stream: live delivery, resume from a cursor, no gaps, no doubles.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn live_events_then_resume_from_cursor_without_gaps_or_doubles() {
+    let app = spawn_app().await;
+    let cashier = app.cashier().await;
+    let kitchen = app.kitchen().await;
+
+    let mut ws = connect_events(&app, &kitchen, 0).await;
+    let (backlog, head) = until_caught_up(&mut ws).await;
+    // A fresh demo node has the menu it was seeded with.
+    assert!(backlog.iter().all(|e| e["type"] == "menu.changed"));
+    assert_eq!(
+        backlog.last().map(|e| e["cursor"].as_i64().unwrap()),
+        Some(head)
+    );
+
+    let order = app.place(&cashier, "ev-1").await;
+    let ev = next_json(&mut ws).await;
+    assert_eq!(ev["type"], "order.created");
+    assert_eq!(ev["data"]["order"]["id"], order["id"]);
+    assert_eq!(ev["cursor"].as_i64().unwrap(), head + 1);
+    let id = order["id"].as_str().unwrap();
+    app.post(
+        &kitchen,
+        &format!("/api/v1/orders/{id}/accept"),
+        None,
+        &json!({}),
+    )
+    .await;
+    let ev = next_json(&mut ws).await;
+    assert_eq!(
+        (ev["type"].as_str(), ev["data"]["to"].as_str()),
+        (Some("order.changed"), Some("accepted"))
+    );
+    let last_seen = ev["cursor"].as_i64().unwrap();
+    ws.close(None).await.unwrap();
+
+    // While the KDS is disconnected, three more orders come in.
+    let mut missed = vec![];
+    for i in 0..3 {
+        missed.push(app.place(&cashier, &format!("ev-missed-{i}")).await["id"].clone());
+    }
+    let mut ws = connect_events(&app, &kitchen, last_seen).await;
+    let (replayed, _) = until_caught_up(&mut ws).await;
+    let ids: Vec<_> = replayed
+        .iter()
+        .map(|e| e["data"]["order"]["id"].clone())
+        .collect();
+    assert_eq!(ids, missed, "exactly the missed orders, in order");
+    let cursors: Vec<i64> = replayed
+        .iter()
+        .map(|e| e["cursor"].as_i64().unwrap())
+        .collect();
+    assert_eq!(cursors, vec![last_seen + 1, last_seen + 2, last_seen + 3]);
+
+    // And live again after the replay, with the next cursor.
+    app.place(&cashier, "ev-after").await;
+    let ev = next_json(&mut ws).await;
+    assert_eq!(ev["cursor"].as_i64().unwrap(), last_seen + 4);
+}
+
+#[tokio::test]
+async fn a_burst_reaches_every_subscriber_exactly_once_in_order() {
+    let app = spawn_app().await;
+    let cashier = app.cashier().await;
+    let kitchen = app.kitchen().await;
+    let mut a = connect_events(&app, &kitchen, 0).await;
+    let (_, head) = until_caught_up(&mut a).await;
+    let mut b = connect_events(&app, &kitchen, head).await;
+    until_caught_up(&mut b).await;
+
+    let n = 200;
+    let mut tasks = vec![];
+    for i in 0..n {
+        let (http, url, token) = (app.http.clone(), app.url("/api/v1/orders"), cashier.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", format!("burst-{i}"))
+                .json(&burger_order())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for ws in [&mut a, &mut b] {
+        let mut expected = head + 1;
+        for _ in 0..n {
+            let ev = next_json(ws).await;
+            assert_eq!(ev["cursor"].as_i64().unwrap(), expected);
+            expected += 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_stream_needs_a_session_with_permission() {
+    let app = spawn_app().await;
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/events", app.node.addr))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+    let kiosk = app.login("kiosk", "5000").await;
+    let err = tokio_tungstenite::connect_async(app.ws_url(&kiosk, 0))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+}
