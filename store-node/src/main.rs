@@ -1,5 +1,6 @@
 //! `store-node`: parse flags, set up logging, run. See `store-node --help`.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -108,14 +109,18 @@ async fn main() -> anyhow::Result<()> {
             init_logging(&config);
             let demo = config.demo;
             let running = store_node::run(config).await?;
-            // One line a machine can read (the demo script and tests wait for it).
-            println!("store-node listening on http://{}", running.addr);
+            // One line a machine can read (the demo script and tests wait for it). Write errors
+            // are ignored: a node must keep serving when nobody reads its stdout.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "store-node listening on http://{}", running.addr);
             if demo {
-                println!("demo staff (id / PIN):");
+                let _ = writeln!(out, "demo staff (id / PIN):");
                 for (id, name, role, pin) in demo::STAFF {
-                    println!("  {id:<8} {pin}  {name} ({})", role.as_str());
+                    let _ = writeln!(out, "  {id:<8} {pin}  {name} ({})", role.as_str());
                 }
             }
+            let _ = out.flush();
+            drop(out);
             let shutdown = async {
                 let ctrl_c = tokio::signal::ctrl_c();
                 #[cfg(unix)]

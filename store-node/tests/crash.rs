@@ -1,0 +1,203 @@
+//! Crash safety: clients post orders while the node is killed with SIGKILL,
+//! again and again. After every restart each order that was acknowledged (2xx)
+//! is present exactly once, and SQLite's integrity check passes.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::burger_order;
+use serde_json::{Value, json};
+
+struct Node {
+    child: Child,
+    base: String,
+}
+
+fn start(dir: &std::path::Path) -> Node {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_store-node"))
+        .args(["--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("store-node starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // Keep draining stdout so the node never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let base = line
+        .trim()
+        .strip_prefix("store-node listening on ")
+        .expect("address line")
+        .to_owned();
+    Node { child, base }
+}
+
+fn integrity_ok(dir: &std::path::Path) {
+    let conn = rusqlite::Connection::open(dir.join("store.db")).unwrap();
+    let r: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(r, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_orders_survive_repeated_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    // key -> order id, for every 2xx.
+    let acked: Arc<Mutex<HashMap<String, String>>> = Default::default();
+    let ack_signal = Arc::new(tokio::sync::Notify::new());
+    const ROUNDS: usize = 5;
+    const PER_ROUND: usize = 60;
+    const CLIENTS: usize = 8;
+
+    for round in 0..ROUNDS {
+        let mut node = start(dir.path());
+        let login: Value = http
+            .post(format!("{}/api/v1/auth/login", node.base))
+            .json(&json!({"staff_id": "cashier", "pin": "3000"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["token"].as_str().unwrap().to_owned();
+
+        // Everything acknowledged before is still there, exactly once.
+        let known: Vec<(String, String)> = acked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, id) in &known {
+            let r = http
+                .get(format!("{}/api/v1/orders/{id}", node.base))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                200,
+                "acknowledged order {id} ({key}) lost after a crash"
+            );
+            // A retry of an acknowledged request returns the same order, never a second one.
+            let r = http
+                .post(format!("{}/api/v1/orders", node.base))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", key)
+                .json(&burger_order())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            let b: Value = r.json().await.unwrap();
+            assert_eq!(
+                b["id"].as_str(),
+                Some(id.as_str()),
+                "retry of {key} made a different order"
+            );
+        }
+
+        // A burst from several clients; kill the node once enough of this round are acknowledged.
+        let target = known.len() + PER_ROUND;
+        let mut clients = vec![];
+        for c in 0..CLIENTS {
+            let (http, base, token, acked) = (
+                http.clone(),
+                node.base.clone(),
+                token.clone(),
+                acked.clone(),
+            );
+            let ack_signal = ack_signal.clone();
+            clients.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let key = format!("crash-r{round}-c{c}-{i}");
+                    let r = http
+                        .post(format!("{base}/api/v1/orders"))
+                        .bearer_auth(&token)
+                        .header("Idempotency-Key", &key)
+                        .json(&burger_order())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().is_success() => {
+                            let b: Value = r.json().await.unwrap_or(Value::Null);
+                            if let Some(id) = b["id"].as_str() {
+                                acked.lock().unwrap().insert(key, id.to_owned());
+                                ack_signal.notify_one();
+                            }
+                        }
+                        Ok(r) => panic!("unexpected status {}", r.status()),
+                        Err(_) => return, // the node is gone
+                    }
+                }
+            }));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acked.lock().unwrap().len() < target {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let woke = tokio::time::timeout(left, ack_signal.notified()).await;
+            assert!(woke.is_ok(), "round {round}: node stopped acknowledging");
+        }
+        node.child.kill().unwrap(); // SIGKILL, mid-burst
+        node.child.wait().unwrap();
+        for c in clients {
+            c.await.unwrap();
+        }
+        integrity_ok(dir.path());
+    }
+
+    // Final check straight from the file: one order and one idempotency record per acknowledged key.
+    let conn = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+    let acked = acked.lock().unwrap();
+    assert!(acked.len() >= ROUNDS * PER_ROUND);
+    for (key, id) in acked.iter() {
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM orders WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1, "order {id}");
+        let body: String = conn
+            .query_row("SELECT body FROM idempotency WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(body.contains(id.as_str()));
+    }
+    let orders: i64 = conn
+        .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
+        .unwrap();
+    let keys: i64 = conn
+        .query_row("SELECT COUNT(*) FROM idempotency", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        orders, keys,
+        "every stored order has exactly one idempotency record: no duplicates"
+    );
+    let events: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM event_log WHERE kind = 'order.created'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        events, orders,
+        "each order has exactly one order.created event"
+    );
+}
