@@ -2,9 +2,9 @@
 //! the one-byte replies a printer sends back, parsed into what a manager needs
 //! to see (offline, cover open, paper out).
 //!
-//! Every reply byte has bit 1 set and bits 0, 4 and 7 clear (`0xx1xx10`); a
-//! byte that breaks that rule is not a status reply and is rejected, never
-//! guessed at.
+//! Every reply byte has the fixed bits `0xx1xx10` (bits 1 and 4 set, bits 0
+//! and 7 clear); a byte that breaks that rule is not a status reply and is
+//! rejected, never guessed at.
 
 /// Which status to ask for (`n` in `DLE EOT n`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,7 @@ pub struct Status {
     pub paper_near_end: bool,
     pub paper_out: bool,
     pub error: bool,
+    pub mechanical_error: bool,
     pub cutter_error: bool,
     pub unrecoverable_error: bool,
 }
@@ -44,7 +45,7 @@ pub enum StatusError {
 /// Parses the reply to `request(kind)`.
 pub fn parse(kind: StatusKind, reply: &[u8]) -> Result<Status, StatusError> {
     let b = *reply.first().ok_or(StatusError::Empty)?;
-    if b & 0b1001_0011 != 0b0000_0010 {
+    if b & 0b1001_0011 != 0b0001_0010 {
         return Err(StatusError::NotAStatus(b));
     }
     let bit = |n: u8| b & (1 << n) != 0;
@@ -62,9 +63,10 @@ pub fn parse(kind: StatusKind, reply: &[u8]) -> Result<Status, StatusError> {
             s.online = !(s.cover_open || s.paper_out || s.error);
         }
         StatusKind::Error => {
+            s.mechanical_error = bit(2);
             s.cutter_error = bit(3);
             s.unrecoverable_error = bit(5);
-            s.error = bit(3) || bit(5) || bit(6);
+            s.error = bit(2) || bit(3) || bit(5) || bit(6);
             s.online = !s.error;
         }
         StatusKind::Paper => {
@@ -82,26 +84,23 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn reads_cover_open_and_paper_out() {
-        assert_eq!(request(StatusKind::Paper), [0x10, 0x04, 0x04]);
-        let s = parse(StatusKind::Offline, &[0x16]).unwrap(); // 0001 0110: bit 4 set -> invalid
-        let _ = s;
-    }
-
-    #[test]
     fn examples_from_the_command_reference() {
-        // Offline status: 0x12 = ready; 0x16 = cover open; 0x32 = paper out (bit 5).
-        assert!(
-            parse(StatusKind::Offline, &[0x12]).is_err(),
-            "bit 4 must be clear in replies"
-        );
-        let ready = parse(StatusKind::Offline, &[0x02]).unwrap();
-        assert!(ready.online && !ready.cover_open);
-        assert!(parse(StatusKind::Offline, &[0x06]).unwrap().cover_open);
-        let out = parse(StatusKind::Paper, &[0x62]).unwrap();
+        assert_eq!(request(StatusKind::Paper), [0x10, 0x04, 0x04]);
+        let ready = parse(StatusKind::Offline, &[0x12]).unwrap();
+        assert!(ready.online && !ready.cover_open && !ready.paper_out);
+        let cover = parse(StatusKind::Offline, &[0x16]).unwrap();
+        assert!(cover.cover_open && !cover.online);
+        let out = parse(StatusKind::Paper, &[0x72]).unwrap();
         assert!(out.paper_out && !out.online);
-        assert!(parse(StatusKind::Paper, &[0x0e]).unwrap().paper_near_end);
+        let near = parse(StatusKind::Paper, &[0x1e]).unwrap();
+        assert!(near.paper_near_end && !near.paper_out && near.online);
+        assert!(parse(StatusKind::Printer, &[0x1a]).is_ok_and(|s| !s.online));
+        assert!(parse(StatusKind::Error, &[0x1a]).is_ok_and(|s| s.cutter_error));
         assert_eq!(parse(StatusKind::Printer, &[]), Err(StatusError::Empty));
+        assert_eq!(
+            parse(StatusKind::Printer, &[0x02]),
+            Err(StatusError::NotAStatus(0x02))
+        );
         assert_eq!(
             parse(StatusKind::Printer, &[0xff]),
             Err(StatusError::NotAStatus(0xff))
@@ -115,7 +114,7 @@ mod tests {
             let kind = [StatusKind::Printer, StatusKind::Offline, StatusKind::Error, StatusKind::Paper][(k - 1) as usize];
             let r = parse(kind, &bytes);
             if let Some(b) = bytes.first() {
-                prop_assert_eq!(r.is_ok(), b & 0x93 == 0x02);
+                prop_assert_eq!(r.is_ok(), b & 0x93 == 0x12);
             }
         }
     }
