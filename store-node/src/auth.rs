@@ -38,10 +38,11 @@ pub struct Session {
 pub struct SessionCache(Mutex<HashMap<String, Session>>);
 
 /// Recent failed sign-ins of one staff member.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Failures {
     count: u32,
     first_ms: u64,
+    locked_until_ms: u64,
 }
 
 const MAX_FAILURES: u32 = 5;
@@ -80,19 +81,18 @@ pub async fn sign_in(
     let invalid =
         || ApiError::unauthorized("invalid_credentials", "unknown staff member or wrong PIN");
     let now = now_ms();
-    if let Some(f) = state
+    let locked = state
         .login_failures
         .lock()
         .ok()
         .and_then(|m| m.get(staff_id).copied())
-    {
-        if f.count >= MAX_FAILURES && now < f.first_ms + FAILURE_WINDOW_MS.max(LOCKOUT_MS) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "too many wrong PINs: wait a minute or ask a manager",
-            ));
-        }
+        .is_some_and(|f| now < f.locked_until_ms);
+    if locked {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many wrong PINs: wait a minute or ask a manager",
+        ));
     }
     // A malformed PIN is a wrong PIN: it counts towards the lockout like any other.
     let pin = Pin::parse(pin).ok();
@@ -119,17 +119,19 @@ pub async fn sign_in(
     };
     let Some((name, role, _)) = row.filter(|_| ok) else {
         if let Ok(mut m) = state.login_failures.lock() {
-            let f = m.entry(staff_id.to_owned()).or_insert(Failures {
-                count: 0,
-                first_ms: now,
-            });
+            let f = m.entry(staff_id.to_owned()).or_insert(Failures::default());
             if now > f.first_ms + FAILURE_WINDOW_MS {
                 *f = Failures {
-                    count: 0,
                     first_ms: now,
+                    ..Failures::default()
                 };
             }
             f.count += 1;
+            if f.count >= MAX_FAILURES {
+                f.locked_until_ms = now + LOCKOUT_MS;
+                f.count = 0;
+                f.first_ms = now;
+            }
         }
         return Err(invalid());
     };
