@@ -327,10 +327,10 @@ impl Db {
                 None => open(&path, true)?,
             };
             let out = f(&conn);
-            if let Ok(mut v) = readers.lock() {
-                if v.len() < 8 {
-                    v.push(conn);
-                }
+            if let Ok(mut v) = readers.lock()
+                && v.len() < 8
+            {
+                v.push(conn);
             }
             out
         })

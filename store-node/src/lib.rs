@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use domain::menu::Menu;
 use domain::money::{Currency, TaxMode};
 use domain::roles::{Pin, Role};
@@ -123,6 +124,13 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     });
     let app = http::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
+    // Small writes (a WebSocket event, a short JSON answer) must leave at once, not wait
+    // for Nagle's algorithm and the client's delayed ACK (up to 40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

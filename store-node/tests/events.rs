@@ -95,11 +95,9 @@ async fn a_burst_reaches_every_subscriber_exactly_once_in_order() {
         t.await.unwrap();
     }
     for ws in [&mut a, &mut b] {
-        let mut expected = head + 1;
-        for _ in 0..n {
+        for expected in head + 1..=head + n {
             let ev = next_json(ws).await;
             assert_eq!(ev["cursor"].as_i64().unwrap(), expected);
-            expected += 1;
         }
     }
 }

@@ -17,10 +17,12 @@ pub struct TestNode {
 }
 
 pub fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_path_buf();
+    let mut c = Config {
+        data_dir: dir.to_path_buf(),
+        demo: true,
+        ..Config::default()
+    };
     c.http.bind = "127.0.0.1:0".parse().unwrap();
-    c.demo = true;
     c
 }
 
