@@ -1,0 +1,166 @@
+//! The architecture invariants of ARCHITECTURE.md that a machine can check,
+//! read from `cargo metadata`'s resolved dependency graph.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+struct Graph {
+    /// package id -> (name, normal dependency ids)
+    nodes: HashMap<String, (String, Vec<String>)>,
+    /// workspace member name -> id
+    members: HashMap<String, String>,
+}
+
+fn graph() -> Graph {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: HashMap<String, String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let members = meta["workspace_members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            let id = id.as_str().unwrap().to_owned();
+            (names[&id].clone(), id)
+        })
+        .collect();
+    let nodes = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let id = n["id"].as_str().unwrap().to_owned();
+            let deps = n["deps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| {
+                    d["dep_kinds"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|k| k["kind"].is_null())
+                })
+                .map(|d| d["pkg"].as_str().unwrap().to_owned())
+                .collect();
+            (id.clone(), (names[&id].clone(), deps))
+        })
+        .collect();
+    Graph { nodes, members }
+}
+
+impl Graph {
+    /// Every crate `member` pulls in for a normal build.
+    fn closure(&self, member: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![self.members[member].clone()];
+        while let Some(id) = stack.pop() {
+            for d in &self.nodes[&id].1 {
+                if seen.insert(self.nodes[d].0.clone()) {
+                    stack.push(d.clone());
+                }
+            }
+        }
+        seen
+    }
+
+    fn direct(&self, member: &str) -> BTreeSet<String> {
+        self.nodes[&self.members[member]]
+            .1
+            .iter()
+            .map(|d| self.nodes[d].0.clone())
+            .collect()
+    }
+}
+
+const IO: &[&str] = &[
+    "tokio",
+    "mio",
+    "axum",
+    "hyper",
+    "tower",
+    "reqwest",
+    "rusqlite",
+    "libsqlite3-sys",
+    "sqlx",
+    "rumqttd",
+    "rumqttc",
+    "serialport",
+    "socket2",
+];
+
+fn assert_none_of(krate: &str, deps: &BTreeSet<String>, banned: &[&str]) {
+    let found: Vec<_> = banned.iter().filter(|b| deps.contains(**b)).collect();
+    assert!(
+        found.is_empty(),
+        "{krate} must not depend on {found:?} (see ARCHITECTURE.md)"
+    );
+}
+
+/// Invariant: `crates/domain` does no IO and knows nothing of runtimes, the web or databases.
+#[test]
+fn domain_is_pure() {
+    let g = graph();
+    // The graph is read correctly: the server does pull in the runtime and the database.
+    let node = g.closure("store-node");
+    assert!(node.contains("tokio") && node.contains("rusqlite") && node.contains("domain"));
+    assert_none_of("domain", &g.closure("domain"), IO);
+}
+
+/// Invariant: `crates/sync` is sans-IO: it opens no socket and needs no runtime.
+#[test]
+fn sync_is_sans_io() {
+    let g = graph();
+    assert_none_of("sync", &g.closure("sync"), IO);
+}
+
+/// Invariant: dependencies point one way: domain <- sync, drivers <- servers. Nothing depends on a server.
+#[test]
+fn dependencies_point_one_way() {
+    let g = graph();
+    let ours: BTreeSet<String> = g.members.keys().cloned().collect();
+    let internal =
+        |m: &str| -> BTreeSet<String> { g.direct(m).intersection(&ours).cloned().collect() };
+    assert!(
+        internal("domain").is_empty(),
+        "domain depends on no other crate of ours"
+    );
+    for lib in ["sync", "drivers"] {
+        let deps = internal(lib);
+        assert!(
+            deps.iter().all(|d| d == "domain"),
+            "{lib} may depend only on domain, not {deps:?}"
+        );
+    }
+    for member in g.members.keys() {
+        for server in ["store-node", "cloud-hub"] {
+            if member != server {
+                assert!(
+                    !g.closure(member).contains(server),
+                    "{member} depends on the server crate {server}"
+                );
+            }
+        }
+    }
+}
