@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test of the project: unit, property, integration (real node on
+# port 0, over HTTP and WebSocket), the SIGKILL crash test, architecture rules
+# and the OpenAPI staleness check. Needs only the Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Builds are reused across runs and clones from a target dir outside the clone.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edge-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+cargo test --workspace --locked
