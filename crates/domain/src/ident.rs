@@ -7,10 +7,24 @@ use std::fmt;
 /// Used for menu item ids, modifier ids, SKUs, station and tax-class names, so
 /// they can appear in URLs, MQTT topics and printed tickets without escaping.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
-#[cfg_attr(feature = "openapi", schema(value_type = String, example = "burger-classic"))]
 pub struct Ident(String);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Ident {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z0-9._-]{1,64}$"))
+            .min_length(Some(1))
+            .max_length(Some(Self::MAX_LEN))
+            .examples([serde_json::json!("harbor-classic-burger")])
+            .into()
+    }
+}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Ident {}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentError {

@@ -26,6 +26,7 @@ pub struct TaxClass {
     pub id: Ident,
     pub name: String,
     /// Rate in basis points (825 = 8.25 %).
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, maximum = 10_000))]
     pub rate_bp: TaxRate,
 }
 
@@ -54,6 +55,7 @@ pub struct Modifier {
     pub name: String,
     /// Added to the item's unit price, minor units (may be 0, never negative).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10_000_000))]
     pub price_delta: i64,
     #[serde(default)]
     pub sold_out: bool,
@@ -84,6 +86,7 @@ pub struct Item {
     pub description: String,
     pub category: Ident,
     /// Unit price in minor units, as shown on the menu (tax included when the menu's tax mode is inclusive).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 10_000_000))]
     pub price: i64,
     pub tax_class: Ident,
     pub station: Ident,
@@ -139,11 +142,13 @@ pub enum MenuError {
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
     pub item_id: Ident,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 99))]
     pub quantity: u32,
     /// Chosen modifier ids; each at most once.
     #[serde(default)]
     pub modifiers: Vec<Ident>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub note: Option<String>,
 }
 

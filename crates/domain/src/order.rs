@@ -59,13 +59,17 @@ pub enum Fulfillment {
 pub struct OrderDraft {
     pub channel: Channel,
     pub fulfillment: Fulfillment,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub lines: Vec<LineRequest>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub note: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 60))]
     pub customer_name: Option<String>,
     /// Table label for dine-in ("12", "Patio 3").
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 60))]
     pub table: Option<String>,
 }
 

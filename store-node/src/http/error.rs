@@ -99,3 +99,51 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The errors any authenticated read can answer (for the OpenAPI document).
+#[allow(dead_code)] // only its derive is used
+#[derive(utoipa::IntoResponses)]
+pub enum ReadErrors {
+    /// Malformed path, query or header.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No session, an unknown one, or an expired one.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The role lacks the permission.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such resource.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// The errors any write can answer (for the OpenAPI document).
+#[allow(dead_code)] // only its derive is used
+#[derive(utoipa::IntoResponses)]
+pub enum WriteErrors {
+    /// Malformed path, header or JSON syntax.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No session, an unknown one, or an expired one.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The role lacks the permission.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such resource.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// An illegal transition, or the same Idempotency-Key still in flight.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// The body is larger than the node accepts.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...).
+    #[response(status = 422)]
+    Unprocessable(ErrorBody),
+}

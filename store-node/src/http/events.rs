@@ -19,7 +19,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::error::ErrorBody;
+use super::error::ReadErrors;
 use super::extract::Query;
 use crate::auth::{Auth, perm};
 use crate::events::{StoredEvent, read_after};
@@ -39,8 +39,7 @@ pub struct StreamParams {
 
 /// Subscribe to order and menu events (WebSocket upgrade). Messages are `WireEvent` JSON.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(StreamParams),
-    responses((status = 101, description = "Switching to WebSocket; each message is a WireEvent", body = crate::events::WireEvent),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 101, description = "Switching to WebSocket; each message is a WireEvent", body = crate::events::WireEvent), ReadErrors),
     security(("bearer" = [])))]
 pub async fn subscribe(
     State(state): State<Arc<AppState>>,

@@ -14,7 +14,7 @@ use domain::Ident;
 use domain::menu::{Item, Menu};
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path};
 use super::idempotency;
 use crate::auth::{Auth, perm};
@@ -37,7 +37,6 @@ pub fn router() -> Router<Arc<AppState>> {
 pub struct MenuView {
     /// Increases with every edit.
     pub version: i64,
-    #[serde(flatten)]
     pub menu: Menu,
 }
 
@@ -139,7 +138,7 @@ pub async fn refresh_cache(state: &Arc<AppState>) -> ApiResult<()> {
 
 /// The current menu (staff, kiosks).
 #[utoipa::path(get, path = "/api/v1/menu", tag = "menu",
-    responses((status = 200, body = MenuView), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = MenuView), ReadErrors),
     security(("bearer" = [])))]
 pub async fn read(
     State(state): State<Arc<AppState>>,
@@ -155,7 +154,7 @@ pub async fn read(
 /// Replace the whole menu (import). Managers.
 #[utoipa::path(put, path = "/api/v1/menu", tag = "menu", request_body = Menu,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = MenuView), WriteErrors),
     security(("bearer" = [])))]
 pub async fn replace(
     State(state): State<Arc<AppState>>,
@@ -189,7 +188,7 @@ pub async fn replace(
 #[utoipa::path(put, path = "/api/v1/menu/items/{id}", tag = "menu", request_body = Item,
     params(("id" = String, Path, description = "Item id; must equal the body's id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = MenuView), WriteErrors),
     security(("bearer" = [])))]
 pub async fn upsert_item(
     State(state): State<Arc<AppState>>,
@@ -221,7 +220,7 @@ pub async fn upsert_item(
 #[utoipa::path(post, path = "/api/v1/menu/items/{id}/sold-out", tag = "menu", request_body = SoldOut,
     params(("id" = String, Path, description = "Item id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = MenuView), WriteErrors),
     security(("bearer" = [])))]
 pub async fn item_sold_out(
     State(state): State<Arc<AppState>>,
@@ -251,7 +250,7 @@ pub async fn item_sold_out(
 #[utoipa::path(post, path = "/api/v1/menu/modifiers/{id}/sold-out", tag = "menu", request_body = SoldOut,
     params(("id" = String, Path, description = "Modifier id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = MenuView), WriteErrors),
     security(("bearer" = [])))]
 pub async fn modifier_sold_out(
     State(state): State<Arc<AppState>>,

@@ -16,7 +16,7 @@ use domain::ticket::{STORE_PREFIX, TicketNumber};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path, Query, parse_json};
 use super::idempotency;
 use crate::auth::{Auth, perm};
@@ -113,13 +113,7 @@ fn map_order_error(e: domain::order::OrderError) -> ApiError {
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
     request_body = OrderDraft,
     params(("Idempotency-Key" = String, Header, description = "Unique per order attempt; reuse it on retry")),
-    responses(
-        (status = 201, description = "Placed and durable", body = OrderView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, description = "Same key still in flight", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "Invalid order, or key reused with another body", body = ErrorBody),
-    ),
+    responses((status = 201, description = "Placed and durable", body = OrderView), WriteErrors),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -212,10 +206,13 @@ pub struct ListParams {
     /// Comma-separated channels: `pos`, `kiosk`, `online`.
     pub channel: Option<String>,
     /// Only orders created at or after this time (Unix ms).
-    pub since_ms: Option<u64>,
+    #[param(minimum = 0)]
+    pub since_ms: Option<i64>,
     /// Only orders created before this time (Unix ms).
-    pub until_ms: Option<u64>,
+    #[param(minimum = 0)]
+    pub until_ms: Option<i64>,
     /// At most this many, newest first (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -243,7 +240,7 @@ fn parse_list<T>(
 
 /// List orders, newest first, filtered by status, channel and time.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(ListParams),
-    responses((status = 200, body = OrderList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 200, body = OrderList), ReadErrors),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -259,8 +256,14 @@ pub async fn list(
             "limit must be between 1 and 500",
         ));
     }
-    let since = p.since_ms.unwrap_or(0).min(i64::MAX as u64) as i64;
-    let until = p.until_ms.unwrap_or(i64::MAX as u64).min(i64::MAX as u64) as i64;
+    let since = p.since_ms.unwrap_or(0);
+    let until = p.until_ms.unwrap_or(i64::MAX);
+    if since < 0 || until < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "since_ms and until_ms are Unix times in ms, not negative",
+        ));
+    }
     let orders = state
         .db
         .read(move |c| {
@@ -290,7 +293,7 @@ pub async fn list(
 /// One order.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     params(("id" = uuid::Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = OrderView), ReadErrors),
     security(("bearer" = [])))]
 pub async fn get_one(
     State(state): State<Arc<AppState>>,
@@ -327,8 +330,7 @@ fn parse_transition(s: &str) -> Option<Transition> {
            ("transition" = String, Path, description = "accept | start | ready | complete | cancel | void | refund"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
     request_body(content = Option<TransitionBody>, description = "Optional; `reason` is required for void and refund"),
-    responses((status = 200, body = OrderView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = OrderView), WriteErrors),
     security(("bearer" = [])))]
 pub async fn transition(
     State(state): State<Arc<AppState>>,

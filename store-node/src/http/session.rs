@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use domain::roles::Role;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody, ReadErrors};
 use super::extract::JsonBody;
 use crate::auth::{self, Auth, perm};
 use crate::state::AppState;
@@ -76,8 +76,7 @@ pub async fn staff_list(State(state): State<Arc<AppState>>) -> ApiResult<Json<St
 
 /// Sign in with a staff id and PIN.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, description = "Unknown staff or wrong PIN", body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 429, description = "Too many wrong PINs", body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 400, description = "Malformed JSON", body = ErrorBody), (status = 401, description = "Unknown staff or wrong PIN", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, description = "Too many wrong PINs", body = ErrorBody)))]
 pub async fn login(
     State(state): State<Arc<AppState>>,
     body: JsonBody<LoginRequest>,
@@ -96,7 +95,7 @@ pub async fn login(
 
 /// End this session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204, description = "Signed out"), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204, description = "Signed out"), ReadErrors), security(("bearer" = [])))]
 pub async fn logout(
     State(state): State<Arc<AppState>>,
     auth: Auth<perm::MenuRead>,
@@ -107,7 +106,7 @@ pub async fn logout(
 
 /// The signed-in staff member.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
-    responses((status = 200, body = StaffView), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = StaffView), ReadErrors), security(("bearer" = [])))]
 pub async fn me(auth: Auth<perm::MenuRead>) -> Json<StaffView> {
     let s = auth.session;
     Json(StaffView {
