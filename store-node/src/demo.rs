@@ -29,11 +29,17 @@ pub fn menu() -> Menu {
 pub async fn seed(db: &Db) -> anyhow::Result<()> {
     let menu = menu();
     menu.validate()?;
-    let mut hashed = Vec::new();
-    for (id, name, role, pin) in STAFF {
-        let pin = Pin::parse(pin).map_err(|e| anyhow::anyhow!("{e}"))?;
-        hashed.push((*id, *name, *role, hash_pin(&pin)?));
-    }
+    // Argon2 is deliberately slow: hash off the async runtime.
+    let hashed = tokio::task::spawn_blocking(|| {
+        STAFF
+            .iter()
+            .map(|(id, name, role, pin)| {
+                let pin = Pin::parse(pin).map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok((*id, *name, *role, hash_pin(&pin)?))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .await??;
     db.write(move |ctx| -> Result<(), ApiError> {
         if load_menu(ctx.conn)?.is_none() {
             store_menu(ctx, menu, serde_json::json!({ "demo": true }))?;

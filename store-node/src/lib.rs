@@ -179,7 +179,7 @@ pub async fn add_staff(
 ) -> anyhow::Result<()> {
     domain::Ident::parse(id).context("staff id")?;
     let pin = Pin::parse(pin).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let hash = auth::hash_pin(&pin)?;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin)).await??;
     let (bus, _) = broadcast::channel(1);
     let db = Db::open(&config.data_dir, 1, bus)?;
     let (id, name) = (id.to_owned(), name.to_owned());
