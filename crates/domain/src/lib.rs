@@ -11,6 +11,7 @@ pub mod clock;
 pub mod menu;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod roles;
 pub mod status;
 pub mod ticket;

@@ -178,9 +178,12 @@ pub struct PricedLine {
     pub unit_price: i64,
     /// `unit_price * quantity`, minor units, as menu prices are shown.
     pub line_total: i64,
+    /// This line's share of the order discount, minor units (0 without a discount).
+    #[serde(default)]
+    pub discount: i64,
     pub tax_class: Ident,
     pub tax_rate_bp: TaxRate,
-    /// Tax contained in (inclusive) or added to (exclusive) `line_total`.
+    /// Tax contained in (inclusive) or added to (exclusive) `line_total - discount`.
     pub tax: i64,
 }
 
@@ -310,7 +313,7 @@ impl Menu {
         self.modifier_groups.iter().find(|g| &g.id == id)
     }
 
-    fn tax_rate(&self, class: &Ident) -> TaxRate {
+    pub fn tax_rate(&self, class: &Ident) -> TaxRate {
         self.tax_classes
             .iter()
             .find(|t| &t.id == class)
@@ -390,6 +393,7 @@ impl Menu {
             note: req.note.clone().filter(|n| !n.trim().is_empty()),
             unit_price: unit.minor(),
             line_total: line_total.minor(),
+            discount: 0,
             tax_class: item.tax_class.clone(),
             tax_rate_bp: rate,
             tax: tax.minor(),

@@ -2,12 +2,15 @@
 //! (`PricedOrder`): every line checked against the menu and priced, totals
 //! computed by one rule.
 //!
-//! Totals: `subtotal` is the sum of line totals at menu prices; `tax` is the sum
-//! of per-line taxes; `total = subtotal + tax` when taxes are exclusive and
-//! `total = subtotal` when menu prices include tax.
+//! Totals: `subtotal` is the sum of line totals at menu prices; `discount` is
+//! the order discount, shared out over the lines in proportion to their totals
+//! (largest remainder, so the shares add up exactly); each line's tax is
+//! computed on its discounted amount and `tax` is their sum;
+//! `total = subtotal - discount + tax` when taxes are exclusive and
+//! `total = subtotal - discount` when menu prices include tax.
 
 use crate::menu::{LineError, LineRequest, MAX_NOTE_CHARS, Menu, PricedLine, check_note};
-use crate::money::{Currency, Money, MoneyError, TaxMode};
+use crate::money::{Currency, Money, MoneyError, TaxMode, tax_on};
 
 /// Most lines on one order.
 pub const MAX_LINES: usize = 100;
@@ -71,6 +74,45 @@ pub struct OrderDraft {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 60))]
     pub table: Option<String>,
+    /// A discount on the whole order; staff without the discount permission need a manager's approval.
+    #[serde(default)]
+    pub discount: Option<DiscountRequest>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountKind {
+    /// `value` is in basis points of the subtotal (1000 = 10 %).
+    Percent,
+    /// `value` is an amount in minor units (capped at the subtotal).
+    Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DiscountRequest {
+    pub kind: DiscountKind,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000_000))]
+    pub value: i64,
+    /// Why ("staff meal", "late order"); required.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub reason: String,
+}
+
+/// The discount as applied to an order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppliedDiscount {
+    pub kind: DiscountKind,
+    pub value: i64,
+    pub reason: String,
+    /// Minor units taken off the subtotal.
+    pub amount: i64,
+    /// Staff id of the manager who approved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -80,6 +122,9 @@ pub struct Totals {
     pub tax_mode: TaxMode,
     /// Sum of line totals at menu prices, minor units.
     pub subtotal: i64,
+    /// Order discount, minor units (0 without one).
+    #[serde(default)]
+    pub discount: i64,
     /// Sum of line taxes, minor units.
     pub tax: i64,
     /// What the customer pays, minor units.
@@ -99,6 +144,8 @@ pub struct PricedOrder {
     pub customer_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<AppliedDiscount>,
     pub totals: Totals,
 }
 
@@ -114,6 +161,10 @@ pub enum OrderError {
     NoteTooLong,
     #[error("customer name and table must be at most {MAX_LABEL_CHARS} characters")]
     LabelTooLong,
+    #[error(
+        "a discount is 0.01 % to 100 % or a positive amount, with a reason of at most 200 characters"
+    )]
+    BadDiscount,
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
@@ -144,6 +195,11 @@ pub fn price_order(menu: &Menu, draft: &OrderDraft) -> Result<PricedOrder, Order
                 .map_err(|source| OrderError::Line { index, source })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut lines = lines;
+    let discount = match &draft.discount {
+        None => None,
+        Some(d) => Some(apply_discount(menu, &mut lines, d)?),
+    };
     let totals = totals(menu.currency, menu.tax_mode, &lines)?;
     Ok(PricedOrder {
         channel: draft.channel,
@@ -152,7 +208,61 @@ pub fn price_order(menu: &Menu, draft: &OrderDraft) -> Result<PricedOrder, Order
         note: draft.note.clone().filter(|n| !n.trim().is_empty()),
         customer_name: label(&draft.customer_name)?,
         table: label(&draft.table)?,
+        discount,
         totals,
+    })
+}
+
+/// Takes the discount off the lines in proportion to their totals and re-taxes them.
+fn apply_discount(
+    menu: &Menu,
+    lines: &mut [PricedLine],
+    d: &DiscountRequest,
+) -> Result<AppliedDiscount, OrderError> {
+    let reason = d.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_NOTE_CHARS || d.value <= 0 {
+        return Err(OrderError::BadDiscount);
+    }
+    let subtotal: i128 = lines.iter().map(|l| i128::from(l.line_total)).sum();
+    let amount: i128 = match d.kind {
+        DiscountKind::Percent if d.value > 10_000 => return Err(OrderError::BadDiscount),
+        // Half away from zero, like taxes; amounts are never negative here.
+        DiscountKind::Percent => (subtotal * i128::from(d.value) + 5_000) / 10_000,
+        DiscountKind::Amount => i128::from(d.value).min(subtotal),
+    };
+    if subtotal > 0 {
+        // Largest remainder: floor shares, then one more unit to the largest remainders (ties: earlier line).
+        let mut shares: Vec<(usize, i128, i128)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let exact = amount * i128::from(l.line_total);
+                (i, exact / subtotal, exact % subtotal)
+            })
+            .collect();
+        let mut left = amount - shares.iter().map(|s| s.1).sum::<i128>();
+        let mut order: Vec<usize> = (0..shares.len()).collect();
+        order.sort_by(|&a, &b| shares[b].2.cmp(&shares[a].2).then(a.cmp(&b)));
+        for i in order {
+            if left == 0 {
+                break;
+            }
+            shares[i].1 += 1;
+            left -= 1;
+        }
+        for (i, share, _) in shares {
+            let l = &mut lines[i];
+            l.discount = share as i64;
+            let net = Money::new(l.line_total - l.discount, menu.currency);
+            l.tax = tax_on(net, menu.tax_rate(&l.tax_class), menu.tax_mode).minor();
+        }
+    }
+    Ok(AppliedDiscount {
+        kind: d.kind,
+        value: d.value,
+        reason: reason.to_owned(),
+        amount: amount as i64,
+        approved_by: None,
     })
 }
 
@@ -163,19 +273,23 @@ pub fn totals(
     lines: &[PricedLine],
 ) -> Result<Totals, MoneyError> {
     let mut subtotal = Money::zero(currency);
+    let mut discount = Money::zero(currency);
     let mut tax = Money::zero(currency);
     for l in lines {
         subtotal = subtotal.checked_add(Money::new(l.line_total, currency))?;
+        discount = discount.checked_add(Money::new(l.discount, currency))?;
         tax = tax.checked_add(Money::new(l.tax, currency))?;
     }
+    let net = subtotal.checked_add(Money::new(-discount.minor(), currency))?;
     let total = match mode {
-        TaxMode::Exclusive => subtotal.checked_add(tax)?,
-        TaxMode::Inclusive => subtotal,
+        TaxMode::Exclusive => net.checked_add(tax)?,
+        TaxMode::Inclusive => net,
     };
     Ok(Totals {
         currency,
         tax_mode: mode,
         subtotal: subtotal.minor(),
+        discount: discount.minor(),
         tax: tax.minor(),
         total: total.minor(),
     })

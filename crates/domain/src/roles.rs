@@ -36,6 +36,10 @@ pub enum Permission {
     OrderCancel,
     OrderVoid,
     OrderRefund,
+    /// Give a discount without asking a manager.
+    OrderDiscount,
+    /// Take a payment at the counter.
+    PaymentTake,
     StaffManage,
     EventsSubscribe,
 }
@@ -63,6 +67,8 @@ impl Role {
                 OrderCancel,
                 OrderVoid,
                 OrderRefund,
+                OrderDiscount,
+                PaymentTake,
                 StaffManage,
                 EventsSubscribe,
             ],
@@ -76,6 +82,8 @@ impl Role {
                 OrderCancel,
                 OrderVoid,
                 OrderRefund,
+                OrderDiscount,
+                PaymentTake,
                 EventsSubscribe,
             ],
             Role::Cashier => &[
@@ -84,6 +92,7 @@ impl Role {
                 OrderRead,
                 OrderProgress,
                 OrderCancel,
+                PaymentTake,
                 EventsSubscribe,
             ],
             Role::Kitchen => &[MenuRead, OrderRead, OrderProgress, EventsSubscribe],

@@ -3,7 +3,7 @@
 use domain::Ident;
 use domain::menu::{Category, Item, LineRequest, Menu, Modifier, ModifierGroup, Station, TaxClass};
 use domain::money::{Currency, TaxMode, TaxRate};
-use domain::order::{Channel, Fulfillment, OrderDraft, price_order};
+use domain::order::{Channel, DiscountKind, DiscountRequest, Fulfillment, OrderDraft, price_order};
 use domain::status::{LifecycleEvent, OrderStatus, Transition, fold};
 use proptest::prelude::*;
 
@@ -90,6 +90,7 @@ proptest! {
         rates in (0u32..=3000, 0u32..=3000),
         inclusive in any::<bool>(),
         picks in prop::collection::vec((0usize..8, 1u32..=99, 0u8..4), 1..20),
+        discount in prop::option::of((any::<bool>(), 1i64..=20_000_000)),
     ) {
         let mode = if inclusive { TaxMode::Inclusive } else { TaxMode::Exclusive };
         let m = menu(mode, &prices, rates);
@@ -100,17 +101,29 @@ proptest! {
             modifiers: match mods { 0 => vec![], 1 => vec![id("m1")], 2 => vec![id("m2")], _ => vec![id("m1"), id("m2")] },
             note: None,
         }).collect();
-        let draft = OrderDraft { channel: Channel::Pos, fulfillment: Fulfillment::DineIn, lines, note: None, customer_name: None, table: None };
+        let discount = discount.map(|(percent, v)| DiscountRequest {
+            kind: if percent { DiscountKind::Percent } else { DiscountKind::Amount },
+            value: if percent { v % 10_000 + 1 } else { v },
+            reason: "test".into(),
+        });
+        let draft = OrderDraft { channel: Channel::Pos, fulfillment: Fulfillment::DineIn, lines, note: None, customer_name: None, table: None, discount };
         let o = price_order(&m, &draft).unwrap();
         let sum_lines: i64 = o.lines.iter().map(|l| l.line_total).sum();
         let sum_tax: i64 = o.lines.iter().map(|l| l.tax).sum();
+        let sum_discount: i64 = o.lines.iter().map(|l| l.discount).sum();
         prop_assert_eq!(o.totals.subtotal, sum_lines);
         prop_assert_eq!(o.totals.tax, sum_tax);
-        let expected_total = if inclusive { sum_lines } else { sum_lines + sum_tax };
+        prop_assert_eq!(o.totals.discount, sum_discount);
+        prop_assert_eq!(o.discount.as_ref().map_or(0, |d| d.amount), sum_discount, "line shares add up to the discount");
+        prop_assert!(sum_discount >= 0 && sum_discount <= sum_lines);
+        let net = sum_lines - sum_discount;
+        let expected_total = if inclusive { net } else { net + sum_tax };
         prop_assert_eq!(o.totals.total, expected_total);
+        prop_assert!(o.totals.total >= 0);
         for l in &o.lines {
             prop_assert_eq!(l.line_total, l.unit_price * i64::from(l.quantity));
-            prop_assert!(l.tax >= 0 && l.tax <= l.line_total);
+            prop_assert!(l.discount >= 0 && l.discount <= l.line_total);
+            prop_assert!(l.tax >= 0 && l.tax <= l.line_total - l.discount);
         }
     }
 
