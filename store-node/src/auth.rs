@@ -77,6 +77,7 @@ pub async fn sign_in(
     state: &AppState,
     staff_id: &str,
     pin: &str,
+    ttl_secs: Option<u64>,
 ) -> Result<(String, Session), ApiError> {
     let invalid =
         || ApiError::unauthorized("invalid_credentials", "unknown staff member or wrong PIN");
@@ -144,7 +145,11 @@ pub async fn sign_in(
         staff_id: staff_id.to_owned(),
         name,
         role,
-        expires_ms: now + state.config.session_ttl_secs * 1000,
+        expires_ms: now
+            + ttl_secs
+                .unwrap_or(u64::MAX)
+                .min(state.config.session_ttl_secs)
+                .saturating_mul(1000),
     };
     let th = token_hash(&token);
     let (sid, exp, th2) = (session.staff_id.clone(), session.expires_ms, th.clone());
@@ -293,6 +298,8 @@ pub mod perm {
         OrderCancel,
         OrderVoid,
         OrderRefund,
+        OrderDiscount,
+        PaymentTake,
         StaffManage,
         EventsSubscribe,
     );

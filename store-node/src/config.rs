@@ -23,6 +23,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Most writes committed in one transaction (group commit).
     pub max_commit_batch: usize,
+    /// Where the built web apps are: `<web_dir>/{pos,kds,kiosk}/dist`, served at `/pos`, `/kds`, `/kiosk`.
+    pub web_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +72,7 @@ impl Default for Config {
                 level: "info".into(),
             },
             max_commit_batch: 512,
+            web_dir: PathBuf::from("apps"),
         }
     }
 }

@@ -86,6 +86,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (principal, key)
     ) STRICT;
     "#,
+    // 2: payments, what each order has been paid, and which kitchen stations have bumped it.
+    r#"
+    ALTER TABLE orders ADD COLUMN paid INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE orders ADD COLUMN stations_done TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE payments (
+        id         TEXT PRIMARY KEY,
+        order_id   TEXT NOT NULL REFERENCES orders (id),
+        method     TEXT NOT NULL,
+        amount     INTEGER NOT NULL,
+        tendered   INTEGER NOT NULL,
+        change     INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        created_by TEXT
+    ) STRICT;
+    CREATE INDEX payments_by_order ON payments (order_id);
+    "#,
 ];
 
 pub fn now_ms() -> u64 {

@@ -13,6 +13,7 @@ pub mod kind {
     pub const ORDER_CREATED: &str = "order.created";
     pub const ORDER_CHANGED: &str = "order.changed";
     pub const MENU_CHANGED: &str = "menu.changed";
+    pub const PAYMENT_RECORDED: &str = "payment.recorded";
 }
 
 /// One row of the event log.

@@ -28,6 +28,9 @@ struct Cli {
     /// Directory of the SQLite database (default ./data).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Directory with the built web apps (<DIR>/pos/dist, <DIR>/kds/dist, <DIR>/kiosk/dist); default ./apps.
+    #[arg(long, global = true, value_name = "DIR")]
+    web_dir: Option<PathBuf>,
     /// Load the demo menu and demo staff into an empty database and print how to sign in.
     #[arg(long)]
     demo: bool,
@@ -81,6 +84,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(d) = cli.data_dir {
         config.data_dir = d;
+    }
+    if let Some(d) = cli.web_dir {
+        config.web_dir = d;
     }
     if cli.demo {
         config.demo = true;

@@ -28,8 +28,58 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 use error::ApiError;
 
+/// The store's web apps, each served from `<web_dir>/<name>/dist` at `/<name>/`.
+pub const APPS: [&str; 3] = ["pos", "kds", "kiosk"];
+
+/// Serves a built single-page app: its files, and `index.html` for any other path under it
+/// (client-side routes). An app that is not built answers a JSON 404 saying how to build it.
+fn web_app(
+    router: Router<Arc<AppState>>,
+    web_dir: &std::path::Path,
+    name: &'static str,
+) -> Router<Arc<AppState>> {
+    use tower_http::services::{ServeDir, ServeFile};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let dist = web_dir.join(name).join("dist");
+    let index = dist.join("index.html");
+    if !index.is_file() {
+        let missing = move || async move {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "app_not_built",
+                format!(
+                    "the {name} app is not built (looked for {}): run `npm ci && npm run build`",
+                    index.display()
+                ),
+            )
+        };
+        return router
+            .route(&format!("/{name}"), get(missing.clone()))
+            .route(&format!("/{name}/"), get(missing.clone()))
+            .route(&format!("/{name}/{{*rest}}"), get(missing));
+    }
+    // index.html must be revalidated so a rebuilt app is picked up; hashed assets may be cached.
+    let service = ServeDir::new(&dist).fallback(ServeFile::new(&index));
+    router.nest_service(
+        &format!("/{name}"),
+        tower::ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::if_not_present(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-cache"),
+            ))
+            .service(service),
+    )
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.http.body_limit_bytes;
+    let mut apps = Router::new().route(
+        "/",
+        get(|| async { axum::response::Redirect::temporary("/pos/") }),
+    );
+    for name in APPS {
+        apps = web_app(apps, &state.config.web_dir, name);
+    }
     Router::new()
         .merge(session::router())
         .merge(menu::router())
@@ -45,6 +95,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 )
             }),
         )
+        .merge(apps)
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

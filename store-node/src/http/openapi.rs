@@ -13,7 +13,7 @@ use super::{events, menu, ops, orders, session};
     paths(
         session::staff_list, session::login, session::logout, session::me,
         menu::read, menu::replace, menu::upsert_item, menu::item_sold_out, menu::modifier_sold_out,
-        orders::create, orders::list, orders::get_one, orders::transition,
+        orders::create, orders::list, orders::get_one, orders::transition, orders::pay, orders::station_done,
         events::subscribe,
         ops::healthz, ops::readyz, ops::metrics_text,
     ),

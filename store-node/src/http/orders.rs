@@ -10,7 +10,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use domain::Ident;
 use domain::order::{Channel, OrderDraft, PricedOrder, price_order};
+use domain::payment::{PaymentError, PaymentMethod, settle_cash};
+use domain::roles::Permission;
 use domain::status::{OrderStatus, Transition};
 use domain::ticket::{STORE_PREFIX, TicketNumber};
 use rusqlite::OptionalExtension;
@@ -28,6 +31,11 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/orders", post(create).get(list))
         .route("/api/v1/orders/{id}", get(get_one))
+        .route("/api/v1/orders/{id}/payments", post(pay))
+        .route(
+            "/api/v1/orders/{id}/stations/{station}/done",
+            post(station_done),
+        )
         .route("/api/v1/orders/{id}/{transition}", post(transition))
 }
 
@@ -45,6 +53,10 @@ pub struct OrderView {
     pub updated_ms: u64,
     /// Staff id of who placed it.
     pub created_by: Option<String>,
+    /// Paid so far, minor units; the balance due is `totals.total - paid`.
+    pub paid: i64,
+    /// Kitchen stations that have finished their part; when every station of the order is done it is ready.
+    pub stations_done: Vec<Ident>,
 }
 
 fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OrderView, String)> {
@@ -63,13 +75,15 @@ fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OrderView, String)>
             created_ms: r.get::<_, i64>("created_ms")? as u64,
             updated_ms: r.get::<_, i64>("updated_ms")? as u64,
             created_by: r.get("created_by")?,
+            paid: r.get("paid")?,
+            stations_done: serde_json::from_str(&r.get::<_, String>("stations_done")?)
+                .unwrap_or_default(),
         },
         status,
     ))
 }
 
-const SELECT_ORDER: &str =
-    "SELECT id, ticket, status, snapshot, created_ms, updated_ms, created_by FROM orders";
+const SELECT_ORDER: &str = "SELECT id, ticket, status, snapshot, created_ms, updated_ms, created_by, paid, stations_done FROM orders";
 
 fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<OrderView>> {
     conn.prepare_cached(&format!("{SELECT_ORDER} WHERE id = ?1"))?
@@ -99,6 +113,7 @@ fn map_order_error(e: domain::order::OrderError) -> ApiError {
         OrderError::TooManyLines => "too_many_lines",
         OrderError::NoteTooLong => "note_too_long",
         OrderError::LabelTooLong => "label_too_long",
+        OrderError::BadDiscount => "invalid_discount",
         OrderError::Money(_) => "amount_out_of_range",
     };
     ApiError::unprocessable(code, e.to_string())
@@ -112,13 +127,15 @@ fn map_order_error(e: domain::order::OrderError) -> ApiError {
 /// order instead of placing a second one.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
     request_body = OrderDraft,
-    params(("Idempotency-Key" = String, Header, description = "Unique per order attempt; reuse it on retry")),
+    params(("Idempotency-Key" = String, Header, description = "Unique per order attempt; reuse it on retry"),
+           ("X-Manager-Approval" = Option<String>, Header, description = "A manager's session token, when a cashier gives a discount")),
     responses((status = 201, description = "Placed and durable", body = OrderView), WriteErrors),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     auth: Auth<perm::OrderCreate>,
     key: IdempotencyKey,
+    headers: axum::http::HeaderMap,
     body: JsonBody<OrderDraft>,
 ) -> ApiResult<Response> {
     let key = key.required()?;
@@ -130,6 +147,10 @@ pub async fn create(
             draft.channel.as_str()
         )));
     }
+    let approved_by = match &draft.discount {
+        None => None,
+        Some(_) => Some(discount_approver(&state, &auth, &headers).await?),
+    };
     let menu = state.menu();
     let staff = auth.session.staff_id.clone();
     let channel = draft.channel;
@@ -142,7 +163,10 @@ pub async fn create(
         body.hash,
         StatusCode::CREATED,
         move |ctx| {
-            let priced = price_order(&menu.menu, &draft).map_err(map_order_error)?;
+            let mut priced = price_order(&menu.menu, &draft).map_err(map_order_error)?;
+            if let Some(d) = priced.discount.as_mut() {
+                d.approved_by = approved_by;
+            }
             place(ctx, priced, Some(staff))
         },
     )
@@ -151,6 +175,34 @@ pub async fn create(
         metrics::counter!("store_orders_created_total", "channel" => channel.as_str()).increment(1);
     }
     Ok(resp)
+}
+
+/// Who approves a discount: the signed-in staff member if their role may discount, otherwise the
+/// manager whose session token is in `X-Manager-Approval`.
+async fn discount_approver(
+    state: &AppState,
+    auth: &Auth<perm::OrderCreate>,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<String> {
+    if auth.session.role.can(Permission::OrderDiscount) {
+        return Ok(auth.session.staff_id.clone());
+    }
+    let needed = || {
+        ApiError::forbidden(
+            "a discount needs a manager's approval: have a manager sign in to approve it",
+        )
+    };
+    let token = headers
+        .get("x-manager-approval")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(needed)?;
+    let approver = crate::auth::session_for(state, token)
+        .await
+        .map_err(|_| needed())?;
+    if !approver.role.can(Permission::OrderDiscount) {
+        return Err(needed());
+    }
+    Ok(approver.staff_id)
 }
 
 /// Records a priced order: ticket number, read model row and `order.created` event, in the caller's transaction.
@@ -169,6 +221,8 @@ pub fn place(
         created_ms: now,
         updated_ms: now,
         created_by,
+        paid: 0,
+        stations_done: vec![],
     };
     let snapshot = serde_json::to_string(&view.order).map_err(ApiError::internal)?;
     ctx.conn
@@ -426,4 +480,168 @@ pub fn apply_transition(
         }),
     )?;
     Ok(json)
+}
+
+/// A payment as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub id: uuid::Uuid,
+    pub order_id: uuid::Uuid,
+    pub method: PaymentMethod,
+    /// Applied to the order, minor units.
+    pub amount: i64,
+    /// Cash handed over, minor units.
+    pub tendered: i64,
+    /// Change to give back, minor units.
+    pub change: i64,
+    pub created_ms: u64,
+    pub created_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    pub method: PaymentMethod,
+    /// Cash handed over, minor units; at least the balance due.
+    #[schema(minimum = 1, maximum = 10_000_000)]
+    pub tendered: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PaymentResult {
+    pub payment: PaymentView,
+    pub order: OrderView,
+}
+
+/// Pay an order's balance at the counter: cash with change due.
+///
+/// Card payments go through the card terminal, which arrives with the devices
+/// release; until then `card` is 422 `card_terminal_unavailable`.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/payments", tag = "orders", request_body = PaymentRequest,
+    params(("id" = uuid::Uuid, Path, description = "Order id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per payment attempt; reuse it on retry")),
+    responses((status = 201, body = PaymentResult), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn pay(
+    State(state): State<Arc<AppState>>,
+    auth: Auth<perm::PaymentTake>,
+    key: IdempotencyKey,
+    Path(id): Path<uuid::Uuid>,
+    body: JsonBody<PaymentRequest>,
+) -> ApiResult<Response> {
+    let key = key.required()?;
+    let req = body.value;
+    if req.method == PaymentMethod::Card {
+        return Err(ApiError::unprocessable(
+            "card_terminal_unavailable",
+            "no card terminal is set up at this store yet: take cash",
+        ));
+    }
+    let by = auth.session.staff_id.clone();
+    idempotency::write(&state, &auth.session.staff_id, Some(key), body.hash, StatusCode::CREATED, move |ctx| {
+        let id = id.to_string();
+        let mut view = load(ctx.conn, &id)?.ok_or_else(|| ApiError::not_found("order"))?;
+        if view.status.is_terminal() {
+            return Err(ApiError::conflict("order_closed", format!("the order is {}: nothing to pay", view.status)));
+        }
+        let due = view.order.totals.total - view.paid;
+        let s = settle_cash(due, req.tendered).map_err(|e| match e {
+            PaymentError::NothingDue => ApiError::conflict("already_paid", e.to_string()),
+            PaymentError::Insufficient { .. } => ApiError::unprocessable("insufficient_tender", e.to_string()),
+            PaymentError::BadAmount => ApiError::unprocessable("invalid_amount", e.to_string()),
+        })?;
+        let now = now_ms();
+        let payment = PaymentView {
+            id: uuid::Uuid::now_v7(),
+            order_id: view.id,
+            method: req.method,
+            amount: s.amount,
+            tendered: s.tendered,
+            change: s.change,
+            created_ms: now,
+            created_by: Some(by),
+        };
+        ctx.conn.execute(
+            "INSERT INTO payments (id, order_id, method, amount, tendered, change, created_ms, created_by)
+             VALUES (?1, ?2, 'cash', ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![payment.id.to_string(), id, s.amount, s.tendered, s.change, now as i64, payment.created_by],
+        )?;
+        view.paid += s.amount;
+        view.updated_ms = now.max(view.updated_ms);
+        ctx.conn.execute(
+            "UPDATE orders SET paid = ?1, updated_ms = ?2 WHERE id = ?3",
+            rusqlite::params![view.paid, view.updated_ms as i64, id],
+        )?;
+        let result = to_json(&PaymentResult { payment, order: view })?;
+        ctx.append(kind::PAYMENT_RECORDED, Some(&id), result.clone())?;
+        Ok(result)
+    })
+    .await
+}
+
+/// A kitchen station has finished its part of the order (a KDS bump at that station).
+///
+/// When every station with lines on the order is done, the order becomes
+/// `ready` in the same write. Bumping a station twice changes nothing.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/stations/{station}/done", tag = "orders",
+    params(("id" = uuid::Uuid, Path, description = "Order id"), ("station" = String, Path, description = "Station id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    responses((status = 200, body = OrderView), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn station_done(
+    State(state): State<Arc<AppState>>,
+    auth: Auth<perm::OrderProgress>,
+    key: IdempotencyKey,
+    Path((id, station)): Path<(uuid::Uuid, Ident)>,
+) -> ApiResult<Response> {
+    let hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(format!("station-done {id} {station}")))
+    };
+    let by = auth.session.staff_id.clone();
+    idempotency::write(
+        &state,
+        &auth.session.staff_id,
+        key.0,
+        hash,
+        StatusCode::OK,
+        move |ctx| {
+            let id = id.to_string();
+            let mut view = load(ctx.conn, &id)?.ok_or_else(|| ApiError::not_found("order"))?;
+            let stations: std::collections::BTreeSet<&Ident> =
+                view.order.lines.iter().map(|l| &l.station).collect();
+            if !stations.contains(&station) {
+                return Err(ApiError::unprocessable(
+                    "unknown_station",
+                    format!("this order has nothing for station {station}"),
+                ));
+            }
+            if view.stations_done.contains(&station) || !view.status.is_open() {
+                return to_json(&view);
+            }
+            view.stations_done.push(station.clone());
+            let all_done = stations.iter().all(|s| view.stations_done.contains(s));
+            let now = now_ms().max(view.updated_ms);
+            ctx.conn.execute(
+                "UPDATE orders SET stations_done = ?1, updated_ms = ?2 WHERE id = ?3",
+                rusqlite::params![
+                    serde_json::to_string(&view.stations_done).map_err(ApiError::internal)?,
+                    now as i64,
+                    id
+                ],
+            )?;
+            view.updated_ms = now;
+            let json = to_json(&view)?;
+            ctx.append(
+                kind::ORDER_CHANGED,
+                Some(&id),
+                serde_json::json!({ "station_done": station, "by": by, "order": json }),
+            )?;
+            if all_done && view.status.apply(Transition::Ready).is_ok() {
+                return apply_transition(ctx, &id, Transition::Ready, &by, None);
+            }
+            Ok(json)
+        },
+    )
+    .await
 }

@@ -30,6 +30,10 @@ pub struct LoginRequest {
     /// 4 to 8 digits.
     #[schema(example = "3000")]
     pub pin: String,
+    /// A shorter session than usual, e.g. 120 s for a manager approving one discount at a till.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub ttl_secs: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -81,7 +85,8 @@ pub async fn login(
     State(state): State<Arc<AppState>>,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let (token, s) = auth::sign_in(&state, &body.value.staff_id, &body.value.pin).await?;
+    let b = body.value;
+    let (token, s) = auth::sign_in(&state, &b.staff_id, &b.pin, b.ttl_secs).await?;
     Ok(Json(LoginResponse {
         token,
         staff: StaffView {
