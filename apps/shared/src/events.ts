@@ -1,0 +1,76 @@
+// The live event stream (/api/v1/events) as a React hook: reconnects with
+// backoff and jitter, resumes from the last cursor it processed, and drops
+// anything at or below it, so no ticket is missed or shown twice.
+import { useEffect, useRef, useState } from "react";
+
+export interface StoreEvent {
+  cursor: number;
+  id: string;
+  type: "order.created" | "order.changed" | "menu.changed" | "payment.recorded" | string;
+  at_ms: number;
+  data: Record<string, unknown>;
+}
+
+export type LinkStatus = "connecting" | "live" | "offline";
+
+export interface EventStreamOptions {
+  token: string | null;
+  onEvent: (e: StoreEvent) => void;
+  /** After the backlog is replayed (first connect and every reconnect). */
+  onCaughtUp?: (cursor: number) => void;
+  /** Start from here instead of the beginning of the log (e.g. a cursor saved by the app). */
+  startCursor?: number;
+}
+
+export function useEventStream({ token, onEvent, onCaughtUp, startCursor = 0 }: EventStreamOptions): LinkStatus {
+  const [status, setStatus] = useState<LinkStatus>("connecting");
+  const handlers = useRef({ onEvent, onCaughtUp });
+  handlers.current = { onEvent, onCaughtUp };
+  const cursor = useRef(startCursor);
+
+  useEffect(() => {
+    if (!token) return;
+    let ws: WebSocket | null = null;
+    let stopped = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+
+    const connect = () => {
+      setStatus((s) => (s === "live" ? "connecting" : s));
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      ws = new WebSocket(`${scheme}://${location.host}/api/v1/events?cursor=${cursor.current}&token=${encodeURIComponent(token)}`);
+      ws.onmessage = (m) => {
+        let msg: StoreEvent | { type: "caught_up"; cursor: number };
+        try {
+          msg = JSON.parse(String(m.data));
+        } catch {
+          return;
+        }
+        if (msg.type === "caught_up") {
+          attempt = 0;
+          setStatus("live");
+          handlers.current.onCaughtUp?.(msg.cursor);
+          return;
+        }
+        const e = msg as StoreEvent;
+        if (e.cursor <= cursor.current) return;
+        cursor.current = e.cursor;
+        handlers.current.onEvent(e);
+      };
+      ws.onclose = () => {
+        if (stopped) return;
+        setStatus("offline");
+        const base = Math.min(8000, 500 * 2 ** attempt++);
+        timer = setTimeout(connect, base / 2 + Math.random() * (base / 2));
+      };
+    };
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      ws?.close();
+    };
+  }, [token]);
+
+  return status;
+}

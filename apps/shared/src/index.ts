@@ -1,0 +1,5 @@
+export * from "./api";
+export * from "./components";
+export * from "./events";
+export * from "./money";
+export * from "./session";
