@@ -16,6 +16,10 @@
 
 pub mod catalog;
 pub mod doc;
+pub mod log;
+pub mod session;
+pub mod sim;
+pub mod wire;
 
 mod vv;
 pub use vv::{Applied, Range, VersionVector};

@@ -63,6 +63,17 @@ impl VersionVector {
             .collect()
     }
 
+    /// Raises the count of `origin` to at least `n` (what was sent on a connection).
+    pub fn raise(&mut self, origin: &str, n: u64) {
+        let e = self.0.entry(origin.to_owned()).or_insert(0);
+        *e = (*e).max(n);
+    }
+
+    /// All origins and their counts.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(o, n)| (o.as_str(), *n))
+    }
+
     /// Pointwise maximum: what two replicas hold together after a full exchange.
     pub fn merge(&mut self, other: &VersionVector) {
         for (origin, &n) in &other.0 {

@@ -1,0 +1,141 @@
+//! A session refuses frames that are not for its store or that forge history.
+
+use std::collections::BTreeMap;
+
+use sync::log::{EventStore, MemoryLog};
+use sync::session::{Session, SessionError};
+use sync::wire::Frame;
+
+#[test]
+fn wrong_store_foreign_and_forged_events_are_refused() {
+    let mut docs = BTreeMap::new();
+    let mut log = MemoryLog::new();
+    let mut s = Session::new("hub", "store-1");
+    s.start(&log, &mut docs).unwrap();
+
+    let hello = |store: &str| Frame::Hello {
+        store: store.into(),
+        replica: "node-a".into(),
+        vector: Default::default(),
+    };
+    assert!(matches!(
+        s.receive(hello("store-2"), &mut log, &mut docs),
+        Err(SessionError::WrongStore { .. })
+    ));
+    s.receive(hello("store-1"), &mut log, &mut docs).unwrap();
+
+    let mut other = MemoryLog::new();
+    let foreign = other.record(
+        "store-2",
+        "node-a",
+        "order.created",
+        Some("o"),
+        serde_json::json!({}),
+    );
+    let err = s
+        .receive(
+            Frame::Events {
+                events: vec![foreign],
+            },
+            &mut log,
+            &mut docs,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "foreign_event");
+
+    let mut theirs = MemoryLog::new();
+    let real = theirs.record(
+        "store-1",
+        "node-a",
+        "order.created",
+        Some("o"),
+        serde_json::json!({}),
+    );
+    let step = s
+        .receive(
+            Frame::Events {
+                events: vec![real.clone(), real.clone()],
+            },
+            &mut log,
+            &mut docs,
+        )
+        .unwrap();
+    assert_eq!(
+        step.applied.len(),
+        1,
+        "a duplicate in the same batch is applied once"
+    );
+    let again = s
+        .receive(
+            Frame::Events {
+                events: vec![real.clone()],
+            },
+            &mut log,
+            &mut docs,
+        )
+        .unwrap();
+    assert!(
+        again.applied.is_empty(),
+        "a resent event is not applied twice"
+    );
+    let mut forged = real.clone();
+    forged.id = uuid::Uuid::now_v7();
+    let err = s
+        .receive(
+            Frame::Events {
+                events: vec![forged],
+            },
+            &mut log,
+            &mut docs,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "forged_event");
+    assert_eq!(log.vector().unwrap().get("node-a"), 1);
+}
+
+#[test]
+fn a_gap_is_held_back_and_asked_for() {
+    let mut docs = BTreeMap::new();
+    let mut log = MemoryLog::new();
+    let mut s = Session::new("hub", "store-1");
+    s.start(&log, &mut docs).unwrap();
+    let mut theirs = MemoryLog::new();
+    let events: Vec<_> = (0..3)
+        .map(|_| {
+            theirs.record(
+                "store-1",
+                "node-a",
+                "order.created",
+                None,
+                serde_json::json!({}),
+            )
+        })
+        .collect();
+    let step = s
+        .receive(
+            Frame::Events {
+                events: vec![events[2].clone()],
+            },
+            &mut log,
+            &mut docs,
+        )
+        .unwrap();
+    assert!(step.applied.is_empty());
+    assert!(
+        step.send.iter().any(|f| matches!(f, Frame::Hello { .. })),
+        "asks for the missing range"
+    );
+    let step = s
+        .receive(
+            Frame::Events {
+                events: events[..2].to_vec(),
+            },
+            &mut log,
+            &mut docs,
+        )
+        .unwrap();
+    assert_eq!(
+        step.applied.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+}
