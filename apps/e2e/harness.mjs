@@ -86,3 +86,10 @@ export async function launch() {
 export async function shot(page, name) {
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: false });
 }
+
+/** Signs in on the shared sign-in screen: the staff member's tile, then the PIN on the pad. */
+export async function pinSignIn(page, name, pin) {
+  await page.getByRole("button", { name: new RegExp(name) }).click();
+  for (const d of pin) await page.getByRole("button", { name: `digit ${d}`, exact: true }).click();
+  await page.getByRole("button", { name: "OK", exact: true }).click();
+}

@@ -1,0 +1,430 @@
+// The POS till: sign-in for counter staff, then the menu, the cart and today's
+// open orders side by side, kept live from the store node's event stream.
+// This file owns the till's state and the actions that talk to the server
+// (place, pay, discounts); the panels in Menu/Cart/OpenOrders/Payment draw it.
+import "./pos.css";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import {
+  type Api,
+  ApiError,
+  ErrorBanner,
+  type Item,
+  LinkBadge,
+  ModifierDialog,
+  type OrderView,
+  type PaymentResult,
+  type Session,
+  SignIn,
+  type StoreEvent,
+  call,
+  describe,
+  formatMoney,
+  useEventStream,
+  useMenu,
+  useSession,
+} from "@edge/shared";
+import { type CartAction, CartPanel, DiscountDialog } from "./Cart";
+import { MenuPanel } from "./Menu";
+import {
+  type Cart,
+  type DiscountDraft,
+  OPEN_STATUSES,
+  addLine,
+  emptyCart,
+  estimate,
+  isOpen,
+  loadCart,
+  saveCart,
+  toCartLine,
+  toDraft,
+  useIdempotency,
+} from "./model";
+import { OpenOrders } from "./OpenOrders";
+import { CashDialog, PaidScreen } from "./Payment";
+
+const ROLES = ["owner", "manager", "cashier"];
+
+export function App() {
+  const { session, api, signIn, signOut, onError } = useSession("pos");
+  if (!session || !ROLES.includes(session.staff.role)) {
+    return <SignIn title="POS — sign in" api={api} roles={ROLES} signIn={signIn} />;
+  }
+  return <Till key={session.token} session={session} api={api} signOut={signOut} onError={onError} />;
+}
+
+const startOfToday = () => new Date().setHours(0, 0, 0, 0);
+
+/** Wide screens show menu, open orders and cart side by side (keep in step with pos.css). */
+const WIDE = "(min-width: 1680px)";
+
+function useMediaQuery(query: string): boolean {
+  const [on, setOn] = useState(() => matchMedia(query).matches);
+  useEffect(() => {
+    const m = matchMedia(query);
+    const update = () => setOn(m.matches);
+    update();
+    m.addEventListener("change", update);
+    return () => m.removeEventListener("change", update);
+  }, [query]);
+  return on;
+}
+
+function Till({
+  session,
+  api,
+  signOut,
+  onError,
+}: {
+  session: Session;
+  api: Api;
+  signOut: () => Promise<void>;
+  onError: (e: unknown) => void;
+}) {
+  const role = session.staff.role;
+  const keys = useIdempotency();
+  // Menu reloads: `menuTick` moves on when a newer menu is announced (the node answers with at least that version).
+  const [menuTick, setMenuTick] = useState(0);
+  const { menu: menuView, error: menuError } = useMenu(api, true, menuTick, onError);
+  const menu = menuView?.menu ?? null;
+
+  const [cart, setCart] = useState<Cart>(loadCart);
+  const [placed, setPlaced] = useState<OrderView | null>(null);
+  const [busy, setBusy] = useState<CartAction | null>(null);
+  const [picking, setPicking] = useState<Item | null>(null);
+  const [discounting, setDiscounting] = useState(false);
+  const [cashFor, setCashFor] = useState<OrderView | null>(null);
+  const [paid, setPaid] = useState<PaymentResult | null>(null);
+  const [orders, setOrders] = useState<ReadonlyMap<string, OrderView>>(new Map());
+  const [ordersReady, setOrdersReady] = useState(false);
+  const ordersLoaded = useRef(false);
+  const [view, setView] = useState<"menu" | "orders">("menu");
+  const wide = useMediaQuery(WIDE);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  // A placed order lives on the server (and in Open orders), so it is not kept as a draft to place again.
+  useEffect(() => saveCart(placed ? emptyCart : cart), [cart, placed]);
+  useEffect(() => {
+    if (!notice) return;
+    const t = setTimeout(() => setNotice(null), 8000);
+    return () => clearTimeout(t);
+  }, [notice]);
+
+  const fail = useCallback(
+    (e: unknown) => {
+      onError(e);
+      setError(describe(e));
+    },
+    [onError],
+  );
+
+  // ---- Today's orders, replaced by id and never by an older copy ----
+  const upsert = useCallback((list: OrderView[]) => {
+    const today = startOfToday();
+    setOrders((prev) => {
+      let next: Map<string, OrderView> | null = null;
+      for (const o of list) {
+        const cur = (next ?? prev).get(o.id);
+        if (o.created_ms < today || (cur && cur.updated_ms > o.updated_ms)) continue;
+        next ??= new Map(prev);
+        next.set(o.id, o);
+      }
+      return next ?? prev;
+    });
+    setPlaced((p) => list.find((o) => o.id === p?.id && o.updated_ms >= p.updated_ms) ?? p);
+  }, []);
+
+  const loadOrders = useCallback(async () => {
+    try {
+      const r = await call(
+        api.GET("/api/v1/orders", {
+          params: { query: { status: OPEN_STATUSES.join(","), since_ms: startOfToday(), limit: 500 } },
+        }),
+      );
+      upsert(r.orders);
+      ordersLoaded.current = true;
+      setOrdersReady(true);
+    } catch (e) {
+      fail(e);
+    }
+  }, [api, upsert, fail]);
+
+  useEffect(() => {
+    void loadOrders();
+  }, [loadOrders]);
+
+  const caughtUpOnce = useRef(false);
+  const link = useEventStream({
+    token: session.token,
+    onEvent: (e: StoreEvent) => {
+      if (e.type === "menu.changed") {
+        const v = Number(e.data.version);
+        if (menuView && v > menuView.version) setMenuTick((n) => n + 1); // (a first load is on its way otherwise)
+        return;
+      }
+      const o = e.data.order as OrderView | undefined;
+      if (o && typeof o === "object" && typeof o.id === "string") upsert([o]);
+    },
+    // After a reconnect (or when the first read failed), re-read the list: the server's answer is the truth.
+    onCaughtUp: () => {
+      if (caughtUpOnce.current || !ordersLoaded.current) void loadOrders();
+      caughtUpOnce.current = true;
+    },
+  });
+
+  const openOrders = useMemo(
+    () =>
+      [...orders.values()]
+        .filter((o) => isOpen(o) && o.created_ms >= startOfToday())
+        .sort((a, b) => Number(b.status === "ready") - Number(a.status === "ready") || a.created_ms - b.created_ms),
+    [orders],
+  );
+  const readyCount = openOrders.filter((o) => o.status === "ready").length;
+
+  // ---- Manager approval tokens: used for one order, then signed out ----
+  const releaseApproval = useCallback(
+    (d: DiscountDraft | null) => {
+      if (!d?.approval) return;
+      const token = d.approval.token;
+      // Not through onError: a 401 here is about the manager's token, not this till's session.
+      // If it fails the token expires by itself within two minutes.
+      call(api.POST("/api/v1/auth/logout", { headers: { Authorization: `Bearer ${token}` } })).catch(() => undefined);
+    },
+    [api],
+  );
+
+  // ---- Cart actions ----
+  const pick = (item: Item) => {
+    if (!menu || busy) return; // the cart is being sent: nothing may slip in unsent
+    if (placed) {
+      setNotice(`Order ${placed.ticket} is already placed. Take payment or keep it as an open tab first.`);
+      return;
+    }
+    if ((item.modifier_groups?.length ?? 0) === 0) {
+      setCart((c) => ({ ...c, lines: addLine(c.lines, toCartLine(menu, item, { item_id: item.id, quantity: 1, modifiers: [] })) }));
+    } else setPicking(item);
+  };
+
+  const newOrder = () => {
+    releaseApproval(cart.discount);
+    keys.forget("place");
+    setCart(emptyCart);
+    setPlaced(null);
+  };
+
+  /** Places the cart (once: a placed cart is reused), with the manager's approval when a cashier discounts. */
+  const place = async (): Promise<OrderView> => {
+    if (placed) return placed;
+    const body = toDraft(cart);
+    const approval = cart.discount?.approval?.token;
+    let order: OrderView;
+    try {
+      order = await keys.run("place", body, (key) =>
+        call(api.POST("/api/v1/orders", { params: { header: { "Idempotency-Key": key, "X-Manager-Approval": approval } }, body })),
+      );
+    } catch (e) {
+      if (approval && e instanceof ApiError && e.code === "forbidden") {
+        releaseApproval(cart.discount);
+        setCart((c) => ({ ...c, discount: null }));
+        throw new ApiError(
+          403,
+          "forbidden",
+          "The manager's approval ran out (it lasts two minutes), so the discount was taken off. Add it again with the manager.",
+        );
+      }
+      throw e;
+    }
+    releaseApproval(cart.discount);
+    setCart((c) => ({ ...c, discount: c.discount && { ...c.discount, approval: null } }));
+    upsert([order]);
+    return order;
+  };
+
+  const act = async (what: CartAction, run: () => Promise<void>) => {
+    setBusy(what);
+    setError(null);
+    try {
+      await run();
+    } catch (e) {
+      fail(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const send = () =>
+    act("send", async () => {
+      const o = await place();
+      setCart(emptyCart);
+      setPlaced(null);
+      setNotice(`${o.ticket} sent to the kitchen — ${formatMoney(o.totals.total, o.totals.currency)}, unpaid (see Open orders).`);
+    });
+
+  const payCash = () =>
+    act("cash", async () => {
+      const o = await place();
+      setPlaced(o);
+      setCashFor(o);
+    });
+
+  const payCard = () =>
+    act("card", async () => {
+      const o = await place();
+      setPlaced(o);
+      const body = { method: "card" as const, tendered: o.totals.total - o.paid };
+      const r = await keys.run(`pay:${o.id}`, body, (key) =>
+        call(
+          api.POST("/api/v1/orders/{id}/payments", { params: { path: { id: o.id }, header: { "Idempotency-Key": key } }, body }),
+        ),
+      );
+      upsert([r.order]);
+      setPaid(r);
+    });
+
+  const paidDone = () => {
+    if (paid && paid.order.id === placed?.id) newOrder();
+    setPaid(null);
+  };
+
+  const est = estimate(cart);
+
+  return (
+    <div className="till">
+      <header className="topbar">
+        <div className="brand">POS</div>
+        <div className="who">
+          <strong data-testid="signed-in">{session.staff.name}</strong>
+          <span className="role">{role}</span>
+        </div>
+        <div className="status-line">
+          <LinkBadge status={link} />
+          <span className="sync" data-testid="sync-status">
+            Hub: not connected (works offline)
+          </span>
+          <span className="sync" data-testid="device-status">
+            Devices: none set up
+          </span>
+        </div>
+        <button
+          type="button"
+          className="signout"
+          onClick={() => {
+            releaseApproval(cart.discount);
+            void signOut();
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+
+      <div className="messages">
+        <ErrorBanner error={error} onDismiss={() => setError(null)} />
+        {notice && (
+          <div className="notice" role="status">
+            <span>{notice}</span>
+            <button type="button" aria-label="Dismiss" onClick={() => setNotice(null)}>
+              ✕
+            </button>
+          </div>
+        )}
+      </div>
+
+      <main className={`till-main view-${view}`}>
+        <nav className="view-switch" aria-label="Show">
+          <button type="button" className={view === "menu" ? "on" : ""} aria-pressed={view === "menu"} onClick={() => setView("menu")}>
+            Menu
+          </button>
+          <button
+            type="button"
+            data-testid="show-open-orders"
+            className={view === "orders" ? "on" : ""}
+            aria-pressed={view === "orders"}
+            onClick={() => setView("orders")}
+          >
+            Open orders <span className="count">{openOrders.length}</span>
+            {readyCount > 0 && <span className="count ready">{readyCount} ready</span>}
+          </button>
+        </nav>
+        {menu ? (
+          <MenuPanel menu={menu} stale={menuError} onPick={pick} />
+        ) : (
+          <section className="menu-panel loading" role={menuError ? "alert" : undefined}>
+            {menuError ?? "Loading the menu…"}
+          </section>
+        )}
+        <OpenOrders
+          api={api}
+          keys={keys}
+          role={role}
+          orders={openOrders}
+          loading={!ordersReady}
+          compact={!wide && view === "menu"}
+          onExpand={() => setView("orders")}
+          onPay={(o) => setCashFor(o)}
+          onChanged={(o) => upsert([o])}
+          onError={onError}
+          onNotice={setNotice}
+        />
+        {menu && (
+          <CartPanel
+            menu={menu}
+            cart={cart}
+            setCart={setCart}
+            placed={placed}
+            busy={busy}
+            onSend={send}
+            onPayCash={() => (placed ? setCashFor(placed) : payCash())}
+            onPayCard={payCard}
+            onDiscount={() => setDiscounting(true)}
+            onRemoveDiscount={() => {
+              releaseApproval(cart.discount);
+              setCart((c) => ({ ...c, discount: null }));
+            }}
+            onNewOrder={newOrder}
+          />
+        )}
+      </main>
+
+      {picking && menu && (
+        <ModifierDialog
+          menu={menu}
+          item={picking}
+          onAdd={(line) => {
+            setCart((c) => ({ ...c, lines: addLine(c.lines, toCartLine(menu, picking, line)) }));
+            setPicking(null);
+          }}
+          onCancel={() => setPicking(null)}
+        />
+      )}
+      {discounting && menu && (
+        <DiscountDialog
+          api={api}
+          role={role}
+          currency={menu.currency}
+          subtotal={est.subtotal}
+          onApply={(d) => {
+            releaseApproval(cart.discount);
+            setCart((c) => ({ ...c, discount: d }));
+            setDiscounting(false);
+          }}
+          onClose={() => setDiscounting(false)}
+        />
+      )}
+      {cashFor && (
+        <CashDialog
+          api={api}
+          keys={keys}
+          order={orders.get(cashFor.id) ?? cashFor}
+          onPaid={(r) => {
+            upsert([r.order]);
+            setCashFor(null);
+            setPaid(r);
+          }}
+          onClose={() => setCashFor(null)}
+          onError={onError}
+        />
+      )}
+      {paid && <PaidScreen result={paid} onDone={paidDone} doneLabel={paid.order.id === placed?.id ? "New order" : "Done"} />}
+    </div>
+  );
+}

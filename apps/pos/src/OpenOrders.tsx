@@ -1,0 +1,263 @@
+// Today's open orders (kept live from the event stream by the till): ticket,
+// status, total and whether it is paid, with the counter's row actions —
+// take cash, complete, cancel, void (managers), reprint.
+import { useEffect, useState } from "react";
+import { type Api, ErrorBanner, Modal, type OrderView, type Role, call, describe, formatMoney } from "@edge/shared";
+import { type Idempotency, isManager } from "./model";
+
+type Transition = "complete" | "cancel" | "void";
+
+export function OpenOrders({
+  api,
+  keys,
+  role,
+  orders,
+  loading,
+  compact,
+  onExpand,
+  onPay,
+  onChanged,
+  onError,
+  onNotice,
+}: {
+  api: Api;
+  keys: Idempotency;
+  role: Role;
+  orders: OrderView[];
+  loading: boolean;
+  /** A one-line rail under the menu (tablet width): ticket, status, total, paid; a tap opens the full panel. */
+  compact: boolean;
+  onExpand: () => void;
+  onPay: (o: OrderView) => void;
+  onChanged: (o: OrderView) => void;
+  onError: (e: unknown) => void;
+  onNotice: (text: string) => void;
+}) {
+  const now = useNow(30_000);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [asking, setAsking] = useState<{ order: OrderView; transition: "cancel" | "void" } | null>(null);
+  const manager = isManager(role);
+
+  /** Moves an order on; returns whether it worked (errors are shown in words). */
+  const move = async (order: OrderView, transition: Transition, reason?: string) => {
+    setBusy(order.id);
+    setError(null);
+    // No body at all without a reason: the server refuses a JSON `null` (though the schema allows it).
+    const body = reason ? { reason } : undefined;
+    try {
+      const r = await keys.run(`${transition}:${order.id}`, body, (key) =>
+        call(
+          api.POST("/api/v1/orders/{id}/{transition}", {
+            params: { path: { id: order.id, transition }, header: { "Idempotency-Key": key } },
+            body,
+          }),
+        ),
+      );
+      onChanged(r);
+      return true;
+    } catch (e) {
+      onError(e);
+      setError(`${order.ticket}: ${describe(e)}`);
+      return false;
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  if (compact) {
+    return (
+      <section className="open-orders compact" data-testid="open-orders" aria-label="Open orders">
+        <button type="button" className="rail-title" onClick={onExpand}>
+          Open
+          <br />
+          orders
+        </button>
+        <ul className="order-rail">
+          {orders.length === 0 && <li className="muted">{loading ? "Loading…" : "None right now."}</li>}
+          {orders.map((o) => (
+            <li key={o.id} data-testid={`order-${o.ticket}`}>
+              <button type="button" className={`rail-chip st-${o.status}`} onClick={onExpand}>
+                <strong>{o.ticket}</strong>
+                <span className={`status st-${o.status}`} data-testid={`status-${o.ticket}`}>
+                  {o.status}
+                </span>
+                <span className="rail-money">
+                  {formatMoney(o.totals.total, o.totals.currency)} · {o.totals.total - o.paid <= 0 ? "paid" : "unpaid"}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      </section>
+    );
+  }
+
+  return (
+    <section className="open-orders" data-testid="open-orders" aria-label="Open orders">
+      <header className="panel-head">
+        <h2>Open orders</h2>
+        <span className="muted">{loading ? "loading…" : `${orders.length} today`}</span>
+      </header>
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      <ul className="order-list">
+        {!loading && orders.length === 0 && <li className="cart-empty">No open orders right now.</li>}
+        {orders.map((o) => {
+          const money = (m: number) => formatMoney(m, o.totals.currency);
+          const due = o.totals.total - o.paid;
+          const rowBusy = busy === o.id;
+          return (
+            <li key={o.id} className={`order-row st-${o.status}`} data-testid={`order-${o.ticket}`}>
+              <div className="order-top">
+                <strong className="ticket">{o.ticket}</strong>
+                <span className={`status st-${o.status}`} data-testid={`status-${o.ticket}`}>
+                  {o.status}
+                </span>
+                <span className="where">{where(o)}</span>
+                <span className="age muted">{age(now - o.created_ms)}</span>
+                <span className="order-money">
+                  <span className="order-total">{money(o.totals.total)}</span>
+                  <span className={due <= 0 ? "pill paid" : "pill unpaid"} data-testid={`paid-${o.ticket}`}>
+                    {due <= 0 ? "paid" : "unpaid"}
+                  </span>
+                </span>
+              </div>
+              <div className="order-items">
+                {o.lines.map((l) => `${l.quantity}× ${l.name}`).join(", ")}
+                {o.note && <em> · Note: {o.note}</em>}
+              </div>
+              <div className="order-actions">
+                {due > 0 && (
+                  <button type="button" className="primary" disabled={rowBusy} onClick={() => onPay(o)}>
+                    Take cash {money(due)}
+                  </button>
+                )}
+                {o.status === "ready" && (
+                  <button type="button" className="primary" data-testid={`complete-${o.ticket}`} disabled={rowBusy} onClick={() => move(o, "complete")}>
+                    Complete
+                  </button>
+                )}
+                {o.status !== "ready" && (
+                  <button type="button" disabled={rowBusy} onClick={() => setAsking({ order: o, transition: "cancel" })}>
+                    Cancel
+                  </button>
+                )}
+                <button
+                  type="button"
+                  className={manager ? undefined : "with-hint"}
+                  disabled={rowBusy || !manager}
+                  title={manager ? undefined : "Only a manager can void an order"}
+                  onClick={() => setAsking({ order: o, transition: "void" })}
+                >
+                  Void{!manager && <small>manager only</small>}
+                </button>
+                <button type="button" onClick={() => onNotice(`Reprint ${o.ticket}: No printer set up yet — printers arrive with devices.`)}>
+                  Reprint
+                </button>
+              </div>
+            </li>
+          );
+        })}
+      </ul>
+      {asking && (
+        <ReasonDialog
+          order={asking.order}
+          transition={asking.transition}
+          busy={busy === asking.order.id}
+          error={error}
+          onConfirm={async (reason) => {
+            if (await move(asking.order, asking.transition, reason)) setAsking(null);
+          }}
+          onClose={() => setAsking(null)}
+        />
+      )}
+    </section>
+  );
+}
+
+const VOID_REASONS = ["Rung up by mistake", "Duplicate order", "Customer left", "Test order"];
+
+/** Confirm a cancel (reason optional) or a void (reason required). */
+function ReasonDialog({
+  order,
+  transition,
+  busy,
+  error,
+  onConfirm,
+  onClose,
+}: {
+  order: OrderView;
+  transition: "cancel" | "void";
+  busy: boolean;
+  error: string | null;
+  onConfirm: (reason: string | undefined) => void;
+  onClose: () => void;
+}) {
+  const [reason, setReason] = useState("");
+  const isVoid = transition === "void";
+  const money = (m: number) => formatMoney(m, order.totals.currency);
+  return (
+    <Modal title={`${isVoid ? "Void" : "Cancel"} order ${order.ticket}?`} onClose={busy ? undefined : onClose}>
+      {error && <p className="dialog-error">{error}</p>}
+      <p>
+        {order.lines.map((l) => `${l.quantity}× ${l.name}`).join(", ")} — {money(order.totals.total)}
+      </p>
+      {order.paid > 0 && (
+        <p className="warn-text">This order was paid {money(order.paid)}. Give the money back to the customer.</p>
+      )}
+      <label className="field">
+        Reason{isVoid ? "" : " (optional)"}
+        <input data-testid="reason" maxLength={200} value={reason} autoFocus onChange={(e) => setReason(e.target.value)} />
+      </label>
+      {isVoid && (
+        <div className="quick">
+          {VOID_REASONS.map((r) => (
+            <button key={r} type="button" className={reason === r ? "on" : ""} onClick={() => setReason(r)}>
+              {r}
+            </button>
+          ))}
+        </div>
+      )}
+      <div className="modal-actions">
+        <button type="button" onClick={onClose} disabled={busy}>
+          Keep order
+        </button>
+        <button
+          type="button"
+          className="danger"
+          data-testid={`confirm-${transition}`}
+          disabled={busy || (isVoid && !reason.trim())}
+          onClick={() => onConfirm(reason.trim() || undefined)}
+        >
+          {busy ? "Working…" : isVoid ? "Void order" : "Cancel order"}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+function where(o: OrderView): string {
+  const parts: string[] = [];
+  if (o.channel !== "pos") parts.push(o.channel === "kiosk" ? "Kiosk" : "Online");
+  if (o.fulfillment === "dine_in") parts.push(o.table ? `Table ${o.table}` : "Dine in");
+  else parts.push(o.fulfillment === "takeaway" ? "Takeaway" : "Pickup");
+  if (o.customer_name) parts.push(o.customer_name);
+  return parts.join(" · ");
+}
+
+function age(ms: number): string {
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return "just now";
+  if (min < 60) return `${min} min`;
+  return `${Math.floor(min / 60)} h ${min % 60} min`;
+}
+
+/** The time, refreshed every `every` ms so ages on screen stay right. */
+function useNow(every: number): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), every);
+    return () => clearInterval(t);
+  }, [every]);
+  return now;
+}
