@@ -28,6 +28,8 @@ export class ApiError extends Error {
     public status: number,
     public code: string,
     message: string,
+    /** The server's own words, before we made them friendlier. */
+    public serverMessage = message,
   ) {
     super(message);
   }
@@ -41,7 +43,7 @@ const FRIENDLY: Record<string, string> = {
   invalid_credentials: "That PIN is not right. Try again.",
   too_many_attempts: "Too many wrong PINs. Wait a minute, or ask a manager.",
   forbidden: "You are not allowed to do that. Ask a manager.",
-  sold_out: "Sorry, something in this order just sold out. Remove it and try again.",
+
   request_in_flight: "Still sending the previous request. Wait a second and try again.",
   insufficient_tender: "The cash given is less than the amount due.",
   already_paid: "This order is already paid.",
@@ -50,7 +52,16 @@ const FRIENDLY: Record<string, string> = {
   internal: "Something went wrong on the store server. Nothing was saved; please try again.",
 };
 
+/** The server's own sentence where it names the thing (which item sold out); ours for the rest. */
+const SERVER_SAYS_IT_BEST: Record<string, string> = {
+  sold_out: "Sorry, that just sold out",
+  unknown_item: "That item is no longer on the menu",
+  invalid_modifiers: "Some choices are missing or too many",
+};
+
 export function friendlyMessage(code: string, fallback: string): string {
+  const lead = SERVER_SAYS_IT_BEST[code];
+  if (lead) return `${lead}: ${fallback}`;
   return FRIENDLY[code] ?? fallback;
 }
 
@@ -58,7 +69,8 @@ export function friendlyMessage(code: string, fallback: string): string {
 function toApiError(status: number, body: unknown): ApiError {
   const e = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
   const code = e?.code ?? `http_${status}`;
-  return new ApiError(status, code, friendlyMessage(code, e?.message ?? `The store server answered ${status}.`));
+  const server = e?.message ?? `The store server answered ${status}.`;
+  return new ApiError(status, code, friendlyMessage(code, server), server);
 }
 
 export function createApi(getToken: () => string | null, baseUrl = "") {

@@ -1,5 +1,5 @@
 // Shared, touch-first building blocks for the store apps.
-import { type ReactNode, useEffect, useMemo, useState } from "react";
+import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 import { type Api, type Item, type LineRequest, type Menu, type MenuView, type StaffView, call, describe } from "./api";
 import type { LinkStatus } from "./events";
 import { formatMoney } from "./money";
@@ -28,14 +28,23 @@ export function LinkBadge({ status, label = "Store server" }: { status: LinkStat
 }
 
 export function Modal({ title, children, onClose }: { title: string; children: ReactNode; onClose?: () => void }) {
+  const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose?.();
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [onClose]);
+  // Focus moves into the dialog when it opens and back to where it was when it closes.
+  useEffect(() => {
+    const before = document.activeElement as HTMLElement | null;
+    box.current?.querySelector<HTMLElement>("button:not(:disabled), input, [tabindex]")?.focus();
+    return () => {
+      before?.focus?.();
+    };
+  }, []);
   return (
     <div className="modal-backdrop" onClick={onClose}>
-      <div className="modal" role="dialog" aria-modal="true" aria-label={title} onClick={(e) => e.stopPropagation()}>
+      <div ref={box} className="modal" role="dialog" aria-modal="true" aria-label={title} onClick={(e) => e.stopPropagation()}>
         <h2>{title}</h2>
         {children}
       </div>
@@ -48,6 +57,9 @@ export function PinPad({ onSubmit, busy }: { onSubmit: (pin: string) => void; bu
   const [pin, setPin] = useState("");
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      // Keys typed into a field elsewhere on the screen are not PIN digits.
+      const t = e.target as HTMLElement | null;
+      if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
       if (/^\d$/.test(e.key)) setPin((p) => (p.length < 8 ? p + e.key : p));
       else if (e.key === "Backspace") setPin((p) => p.slice(0, -1));
       else if (e.key === "Enter") setPin((p) => (p.length >= 4 && !busy ? (onSubmit(p), "") : p));
@@ -105,11 +117,13 @@ export function SignIn({
   const [chosen, setChosen] = useState<StaffView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const allowed = roles?.join(",") ?? ""; // a fresh array each render must not reload the list
   useEffect(() => {
+    const only = allowed ? allowed.split(",") : null;
     call(api.GET("/api/v1/auth/staff"))
-      .then((r) => setStaff(r.staff.filter((s) => !roles || roles.includes(s.role))))
+      .then((r) => setStaff(r.staff.filter((s) => !only || only.includes(s.role))))
       .catch((e) => setError(describe(e)));
-  }, [api, roles]);
+  }, [api, allowed]);
   const submit = async (pin: string) => {
     if (!chosen) return;
     setBusy(true);
@@ -151,19 +165,32 @@ export function SignIn({
   );
 }
 
-/** The menu, reloaded whenever `version` (from a `menu.changed` event) moves on. */
-export function useMenu(api: Api, enabled: boolean, version = 0) {
+/**
+ * The menu, reloaded whenever `version` (from a `menu.changed` event) moves on.
+ * A slower, older answer never replaces a newer one; `onError` sees failures
+ * (pass the session's, so a 401 signs out).
+ */
+export function useMenu(api: Api, enabled: boolean, version = 0, onError?: (e: unknown) => void) {
   const [menu, setMenu] = useState<MenuView | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     if (!enabled) return;
+    let current = true;
     call(api.GET("/api/v1/menu"))
       .then((m) => {
-        setMenu(m);
+        if (!current) return;
+        setMenu((old) => (old && old.version > m.version ? old : m));
         setError(null);
       })
-      .catch((e) => setError(describe(e)));
-  }, [api, enabled, version]);
+      .catch((e) => {
+        if (!current) return;
+        setError(describe(e));
+        onError?.(e);
+      });
+    return () => {
+      current = false;
+    };
+  }, [api, enabled, version, onError]);
   return { menu, error };
 }
 

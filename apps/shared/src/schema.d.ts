@@ -351,7 +351,11 @@ export interface components {
             kind: components["schemas"]["DiscountKind"];
             /** @description Why ("staff meal", "late order"); required. */
             reason: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description For `percent`: basis points of the subtotal (1000 = 10 %, at most 10000).
+             *     For `amount`: minor units (cents).
+             */
             value: number;
         };
         ErrorBody: {
