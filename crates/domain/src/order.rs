@@ -94,6 +94,8 @@ pub enum DiscountKind {
 #[serde(deny_unknown_fields)]
 pub struct DiscountRequest {
     pub kind: DiscountKind,
+    /// For `percent`: basis points of the subtotal (1000 = 10 %, at most 10000).
+    /// For `amount`: minor units (cents).
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000_000))]
     pub value: i64,
     /// Why ("staff meal", "late order"); required.

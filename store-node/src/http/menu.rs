@@ -143,12 +143,19 @@ pub async fn refresh_cache(state: &Arc<AppState>) -> ApiResult<()> {
 pub async fn read(
     State(state): State<Arc<AppState>>,
     _auth: Auth<perm::MenuRead>,
-) -> Json<MenuView> {
-    let m = state.menu();
-    Json(MenuView {
+) -> ApiResult<Json<MenuView>> {
+    // From the database, not the cache: `menu.changed` is published at commit, before the
+    // cache is refreshed, and a client that saw the event must get at least that version.
+    let m = state
+        .db
+        .read(load_menu)
+        .await?
+        .ok_or_else(|| ApiError::not_found("menu"))?;
+    state.set_menu(m.clone());
+    Ok(Json(MenuView {
         version: m.version,
-        menu: m.menu.clone(),
-    })
+        menu: m.menu,
+    }))
 }
 
 /// Replace the whole menu (import). Managers.

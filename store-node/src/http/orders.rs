@@ -416,7 +416,7 @@ pub async fn transition(
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        parse_json(&body)?
+        parse_json::<Option<TransitionBody>>(&body)?.unwrap_or_default()
     };
     let reason = tb
         .reason
