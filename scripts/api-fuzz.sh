@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edge-target}"
-command -v schemathesis >/dev/null || python3 -m pip install -q --disable-pip-version-check 'schemathesis>=4,<5'
+scripts/setup.sh
 cargo build -q --locked -p store-node
 dir=$(mktemp -d)
 "$CARGO_TARGET_DIR/debug/store-node" --demo --bind 127.0.0.1:0 --data-dir "$dir" >"$dir/out" 2>"$dir/log" &

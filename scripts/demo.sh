@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Live demo of everything that exists so far: the store node with the demo
-# menu and staff, a few sample orders moving through the kitchen, and the
-# cloud hub. Prints where to look; Ctrl-C stops everything.
+# menu and staff serving the POS, kitchen display and kiosk, a few sample
+# orders moving through the kitchen, and the cloud hub. Prints where to look;
+# Ctrl-C stops everything.
 #
 #   NODE_PORT=8080 HUB_PORT=9090 KEEP=1 scripts/demo.sh   (KEEP=1 keeps the previous demo's data)
 set -euo pipefail
@@ -12,8 +13,11 @@ HUB_PORT="${HUB_PORT:-9090}"
 DATA="$PWD/demo-data"
 BIN="$CARGO_TARGET_DIR/release"
 
-echo "==> building (release; the first build takes a few minutes)"
+scripts/setup.sh
+echo "==> building the store node and hub (release; the first build takes a few minutes)"
 cargo build --release --locked -p store-node -p cloud-hub
+echo "==> building the web apps"
+npm run -s build >/dev/null
 
 [ "${KEEP:-0}" = 1 ] || rm -rf "$DATA"
 mkdir -p "$DATA"
@@ -28,7 +32,7 @@ wait_for_line() { # file pattern
 
 "$BIN/cloud-hub" --bind "127.0.0.1:$HUB_PORT" >"$DATA/hub.out" 2>"$DATA/hub.log" &
 pids+=($!)
-"$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --data-dir "$DATA/node" --log-format pretty \
+"$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --data-dir "$DATA/node" --web-dir apps --log-format pretty \
   >"$DATA/node.out" 2>"$DATA/node.log" &
 pids+=($!)
 wait_for_line "$DATA/hub.out" "listening"
@@ -57,6 +61,9 @@ cat <<MSG
 
 ==> the demo is running (Ctrl-C stops it)
 
+  POS (counter)       $NODE/pos/      sign in as Casey Cashier, PIN 3000
+  Kitchen display     $NODE/kds/      sign in as Kim Kitchen, PIN 4000
+  Self-order kiosk    $NODE/kiosk/    set up with "Self-order kiosk", PIN 5000
   Store node API      $NODE/api/v1            (OpenAPI: $NODE/api/v1/openapi.json)
   Health / metrics    $NODE/healthz  $NODE/readyz  $NODE/metrics
   Live events (WS)    ws://127.0.0.1:$NODE_PORT/api/v1/events?cursor=0&token=$KITCHEN

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Runs every test of the project: unit, property, integration (real node on
-# port 0, over HTTP and WebSocket), the SIGKILL crash test, architecture rules
-# and the OpenAPI staleness check, then schemathesis against a running node.
-# Needs the Rust toolchain, python3 with pip (schemathesis is installed from
-# PyPI when missing) and curl.
+# Runs every test of the project:
+#   1. Rust: unit, property, integration (real node on port 0 over HTTP and
+#      WebSocket), the SIGKILL crash test, architecture rules, OpenAPI staleness;
+#   2. the API as an outside client sees it: schemathesis from the OpenAPI document;
+#   3. the web apps: generated API types current, typecheck, build, then browser
+#      tests in Debian's chromium against a real node.
+# Installs what is missing first (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Builds are reused across runs and clones from a target dir outside the clone.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edge-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+scripts/setup.sh
+echo "==> cargo test"
 cargo test --workspace --locked
-# Then the API as an outside client sees it: a fuzzer driven by the OpenAPI document.
+echo "==> API fuzzing"
 scripts/api-fuzz.sh
+echo "==> web apps"
+npm run -s check:api
+npm run -s typecheck
+npm run -s build
+npm run -s test:e2e

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need beyond the Rust toolchain, and only
+# what is missing: Debian's chromium and a font for the browser tests (never a
+# downloaded browser), the npm packages (npm ci), and schemathesis from PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need_apt=()
+command -v chromium >/dev/null || need_apt+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> apt-get install ${need_apt[*]}"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+# npm ci only when the lock file changed since the last install (it takes a while otherwise).
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "==> npm ci"
+  npm ci --no-audit --no-fund
+fi
+command -v schemathesis >/dev/null || python3 -m pip install -q --disable-pip-version-check 'schemathesis>=4,<5'
