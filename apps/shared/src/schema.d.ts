@@ -417,7 +417,7 @@ export interface components {
             /** @example cashier */
             staff_id: string;
             /**
-             * Format: int64
+             * Format: int32
              * @description A shorter session than usual, e.g. 120 s for a manager approving one discount at a till.
              */
             ttl_secs?: number | null;

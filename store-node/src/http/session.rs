@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use domain::roles::Role;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiResult, ErrorBody, ReadErrors};
+use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors};
 use super::extract::JsonBody;
 use crate::auth::{self, Auth, perm};
 use crate::state::AppState;
@@ -22,6 +22,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/auth/me", get(me))
 }
 
+/// The longest session a sign-in may ask for (the node's own limit may be shorter).
+const MAX_TTL_SECS: u32 = 30 * 24 * 3600;
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -32,8 +35,8 @@ pub struct LoginRequest {
     pub pin: String,
     /// A shorter session than usual, e.g. 120 s for a manager approving one discount at a till.
     #[serde(default)]
-    #[schema(minimum = 1)]
-    pub ttl_secs: Option<u64>,
+    #[schema(minimum = 1, maximum = 2_592_000)]
+    pub ttl_secs: Option<u32>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -86,7 +89,13 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let b = body.value;
-    let (token, s) = auth::sign_in(&state, &b.staff_id, &b.pin, b.ttl_secs).await?;
+    if b.ttl_secs.is_some_and(|t| t == 0 || t > MAX_TTL_SECS) {
+        return Err(ApiError::unprocessable(
+            "invalid_ttl",
+            "ttl_secs is 1 second to 30 days",
+        ));
+    }
+    let (token, s) = auth::sign_in(&state, &b.staff_id, &b.pin, b.ttl_secs.map(u64::from)).await?;
     Ok(Json(LoginResponse {
         token,
         staff: StaffView {
