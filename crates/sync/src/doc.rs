@@ -58,6 +58,22 @@ impl DocKind {
     pub fn from_code(c: u8) -> Option<DocKind> {
         DocKind::ALL.into_iter().find(|k| k.code() == c)
     }
+
+    /// The collections a document of this kind is created with.
+    pub fn collections(self) -> &'static [&'static str] {
+        match self {
+            DocKind::Catalog => &[
+                "tax_classes",
+                "stations",
+                "categories",
+                "modifier_groups",
+                "modifiers",
+                "items",
+            ],
+            DocKind::Settings => &["settings"],
+            DocKind::Roster => &["staff"],
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,9 +157,22 @@ fn value_json(v: &Value<'_>) -> Json {
 }
 
 impl SharedDoc {
-    /// A new, empty document written by `actor` (a replica's stable id, e.g. its origin).
+    /// A new document of `kind` written by `actor` (a replica's stable id, e.g. its origin).
+    ///
+    /// Every replica starts from the same *genesis* change that creates the
+    /// kind's collections: same actor, same operations, time 0, so the same
+    /// hash everywhere. Two replicas that create a store's document while
+    /// apart therefore share its collections instead of each creating its own
+    /// `items` map (automerge would show only one of two concurrently created
+    /// maps, hiding the other side's entities).
     pub fn new(kind: DocKind, actor: &[u8]) -> SharedDoc {
-        let doc = AutoCommit::new().with_actor(ActorId::from(actor));
+        let mut doc = AutoCommit::new().with_actor(ActorId::from(&b"genesis"[..]));
+        for c in kind.collections() {
+            doc.put_object(ROOT, *c, ObjType::Map)
+                .expect("a fresh document takes a map at the root");
+        }
+        doc.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
+        doc.set_actor(ActorId::from(actor));
         SharedDoc { kind, doc }
     }
 
@@ -336,6 +365,7 @@ impl SharedDoc {
     /// Fields that concurrent edits wrote different values to.
     pub fn conflicts(&self) -> Result<Vec<Conflict>, DocError> {
         let mut out = vec![];
+        let mut entity_conflicts = vec![];
         let mut check = |path: String, all: Vec<(Value<'_>, automerge::ObjId)>| {
             if all.len() > 1 {
                 let winner = self.doc_winner(&all);
@@ -357,6 +387,30 @@ impl SharedDoc {
             match self.doc.get(ROOT, k.as_str())? {
                 Some((Value::Object(ObjType::Map), coll)) => {
                     for id in self.doc.keys(&coll) {
+                        // The same entity created on two replicas apart: one whole copy wins.
+                        let copies = self.doc.get_all(&coll, id.as_str())?;
+                        if copies.len() > 1 {
+                            let as_json = |obj: &automerge::ObjId| -> Json {
+                                let mut m = Map::new();
+                                for f in self.doc.keys(obj) {
+                                    if let Ok(Some((v, _))) = self.doc.get(obj, f.as_str()) {
+                                        m.insert(f, value_json(&v));
+                                    }
+                                }
+                                Json::Object(m)
+                            };
+                            let all: Vec<Json> = copies.iter().map(|(_, o)| as_json(o)).collect();
+                            let winner = all.last().cloned().unwrap_or(Json::Null);
+                            let others: Vec<Json> =
+                                all.iter().filter(|v| **v != winner).cloned().collect();
+                            if !others.is_empty() {
+                                entity_conflicts.push(Conflict {
+                                    path: format!("{k}/{id}"),
+                                    winner,
+                                    others,
+                                });
+                            }
+                        }
                         if let Some((Value::Object(ObjType::Map), obj)) =
                             self.doc.get(&coll, id.as_str())?
                         {
@@ -374,6 +428,7 @@ impl SharedDoc {
                 None => {}
             }
         }
+        out.extend(entity_conflicts);
         Ok(out)
     }
 

@@ -115,3 +115,50 @@ fn snapshot_plus_chunks_loads_and_compacts_to_the_same_document() {
     assert_eq!(again.heads(), doc.heads());
     assert!(SharedDoc::load(DocKind::Catalog, b"x", b"not automerge", &[]).is_err());
 }
+
+#[test]
+fn menus_created_apart_merge_instead_of_hiding_each_other() {
+    // A node seeded offline and the hub each build a catalog from scratch.
+    let mut node = SharedDoc::new(DocKind::Catalog, b"node");
+    let mut hub = SharedDoc::new(DocKind::Catalog, b"hub");
+    let menu = demo();
+    let mut small = menu.clone();
+    small.items.truncate(3);
+    write_menu(&mut node, &menu).unwrap();
+    write_menu(&mut hub, &small).unwrap();
+    hub.merge(&mut node).unwrap();
+    node.merge(&mut hub).unwrap();
+    let merged = read_menu(&hub).unwrap();
+    assert_eq!(merged, read_menu(&node).unwrap());
+    // Both sides' entities survive: the union, not one side's map.
+    assert_eq!(merged.items.len(), menu.items.len());
+
+    // The same item created on both sides with different prices: one copy wins, the other is reported.
+    let mut a = SharedDoc::new(DocKind::Catalog, b"a");
+    let mut b = SharedDoc::new(DocKind::Catalog, b"b");
+    let mut m1 = small.clone();
+    m1.items[0].price = 111;
+    let mut m2 = small.clone();
+    m2.items[0].price = 222;
+    write_menu(&mut a, &m1).unwrap();
+    write_menu(&mut b, &m2).unwrap();
+    a.merge(&mut b).unwrap();
+    let path = format!("items/{}", small.items[0].id);
+    let c = a
+        .conflicts()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.path == path)
+        .expect("reported");
+    let prices: Vec<i64> = std::iter::once(&c.winner)
+        .chain(&c.others)
+        .map(|v| v["price"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        prices
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        [111, 222].into()
+    );
+}
