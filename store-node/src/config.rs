@@ -25,11 +25,45 @@ pub struct Config {
     pub max_commit_batch: usize,
     /// Where the built web apps are: `<web_dir>/{pos,kds,kiosk}/dist`, served at `/pos`, `/kds`, `/kiosk`.
     pub web_dir: PathBuf,
+    /// The cloud hub to sync with; without it the node runs on its own.
+    #[serde(default)]
+    pub hub: Option<HubConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// The hub's sync endpoint, e.g. `wss://hub.example.com/api/v1/sync`.
+    pub url: String,
+    /// This node's credential from enrollment. Never logged.
+    pub token: Secret,
+}
+
+/// A secret that prints as `***`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
+    /// The store's id at the hub (from enrollment); events and documents carry it.
+    pub id: String,
     pub name: String,
     /// ISO 4217 code used for a new, empty menu.
     pub currency: String,
@@ -58,6 +92,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./data"),
             store: StoreConfig {
+                id: "store-1".into(),
                 name: "My Restaurant".into(),
                 currency: "USD".into(),
             },
@@ -73,6 +108,7 @@ impl Default for Config {
             },
             max_commit_batch: 512,
             web_dir: PathBuf::from("apps"),
+            hub: None,
         }
     }
 }

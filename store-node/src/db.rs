@@ -102,6 +102,21 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX payments_by_order ON payments (order_id);
     "#,
+    // 3: the shared automerge documents (snapshot plus incremental chunks) and sync bookkeeping.
+    r#"
+    CREATE TABLE docs (
+        kind       TEXT PRIMARY KEY,
+        snapshot   BLOB NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE doc_chunks (
+        kind  TEXT NOT NULL,
+        seq   INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (kind, seq)
+    ) STRICT;
+    CREATE INDEX event_log_by_origin ON event_log (origin, seq);
+    "#,
 ];
 
 pub fn now_ms() -> u64 {
@@ -202,6 +217,42 @@ impl WriteCtx<'_> {
         };
         self.events.push(ev.clone());
         Ok(ev)
+    }
+
+    /// Appends an event another replica created (received through sync); published after commit.
+    pub fn append_remote(&mut self, e: &sync::log::Event) -> rusqlite::Result<()> {
+        let now = now_ms();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO event_log (id, origin, seq, hlc, kind, subject, data, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                e.id.to_string(),
+                e.origin,
+                e.seq as i64,
+                e.hlc,
+                e.kind,
+                e.subject,
+                e.data.to_string(),
+                now as i64
+            ])?;
+        self.events.push(StoredEvent {
+            pos: self.conn.last_insert_rowid(),
+            id: e.id,
+            origin: e.origin.clone(),
+            seq: e.seq,
+            kind: e.kind.clone(),
+            subject: e.subject.clone(),
+            data: e.data.clone(),
+            created_ms: now,
+        });
+        Ok(())
+    }
+
+    /// This replica's origin id.
+    pub fn origin(&self) -> &str {
+        self.origin
     }
 
     /// Increments a named counter and returns its new value (ticket numbers).

@@ -2,8 +2,11 @@
 //! groups, three kitchen stations, two tax classes) and one staff member per
 //! role, loaded into an empty database by `--demo`.
 
+use std::sync::{Arc, Mutex};
+
 use domain::menu::Menu;
 use domain::roles::{Pin, Role};
+use sync::session::Docs;
 
 use crate::auth::hash_pin;
 use crate::db::Db;
@@ -26,7 +29,7 @@ pub fn menu() -> Menu {
 }
 
 /// Loads the demo menu and staff unless the database already has a menu or staff.
-pub async fn seed(db: &Db) -> anyhow::Result<()> {
+pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
     let menu = menu();
     menu.validate()?;
     // Argon2 is deliberately slow: hash off the async runtime.
@@ -40,9 +43,10 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()
     })
     .await??;
+    let docs = docs.clone();
     db.write(move |ctx| -> Result<(), ApiError> {
         if load_menu(ctx.conn)?.is_none() {
-            store_menu(ctx, menu, serde_json::json!({ "demo": true }))?;
+            store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }))?;
         }
         for (id, name, role, hash) in hashed {
             ctx.conn.execute(

@@ -15,9 +15,11 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod docs;
 pub mod events;
 pub mod http;
 pub mod state;
+pub mod sync_client;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -42,11 +44,15 @@ pub struct Running {
     pub state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    sync_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting requests, lets in-flight ones finish, and waits.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(t) = self.sync_task.take() {
+            t.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -103,14 +109,21 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         bus.clone(),
     )
     .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    let origin = db.origin.to_string();
+    let docs = db
+        .write(move |ctx| docs::load(ctx.conn, &origin).map_err(|e| WriteErr(e.to_string())))
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the shared documents: {}", e.0))?;
+    let docs = Arc::new(std::sync::Mutex::new(docs));
     if config.demo {
-        demo::seed(&db).await?;
+        demo::seed(&db, &docs).await?;
     }
-    let menu = ensure_menu(&db, &config).await?;
+    let menu = ensure_menu(&db, &docs, &config).await?;
     let listener = tokio::net::TcpListener::bind(config.http.bind)
         .await
         .with_context(|| format!("binding {}", config.http.bind))?;
     let addr = listener.local_addr()?;
+    let hub_url = config.hub.as_ref().map(|h| h.url.clone());
     let state = Arc::new(AppState {
         config,
         db,
@@ -121,7 +134,10 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         in_flight: Default::default(),
         metrics: metrics_handle(),
         ws_clients: Default::default(),
+        sync: std::sync::Mutex::new(sync_client::SyncHealth::new(hub_url)),
+        docs,
     });
+    let sync_task = sync_client::spawn(state.clone());
     let app = http::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     // Small writes (a WebSocket event, a short JSON answer) must leave at once, not wait
@@ -144,14 +160,36 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         state,
         shutdown: Some(tx),
         task,
+        sync_task,
     })
 }
 
-/// The stored menu, or a new empty one in the configured currency.
-async fn ensure_menu(db: &Db, config: &Config) -> anyhow::Result<MenuState> {
+/// A write error carried out of a writer closure.
+struct WriteErr(String);
+impl From<db::WriteError> for WriteErr {
+    fn from(e: db::WriteError) -> Self {
+        WriteErr(e.to_string())
+    }
+}
+
+/// The stored menu, or a new empty one in the configured currency; the catalog document follows it.
+async fn ensure_menu(
+    db: &Db,
+    docs: &Arc<std::sync::Mutex<sync::session::Docs>>,
+    config: &Config,
+) -> anyhow::Result<MenuState> {
     let currency = Currency::parse(&config.store.currency)?;
+    let docs = docs.clone();
     db.write(move |ctx| -> Result<MenuState, ApiError> {
         if let Some(m) = load_menu(ctx.conn)? {
+            // A node from before the catalog document: the document starts from the stored menu.
+            let has_doc = docs
+                .lock()
+                .map(|d| docs::menu_of(&d).is_some())
+                .unwrap_or(true);
+            if !has_doc {
+                docs::set_menu(ctx.conn, &docs, &m.menu).map_err(ApiError::internal)?;
+            }
             return Ok(m);
         }
         let empty = Menu {
@@ -163,7 +201,7 @@ async fn ensure_menu(db: &Db, config: &Config) -> anyhow::Result<MenuState> {
             modifier_groups: vec![],
             items: vec![],
         };
-        store_menu(ctx, empty, serde_json::json!({ "created": true }))
+        store_menu(ctx, &docs, empty, serde_json::json!({ "created": true }))
     })
     .await
     .map_err(|e| anyhow::anyhow!("loading the menu: {}", e.message))

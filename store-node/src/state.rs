@@ -32,6 +32,10 @@ pub struct AppState {
     pub in_flight: Mutex<HashSet<(String, String)>>,
     pub metrics: PrometheusHandle,
     pub ws_clients: AtomicI64,
+    /// The shared documents (catalog, settings, roster); changed only inside writer transactions.
+    pub docs: Arc<Mutex<sync::session::Docs>>,
+    /// How the link to the hub is doing.
+    pub sync: Mutex<crate::sync_client::SyncHealth>,
 }
 
 impl AppState {

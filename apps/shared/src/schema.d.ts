@@ -262,6 +262,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sync/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How the link to the cloud hub is doing: connected, events waiting, last success, lag.
+         * @description The node works the same with the hub unreachable; this says how far behind the hub is.
+         */
+        get: operations["sync_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -621,6 +641,29 @@ export interface components {
         Station: {
             id: components["schemas"]["Ident"];
             name: string;
+        };
+        /** @description The link to the hub, for the API, the metrics and the screens. */
+        SyncHealth: {
+            /** @description A hub is configured. */
+            configured: boolean;
+            connected: boolean;
+            /**
+             * Format: int64
+             * @description Events made here that the hub has not acknowledged yet.
+             */
+            events_waiting: number;
+            hub_url?: string | null;
+            /**
+             * Format: int64
+             * @description Age of the oldest unacknowledged event, ms (0 when none wait).
+             */
+            lag_ms: number;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description When the hub last acknowledged our events (Unix ms).
+             */
+            last_success_ms?: number | null;
         };
         TaxClass: {
             id: components["schemas"]["Ident"];
@@ -1934,6 +1977,61 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sync_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncHealth"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -67,8 +67,19 @@ pub fn load_menu(conn: &rusqlite::Connection) -> rusqlite::Result<Option<MenuSta
     .transpose()
 }
 
-/// Stores `menu` as the next version and appends `menu.changed`; returns the new state.
+/// A local menu change: into the catalog document (the source of truth), then its projection.
 pub fn store_menu(
+    ctx: &mut WriteCtx<'_>,
+    docs: &std::sync::Mutex<sync::session::Docs>,
+    menu: Menu,
+    change: serde_json::Value,
+) -> Result<MenuState, ApiError> {
+    crate::docs::set_menu(ctx.conn, docs, &menu).map_err(ApiError::internal)?;
+    store_projection(ctx, menu, change)
+}
+
+/// Stores `menu` as the next version of the projection and appends `menu.changed`; returns the new state.
+pub fn store_projection(
     ctx: &mut WriteCtx<'_>,
     menu: Menu,
     change: serde_json::Value,
@@ -111,12 +122,13 @@ async fn edit(
     change: serde_json::Value,
     edit: impl FnOnce(&mut Menu) -> Result<(), ApiError> + Send + 'static,
 ) -> ApiResult<Response> {
+    let docs = state.docs.clone();
     let resp = idempotency::write(state, principal, key, hash, StatusCode::OK, move |ctx| {
         let mut current = load_menu(ctx.conn)?
             .map(|m| m.menu)
             .ok_or_else(|| ApiError::not_found("menu"))?;
         edit(&mut current)?;
-        let next = store_menu(ctx, current, change)?;
+        let next = store_menu(ctx, &docs, current, change)?;
         serde_json::to_value(MenuView {
             version: next.version,
             menu: next.menu,
@@ -171,6 +183,7 @@ pub async fn replace(
 ) -> ApiResult<Response> {
     let menu = body.value;
     menu.validate().map_err(menu_error)?;
+    let docs = state.docs.clone();
     let resp = idempotency::write(
         &state,
         &auth.session.staff_id,
@@ -178,7 +191,7 @@ pub async fn replace(
         body.hash,
         StatusCode::OK,
         move |ctx| {
-            let next = store_menu(ctx, menu, serde_json::json!({ "replaced": true }))?;
+            let next = store_menu(ctx, &docs, menu, serde_json::json!({ "replaced": true }))?;
             serde_json::to_value(MenuView {
                 version: next.version,
                 menu: next.menu,

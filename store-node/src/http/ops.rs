@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/api/v1/sync/status", get(sync_status))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -55,4 +56,17 @@ pub async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoRespon
         )],
         state.metrics.render(),
     )
+}
+
+/// How the link to the cloud hub is doing: connected, events waiting, last success, lag.
+///
+/// The node works the same with the hub unreachable; this says how far behind the hub is.
+#[utoipa::path(get, path = "/api/v1/sync/status", tag = "ops",
+    responses((status = 200, body = crate::sync_client::SyncHealth), super::error::ReadErrors),
+    security(("bearer" = [])))]
+pub async fn sync_status(
+    State(state): State<Arc<AppState>>,
+    _auth: crate::auth::Auth<crate::auth::perm::MenuRead>,
+) -> Json<crate::sync_client::SyncHealth> {
+    Json(crate::sync_client::current(&state).await)
 }

@@ -1,0 +1,424 @@
+//! The node's side of store-hub sync: one outbound WebSocket to the hub (no
+//! inbound ports), authenticated with the node's credential, reconnecting with
+//! exponential backoff and full jitter, and resuming from version vectors.
+//!
+//! The protocol itself is `sync::session::Session` (sans-IO). Every call into
+//! it runs inside a writer transaction (`Db::write`), so events received from
+//! the hub are appended to the event log, and a merged catalog document is
+//! projected into the menu, in one durable step, and local subscribers see
+//! them on the event stream. Local changes (any committed event) trigger a
+//! flush. The node keeps serving everything while the hub is unreachable;
+//! [`SyncHealth`] says how the link is doing.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rusqlite::params;
+use serde::Serialize;
+use sync::VersionVector;
+use sync::doc::DocKind;
+use sync::log::{Event, EventStore, LogError};
+use sync::session::{Docs, Session};
+use sync::wire::{self, Frame};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::db::{WriteCtx, WriteError, now_ms};
+use crate::events::kind;
+use crate::http::menu::store_projection;
+use crate::state::AppState;
+
+/// The link to the hub, for the API, the metrics and the screens.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncHealth {
+    /// A hub is configured.
+    pub configured: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hub_url: Option<String>,
+    pub connected: bool,
+    /// When the hub last acknowledged our events (Unix ms).
+    pub last_success_ms: Option<u64>,
+    /// Events made here that the hub has not acknowledged yet.
+    pub events_waiting: u64,
+    /// Age of the oldest unacknowledged event, ms (0 when none wait).
+    pub lag_ms: u64,
+    pub last_error: Option<String>,
+    /// How many of this node's events the hub has acknowledged (its sequence numbers).
+    #[serde(skip)]
+    pub acked_seq: u64,
+}
+
+impl SyncHealth {
+    pub fn new(hub_url: Option<String>) -> SyncHealth {
+        SyncHealth {
+            configured: hub_url.is_some(),
+            hub_url,
+            connected: false,
+            last_success_ms: None,
+            events_waiting: 0,
+            lag_ms: 0,
+            last_error: None,
+            acked_seq: 0,
+        }
+    }
+}
+
+/// The health with `events_waiting` and `lag_ms` computed from the log now
+/// (orders taken while the hub is unreachable count at once).
+pub async fn current(state: &AppState) -> SyncHealth {
+    let mut h = state
+        .sync
+        .lock()
+        .map(|h| h.clone())
+        .unwrap_or_else(|p| p.into_inner().clone());
+    if !h.configured {
+        return h;
+    }
+    let (origin, acked) = (state.db.origin.to_string(), h.acked_seq);
+    let mine = state
+        .db
+        .read(move |c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(seq), 0), (SELECT created_ms FROM event_log WHERE origin = ?1 AND seq = ?2)
+                 FROM event_log WHERE origin = ?1",
+                params![origin, acked as i64 + 1],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Option<i64>>(1)?)),
+            )
+        })
+        .await;
+    if let Ok((max, oldest)) = mine {
+        h.events_waiting = max.saturating_sub(acked);
+        h.lag_ms = match oldest {
+            Some(t) if h.events_waiting > 0 => now_ms().saturating_sub(t as u64),
+            _ => 0,
+        };
+        metrics::gauge!("store_sync_events_waiting").set(h.events_waiting as f64);
+        metrics::gauge!("store_sync_lag_seconds").set(h.lag_ms as f64 / 1000.0);
+    }
+    h
+}
+
+/// Starts the sync client if a hub is configured.
+pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
+    state.config.hub.as_ref()?;
+    Some(tokio::spawn(run(state)))
+}
+
+async fn run(state: Arc<AppState>) {
+    let mut attempt: u32 = 0;
+    loop {
+        let result = connect_once(&state).await;
+        let (connected_before, error) = match &result {
+            Ok(was_connected) => (*was_connected, None),
+            Err(e) => (false, Some(e.to_string())),
+        };
+        if let Some(e) = &error {
+            tracing::warn!(error = %e, "hub link down; retrying");
+        }
+        update(&state, |h| {
+            h.connected = false;
+            if error.is_some() {
+                h.last_error = error.clone();
+            }
+        });
+        metrics::gauge!("store_sync_connected").set(0.0);
+        if connected_before {
+            attempt = 0;
+        }
+        // Exponential backoff with full jitter: 0.5 s doubling to 30 s.
+        let cap = Duration::from_millis(500)
+            .saturating_mul(2u32.saturating_pow(attempt.min(6)))
+            .min(Duration::from_secs(30));
+        attempt = attempt.saturating_add(1);
+        let wait = cap
+            .mul_f64(rand::random::<f64>())
+            .max(Duration::from_millis(100));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn update(state: &AppState, f: impl FnOnce(&mut SyncHealth)) {
+    if let Ok(mut h) = state.sync.lock() {
+        f(&mut h);
+    }
+}
+
+/// The event log as the sync session sees it, inside a writer transaction.
+struct NodeLog<'c, 'a> {
+    ctx: &'c mut WriteCtx<'a>,
+    store: &'c str,
+}
+
+fn storage(e: rusqlite::Error) -> LogError {
+    LogError::Storage(e.to_string())
+}
+
+impl EventStore for NodeLog<'_, '_> {
+    fn vector(&self) -> Result<VersionVector, LogError> {
+        let mut v = VersionVector::new();
+        let mut stmt = self
+            .ctx
+            .conn
+            .prepare_cached("SELECT origin, MAX(seq) FROM event_log GROUP BY origin")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(storage)?;
+        for row in rows {
+            let (origin, n) = row.map_err(storage)?;
+            v.raise(&origin, n as u64);
+        }
+        Ok(v)
+    }
+
+    fn range(
+        &self,
+        origin: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, LogError> {
+        let mut stmt = self
+            .ctx
+            .conn
+            .prepare_cached(
+                "SELECT id, origin, seq, hlc, kind, subject, data FROM event_log
+                 WHERE origin = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4",
+            )
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    origin,
+                    from as i64,
+                    to.min(i64::MAX as u64) as i64,
+                    limit.min(i64::MAX as usize) as i64
+                ],
+                |r| {
+                    let id: String = r.get(0)?;
+                    let data: String = r.get(6)?;
+                    Ok(Event {
+                        id: id.parse().unwrap_or_default(),
+                        store: self.store.to_owned(),
+                        origin: r.get(1)?,
+                        seq: r.get::<_, i64>(2)? as u64,
+                        hlc: r.get(3)?,
+                        kind: r.get(4)?,
+                        subject: r.get(5)?,
+                        data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                    })
+                },
+            )
+            .map_err(storage)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
+    }
+
+    fn append(&mut self, events: &[Event]) -> Result<(), LogError> {
+        for e in events {
+            self.ctx.append_remote(e).map_err(storage)?;
+        }
+        Ok(())
+    }
+}
+
+/// What one session call produced, after its transaction committed.
+struct Outcome {
+    send: Vec<Frame>,
+    menu_changed: bool,
+    acked: Option<VersionVector>,
+    local: Option<(String, u64, u64)>,
+}
+
+#[derive(Debug)]
+struct SyncErr(String);
+impl From<WriteError> for SyncErr {
+    fn from(e: WriteError) -> Self {
+        SyncErr(e.to_string())
+    }
+}
+
+/// Runs a session call in a writer transaction; persists changed documents and the menu projection with it.
+async fn in_writer(
+    state: &Arc<AppState>,
+    session: &Arc<Mutex<Session>>,
+    call: impl FnOnce(
+        &mut Session,
+        &mut NodeLog<'_, '_>,
+        &mut Docs,
+    ) -> Result<(Vec<Frame>, Vec<DocKind>), sync::session::SessionError>
+    + Send
+    + 'static,
+) -> Result<Outcome, SyncErr> {
+    let (session, docs, store) = (
+        session.clone(),
+        state.docs.clone(),
+        state.config.store.id.clone(),
+    );
+    state
+        .db
+        .write(move |ctx| -> Result<Outcome, SyncErr> {
+            let mut session = session.lock().map_err(|_| SyncErr("session lock poisoned".into()))?;
+            let mut docs = docs.lock().map_err(|_| SyncErr("documents lock poisoned".into()))?;
+            let origin = ctx.origin().to_owned();
+            let (send, changed) = {
+                let mut log = NodeLog { ctx, store: &store };
+                call(&mut session, &mut log, &mut docs).map_err(|e| SyncErr(format!("{}: {e}", e.code())))?
+            };
+            let mut menu_changed = false;
+            for kind in changed {
+                crate::docs::save(ctx.conn, &mut docs, kind).map_err(|e| SyncErr(e.to_string()))?;
+                if kind == DocKind::Catalog
+                    && let Some(menu) = crate::docs::menu_of(&docs)
+                {
+                    if let Err(e) = menu.validate() {
+                        tracing::warn!(error = %e, "the merged menu breaks a rule; serving it anyway");
+                    }
+                    store_projection(ctx, menu, serde_json::json!({ "synced": true }))
+                        .map_err(|e| SyncErr(e.message))?;
+                    menu_changed = true;
+                }
+            }
+            // How much of our own history the hub has acknowledged.
+            let acked = session.acked().cloned();
+            let mine: (i64, Option<i64>) = ctx
+                .conn
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0), (SELECT created_ms FROM event_log WHERE origin = ?1 AND seq = ?2)
+                     FROM event_log WHERE origin = ?1",
+                    params![origin, acked.as_ref().map_or(0, |a| a.get(&origin)) as i64 + 1],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(|e| SyncErr(e.to_string()))?;
+            let local = Some((origin, mine.0 as u64, mine.1.unwrap_or(0) as u64));
+            Ok(Outcome { send, menu_changed, acked, local })
+        })
+        .await
+}
+
+fn record_health(state: &AppState, o: &Outcome) {
+    let Some((origin, mine, oldest_waiting_ms)) = &o.local else {
+        return;
+    };
+    let acked = o.acked.as_ref().map_or(0, |a| a.get(origin));
+    let waiting = mine.saturating_sub(acked);
+    let now = now_ms();
+    update(state, |h| {
+        h.events_waiting = waiting;
+        h.lag_ms = if waiting == 0 {
+            0
+        } else {
+            now.saturating_sub(*oldest_waiting_ms)
+        };
+        h.acked_seq = h.acked_seq.max(acked);
+        if o.acked.is_some() {
+            h.last_success_ms = Some(now);
+        }
+    });
+    metrics::gauge!("store_sync_events_waiting").set(waiting as f64);
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send_all(
+    ws: &mut futures_util::stream::SplitSink<Ws, Message>,
+    frames: Vec<Frame>,
+) -> anyhow::Result<()> {
+    for f in frames {
+        ws.send(Message::Binary(wire::encode(&f).into())).await?;
+    }
+    Ok(())
+}
+
+/// One connection, until it drops. Returns whether it got as far as connected.
+async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
+    let hub = state
+        .config
+        .hub
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no hub configured"))?;
+    let mut request = hub.url.as_str().into_client_request()?;
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", hub.token.expose()).parse()?,
+    );
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("connecting to the hub timed out"))??;
+    let (mut tx, mut rx) = ws.split();
+    // Subscribe before the first flush so no local change slips between them.
+    let mut local = state.bus.subscribe();
+    let session = Arc::new(Mutex::new(Session::new(
+        &state.db.origin,
+        &state.config.store.id,
+    )));
+    let start = in_writer(state, &session, |s, log, docs| {
+        Ok((s.start(log, docs)?, vec![]))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!(e.0))?;
+    send_all(&mut tx, start.send).await?;
+    update(state, |h| {
+        h.connected = true;
+        h.last_error = None;
+    });
+    metrics::gauge!("store_sync_connected").set(1.0);
+    tracing::info!(hub = %hub.url, "connected to the hub");
+    let mut ping = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        let outcome = tokio::select! {
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let frame = match wire::decode(&bytes) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            let _ = send_all(&mut tx, vec![Frame::Error { code: "malformed_frame".into(), message: e.to_string() }]).await;
+                            anyhow::bail!("the hub sent a bad frame: {e}");
+                        }
+                    };
+                    match in_writer(state, &session, move |s, log, docs| {
+                        let step = s.receive(frame, log, docs)?;
+                        Ok((step.send, step.docs_changed))
+                    })
+                    .await
+                    {
+                        Ok(o) => o,
+                        Err(e) => {
+                            let _ = send_all(&mut tx, vec![Frame::Error { code: "rejected".into(), message: e.0.clone() }]).await;
+                            anyhow::bail!("sync stopped: {}", e.0);
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    anyhow::bail!("the hub closed the link: {}", frame.map(|f| format!("{} {}", f.code, f.reason)).unwrap_or_default());
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(true),
+            },
+            ev = local.recv() => {
+                if let Ok(ev) = &ev && ev.origin != *state.db.origin && ev.kind != kind::MENU_CHANGED {
+                    continue; // came from the hub: nothing new to tell it
+                }
+                in_writer(state, &session, |s, log, docs| Ok((s.flush(log, docs)?, vec![])))
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.0))?
+            }
+            _ = ping.tick() => {
+                tx.send(Message::Ping(Vec::new().into())).await?;
+                continue;
+            }
+        };
+        record_health(state, &outcome);
+        if outcome.menu_changed {
+            crate::http::menu::refresh_cache(state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+        }
+        send_all(&mut tx, outcome.send).await?;
+    }
+}

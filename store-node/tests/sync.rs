@@ -1,0 +1,245 @@
+//! The node's sync client against a hub that speaks the real protocol
+//! (`sync::session::Session` over an in-memory log, behind a WebSocket): orders
+//! reach the hub, a menu edit at the hub reaches the node's menu API, the node
+//! keeps taking orders while the hub is down and catches up when it returns.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::*;
+use domain::menu::Menu;
+use store_node::config::{HubConfig, Secret};
+use sync::catalog::{read_menu, write_menu};
+use sync::doc::{DocKind, SharedDoc};
+use sync::log::{EventStore, MemoryLog};
+use sync::session::{Docs, Session};
+use sync::wire;
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+struct FakeHub {
+    log: Arc<Mutex<MemoryLog>>,
+    docs: Arc<Mutex<Docs>>,
+    changed: Arc<Notify>,
+    received: Arc<Notify>,
+    /// Set to true to drop every open connection (the hub "goes away").
+    down: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl FakeHub {
+    fn new() -> FakeHub {
+        let docs = DocKind::ALL
+            .into_iter()
+            .map(|k| (k, SharedDoc::new(k, b"hub")))
+            .collect();
+        FakeHub {
+            log: Default::default(),
+            docs: Arc::new(Mutex::new(docs)),
+            changed: Arc::new(Notify::new()),
+            received: Arc::new(Notify::new()),
+            down: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+}
+
+async fn upgrade(State(hub): State<FakeHub>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer node-secret") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    ws.on_upgrade(move |socket| serve(hub, socket))
+}
+
+async fn serve(hub: FakeHub, mut socket: WebSocket) {
+    let mut down = hub.down.subscribe();
+    let mut session = Session::new("hub", "store-1");
+    let start = {
+        let log = hub.log.lock().unwrap();
+        session.start(&*log, &mut hub.docs.lock().unwrap()).unwrap()
+    };
+    for f in start {
+        if socket
+            .send(Message::Binary(wire::encode(&f).into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    loop {
+        let frames = tokio::select! {
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Binary(b))) => {
+                    let frame = wire::decode(&b).unwrap();
+                    let step = session.receive(frame, &mut *hub.log.lock().unwrap(), &mut hub.docs.lock().unwrap()).unwrap();
+                    hub.received.notify_waiters();
+                    step.send
+                }
+                Some(Ok(_)) => continue,
+                _ => return,
+            },
+            _ = hub.changed.notified() => session.flush(&*hub.log.lock().unwrap(), &mut hub.docs.lock().unwrap()).unwrap(),
+            _ = down.wait_for(|d| *d) => return,
+        };
+        for f in frames {
+            if socket
+                .send(Message::Binary(wire::encode(&f).into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Starts the fake hub on `port` (0 = any); returns its port and a handle to stop it.
+async fn start_hub(hub: FakeHub, port: u16) -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new()
+        .route("/api/v1/sync", get(upgrade))
+        .with_state(hub);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (port, task)
+}
+
+/// Waits (with a deadline) until `check` holds, re-checking whenever the hub receives something.
+async fn until(hub: &FakeHub, what: &str, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "timed out waiting for {what}");
+        let _ = tokio::time::timeout(
+            left.min(Duration::from_millis(200)),
+            hub.received.notified(),
+        )
+        .await;
+    }
+}
+
+fn hub_orders(hub: &FakeHub) -> usize {
+    hub.log
+        .lock()
+        .unwrap()
+        .events()
+        .filter(|e| e.kind == "order.created")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
+    let hub = FakeHub::new();
+    let (port, hub_task) = start_hub(hub.clone(), 0).await;
+    let app = spawn_with(move |c| {
+        c.hub = Some(HubConfig {
+            url: format!("ws://127.0.0.1:{port}/api/v1/sync"),
+            token: Secret::new("node-secret"),
+        });
+    })
+    .await;
+    let cashier = app.cashier().await;
+
+    // The node's demo menu reaches the hub's catalog, and its orders reach the hub's log.
+    until(&hub, "the node's menu at the hub", || {
+        read_menu(&hub.docs.lock().unwrap()[&DocKind::Catalog]).is_ok_and(|m| m.items.len() == 49)
+    })
+    .await;
+    app.place(&cashier, "s-1").await;
+    until(&hub, "the first order at the hub", || hub_orders(&hub) == 1).await;
+    let (_, status) = app.get(&cashier, "/api/v1/sync/status").await;
+    assert_eq!(status["connected"], true, "{status}");
+
+    // The merchant changes a price at the hub; the node's menu API shows it.
+    {
+        let mut docs = hub.docs.lock().unwrap();
+        let doc = docs.get_mut(&DocKind::Catalog).unwrap();
+        let mut menu: Menu = read_menu(doc).unwrap();
+        menu.items
+            .iter_mut()
+            .find(|i| i.id.as_str() == "fountain-soda")
+            .unwrap()
+            .price = 333;
+        write_menu(doc, &menu).unwrap();
+    }
+    hub.changed.notify_waiters();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, m) = app.get(&cashier, "/api/v1/menu").await;
+        let price = m["menu"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "fountain-soda")
+            .unwrap()["price"]
+            .clone();
+        if price == 333 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hub's price never reached the node"
+        );
+        hub.changed.notify_waiters();
+        tokio::task::yield_now().await;
+    }
+
+    // The hub goes away: the node keeps taking orders and says so.
+    hub_task.abort();
+    let _ = hub_task.await;
+    hub.down.send_replace(true);
+    for i in 0..5 {
+        app.place(&cashier, &format!("offline-{i}")).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, s) = app.get(&cashier, "/api/v1/sync/status").await;
+        if s["connected"] == false && s["events_waiting"].as_u64().unwrap_or(0) >= 5 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sync status never showed the hub as down: {s}"
+        );
+        tokio::task::yield_now().await;
+    }
+
+    // The hub comes back on the same port: the node reconnects by itself and catches up.
+    hub.down.send_replace(false);
+    let (_, _hub_task) = start_hub(hub.clone(), port).await;
+    until(&hub, "the offline orders at the hub", || {
+        hub_orders(&hub) == 6
+    })
+    .await;
+    let ids: Vec<uuid::Uuid> = hub.log.lock().unwrap().events().map(|e| e.id).collect();
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "no event twice at the hub");
+    let v = hub.log.lock().unwrap().vector().unwrap();
+    let node_origin = app.node.state.db.origin.to_string();
+    let (_, list) = app.get(&cashier, "/api/v1/orders").await;
+    assert_eq!(list["orders"].as_array().unwrap().len(), 6);
+    assert!(v.get(&node_origin) > 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, s) = app.get(&cashier, "/api/v1/sync/status").await;
+        if s["connected"] == true && s["events_waiting"] == 0 {
+            assert!(s["last_success_ms"].as_u64().is_some());
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never caught up: {s}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
