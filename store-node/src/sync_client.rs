@@ -217,6 +217,7 @@ impl EventStore for NodeLog<'_, '_> {
     fn append(&mut self, events: &[Event]) -> Result<(), LogError> {
         for e in events {
             self.ctx.append_remote(e).map_err(storage)?;
+            crate::http::orders::project_remote(self.ctx.conn, e).map_err(storage)?;
         }
         Ok(())
     }

@@ -242,4 +242,36 @@ async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
         );
         tokio::task::yield_now().await;
     }
+
+    // An order taken at the hub (a web order, its own origin) shows up at the node.
+    let mut web = app.place(&cashier, "template").await;
+    let web_id = uuid::Uuid::now_v7().to_string();
+    web["id"] = serde_json::json!(web_id);
+    web["ticket"] = serde_json::json!("W-0001");
+    web["channel"] = serde_json::json!("online");
+    hub.log.lock().unwrap().record(
+        "store-1",
+        "hub",
+        "order.created",
+        Some(&web_id),
+        serde_json::json!({ "order": web }),
+    );
+    hub.changed.notify_waiters();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, o) = app.get(&cashier, &format!("/api/v1/orders/{web_id}")).await;
+        if s == 200 {
+            assert_eq!(
+                (o["ticket"].as_str(), o["status"].as_str()),
+                (Some("W-0001"), Some("placed"))
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hub's order never reached the node"
+        );
+        hub.changed.notify_waiters();
+        tokio::task::yield_now().await;
+    }
 }

@@ -645,3 +645,61 @@ pub async fn station_done(
     )
     .await
 }
+
+/// Projects an order event made by another replica (received through sync) into the read model.
+///
+/// Every order event carries the order's full view after it happened; the
+/// projection inserts a new order, and otherwise never moves a status
+/// backwards (the fold's rule) and never lowers what was paid.
+pub fn project_remote(conn: &rusqlite::Connection, e: &sync::log::Event) -> rusqlite::Result<()> {
+    let Some(order) = e.data.get("order") else {
+        return Ok(());
+    };
+    let Ok(view) = serde_json::from_value::<OrderView>(order.clone()) else {
+        tracing::warn!(event = %e.id, "an order event from {} has an unreadable order", e.origin);
+        return Ok(());
+    };
+    let id = view.id.to_string();
+    let current = load(conn, &id)?;
+    let snapshot = serde_json::to_string(&view.order).unwrap_or_default();
+    let stations = serde_json::to_string(&view.stations_done).unwrap_or_else(|_| "[]".into());
+    match current {
+        None => {
+            conn.execute(
+                "INSERT INTO orders (id, ticket, channel, fulfillment, status, total, created_ms, updated_ms, created_by, snapshot, paid, stations_done)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                rusqlite::params![
+                    id,
+                    view.ticket,
+                    view.order.channel.as_str(),
+                    serde_json::to_value(view.order.fulfillment).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                    view.status.as_str(),
+                    view.order.totals.total,
+                    view.created_ms as i64,
+                    view.updated_ms as i64,
+                    view.created_by,
+                    snapshot,
+                    view.paid,
+                    stations
+                ],
+            )?;
+        }
+        Some(cur) => {
+            let status = if view.status.rank() > cur.status.rank() {
+                view.status
+            } else {
+                cur.status
+            };
+            let stations = if view.stations_done.len() > cur.stations_done.len() {
+                stations
+            } else {
+                serde_json::to_string(&cur.stations_done).unwrap_or_else(|_| "[]".into())
+            };
+            conn.execute(
+                "UPDATE orders SET status = ?1, paid = MAX(paid, ?2), stations_done = ?3, updated_ms = MAX(updated_ms, ?4) WHERE id = ?5",
+                rusqlite::params![status.as_str(), view.paid, stations, view.updated_ms as i64, id],
+            )?;
+        }
+    }
+    Ok(())
+}
