@@ -49,7 +49,7 @@ async function orderByTicket(token, ticket) {
 test("a cashier rings up a burger and a soda and takes cash", async () => {
   const page = await newPage();
   await signIn(page, "Casey Cashier", "3000");
-  await page.getByText("Hub: not connected (works offline)").waitFor();
+  await page.getByTestId("sync-status").filter({ hasText: "Hub: not set up (works offline)" }).waitFor();
   await page.getByText("Devices: none set up").waitFor();
 
   // Search filters by name across categories.

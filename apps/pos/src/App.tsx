@@ -22,6 +22,7 @@ import {
   useEventStream,
   useMenu,
   useSession,
+ HubBadge,
 } from "@edge/shared";
 import { type CartAction, CartPanel, DiscountDialog } from "./Cart";
 import { MenuPanel } from "./Menu";
@@ -298,9 +299,7 @@ function Till({
         </div>
         <div className="status-line">
           <LinkBadge status={link} />
-          <span className="sync" data-testid="sync-status">
-            Hub: not connected (works offline)
-          </span>
+          <HubBadge api={api} />
           <span className="sync" data-testid="device-status">
             Devices: none set up
           </span>

@@ -306,3 +306,39 @@ export function ModifierDialog({
     </Modal>
   );
 }
+
+/** The store node's link to the cloud hub, in words, refreshed every few seconds. */
+export function HubBadge({ api }: { api: Api }) {
+  const [text, setText] = useState("Hub: …");
+  const [tone, setTone] = useState<LinkStatus>("connecting");
+  useEffect(() => {
+    let live = true;
+    const poll = () =>
+      call(api.GET("/api/v1/sync/status"))
+        .then((s) => {
+          if (!live) return;
+          if (!s.configured) {
+            setText("Hub: not set up (works offline)");
+            setTone("live");
+          } else if (s.connected) {
+            setText(s.events_waiting ? `Hub: sending ${s.events_waiting} changes` : "Hub: in sync");
+            setTone("live");
+          } else {
+            setText(`Hub: unreachable — ${s.events_waiting} changes waiting (works offline)`);
+            setTone("offline");
+          }
+        })
+        .catch(() => live && setText("Hub: status unknown"));
+    poll();
+    const t = setInterval(poll, 5000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [api]);
+  return (
+    <span className={`badge badge-${tone}`} data-testid="sync-status">
+      {text}
+    </span>
+  );
+}
