@@ -1,69 +1,167 @@
 //! The cloud hub: customer online ordering, Stripe payments, the merchant
-//! dashboard, node enrollment and the sync endpoint. So far it starts, serves
-//! `/healthz` and `/readyz`, and answers unknown routes with the same JSON
-//! error shape as the store node; the rest arrives issue by issue.
+//! dashboard, node enrollment and the sync endpoint. So far it serves health,
+//! the admin API (stores, node tokens), the merchant's menu and order views,
+//! and `GET /api/v1/sync`, the WebSocket each store node syncs over.
+//!
+//! Storage is SQLite (a file, the default) or PostgreSQL (`db`); each store's
+//! shared documents live in memory once opened and are saved after every
+//! change (`hub`); the HTTP surface is in `http`.
+
+pub mod db;
+pub mod http;
+pub mod hub;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
 use tokio::sync::oneshot;
+
+pub use hub::Hub;
+
+/// Everything `run` needs.
+#[derive(Clone)]
+pub struct Config {
+    /// Address and port to listen on (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// `sqlite://path?mode=rwc` or `postgres://...`.
+    pub database_url: String,
+    /// Bearer token of the admin API. At least 16 characters.
+    pub admin_token: String,
+    /// Largest number of pooled database connections.
+    pub db_max_connections: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("admin_token", &"<redacted>")
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
+}
+
+/// The URL without its password, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hub.db?mode=rwc";
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+impl Config {
+    /// A config with the defaults for everything but the admin token.
+    pub fn new(bind: SocketAddr, admin_token: impl Into<String>) -> Config {
+        Config {
+            bind,
+            database_url: DEFAULT_DATABASE_URL.into(),
+            admin_token: admin_token.into(),
+            db_max_connections: 10,
+        }
+    }
+}
 
 /// A hub that is serving.
 pub struct Running {
     pub addr: SocketAddr,
+    hub: Arc<Hub>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
+    /// Stops accepting, closes every sync connection (1001), waits for them and the server, closes the database.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.task).await??;
+        self.hub.shutdown.send_replace(true);
+        let r = (&mut self.task).await;
+        let mut active = self.hub.active.subscribe();
+        let _ = active.wait_for(|n| *n == 0).await;
+        self.hub.db.close().await;
+        r??;
         Ok(())
     }
 
+    /// Serves until the server stops by itself.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await??;
         Ok(())
     }
+
+    /// Serves until `signal` completes, then shuts down as [`Running::shutdown`] does.
+    pub async fn serve_until(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::select! {
+            r = &mut self.task => {
+                self.hub.shutdown.send_replace(true);
+                self.hub.db.close().await;
+                r??;
+                Ok(())
+            }
+            _ = signal => self.shutdown().await,
+        }
+    }
+
+    /// The shared state (for tests and tools).
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
 }
 
-pub fn router() -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(|| async { Json(json!({ "status": "ok" })) }))
-        .fallback(|| async {
-            (
-                StatusCode::NOT_FOUND,
-                Json(json!({ "error": { "code": "not_found", "message": "route not found" } })),
-            )
-        })
-}
-
-/// Binds `bind` (port 0 picks a free port) and serves.
-pub async fn run(bind: SocketAddr) -> anyhow::Result<Running> {
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+/// Opens and migrates the database, binds `config.bind` and serves.
+pub async fn run(config: Config) -> anyhow::Result<Running> {
+    if config.admin_token.trim().chars().count() < MIN_ADMIN_TOKEN_CHARS {
+        anyhow::bail!(
+            "the admin token must be at least {MIN_ADMIN_TOKEN_CHARS} characters (--admin-token / HUB_ADMIN_TOKEN)"
+        );
+    }
+    let db = db::Db::connect(&config.database_url, config.db_max_connections.max(1)).await?;
+    let hub = Arc::new(Hub::new(db, config.admin_token.trim()));
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
+    let app = http::router(hub.clone());
     let task = tokio::spawn(async move {
-        axum::serve(listener, router())
+        axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = rx.await;
             })
             .await
     });
-    tracing::info!(%addr, "cloud hub listening");
+    tracing::info!(%addr, database = hub.db.backend(), "cloud hub listening");
     Ok(Running {
         addr,
+        hub,
         shutdown: Some(tx),
         task,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_database_password() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://hub.db?mode=rwc"),
+            "sqlite://hub.db?mode=rwc"
+        );
+    }
 }

@@ -1,0 +1,410 @@
+//! The hub's database: SQLite (a file, the default) or PostgreSQL, chosen by
+//! the URL. One method per query; the SQL is the same text on both where it
+//! can be (`$1` parameters, `ON CONFLICT`, `CAST(.. AS TEXT)`), and the two
+//! migration folders differ only in column types (UUID, BYTEA).
+//!
+//! This is the only module that talks SQL.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sync::doc::DocKind;
+use sync::log::Event;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A connection pool to one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code against whichever pool this is (the code is expanded
+/// once per backend, so sqlx's generic types resolve in each arm).
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Builds an [`Event`] from a row of `SELECT CAST(id AS TEXT) AS id, origin, seq, hlc, kind, subject, data`.
+macro_rules! event_from_row {
+    ($row:expr, $store:expr) => {{
+        let row = $row;
+        let id: String = row.try_get("id")?;
+        let seq: i64 = row.try_get("seq")?;
+        let data: String = row.try_get("data")?;
+        Event {
+            id: uuid::Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            store: $store.to_owned(),
+            origin: row.try_get("origin")?,
+            seq: u64::try_from(seq).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            hlc: row.try_get("hlc")?,
+            kind: row.try_get("kind")?,
+            subject: row.try_get("subject")?,
+            data: serde_json::from_str(&data).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        }
+    }};
+}
+
+/// Why appending a batch of events failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The event's id, or its (store, origin, seq), is already taken by another event.
+    #[error("event {origin}#{seq} collides with one already stored")]
+    Collision { origin: String, seq: u64 },
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// A store's document as stored: the snapshot and the chunks saved after it, in order.
+#[derive(Debug, Default)]
+pub struct StoredDoc {
+    pub snapshot: Option<Vec<u8>>,
+    pub chunks: Vec<Vec<u8>>,
+    /// The highest chunk sequence number (0 when none).
+    pub last_chunk: i64,
+}
+
+/// A node token's row.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub store_id: String,
+    pub label: String,
+    pub revoked: bool,
+}
+
+fn to_i64(n: u64) -> Result<i64, sqlx::Error> {
+    i64::try_from(n).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+impl Db {
+    /// Opens (creating when the URL allows) and migrates the database at `url`:
+    /// PostgreSQL for `postgres://` / `postgresql://`, SQLite otherwise.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            Db::Postgres(pool)
+        } else {
+            let options = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+            Db::Sqlite(pool)
+        };
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+
+    /// Creates a store; false when one with this id exists.
+    pub async fn create_store(&self, id: &str, name: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO stores (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.to_owned())
+        .bind(name.to_owned())
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    pub async fn store_exists(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let row = on_pool!(self, pool => sqlx::query("SELECT 1 FROM stores WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(pool)
+            .await?
+            .is_some());
+        Ok(row)
+    }
+
+    pub async fn insert_token(
+        &self,
+        hash: &str,
+        store_id: &str,
+        label: &str,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO node_tokens (token_hash, store_id, node_label, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash.to_owned())
+        .bind(store_id.to_owned())
+        .bind(label.to_owned())
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn token(&self, hash: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT store_id, node_label, revoked_at FROM node_tokens WHERE token_hash = $1",
+            )
+            .bind(hash.to_owned())
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                None => Ok(None),
+                Some(row) => Ok(Some(TokenRow {
+                    store_id: row.try_get("store_id")?,
+                    label: row.try_get("node_label")?,
+                    revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                })),
+            }
+        })
+    }
+
+    /// Marks a token of `store_id` revoked (keeping the first revocation time); false when there is no such token.
+    pub async fn revoke_token(
+        &self,
+        store_id: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let n = on_pool!(self, pool => sqlx::query(
+            "UPDATE node_tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE store_id = $1 AND token_hash = $2",
+        )
+        .bind(store_id.to_owned())
+        .bind(hash.to_owned())
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Inserts a batch of events of one store in one transaction: all or none.
+    pub async fn append_events(
+        &self,
+        store_id: &str,
+        events: &[Event],
+        now: i64,
+    ) -> Result<(), AppendError> {
+        const INSERT: &str = "INSERT INTO events (id, store_id, origin, seq, hlc, kind, subject, data, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        macro_rules! insert_all {
+            ($pool:expr, $id:expr) => {{
+                let mut tx = $pool.begin().await?;
+                for e in events {
+                    let data = serde_json::to_string(&e.data)
+                        .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+                    let r = sqlx::query(INSERT)
+                        .bind($id(e))
+                        .bind(store_id.to_owned())
+                        .bind(e.origin.clone())
+                        .bind(to_i64(e.seq)?)
+                        .bind(e.hlc.clone())
+                        .bind(e.kind.clone())
+                        .bind(e.subject.clone())
+                        .bind(data)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await;
+                    match r {
+                        Ok(_) => {}
+                        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                            return Err(AppendError::Collision {
+                                origin: e.origin.clone(),
+                                seq: e.seq,
+                            });
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+                tx.commit().await?;
+            }};
+        }
+        match self {
+            Db::Sqlite(pool) => insert_all!(pool, |e: &Event| e.id.to_string()),
+            Db::Postgres(pool) => insert_all!(pool, |e: &Event| e.id),
+        }
+        Ok(())
+    }
+
+    /// Per origin, the highest sequence number held for the store.
+    pub async fn vector(&self, store_id: &str) -> Result<Vec<(String, u64)>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT origin, MAX(seq) AS seq FROM events WHERE store_id = $1 GROUP BY origin",
+            )
+            .bind(store_id.to_owned())
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let seq: i64 = row.try_get("seq")?;
+                    Ok((
+                        row.try_get::<String, _>("origin")?,
+                        u64::try_from(seq).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// Events of `origin` with `from <= seq <= to`, by seq, at most `limit`.
+    pub async fn range(
+        &self,
+        store_id: &str,
+        origin: &str,
+        from: u64,
+        to: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, sqlx::Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT CAST(id AS TEXT) AS id, origin, seq, hlc, kind, subject, data FROM events \
+                 WHERE store_id = $1 AND origin = $2 AND seq >= $3 AND seq <= $4 ORDER BY seq LIMIT $5",
+            )
+            .bind(store_id.to_owned())
+            .bind(origin.to_owned())
+            .bind(to_i64(from)?)
+            .bind(to_i64(to)?)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|row| Ok(event_from_row!(row, store_id))).collect()
+        })
+    }
+
+    /// Every event of the store, by (origin, seq).
+    pub async fn events(&self, store_id: &str) -> Result<Vec<Event>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT CAST(id AS TEXT) AS id, origin, seq, hlc, kind, subject, data FROM events \
+                 WHERE store_id = $1 ORDER BY origin, seq",
+            )
+            .bind(store_id.to_owned())
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|row| Ok(event_from_row!(row, store_id))).collect()
+        })
+    }
+
+    /// A store's document: snapshot (if any) and chunks in order.
+    pub async fn load_doc(&self, store_id: &str, kind: DocKind) -> Result<StoredDoc, sqlx::Error> {
+        on_pool!(self, pool => {
+            let snapshot = sqlx::query("SELECT snapshot FROM docs WHERE store_id = $1 AND kind = $2")
+                .bind(store_id.to_owned())
+                .bind(kind.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(|row| row.try_get::<Vec<u8>, _>("snapshot"))
+                .transpose()?;
+            let rows = sqlx::query(
+                "SELECT seq, bytes FROM doc_chunks WHERE store_id = $1 AND kind = $2 ORDER BY seq",
+            )
+            .bind(store_id.to_owned())
+            .bind(kind.as_str())
+            .fetch_all(pool)
+            .await?;
+            let mut doc = StoredDoc { snapshot, ..StoredDoc::default() };
+            for row in &rows {
+                doc.last_chunk = row.try_get("seq")?;
+                doc.chunks.push(row.try_get("bytes")?);
+            }
+            Ok(doc)
+        })
+    }
+
+    pub async fn append_chunk(
+        &self,
+        store_id: &str,
+        kind: DocKind,
+        seq: i64,
+        bytes: Vec<u8>,
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO doc_chunks (store_id, kind, seq, bytes) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(store_id.to_owned())
+        .bind(kind.as_str())
+        .bind(seq)
+        .bind(bytes)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Replaces a document's snapshot and drops its chunks, in one transaction.
+    pub async fn compact_doc(
+        &self,
+        store_id: &str,
+        kind: DocKind,
+        snapshot: Vec<u8>,
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO docs (store_id, kind, snapshot) VALUES ($1, $2, $3) \
+                 ON CONFLICT (store_id, kind) DO UPDATE SET snapshot = excluded.snapshot",
+            )
+            .bind(store_id.to_owned())
+            .bind(kind.as_str())
+            .bind(snapshot)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM doc_chunks WHERE store_id = $1 AND kind = $2")
+                .bind(store_id.to_owned())
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// How many chunks a document has (for tests and diagnostics).
+    pub async fn chunk_count(&self, store_id: &str, kind: DocKind) -> Result<i64, sqlx::Error> {
+        on_pool!(self, pool => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM doc_chunks WHERE store_id = $1 AND kind = $2")
+                .bind(store_id.to_owned())
+                .bind(kind.as_str())
+                .fetch_one(pool)
+                .await?;
+            row.try_get::<i64, _>("n")
+        })
+    }
+}

@@ -1,0 +1,283 @@
+//! The admin API (stores, node tokens) and the merchant's store views (menu,
+//! orders). All of it takes the admin bearer token for now; merchant accounts
+//! come later.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::menu::Menu;
+use rand::RngCore;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sync::catalog::{read_menu, write_menu};
+use sync::doc::{DocKind, SharedDoc};
+use sync::log::Event;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Admin, JsonBody, Path};
+use crate::hub::{HUB_REPLICA, Hub, StoreError, StoreState, now_ms, token_hash};
+
+fn check_id(id: &str) -> ApiResult<()> {
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_id",
+            "a store id is 1 to 64 characters: letters, digits, '-' and '_'",
+        ))
+    }
+}
+
+fn check_text(field: &str, v: &str) -> ApiResult<()> {
+    let n = v.trim().chars().count();
+    if n == 0 || n > 100 {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            format!("{field} must be 1 to 100 characters"),
+        ));
+    }
+    Ok(())
+}
+
+async fn open_store(hub: &Hub, id: &str) -> ApiResult<Arc<StoreState>> {
+    match hub.store(id).await {
+        Ok(s) => Ok(s),
+        Err(StoreError::NotFound) => Err(ApiError::not_found("store")),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStore {
+    id: String,
+    name: String,
+}
+
+/// `POST /api/v1/admin/stores {id, name}` -> 201; 409 when the id is taken.
+pub async fn create_store(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    JsonBody(body): JsonBody<NewStore>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_id(&body.id)?;
+    check_text("name", &body.name)?;
+    let now = now_ms();
+    if !hub.db.create_store(&body.id, body.name.trim(), now).await? {
+        return Err(ApiError::conflict(
+            "store_exists",
+            format!("store {} already exists", body.id),
+        ));
+    }
+    tracing::info!(store = %body.id, "store created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": body.id, "name": body.name.trim(), "created_at": now })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    label: String,
+}
+
+/// `POST /api/v1/admin/stores/{id}/node-tokens {label}` -> 201 `{token, token_sha256, ...}`.
+/// The token is shown once; the hub keeps only its SHA-256.
+pub async fn create_token(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+    JsonBody(body): JsonBody<NewToken>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_text("label", &body.label)?;
+    if !hub.db.store_exists(&store_id).await? {
+        return Err(ApiError::not_found("store"));
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let hash = token_hash(&token);
+    hub.db
+        .insert_token(&hash, &store_id, body.label.trim(), now_ms())
+        .await?;
+    tracing::info!(store = %store_id, node = %body.label.trim(), "node token issued");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "token": token,
+            "token_sha256": hash,
+            "store_id": store_id,
+            "label": body.label.trim(),
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoke {
+    /// The token itself...
+    token: Option<String>,
+    /// ...or its SHA-256 (hex), as returned when it was issued.
+    token_sha256: Option<String>,
+}
+
+/// `POST /api/v1/admin/stores/{id}/node-tokens/revoke {token | token_sha256}`:
+/// the token stops working and its open sync connections close (4401).
+pub async fn revoke_token(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+    JsonBody(body): JsonBody<Revoke>,
+) -> ApiResult<Json<Value>> {
+    let hash = match (body.token, body.token_sha256) {
+        (Some(t), None) => token_hash(&t),
+        (None, Some(h)) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            h.to_ascii_lowercase()
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "token_sha256 is 64 hexadecimal characters",
+            ));
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "give exactly one of token and token_sha256",
+            ));
+        }
+    };
+    if !hub.db.revoke_token(&store_id, &hash, now_ms()).await? {
+        return Err(ApiError::not_found("node token"));
+    }
+    let closed = hub.close_token(&hash);
+    tracing::info!(store = %store_id, closed, "node token revoked");
+    Ok(Json(
+        json!({ "revoked": true, "closed_connections": closed }),
+    ))
+}
+
+fn menu_view(doc: &SharedDoc) -> ApiResult<Json<Value>> {
+    if doc
+        .root("currency")
+        .map_err(|e| ApiError::conflict("catalog_unreadable", e.to_string()))?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_menu",
+            "this store has no menu yet",
+        ));
+    }
+    let menu = read_menu(doc).map_err(|e| {
+        ApiError::conflict(
+            "catalog_unreadable",
+            format!("the merged catalog does not form a menu: {e}"),
+        )
+    })?;
+    let conflicts = doc
+        .conflicts()
+        .map_err(|e| ApiError::conflict("catalog_unreadable", e.to_string()))?;
+    let problem = menu.validate().err().map(|e| e.to_string());
+    Ok(Json(
+        json!({ "menu": menu, "conflicts": conflicts, "problem": problem }),
+    ))
+}
+
+/// `GET /api/v1/stores/{id}/menu` -> `{menu, conflicts, problem}`: the catalog
+/// document's projection, its same-field conflicts, and what breaks a menu
+/// rule after a merge (null when nothing). 404 `no_menu` before the store has one.
+pub async fn get_menu(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let store = open_store(&hub, &store_id).await?;
+    let g = store.docs.lock().await;
+    match g.docs.get(&DocKind::Catalog) {
+        Some(doc) => menu_view(doc),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_menu",
+            "this store has no menu yet",
+        )),
+    }
+}
+
+/// `PUT /api/v1/stores/{id}/menu` (a whole menu, validated): written into the
+/// catalog document field by field, saved, and pushed to the store's nodes.
+pub async fn put_menu(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+    JsonBody(menu): JsonBody<Menu>,
+) -> ApiResult<Json<Value>> {
+    menu.validate()
+        .map_err(|e| ApiError::unprocessable("invalid_menu", e.to_string()))?;
+    let store = open_store(&hub, &store_id).await?;
+    let mut g = store.docs.lock().await;
+    let doc = g
+        .docs
+        .entry(DocKind::Catalog)
+        .or_insert_with(|| SharedDoc::new(DocKind::Catalog, HUB_REPLICA.as_bytes()));
+    write_menu(doc, &menu).map_err(|e| ApiError::conflict("catalog_unreadable", e.to_string()))?;
+    g.save(&hub.db, &store_id, &[DocKind::Catalog]).await?;
+    store.notify(0);
+    tracing::info!(store = %store_id, "menu written");
+    match g.docs.get(&DocKind::Catalog) {
+        Some(doc) => menu_view(doc),
+        None => Err(ApiError::internal("catalog vanished")),
+    }
+}
+
+/// The orders the synced events describe: each `order.created` event's
+/// `data.order`, replaced by the `data.order` of later events of the same
+/// subject (`order.changed`, `payment.recorded`), in (origin, seq) order.
+pub fn project_orders(events: &[Event]) -> Vec<Value> {
+    let mut orders: Vec<Value> = vec![];
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for e in events.iter().filter(|e| e.kind == "order.created") {
+        let (Some(subject), Some(order)) = (e.subject.as_deref(), e.data.get("order")) else {
+            continue;
+        };
+        if order.is_object() && !index.contains_key(subject) {
+            index.insert(subject, orders.len());
+            orders.push(order.clone());
+        }
+    }
+    let updates = events
+        .iter()
+        .filter(|e| e.kind == "order.changed" || e.kind == "payment.recorded");
+    for e in updates {
+        let (Some(subject), Some(order)) = (e.subject.as_deref(), e.data.get("order")) else {
+            continue;
+        };
+        if let (Some(&i), true) = (index.get(subject), order.is_object()) {
+            orders[i] = order.clone();
+        }
+    }
+    orders
+}
+
+/// `GET /api/v1/stores/{id}/orders` -> `{orders, events}`.
+pub async fn get_orders(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if !hub.db.store_exists(&store_id).await? {
+        return Err(ApiError::not_found("store"));
+    }
+    let events = hub.db.events(&store_id).await?;
+    Ok(Json(
+        json!({ "orders": project_orders(&events), "events": events.len() }),
+    ))
+}

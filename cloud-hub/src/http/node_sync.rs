@@ -1,0 +1,364 @@
+//! `GET /api/v1/sync`: the WebSocket a store node keeps open to the hub.
+//!
+//! The node authenticates with its token (`Authorization: Bearer`, or
+//! `?token=` for tools); an unknown or revoked token is a 401 before the
+//! upgrade. After it, the connection runs one [`Session`] (replica `hub`, the
+//! token's store): every binary message is one wire frame; the frames the
+//! session answers go back as binary messages. The session is synchronous, so
+//! each step runs on a blocking thread holding the store's document lock and
+//! waits for the database there.
+//!
+//! Close codes (the reason says more; an `Error` frame precedes all but 1001 and 4401):
+//! - 4400: the peer sent something that is not a valid frame (garbage,
+//!   truncated, an unknown version or kind, a text message), a bad document
+//!   message, or too many events behind a gap;
+//! - 4401: the node token was revoked while connected;
+//! - 4403: the peer synced another store, or sent an event of another store or
+//!   one that contradicts what the hub holds (`wrong_store`, `foreign_event`,
+//!   `forged_event`);
+//! - 4500: the hub failed to store something; nothing from that frame was acknowledged;
+//! - 1000: the peer sent an `Error` frame; 1001: the hub is shutting down.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sync::doc::DocKind;
+use sync::session::{Session, SessionError};
+use sync::wire::{self, Frame};
+use tokio::runtime::Handle;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::oneshot;
+
+use super::error::ApiError;
+use super::extract::bearer;
+use crate::hub::{HUB_REPLICA, HubLog, StoreError, StoreState, token_hash};
+use crate::{Hub, db::Db};
+
+pub const CLOSE_BAD_INPUT: u16 = 4400;
+pub const CLOSE_REVOKED: u16 = 4401;
+pub const CLOSE_FORBIDDEN: u16 = 4403;
+pub const CLOSE_STORAGE: u16 = 4500;
+
+/// How long to wait for the peer's close reply before dropping the socket.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+pub async fn sync_socket(
+    State(hub): State<Arc<Hub>>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let Some(token) = bearer(&headers).or(query.get("token").map(String::as_str)) else {
+        return ApiError::unauthorized(
+            "unauthenticated",
+            "send the node token as Authorization: Bearer <token>",
+        )
+        .into_response();
+    };
+    let hash = token_hash(token);
+    if *hub.shutdown.borrow() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the hub is shutting down; reconnect shortly",
+        )
+        .into_response();
+    }
+    // Register before checking, so a revocation racing with this connect closes it.
+    let (guard, revoked) = hub.register(&hash);
+    let row = match hub.db.token(&hash).await {
+        Ok(row) => row,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let Some(row) = row.filter(|r| !r.revoked) else {
+        return ApiError::unauthorized("bad_token", "the node token is unknown or revoked")
+            .into_response();
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return ApiError::bad_request(
+                "websocket_required",
+                format!("this endpoint speaks WebSocket only: {}", e.body_text()),
+            )
+            .into_response();
+        }
+    };
+    let store = match hub.store(&row.store_id).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound) => return ApiError::not_found("store").into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    tracing::info!(store = %row.store_id, node = %row.label, conn = guard.id, "sync connection opened");
+    ws.max_message_size(wire::MAX_FRAME)
+        .max_frame_size(wire::MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            let label = row.label.clone();
+            let conn = Conn {
+                db: hub.db.clone(),
+                store,
+                session: Some(Session::new(HUB_REPLICA, &row.store_id)),
+                conn_id: guard.id,
+                socket,
+            };
+            let why = conn.run(&hub, revoked).await;
+            tracing::info!(store = %row.store_id, node = %label, conn = guard.id, reason = %why, "sync connection closed");
+            drop(guard);
+        })
+}
+
+/// What a session step produced.
+struct Outcome {
+    send: Vec<Frame>,
+    /// Events were appended or documents changed: other connections should flush.
+    changed: bool,
+}
+
+enum Op {
+    Start,
+    Receive(Frame),
+    Flush,
+}
+
+enum StepError {
+    Session(SessionError),
+    /// The blocking task died (a panic); the session is gone.
+    Lost(String),
+}
+
+struct Conn {
+    db: Db,
+    store: Arc<StoreState>,
+    session: Option<Session>,
+    conn_id: u64,
+    socket: WebSocket,
+}
+
+impl Conn {
+    /// Runs the connection until it ends; returns why.
+    async fn run(mut self, hub: &Hub, mut revoked: oneshot::Receiver<()>) -> String {
+        let mut flush = self.store.flush.subscribe();
+        let mut shutdown = hub.shutdown.subscribe();
+        if let Some(why) = self.step_and_send(Op::Start).await {
+            return why;
+        }
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut revoked => {
+                    return self.close(CLOSE_REVOKED, "node token revoked").await;
+                }
+                _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
+                    return self.close(1001, "hub shutting down").await;
+                }
+                msg = self.socket.recv() => {
+                    let msg = match msg {
+                        None => return "peer disconnected".into(),
+                        Some(Err(e)) => return format!("socket error: {e}"),
+                        Some(Ok(m)) => m,
+                    };
+                    match msg {
+                        Message::Binary(bytes) => match wire::decode(&bytes) {
+                            Ok(frame) => {
+                                if let Some(why) = self.step_and_send(Op::Receive(frame)).await {
+                                    return why;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(store = %self.store.id, conn = self.conn_id, error = %e, "bad frame");
+                                return self
+                                    .fail(CLOSE_BAD_INPUT, "bad_frame", &e.to_string())
+                                    .await;
+                            }
+                        },
+                        Message::Text(_) => {
+                            tracing::warn!(store = %self.store.id, conn = self.conn_id, "text message on the sync socket");
+                            return self
+                                .fail(CLOSE_BAD_INPUT, "bad_frame", "sync frames are binary messages, not text")
+                                .await;
+                        }
+                        Message::Close(_) => return "peer closed".into(),
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+                r = flush.recv() => {
+                    match r {
+                        Ok(from) if from == self.conn_id => {}
+                        Ok(_) | Err(RecvError::Lagged(_)) => {
+                            // Coalesce whatever else is queued into this one flush.
+                            while flush.try_recv().is_ok() {}
+                            if let Some(why) = self.step_and_send(Op::Flush).await {
+                                return why;
+                            }
+                        }
+                        Err(RecvError::Closed) => return "store closed".into(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one session step and sends its frames; `Some(reason)` when the connection ended.
+    async fn step_and_send(&mut self, op: Op) -> Option<String> {
+        match self.step(op).await {
+            Ok(out) => {
+                if out.changed {
+                    self.store.notify(self.conn_id);
+                }
+                for f in out.send {
+                    if let Err(e) = self
+                        .socket
+                        .send(Message::Binary(wire::encode(&f).into()))
+                        .await
+                    {
+                        return Some(format!("send failed: {e}"));
+                    }
+                }
+                None
+            }
+            Err(StepError::Session(e)) => {
+                let code = match &e {
+                    SessionError::WrongStore { .. }
+                    | SessionError::ForeignEvent(_)
+                    | SessionError::Log(sync::log::LogError::Forged { .. }) => CLOSE_FORBIDDEN,
+                    SessionError::Log(_) => CLOSE_STORAGE,
+                    SessionError::Remote { .. } => 1000,
+                    SessionError::TooManyPending | SessionError::Doc(_) => CLOSE_BAD_INPUT,
+                };
+                if code == CLOSE_STORAGE {
+                    tracing::error!(store = %self.store.id, conn = self.conn_id, error = %e, "sync storage failure");
+                } else {
+                    tracing::warn!(store = %self.store.id, conn = self.conn_id, code = e.code(), error = %e, "sync session ended");
+                }
+                if let SessionError::Remote { .. } = e {
+                    return Some(self.close(code, e.code()).await);
+                }
+                let frame = e.frame();
+                let _ = self
+                    .socket
+                    .send(Message::Binary(wire::encode(&frame).into()))
+                    .await;
+                Some(self.close(code, &e.to_string()).await)
+            }
+            Err(StepError::Lost(why)) => {
+                tracing::error!(store = %self.store.id, conn = self.conn_id, error = %why, "sync step failed");
+                Some(
+                    self.fail(CLOSE_STORAGE, "internal", "the hub failed; reconnect")
+                        .await,
+                )
+            }
+        }
+    }
+
+    /// Runs a session call on a blocking thread, holding the store's documents.
+    async fn step(&mut self, op: Op) -> Result<Outcome, StepError> {
+        let Some(mut session) = self.session.take() else {
+            return Err(StepError::Lost("session lost".into()));
+        };
+        let db = self.db.clone();
+        let store = self.store.clone();
+        let rt = Handle::current();
+        let joined = tokio::task::spawn_blocking(move || {
+            let r = run_op(&mut session, op, &db, &store, &rt);
+            (session, r)
+        })
+        .await;
+        match joined {
+            Ok((session, r)) => {
+                self.session = Some(session);
+                r.map_err(StepError::Session)
+            }
+            Err(e) => Err(StepError::Lost(e.to_string())),
+        }
+    }
+
+    /// Sends an `Error` frame, then closes.
+    async fn fail(&mut self, close: u16, code: &str, message: &str) -> String {
+        let frame = Frame::Error {
+            code: code.into(),
+            message: message.into(),
+        };
+        let _ = self
+            .socket
+            .send(Message::Binary(wire::encode(&frame).into()))
+            .await;
+        self.close(close, message).await
+    }
+
+    /// Sends a close frame and waits (briefly) for the peer's, so the close reaches it intact.
+    async fn close(&mut self, code: u16, reason: &str) -> String {
+        let reason = truncate(reason, 120);
+        let _ = self
+            .socket
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.clone().into(),
+            })))
+            .await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(m)) = self.socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+        format!("closed {code}: {reason}")
+    }
+}
+
+/// A close reason fits in 123 bytes; cut on a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// One session call, on a blocking thread: lock the store's documents, run,
+/// and save any document that changed before its frames are sent.
+fn run_op(
+    session: &mut Session,
+    op: Op,
+    db: &Db,
+    store: &StoreState,
+    rt: &Handle,
+) -> Result<Outcome, SessionError> {
+    let mut guard = store.docs.blocking_lock();
+    let mut log = HubLog {
+        db,
+        store: &store.id,
+        rt,
+    };
+    match op {
+        Op::Start => Ok(Outcome {
+            send: session.start(&log, &mut guard.docs)?,
+            changed: false,
+        }),
+        Op::Flush => Ok(Outcome {
+            send: session.flush(&log, &mut guard.docs)?,
+            changed: false,
+        }),
+        Op::Receive(frame) => {
+            let step = session.receive(frame, &mut log, &mut guard.docs)?;
+            let changed: Vec<DocKind> = step.docs_changed;
+            if !changed.is_empty() {
+                rt.block_on(guard.save(db, &store.id, &changed))
+                    .map_err(|e| sync::log::LogError::Storage(e.to_string()))?;
+            }
+            Ok(Outcome {
+                send: step.send,
+                changed: !changed.is_empty() || !step.applied.is_empty(),
+            })
+        }
+    }
+}

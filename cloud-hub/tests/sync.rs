@@ -1,0 +1,477 @@
+//! The sync endpoint end to end: a real hub on port 0, a test peer running its
+//! own `Session` over the WebSocket, each scenario on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Backend, Peer, TestDb, TestHub, WAIT, demo_menu, expect_close, ws_connect};
+use futures_util::SinkExt;
+use serde_json::{Value, json};
+use sync::catalog::{read_menu, write_menu};
+use sync::doc::DocKind;
+use sync::log::Event;
+use sync::wire::{self, Frame};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Runs a scenario once per database.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+fn tickets(orders: &Value) -> Vec<String> {
+    orders["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["ticket"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// (a) Events reach the hub, are acknowledged, show as orders, and a reconnect
+/// that resends them adds nothing.
+async fn events_reach_the_hub_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till 1").await;
+
+    let mut peer = Peer::new("s1", "node-1");
+    for i in 1..=3 {
+        peer.record_order(&format!("o{i}"), &format!("S-000{i}"), 1000 * i);
+    }
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.wait_acked(3).await;
+    assert_eq!(peer.events_sent, 3);
+
+    let orders = hub.orders("s1").await;
+    assert_eq!(orders["events"], 3);
+    assert_eq!(tickets(&orders), ["S-0001", "S-0002", "S-0003"]);
+    assert_eq!(orders["orders"][1]["totals"]["total"], 2000);
+    assert_eq!(orders["orders"][1]["status"], "placed");
+
+    // A later event of the same order carrying data.order replaces its state.
+    let mut changed = orders["orders"][1].clone();
+    changed["status"] = json!("accepted");
+    peer.log.record(
+        "s1",
+        "node-1",
+        "order.changed",
+        Some("o2"),
+        json!({ "transition": "accept", "order": changed }),
+    );
+    peer.flush().await;
+    peer.wait_acked(4).await;
+    let orders = hub.orders("s1").await;
+    assert_eq!(orders["events"], 4);
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 3);
+    assert_eq!(orders["orders"][1]["status"], "accepted");
+
+    // Reconnect: the hub's hello says it holds everything, so nothing is resent...
+    peer.disconnect().await;
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.pump_until("the hub's hello", |p| p.session.acked().is_some())
+        .await;
+    assert_eq!(peer.events_frames_sent, 0);
+    assert_eq!(peer.session.acked().unwrap().get("node-1"), 4);
+    // ...and resending all of it anyway is acknowledged and changes nothing.
+    let all: Vec<Event> = peer.log.events().cloned().collect();
+    peer.send_frame(&Frame::Events { events: all }).await;
+    let acks = peer.acks_received;
+    peer.pump_until("the ack of the resend", |p| p.acks_received > acks)
+        .await;
+    let again = hub.orders("s1").await;
+    assert_eq!(again["events"], 4);
+    assert_eq!(again, orders);
+
+    peer.disconnect().await;
+    hub.stop().await;
+}
+both!(events_reach_the_hub_once);
+
+/// (b) A menu put at the hub reaches a connected node's catalog document, and
+/// a node's edit reaches the hub's menu.
+async fn menu_syncs_both_ways(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till 1").await;
+    let (s, b) = hub.call("GET", "/api/v1/stores/s1/menu", None).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (404, Some("no_menu")));
+
+    let mut peer = Peer::new("s1", "node-1");
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.pump_until("the hub's hello", |p| p.session.acked().is_some())
+        .await;
+
+    let menu = demo_menu();
+    let (s, b) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/menu",
+            Some(&serde_json::to_value(&menu).unwrap()),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["menu"], serde_json::to_value(&menu).unwrap());
+    assert_eq!(b["conflicts"], json!([]));
+
+    peer.pump_until("the menu reaches the node", |p| {
+        p.docs
+            .get(&DocKind::Catalog)
+            .and_then(|d| read_menu(d).ok())
+            .as_ref()
+            == Some(&menu)
+    })
+    .await;
+
+    // The node edits its copy: a price and a sold-out flag.
+    let mut edited = menu.clone();
+    edited.items[0].price += 50;
+    edited.items[1].sold_out = true;
+    write_menu(peer.catalog(), &edited).unwrap();
+    peer.flush().await;
+    let want = serde_json::to_value(&edited).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (s, b) = hub.call("GET", "/api/v1/stores/s1/menu", None).await;
+        assert_eq!(s, 200, "{b}");
+        if b["menu"] == want {
+            assert_eq!(b["conflicts"], json!([]));
+            assert_eq!(b["problem"], Value::Null);
+            break;
+        }
+        // The hub answers each document message after applying it: wait for the next one.
+        assert!(peer.step(deadline).await, "hub closed: {:?}", peer.closed);
+    }
+
+    peer.disconnect().await;
+    hub.stop().await;
+}
+both!(menu_syncs_both_ways);
+
+fn event(store: &str, origin: &str, seq: u64) -> Event {
+    Event {
+        id: uuid::Uuid::now_v7(),
+        store: store.into(),
+        origin: origin.into(),
+        seq,
+        hlc: format!("{seq:016}"),
+        kind: "order.created".into(),
+        subject: Some(format!("o{seq}")),
+        data: json!({ "order": { "id": format!("o{seq}"), "ticket": format!("S-{seq:04}") } }),
+    }
+}
+
+fn error_codes(frames: &[Frame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Error { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// (c) Bad credentials and bad input: 401 before the upgrade, 4400 / 4403 /
+/// 4401 closes after it, and nothing applied.
+async fn bad_input_is_refused(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    hub.create_store("s2").await;
+    let token = hub.create_token("s1", "till 1").await;
+    let url = hub.ws_url();
+
+    assert_eq!(ws_connect(&url, None).await.err(), Some(401));
+    assert_eq!(ws_connect(&url, Some("not-a-token")).await.err(), Some(401));
+    assert_eq!(
+        ws_connect(&format!("{url}?token=nope"), None).await.err(),
+        Some(401)
+    );
+    // The query form works for tools.
+    let mut ws = ws_connect(&format!("{url}?token={token}"), None)
+        .await
+        .unwrap();
+    ws.close(None).await.unwrap();
+
+    let good = wire::encode(&Frame::Events {
+        events: vec![event("s1", "node-1", 1)],
+    });
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() - 3);
+    let mut v2 = good.clone();
+    v2[4] = 2;
+    let cases: Vec<(&str, Message)> = vec![
+        (
+            "garbage",
+            Message::Binary(b"this is not a sync frame at all".to_vec().into()),
+        ),
+        ("truncated frame", Message::Binary(truncated.into())),
+        ("header only", Message::Binary(good[..6].to_vec().into())),
+        ("version 2", Message::Binary(v2.into())),
+        ("text message", Message::Text("hello".into())),
+    ];
+    for (what, msg) in cases {
+        let mut ws = ws_connect(&url, Some(&token)).await.unwrap();
+        ws.send(msg).await.unwrap();
+        let ((code, reason), frames) = expect_close(&mut ws).await;
+        assert_eq!(code, 4400, "{what}: {reason}");
+        assert_eq!(error_codes(&frames), ["bad_frame"], "{what}");
+        assert_eq!(hub.event_count("s1").await, 0, "{what}");
+    }
+
+    // A hello for another store.
+    let mut ws = ws_connect(&url, Some(&token)).await.unwrap();
+    let hello = Frame::Hello {
+        store: "s2".into(),
+        replica: "node-1".into(),
+        vector: Default::default(),
+    };
+    ws.send(Message::Binary(wire::encode(&hello).into()))
+        .await
+        .unwrap();
+    let ((code, reason), frames) = expect_close(&mut ws).await;
+    assert_eq!(code, 4403, "{reason}");
+    assert_eq!(error_codes(&frames), ["wrong_store"]);
+
+    // A batch with one event of another store: refused whole.
+    let mut ws = ws_connect(&url, Some(&token)).await.unwrap();
+    let mixed = Frame::Events {
+        events: vec![event("s1", "node-1", 1), event("s2", "node-1", 2)],
+    };
+    ws.send(Message::Binary(wire::encode(&mixed).into()))
+        .await
+        .unwrap();
+    let ((code, reason), frames) = expect_close(&mut ws).await;
+    assert_eq!(code, 4403, "{reason}");
+    assert_eq!(error_codes(&frames), ["foreign_event"]);
+    assert_eq!(hub.event_count("s1").await, 0);
+    assert_eq!(hub.event_count("s2").await, 0);
+
+    // An event that contradicts one the hub holds.
+    let mut peer = Peer::new("s1", "node-1");
+    peer.record_order("o1", "S-0001", 100);
+    peer.connect(&url, &token).await.unwrap();
+    peer.wait_acked(1).await;
+    let mut forged = peer.log.events().next().unwrap().clone();
+    forged.id = uuid::Uuid::now_v7();
+    forged.data = json!({ "order": { "id": "o1", "ticket": "S-9999" } });
+    peer.send_frame(&Frame::Events {
+        events: vec![forged],
+    })
+    .await;
+    let (code, _) = peer.wait_closed().await.unwrap();
+    assert_eq!(code, 4403);
+    assert_eq!(peer.remote_errors, ["forged_event"]);
+    assert_eq!(hub.event_count("s1").await, 1);
+    assert_eq!(tickets(&hub.orders("s1").await), ["S-0001"]);
+
+    // A message over the 16 MiB limit ends the connection; nothing applied.
+    let mut ws = ws_connect(&url, Some(&token)).await.unwrap();
+    let _ = ws
+        .send(Message::Binary(vec![0u8; wire::MAX_FRAME + 1].into()))
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while let common::Got::Frame(_) = common::next_got(&mut ws, deadline).await {}
+    assert_eq!(hub.event_count("s1").await, 1);
+
+    // Revocation closes an open connection (4401) and refuses new ones (401).
+    let (s, b) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/stores/s1/node-tokens",
+            Some(&json!({ "label": "till 2" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let token2 = b["token"].as_str().unwrap().to_owned();
+    let mut peer2 = Peer::new("s1", "node-2");
+    peer2.connect(&url, &token2).await.unwrap();
+    peer2
+        .pump_until("the hub's hello", |p| p.session.acked().is_some())
+        .await;
+    let (s, b) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/stores/s1/node-tokens/revoke",
+            Some(&json!({ "token": token2 })),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["closed_connections"], 1);
+    let (code, reason) = peer2.wait_closed().await.unwrap();
+    assert_eq!(code, 4401, "{reason}");
+    assert_eq!(ws_connect(&url, Some(&token2)).await.err(), Some(401));
+    // Revoking by hash works too, and is idempotent; another store's token is not found.
+    let hash = b_hash(&token2);
+    let (s, _) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/stores/s1/node-tokens/revoke",
+            Some(&json!({ "token_sha256": hash })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/stores/s2/node-tokens/revoke",
+            Some(&json!({ "token": token })),
+        )
+        .await;
+    assert_eq!(s, 404);
+    // The other token still works.
+    let mut ok = ws_connect(&url, Some(&token)).await.unwrap();
+    ok.close(None).await.unwrap();
+
+    hub.stop().await;
+}
+both!(bad_input_is_refused);
+
+fn b_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// (d) After a restart on the same database the events and the menu are still
+/// there, and a reconnecting node resends nothing the hub holds.
+async fn restart_keeps_everything(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till 1").await;
+    let menu = demo_menu();
+    let (s, _) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/menu",
+            Some(&serde_json::to_value(&menu).unwrap()),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    let mut peer = Peer::new("s1", "node-1");
+    for i in 1..=5 {
+        peer.record_order(&format!("o{i}"), &format!("S-000{i}"), 100 * i);
+    }
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.wait_acked(5).await;
+    peer.pump_until("the menu reaches the node", |p| {
+        p.docs
+            .get(&DocKind::Catalog)
+            .and_then(|d| read_menu(d).ok())
+            .as_ref()
+            == Some(&menu)
+    })
+    .await;
+    // A node-side edit, saved by the hub before it answers.
+    let mut edited = menu.clone();
+    edited.items[2].name = "Renamed at the node".into();
+    write_menu(peer.catalog(), &edited).unwrap();
+    peer.flush().await;
+    let want = serde_json::to_value(&edited).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while hub.call("GET", "/api/v1/stores/s1/menu", None).await.1["menu"] != want {
+        assert!(peer.step(deadline).await);
+    }
+
+    // Shut down while the node is connected: it is told 1001.
+    let (_, closed) = tokio::join!(hub.stop(), peer.wait_closed());
+    assert_eq!(closed.map(|c| c.0), Some(1001));
+
+    let hub = TestHub::start(&db).await;
+    let orders = hub.orders("s1").await;
+    assert_eq!(orders["events"], 5);
+    assert_eq!(
+        tickets(&orders),
+        ["S-0001", "S-0002", "S-0003", "S-0004", "S-0005"]
+    );
+    let (s, b) = hub.call("GET", "/api/v1/stores/s1/menu", None).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["menu"], want);
+
+    // The node reconnects: the hub's hello covers all five, so nothing goes either way.
+    peer.ws = None;
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.pump_until("the hub's hello", |p| p.session.acked().is_some())
+        .await;
+    assert_eq!(peer.session.acked().unwrap().get("node-1"), 5);
+    assert_eq!(peer.events_frames_sent, 0);
+    // Only the next event travels.
+    peer.record_order("o6", "S-0006", 600);
+    peer.flush().await;
+    peer.wait_acked(6).await;
+    assert_eq!((peer.events_frames_sent, peer.events_sent), (1, 1));
+    assert_eq!(peer.events_frames_received, 0);
+    assert_eq!(hub.event_count("s1").await, 6);
+
+    // The reloaded catalog keeps taking edits at the hub, and they reach the node.
+    let mut again = edited.clone();
+    again.items[3].price += 1;
+    let (s, b) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/menu",
+            Some(&serde_json::to_value(&again).unwrap()),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["conflicts"], json!([]));
+    peer.pump_until("the hub's edit after the restart reaches the node", |p| {
+        p.docs
+            .get(&DocKind::Catalog)
+            .and_then(|d| read_menu(d).ok())
+            .as_ref()
+            == Some(&again)
+    })
+    .await;
+
+    // A second node of the store, starting empty, receives all six from the hub.
+    let token2 = hub.create_token("s1", "till 2").await;
+    let mut fresh = Peer::new("s1", "node-2");
+    fresh.connect(&hub.ws_url(), &token2).await.unwrap();
+    fresh
+        .pump_until("all events reach the new node", |p| p.log.len() == 6)
+        .await;
+
+    peer.disconnect().await;
+    fresh.disconnect().await;
+    hub.stop().await;
+}
+both!(restart_keeps_everything);
+
+/// A node's events reach the store's other open connection without it asking.
+async fn events_fan_out_to_other_connections(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let t1 = hub.create_token("s1", "till 1").await;
+    let t2 = hub.create_token("s1", "till 2").await;
+    let mut a = Peer::new("s1", "node-1");
+    let mut b = Peer::new("s1", "node-2");
+    a.connect(&hub.ws_url(), &t1).await.unwrap();
+    b.connect(&hub.ws_url(), &t2).await.unwrap();
+    a.pump_until("hello", |p| p.session.acked().is_some()).await;
+    b.pump_until("hello", |p| p.session.acked().is_some()).await;
+    a.record_order("o1", "S-0001", 100);
+    a.record_order("o2", "S-0002", 200);
+    a.flush().await;
+    a.wait_acked(2).await;
+    b.pump_until("node-1's events reach node-2", |p| p.log.len() == 2)
+        .await;
+    a.disconnect().await;
+    b.disconnect().await;
+    hub.stop().await;
+}
+both!(events_fan_out_to_other_connections);

@@ -1,0 +1,270 @@
+//! The whole system across a cut link: a real hub and two real store nodes (of
+//! one store) as processes. The nodes reach the hub through a TCP proxy that
+//! this test can cut. While cut, both nodes take orders and both nodes and
+//! the hub edit the menu; when the link returns, all three converge to the
+//! same menu and the same orders, none lost and none doubled. Runs against
+//! the hub's SQLite default and against PostgreSQL (its own database).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+
+const ADMIN: &str = "admin-token-for-tests-only";
+
+/// The workspace's binaries (built by `cargo test --workspace`).
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a binary and waits for its "listening on http://ADDR" line.
+fn spawn(mut cmd: Command) -> Proc {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).env("RUST_LOG", "warn").spawn().expect("starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let base = line.split("listening on ").nth(1).expect("address line").trim().to_owned();
+    Proc { child, base }
+}
+
+/// A TCP proxy that can be cut (existing connections dropped, new ones refused) and healed.
+struct Proxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    generation: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let generation = Arc::new(tokio::sync::watch::channel(0u64).0);
+        let (c, g) = (cut.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if c.load(Ordering::SeqCst) {
+                    continue; // refused: dropped at once
+                }
+                let target = target.clone();
+                let mut gone = g.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = gone.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, cut, generation }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, url: &str, token: &str, body: Option<Value>, key: Option<&str>) -> (u16, Value) {
+        let mut r = self.http.request(method, url).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        if let Some(k) = key {
+            r = r.header("Idempotency-Key", k);
+        }
+        let r = r.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+    async fn get(&self, url: &str, token: &str) -> Value {
+        self.call(reqwest::Method::GET, url, token, None, None).await.1
+    }
+    async fn login(&self, base: &str, staff: &str, pin: &str) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"staff_id": staff, "pin": pin}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn order(item: &str, mods: &[&str]) -> Value {
+    json!({"channel": "pos", "fulfillment": "takeaway", "lines": [{"item_id": item, "quantity": 1, "modifiers": mods}]})
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval, bounded by the deadline
+    }
+}
+
+/// Orders as (id, status), sorted: what must be identical everywhere.
+fn order_set(list: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<_> = list["orders"]
+        .as_array()
+        .map(|a| a.iter().map(|o| (o["id"].as_str().unwrap_or("").to_owned(), o["status"].as_str().unwrap_or("").to_owned())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+async fn scenario(database_url: String) {
+    let api = Api { http: reqwest::Client::new() };
+    let mut hub_cmd = Command::new(bin("cloud-hub"));
+    hub_cmd.args(["--bind", "127.0.0.1:0", "--database-url", &database_url]).env("HUB_ADMIN_TOKEN", ADMIN);
+    let hub = spawn(hub_cmd);
+    let hub_addr = hub.base.trim_start_matches("http://").to_owned();
+    let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/admin/stores", hub.base), ADMIN, Some(json!({"id": "store-1", "name": "Harbor Street Kitchen"})), None).await;
+    assert_eq!(s, 201);
+    let proxy = Proxy::start(hub_addr).await;
+
+    let mut nodes = vec![];
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        let (s, t) = api
+            .call(reqwest::Method::POST, &format!("{}/api/v1/admin/stores/store-1/node-tokens", hub.base), ADMIN, Some(json!({"label": format!("node-{i}")})), None)
+            .await;
+        assert_eq!(s, 201, "{t}");
+        let mut cmd = Command::new(bin("store-node"));
+        cmd.args(["--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("STORE_NODE__STORE__ID", "store-1")
+            .env("STORE_NODE__HUB__URL", format!("ws://127.0.0.1:{}/api/v1/sync", proxy.port))
+            .env("STORE_NODE__HUB__TOKEN", t["token"].as_str().unwrap());
+        nodes.push(spawn(cmd));
+    }
+    let mut cashiers = vec![];
+    let mut managers = vec![];
+    for n in &nodes {
+        cashiers.push(api.login(&n.base, "cashier", "3000").await);
+        managers.push(api.login(&n.base, "manager", "2000").await);
+    }
+    for (n, t) in nodes.iter().zip(&cashiers) {
+        eventually("the node connected to the hub", async || api.get(&format!("{}/api/v1/sync/status", n.base), t).await["connected"] == true).await;
+    }
+
+    // Online: one order at each node reaches the hub.
+    let mut placed = 0;
+    for (n, t) in nodes.iter().zip(&cashiers) {
+        let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/orders", n.base), t, Some(order("house-garden-salad", &["salad-dressing-ranch"])), Some(&uuid::Uuid::now_v7().to_string())).await;
+        assert_eq!(s, 201);
+        placed += 1;
+    }
+    let hub_orders = format!("{}/api/v1/stores/store-1/orders", hub.base);
+    eventually("the first orders at the hub", async || order_set(&api.get(&hub_orders, ADMIN).await).len() == placed).await;
+
+    // Cut the link. Both nodes keep taking orders; everyone edits the menu.
+    proxy.cut();
+    for (n, t) in nodes.iter().zip(&cashiers) {
+        eventually("the node to notice the cut", async || api.get(&format!("{}/api/v1/sync/status", n.base), t).await["connected"] == false).await;
+        for _ in 0..5 {
+            let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/orders", n.base), t, Some(order("fountain-soda", &["drink-size-small", "soda-choice-cola"])), Some(&uuid::Uuid::now_v7().to_string())).await;
+            assert_eq!(s, 201, "the node takes orders with the hub unreachable");
+            placed += 1;
+        }
+    }
+    let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/menu/items/margherita-pizza/sold-out", nodes[0].base), &managers[0], Some(json!({"sold_out": true})), None).await;
+    assert_eq!(s, 200);
+    let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/menu/modifiers/pizza-crust-thin/sold-out", nodes[1].base), &managers[1], Some(json!({"sold_out": true})), None).await;
+    assert_eq!(s, 200);
+    let mut menu = api.get(&format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN).await["menu"].clone();
+    for item in menu["items"].as_array_mut().unwrap() {
+        if item["id"] == "fountain-soda" {
+            item["price"] = json!(333);
+        }
+    }
+    let (s, b) = api.call(reqwest::Method::PUT, &format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN, Some(menu), None).await;
+    assert_eq!(s, 200, "{b}");
+
+    // Heal: everything converges.
+    proxy.heal();
+    let urls: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    eventually("identical orders and menus everywhere", async || {
+        let hub_set = order_set(&api.get(&hub_orders, ADMIN).await);
+        if hub_set.len() != placed {
+            return false;
+        }
+        let hub_menu = api.get(&format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN).await["menu"].clone();
+        for (u, t) in urls.iter().zip(&cashiers) {
+            if order_set(&api.get(&format!("{u}/api/v1/orders?limit=500"), t).await) != hub_set {
+                return false;
+            }
+            if api.get(&format!("{u}/api/v1/menu"), t).await["menu"] != hub_menu {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+
+    // Every edit survived, on every replica.
+    for (u, t) in urls.iter().zip(&cashiers) {
+        let m = api.get(&format!("{u}/api/v1/menu"), t).await["menu"].clone();
+        let item = |id: &str| m["items"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap().clone();
+        assert_eq!(item("fountain-soda")["price"], 333);
+        assert_eq!(item("margherita-pizza")["sold_out"], true);
+        let thin = m["modifier_groups"].as_array().unwrap().iter().flat_map(|g| g["modifiers"].as_array().unwrap().clone()).find(|x| x["id"] == "pizza-crust-thin").unwrap();
+        assert_eq!(thin["sold_out"], true);
+        let s = api.get(&format!("{u}/api/v1/sync/status"), t).await;
+        assert_eq!(s["events_waiting"], 0, "{s}");
+    }
+    drop(nodes);
+    drop(hub);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_and_two_nodes_converge_after_a_cut_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_and_two_nodes_converge_after_a_cut_on_postgres() {
+    let name = format!("e2e_{}", uuid::Uuid::now_v7().simple());
+    let admin = |sql: String| {
+        let out = Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", &sql]).output().expect("psql runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    admin(format!("CREATE DATABASE {name}"));
+    scenario(format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
+    admin(format!("DROP DATABASE {name} WITH (FORCE)"));
+}
