@@ -13,6 +13,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edge-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 scripts/setup.sh
 echo "==> cargo test"
+cargo fetch --locked -q
 cargo test --workspace --locked
 echo "==> API fuzzing"
 scripts/api-fuzz.sh

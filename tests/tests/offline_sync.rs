@@ -37,12 +37,22 @@ impl Drop for Proc {
 
 /// Starts a binary and waits for its "listening on http://ADDR" line.
 fn spawn(mut cmd: Command) -> Proc {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).env("RUST_LOG", "warn").spawn().expect("starts");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("starts");
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let base = line.split("listening on ").nth(1).expect("address line").trim().to_owned();
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .expect("address line")
+        .trim()
+        .to_owned();
     Proc { child, base }
 }
 
@@ -62,14 +72,18 @@ impl Proxy {
         let (c, g) = (cut.clone(), generation.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 if c.load(Ordering::SeqCst) {
                     continue; // refused: dropped at once
                 }
                 let target = target.clone();
                 let mut gone = g.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = gone.changed() => {}
@@ -77,7 +91,11 @@ impl Proxy {
                 });
             }
         });
-        Proxy { port, cut, generation }
+        Proxy {
+            port,
+            cut,
+            generation,
+        }
     }
 
     fn cut(&self) {
@@ -95,7 +113,14 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, url: &str, token: &str, body: Option<Value>, key: Option<&str>) -> (u16, Value) {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         let mut r = self.http.request(method, url).bearer_auth(token);
         if let Some(b) = body {
             r = r.json(&b);
@@ -108,7 +133,9 @@ impl Api {
         (s, r.json().await.unwrap_or(Value::Null))
     }
     async fn get(&self, url: &str, token: &str) -> Value {
-        self.call(reqwest::Method::GET, url, token, None, None).await.1
+        self.call(reqwest::Method::GET, url, token, None, None)
+            .await
+            .1
     }
     async fn login(&self, base: &str, staff: &str, pin: &str) -> String {
         let r: Value = self
@@ -141,19 +168,40 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 fn order_set(list: &Value) -> Vec<(String, String)> {
     let mut v: Vec<_> = list["orders"]
         .as_array()
-        .map(|a| a.iter().map(|o| (o["id"].as_str().unwrap_or("").to_owned(), o["status"].as_str().unwrap_or("").to_owned())).collect())
+        .map(|a| {
+            a.iter()
+                .map(|o| {
+                    (
+                        o["id"].as_str().unwrap_or("").to_owned(),
+                        o["status"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
 }
 
 async fn scenario(database_url: String) {
-    let api = Api { http: reqwest::Client::new() };
+    let api = Api {
+        http: reqwest::Client::new(),
+    };
     let mut hub_cmd = Command::new(bin("cloud-hub"));
-    hub_cmd.args(["--bind", "127.0.0.1:0", "--database-url", &database_url]).env("HUB_ADMIN_TOKEN", ADMIN);
+    hub_cmd
+        .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
+        .env("HUB_ADMIN_TOKEN", ADMIN);
     let hub = spawn(hub_cmd);
     let hub_addr = hub.base.trim_start_matches("http://").to_owned();
-    let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/admin/stores", hub.base), ADMIN, Some(json!({"id": "store-1", "name": "Harbor Street Kitchen"})), None).await;
+    let (s, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("{}/api/v1/admin/stores", hub.base),
+            ADMIN,
+            Some(json!({"id": "store-1", "name": "Harbor Street Kitchen"})),
+            None,
+        )
+        .await;
     assert_eq!(s, 201);
     let proxy = Proxy::start(hub_addr).await;
 
@@ -161,14 +209,23 @@ async fn scenario(database_url: String) {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     for (i, dir) in dirs.iter().enumerate() {
         let (s, t) = api
-            .call(reqwest::Method::POST, &format!("{}/api/v1/admin/stores/store-1/node-tokens", hub.base), ADMIN, Some(json!({"label": format!("node-{i}")})), None)
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/api/v1/admin/stores/store-1/node-tokens", hub.base),
+                ADMIN,
+                Some(json!({"label": format!("node-{i}")})),
+                None,
+            )
             .await;
         assert_eq!(s, 201, "{t}");
         let mut cmd = Command::new(bin("store-node"));
         cmd.args(["--demo", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
             .env("STORE_NODE__STORE__ID", "store-1")
-            .env("STORE_NODE__HUB__URL", format!("ws://127.0.0.1:{}/api/v1/sync", proxy.port))
+            .env(
+                "STORE_NODE__HUB__URL",
+                format!("ws://127.0.0.1:{}/api/v1/sync", proxy.port),
+            )
             .env("STORE_NODE__HUB__TOKEN", t["token"].as_str().unwrap());
         nodes.push(spawn(cmd));
     }
@@ -179,40 +236,101 @@ async fn scenario(database_url: String) {
         managers.push(api.login(&n.base, "manager", "2000").await);
     }
     for (n, t) in nodes.iter().zip(&cashiers) {
-        eventually("the node connected to the hub", async || api.get(&format!("{}/api/v1/sync/status", n.base), t).await["connected"] == true).await;
+        eventually("the node connected to the hub", async || {
+            api.get(&format!("{}/api/v1/sync/status", n.base), t).await["connected"] == true
+        })
+        .await;
     }
 
     // Online: one order at each node reaches the hub.
     let mut placed = 0;
     for (n, t) in nodes.iter().zip(&cashiers) {
-        let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/orders", n.base), t, Some(order("house-garden-salad", &["salad-dressing-ranch"])), Some(&uuid::Uuid::now_v7().to_string())).await;
+        let (s, _) = api
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/api/v1/orders", n.base),
+                t,
+                Some(order("house-garden-salad", &["salad-dressing-ranch"])),
+                Some(&uuid::Uuid::now_v7().to_string()),
+            )
+            .await;
         assert_eq!(s, 201);
         placed += 1;
     }
     let hub_orders = format!("{}/api/v1/stores/store-1/orders", hub.base);
-    eventually("the first orders at the hub", async || order_set(&api.get(&hub_orders, ADMIN).await).len() == placed).await;
+    eventually("the first orders at the hub", async || {
+        order_set(&api.get(&hub_orders, ADMIN).await).len() == placed
+    })
+    .await;
 
     // Cut the link. Both nodes keep taking orders; everyone edits the menu.
     proxy.cut();
     for (n, t) in nodes.iter().zip(&cashiers) {
-        eventually("the node to notice the cut", async || api.get(&format!("{}/api/v1/sync/status", n.base), t).await["connected"] == false).await;
+        eventually("the node to notice the cut", async || {
+            api.get(&format!("{}/api/v1/sync/status", n.base), t).await["connected"] == false
+        })
+        .await;
         for _ in 0..5 {
-            let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/orders", n.base), t, Some(order("fountain-soda", &["drink-size-small", "soda-choice-cola"])), Some(&uuid::Uuid::now_v7().to_string())).await;
+            let (s, _) = api
+                .call(
+                    reqwest::Method::POST,
+                    &format!("{}/api/v1/orders", n.base),
+                    t,
+                    Some(order(
+                        "fountain-soda",
+                        &["drink-size-small", "soda-choice-cola"],
+                    )),
+                    Some(&uuid::Uuid::now_v7().to_string()),
+                )
+                .await;
             assert_eq!(s, 201, "the node takes orders with the hub unreachable");
             placed += 1;
         }
     }
-    let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/menu/items/margherita-pizza/sold-out", nodes[0].base), &managers[0], Some(json!({"sold_out": true})), None).await;
+    let (s, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!(
+                "{}/api/v1/menu/items/margherita-pizza/sold-out",
+                nodes[0].base
+            ),
+            &managers[0],
+            Some(json!({"sold_out": true})),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, _) = api.call(reqwest::Method::POST, &format!("{}/api/v1/menu/modifiers/pizza-crust-thin/sold-out", nodes[1].base), &managers[1], Some(json!({"sold_out": true})), None).await;
+    let (s, _) = api
+        .call(
+            reqwest::Method::POST,
+            &format!(
+                "{}/api/v1/menu/modifiers/pizza-crust-thin/sold-out",
+                nodes[1].base
+            ),
+            &managers[1],
+            Some(json!({"sold_out": true})),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    let mut menu = api.get(&format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN).await["menu"].clone();
+    let mut menu = api
+        .get(&format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN)
+        .await["menu"]
+        .clone();
     for item in menu["items"].as_array_mut().unwrap() {
         if item["id"] == "fountain-soda" {
             item["price"] = json!(333);
         }
     }
-    let (s, b) = api.call(reqwest::Method::PUT, &format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN, Some(menu), None).await;
+    let (s, b) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/stores/store-1/menu", hub.base),
+            ADMIN,
+            Some(menu),
+            None,
+        )
+        .await;
     assert_eq!(s, 200, "{b}");
 
     // Heal: everything converges.
@@ -223,7 +341,10 @@ async fn scenario(database_url: String) {
         if hub_set.len() != placed {
             return false;
         }
-        let hub_menu = api.get(&format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN).await["menu"].clone();
+        let hub_menu = api
+            .get(&format!("{}/api/v1/stores/store-1/menu", hub.base), ADMIN)
+            .await["menu"]
+            .clone();
         for (u, t) in urls.iter().zip(&cashiers) {
             if order_set(&api.get(&format!("{u}/api/v1/orders?limit=500"), t).await) != hub_set {
                 return false;
@@ -239,10 +360,24 @@ async fn scenario(database_url: String) {
     // Every edit survived, on every replica.
     for (u, t) in urls.iter().zip(&cashiers) {
         let m = api.get(&format!("{u}/api/v1/menu"), t).await["menu"].clone();
-        let item = |id: &str| m["items"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap().clone();
+        let item = |id: &str| {
+            m["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == id)
+                .unwrap()
+                .clone()
+        };
         assert_eq!(item("fountain-soda")["price"], 333);
         assert_eq!(item("margherita-pizza")["sold_out"], true);
-        let thin = m["modifier_groups"].as_array().unwrap().iter().flat_map(|g| g["modifiers"].as_array().unwrap().clone()).find(|x| x["id"] == "pizza-crust-thin").unwrap();
+        let thin = m["modifier_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["modifiers"].as_array().unwrap().clone())
+            .find(|x| x["id"] == "pizza-crust-thin")
+            .unwrap();
         assert_eq!(thin["sold_out"], true);
         let s = api.get(&format!("{u}/api/v1/sync/status"), t).await;
         assert_eq!(s["events_waiting"], 0, "{s}");
@@ -254,15 +389,35 @@ async fn scenario(database_url: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hub_and_two_nodes_converge_after_a_cut_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    scenario(format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display())).await;
+    scenario(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("hub.db").display()
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hub_and_two_nodes_converge_after_a_cut_on_postgres() {
     let name = format!("e2e_{}", uuid::Uuid::now_v7().simple());
     let admin = |sql: String| {
-        let out = Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", &sql]).output().expect("psql runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &sql,
+            ])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     admin(format!("CREATE DATABASE {name}"));
     scenario(format!("postgres://postgres@127.0.0.1:5432/{name}")).await;

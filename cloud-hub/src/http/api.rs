@@ -65,8 +65,9 @@ pub struct NewStore {
 pub async fn create_store(
     _: Admin,
     State(hub): State<Arc<Hub>>,
-    JsonBody(body): JsonBody<NewStore>,
+    body: JsonBody<NewStore>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body = body.value;
     check_id(&body.id)?;
     check_text("name", &body.name)?;
     let now = now_ms();
@@ -95,8 +96,9 @@ pub async fn create_token(
     _: Admin,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
-    JsonBody(body): JsonBody<NewToken>,
+    body: JsonBody<NewToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body = body.value;
     check_text("label", &body.label)?;
     if !hub.db.store_exists(&store_id).await? {
         return Err(ApiError::not_found("store"));
@@ -135,8 +137,9 @@ pub async fn revoke_token(
     _: Admin,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
-    JsonBody(body): JsonBody<Revoke>,
+    body: JsonBody<Revoke>,
 ) -> ApiResult<Json<Value>> {
+    let body = body.value;
     let hash = match (body.token, body.token_sha256) {
         (Some(t), None) => token_hash(&t),
         (None, Some(h)) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -218,8 +221,9 @@ pub async fn put_menu(
     _: Admin,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
-    JsonBody(menu): JsonBody<Menu>,
+    menu: JsonBody<Menu>,
 ) -> ApiResult<Json<Value>> {
+    let menu = menu.value;
     menu.validate()
         .map_err(|e| ApiError::unprocessable("invalid_menu", e.to_string()))?;
     let store = open_store(&hub, &store_id).await?;

@@ -1,0 +1,10 @@
+//! What the store node's and the hub's HTTP APIs share, so both answer the
+//! same way: one error type (`{"error":{"code","message"}}`, a 4xx with a
+//! stable code for client mistakes, a logged generic 500 otherwise) and the
+//! extractors that turn bad input into those errors instead of axum's plain
+//! text. Servers depend on this crate; it depends on no server.
+
+pub mod error;
+pub mod extract;
+
+pub use error::{ApiError, ApiResult, ErrorBody, ErrorDetail, ReadErrors, WriteErrors};
