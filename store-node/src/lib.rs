@@ -135,6 +135,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         metrics: metrics_handle(),
         ws_clients: Default::default(),
         sync: std::sync::Mutex::new(sync_client::SyncHealth::new(hub_url)),
+        sync_changed: tokio::sync::watch::channel(0).0,
         docs,
     });
     let sync_task = sync_client::spawn(state.clone());

@@ -36,6 +36,8 @@ pub struct AppState {
     pub docs: Arc<Mutex<sync::session::Docs>>,
     /// How the link to the hub is doing.
     pub sync: Mutex<crate::sync_client::SyncHealth>,
+    /// Bumped whenever `sync` changes, so event streams can tell their clients.
+    pub sync_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {

@@ -139,8 +139,16 @@ async fn run(state: Arc<AppState>) {
 }
 
 fn update(state: &AppState, f: impl FnOnce(&mut SyncHealth)) {
-    if let Ok(mut h) = state.sync.lock() {
-        f(&mut h);
+    let changed = match state.sync.lock() {
+        Ok(mut h) => {
+            let before = (h.connected, h.events_waiting, h.last_error.clone());
+            f(&mut h);
+            before != (h.connected, h.events_waiting, h.last_error.clone())
+        }
+        Err(_) => false,
+    };
+    if changed {
+        state.sync_changed.send_modify(|n| *n += 1);
     }
 }
 

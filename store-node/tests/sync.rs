@@ -128,6 +128,19 @@ async fn until(hub: &FakeHub, what: &str, check: impl Fn() -> bool) {
     }
 }
 
+/// Reads the stream until a `sync.status` notice whose data passes `check`.
+async fn next_notice(ws: &mut Ws, check: impl Fn(&serde_json::Value) -> bool) {
+    loop {
+        let m = next_json(ws).await;
+        if m["type"] == "sync.status" {
+            assert!(m.get("cursor").is_none(), "a notice has no cursor");
+            if check(&m["data"]) {
+                return;
+            }
+        }
+    }
+}
+
 fn hub_orders(hub: &FakeHub) -> usize {
     hub.log
         .lock()
@@ -149,6 +162,8 @@ async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
     })
     .await;
     let cashier = app.cashier().await;
+    let kitchen = app.kitchen().await;
+    let mut stream = connect_events(&app, &kitchen, 0).await;
 
     // The node's demo menu reaches the hub's catalog, and its orders reach the hub's log.
     until(&hub, "the node's menu at the hub", || {
@@ -159,6 +174,8 @@ async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
     until(&hub, "the first order at the hub", || hub_orders(&hub) == 1).await;
     let (_, status) = app.get(&cashier, "/api/v1/sync/status").await;
     assert_eq!(status["connected"], true, "{status}");
+    // Screens hear about the link on the event stream, as notices without a cursor.
+    next_notice(&mut stream, |d| d["connected"] == true).await;
 
     // The merchant changes a price at the hub; the node's menu API shows it.
     {
@@ -198,6 +215,7 @@ async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
     hub_task.abort();
     let _ = hub_task.await;
     hub.down.send_replace(true);
+    next_notice(&mut stream, |d| d["connected"] == false).await;
     for i in 0..5 {
         app.place(&cashier, &format!("offline-{i}")).await;
     }

@@ -20,12 +20,14 @@ export interface EventStreamOptions {
   onCaughtUp?: (cursor: number) => void;
   /** Start from here instead of the beginning of the log (e.g. a cursor saved by the app). */
   startCursor?: number;
+  /** Notices: messages without a cursor, such as `sync.status` (the hub link). */
+  onNotice?: (n: { type: string; data: Record<string, unknown> }) => void;
 }
 
-export function useEventStream({ token, onEvent, onCaughtUp, startCursor = 0 }: EventStreamOptions): LinkStatus {
+export function useEventStream({ token, onEvent, onCaughtUp, onNotice, startCursor = 0 }: EventStreamOptions): LinkStatus {
   const [status, setStatus] = useState<LinkStatus>("connecting");
-  const handlers = useRef({ onEvent, onCaughtUp });
-  handlers.current = { onEvent, onCaughtUp };
+  const handlers = useRef({ onEvent, onCaughtUp, onNotice });
+  handlers.current = { onEvent, onCaughtUp, onNotice };
   const cursor = useRef(startCursor);
 
   useEffect(() => {
@@ -53,6 +55,11 @@ export function useEventStream({ token, onEvent, onCaughtUp, startCursor = 0 }: 
           return;
         }
         const e = msg as StoreEvent;
+        if (typeof e.cursor !== "number") {
+          // A notice (no cursor): never moves the resume position.
+          handlers.current.onNotice?.(msg as { type: string; data: Record<string, unknown> });
+          return;
+        }
         if (e.cursor <= cursor.current) return;
         cursor.current = e.cursor;
         handlers.current.onEvent(e);

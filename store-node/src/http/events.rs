@@ -7,6 +7,10 @@
 //! *before* reading the backlog and drops anything at or below the last cursor
 //! sent, and whenever it sees a gap (or lags behind the bus) it re-reads the
 //! log: a KDS that reconnects with its cursor never misses or doubles a ticket.
+//!
+//! Besides events, the stream carries *notices*, which have no cursor and are
+//! not in the log: `{"type":"sync.status","data":{...}}` whenever the link to
+//! the hub changes (connected, events waiting), so screens can show it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -81,12 +85,26 @@ async fn catch_up(state: &AppState, socket: &mut WebSocket, last: &mut i64) -> a
     }
 }
 
+async fn send_sync_notice(state: &AppState, socket: &mut WebSocket) -> anyhow::Result<()> {
+    let health = crate::sync_client::current(state).await;
+    let notice = serde_json::json!({ "type": "sync.status", "data": health });
+    socket
+        .send(Message::Text(notice.to_string().into()))
+        .await?;
+    Ok(())
+}
+
 async fn stream(state: &AppState, mut socket: WebSocket, cursor: i64) -> anyhow::Result<()> {
     let mut live = state.bus.subscribe();
     let mut last = cursor;
     catch_up(state, &mut socket, &mut last).await?;
     let hello = serde_json::json!({ "type": "caught_up", "cursor": last });
     socket.send(Message::Text(hello.to_string().into())).await?;
+    // Sync health travels as a notice: no cursor, not in the log, the latest state only.
+    let mut sync_changed = state.sync_changed.subscribe();
+    if state.config.hub.is_some() {
+        send_sync_notice(state, &mut socket).await?;
+    }
     let mut ping = tokio::time::interval(std::time::Duration::from_secs(20));
     loop {
         tokio::select! {
@@ -101,6 +119,7 @@ async fn stream(state: &AppState, mut socket: WebSocket, cursor: i64) -> anyhow:
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
                 Some(Ok(_)) => {} // clients have nothing to say; pings are answered by axum
             },
+            Ok(()) = sync_changed.changed() => send_sync_notice(state, &mut socket).await?,
             _ = ping.tick() => socket.send(Message::Ping(Vec::new().into())).await?,
         }
     }
