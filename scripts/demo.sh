@@ -30,12 +30,21 @@ wait_for_line() { # file pattern
   echo "gave up waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
 }
 
-"$BIN/cloud-hub" --bind "127.0.0.1:$HUB_PORT" >"$DATA/hub.out" 2>"$DATA/hub.log" &
-pids+=($!)
-"$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --data-dir "$DATA/node" --web-dir apps --log-format pretty \
-  >"$DATA/node.out" 2>"$DATA/node.log" &
+# The hub: its own SQLite file, an admin token for this demo, one store and a token for its node.
+ADMIN="demo-admin-token-$(date +%s)"
+HUB="http://127.0.0.1:$HUB_PORT"
+HUB_ADMIN_TOKEN="$ADMIN" "$BIN/cloud-hub" --bind "127.0.0.1:$HUB_PORT" --database-url "sqlite://$DATA/hub.db?mode=rwc" \
+  >"$DATA/hub.out" 2>"$DATA/hub.log" &
 pids+=($!)
 wait_for_line "$DATA/hub.out" "listening"
+admin() { curl -sf -X"$1" "$HUB$2" -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' ${3:+-d "$3"}; }
+admin POST /api/v1/admin/stores '{"id":"store-1","name":"Harbor Street Kitchen"}' >/dev/null
+NODE_TOKEN=$(admin POST /api/v1/admin/stores/store-1/node-tokens '{"label":"demo node"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["token"])')
+
+STORE_NODE__STORE__ID=store-1 STORE_NODE__HUB__URL="ws://127.0.0.1:$HUB_PORT/api/v1/sync" STORE_NODE__HUB__TOKEN="$NODE_TOKEN" \
+  "$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --data-dir "$DATA/node" --web-dir apps --log-format pretty \
+  >"$DATA/node.out" 2>"$DATA/node.log" &
+pids+=($!)
 wait_for_line "$DATA/node.out" "listening"
 NODE="http://127.0.0.1:$NODE_PORT"
 
@@ -67,7 +76,10 @@ cat <<MSG
   Store node API      $NODE/api/v1            (OpenAPI: $NODE/api/v1/openapi.json)
   Health / metrics    $NODE/healthz  $NODE/readyz  $NODE/metrics
   Live events (WS)    ws://127.0.0.1:$NODE_PORT/api/v1/events?cursor=0&token=$KITCHEN
-  Cloud hub           http://127.0.0.1:$HUB_PORT/healthz
+  Cloud hub           $HUB/healthz   (the node syncs to it; admin token: $ADMIN)
+    orders at the hub   curl -s $HUB/api/v1/stores/store-1/orders -H "authorization: Bearer $ADMIN"
+    menu at the hub     curl -s $HUB/api/v1/stores/store-1/menu -H "authorization: Bearer $ADMIN"
+    sync status         curl -s $NODE/api/v1/sync/status -H "authorization: Bearer $KITCHEN"
   Logs                $DATA/node.log  $DATA/hub.log
   Database            $DATA/node/store.db  (sqlite3 "$DATA/node/store.db" 'select ticket,status from orders')
 
