@@ -200,6 +200,92 @@ async fn admin_api_refuses_bad_input(backend: Backend) {
     assert_eq!((s, code(&b)), (405, "method_not_allowed"));
     let (s, b) = hub.call("GET", "/api/v1/nothing", None).await;
     assert_eq!((s, code(&b)), (404, "not_found"));
+    // Staff (the roster) and settings.
+    for (body, want) in [
+        (
+            json!({ "name": "Sam", "role": "admin", "pin": "1234" }),
+            "invalid_role",
+        ),
+        (
+            json!({ "name": "Sam", "role": "chef", "pin": "1234" }),
+            "invalid_role",
+        ),
+        (
+            json!({ "name": "Sam", "role": "cashier", "pin": "12" }),
+            "invalid_pin",
+        ),
+        (
+            json!({ "name": "Sam", "role": "cashier", "pin": "12ab" }),
+            "invalid_pin",
+        ),
+        (json!({ "name": "Sam", "role": "cashier" }), "invalid_body"),
+        (
+            json!({ "name": "Sam", "role": "cashier", "pin": "1234", "x": 1 }),
+            "invalid_body",
+        ),
+    ] {
+        let (s, b) = hub
+            .call("PUT", "/api/v1/stores/s1/staff/sam", Some(&body))
+            .await;
+        assert_eq!((s, code(&b)), (422, want), "{body}");
+    }
+    let (s, b) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/staff/a%20b",
+            Some(&json!({ "name": "Sam", "role": "cashier", "pin": "1234" })),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_id"));
+    let (s, b) = hub.call("GET", "/api/v1/stores/s1/staff", None).await;
+    assert_eq!(
+        (s, b),
+        (200, json!({ "staff": [] })),
+        "refused staff wrote nothing"
+    );
+    let (s, b) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/staff/sam",
+            Some(&json!({ "name": "Sam", "role": "cashier", "pin": "1234" })),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, b) = hub.call("GET", "/api/v1/stores/s1/staff", None).await;
+    assert_eq!(b["staff"][0]["id"], "sam");
+    assert!(
+        b["staff"][0].get("pin_hash").is_none(),
+        "no PIN hash leaves the hub's API"
+    );
+    let (s, b) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/settings",
+            Some(&json!({ "pickup_lead_minutes": 5000 })),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_settings"));
+    let (s, b) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/settings",
+            Some(&json!({ "colour": "red" })),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_body"));
+    let (s, b) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/s1/settings",
+            Some(&json!({ "name": "Main Street", "online_ordering": true })),
+        )
+        .await;
+    assert_eq!((s, b["name"].as_str()), (200, Some("Main Street")));
+    let (_, b) = hub.call("GET", "/api/v1/stores/s1/settings", None).await;
+    assert_eq!(b, json!({ "name": "Main Street", "online_ordering": true }));
+    let (s, _) = hub.call("GET", "/api/v1/stores/nope/settings", None).await;
+    assert_eq!(s, 404);
+
     // The sync endpoint with a valid token but no upgrade.
     let (s, b) = hub.call_as(Some(token), "GET", "/api/v1/sync", None).await;
     assert_eq!((s, code(&b)), (400, "websocket_required"));

@@ -49,10 +49,15 @@ pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
             store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }))?;
         }
         for (id, name, role, hash) in hashed {
-            ctx.conn.execute(
+            let added = ctx.conn.execute(
                 "INSERT INTO staff (id, name, role, pin_hash) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
                 rusqlite::params![id, name, role.as_str(), hash],
             )?;
+            if added == 1 {
+                // The roster document carries staff to the hub and the store's other nodes.
+                let entry = crate::docs::RosterEntry { name: name.into(), role: role.as_str().into(), pin_hash: hash, active: true };
+                crate::docs::set_staff(ctx.conn, &docs, id, &entry).map_err(ApiError::internal)?;
+            }
         }
         Ok(())
     })

@@ -94,3 +94,84 @@ pub fn set_menu(conn: &Connection, docs: &Mutex<Docs>, menu: &Menu) -> anyhow::R
 pub fn menu_of(docs: &Docs) -> Option<Menu> {
     docs.get(&DocKind::Catalog).and_then(|d| read_menu(d).ok())
 }
+
+/// A staff member as the roster document holds them (PIN as an Argon2 hash only).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RosterEntry {
+    pub name: String,
+    pub role: String,
+    pub pin_hash: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Adds or updates a staff member in the roster document and saves it (the caller projects).
+pub fn set_staff(
+    conn: &Connection,
+    docs: &Mutex<Docs>,
+    id: &str,
+    entry: &RosterEntry,
+) -> anyhow::Result<()> {
+    let mut docs = docs
+        .lock()
+        .map_err(|_| anyhow::anyhow!("documents lock poisoned"))?;
+    let doc = docs
+        .entry(DocKind::Roster)
+        .or_insert_with(|| SharedDoc::new(DocKind::Roster, b"node"));
+    let fields = match serde_json::to_value(entry)? {
+        serde_json::Value::Object(m) => m,
+        _ => anyhow::bail!("a roster entry is an object"),
+    };
+    doc.put_entity("staff", id, &fields)?;
+    save(conn, &mut docs, DocKind::Roster)?;
+    Ok(())
+}
+
+/// The roster document into the `staff` table: staff the document names are added or updated (and
+/// deactivated when it says so); staff it does not name are left alone.
+pub fn project_roster(conn: &Connection, docs: &Docs) -> anyhow::Result<usize> {
+    let Some(doc) = docs.get(&DocKind::Roster) else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for (id, e) in doc.decode::<RosterEntry>("staff")? {
+        if domain::Ident::parse(&id).is_err() || domain::roles::Role::parse(&e.role).is_none() {
+            tracing::warn!(staff = %id, "skipping a roster entry with a bad id or role");
+            continue;
+        }
+        conn.execute(
+            "INSERT INTO staff (id, name, role, pin_hash, active) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,
+                 pin_hash = excluded.pin_hash, active = excluded.active",
+            params![id, e.name, e.role, e.pin_hash, e.active as i64],
+        )?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The store's settings as the settings document holds them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct StoreSettings {
+    /// The name customers see (kiosk, receipts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Minutes from an online order to pickup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_lead_minutes: Option<u32>,
+    /// Whether the hub takes online orders for this store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_ordering: Option<bool>,
+}
+
+/// The settings document's `store` entity, if it has one.
+pub fn settings_of(docs: &Docs) -> StoreSettings {
+    docs.get(&DocKind::Settings)
+        .and_then(|d| d.decode::<StoreSettings>("settings").ok())
+        .and_then(|v| v.into_iter().find(|(id, _)| id == "store").map(|(_, s)| s))
+        .unwrap_or_default()
+}

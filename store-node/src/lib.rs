@@ -228,6 +228,11 @@ pub async fn add_staff(
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_hash = excluded.pin_hash, active = 1",
             rusqlite::params![id, name, role.as_str(), hash],
         )?;
+        // Into the roster document too, so the hub and the store's other nodes learn of them.
+        let origin = ctx.origin().to_owned();
+        let docs = std::sync::Mutex::new(docs::load(ctx.conn, &origin).map_err(ApiError::internal)?);
+        let entry = docs::RosterEntry { name, role: role.as_str().into(), pin_hash: hash, active: true };
+        docs::set_staff(ctx.conn, &docs, &id, &entry).map_err(ApiError::internal)?;
         Ok(())
     })
     .await

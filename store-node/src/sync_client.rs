@@ -287,6 +287,9 @@ async fn in_writer(
                         .map_err(|e| SyncErr(e.message))?;
                     menu_changed = true;
                 }
+                if kind == DocKind::Roster {
+                    crate::docs::project_roster(ctx.conn, &docs).map_err(|e| SyncErr(e.to_string()))?;
+                }
             }
             // How much of our own history the hub has acknowledged.
             let acked = session.acked().cloned();

@@ -333,6 +333,28 @@ async fn scenario(database_url: String) {
         .await;
     assert_eq!(s, 200, "{b}");
 
+    // The merchant hires someone and renames the store at the hub, also while cut.
+    let (s, b) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/stores/store-1/staff/sam", hub.base),
+            ADMIN,
+            Some(json!({"name": "Sam Server", "role": "cashier", "pin": "7777"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = api
+        .call(
+            reqwest::Method::PUT,
+            &format!("{}/api/v1/stores/store-1/settings", hub.base),
+            ADMIN,
+            Some(json!({"name": "Harbor Street Kitchen — Pier 39", "pickup_lead_minutes": 20})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
     // Heal: everything converges.
     proxy.heal();
     let urls: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
@@ -384,6 +406,60 @@ async fn scenario(database_url: String) {
             api.get(&format!("{u}/api/v1/sync/status"), t).await["events_waiting"] == 0
         })
         .await;
+    }
+    // The roster and settings reached both nodes: Sam signs in there (offline-capable, the PIN hash
+    // came with the roster), and the nodes show the new name. The nodes' own staff reached the hub.
+    for u in &urls {
+        eventually("the new staff member can sign in at the node", async || {
+            let r = api
+                .http
+                .post(format!("{u}/api/v1/auth/login"))
+                .json(&json!({"staff_id": "sam", "pin": "7777"}))
+                .send()
+                .await
+                .unwrap();
+            r.status() == 200
+        })
+        .await;
+        let r = api
+            .http
+            .post(format!("{u}/api/v1/auth/login"))
+            .json(&json!({"staff_id": "sam", "pin": "0000"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "a wrong PIN is still wrong");
+        let store: Value = api
+            .http
+            .get(format!("{u}/api/v1/store"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                store["name"].as_str(),
+                store["pickup_lead_minutes"].as_u64()
+            ),
+            (Some("Harbor Street Kitchen — Pier 39"), Some(20))
+        );
+    }
+    let staff = api
+        .get(&format!("{}/api/v1/stores/store-1/staff", hub.base), ADMIN)
+        .await;
+    let ids: Vec<&str> = staff["staff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    for id in ["sam", "cashier", "manager", "kitchen"] {
+        assert!(
+            ids.contains(&id),
+            "{id} missing from the hub's roster: {ids:?}"
+        );
     }
     drop(nodes);
     drop(hub);

@@ -262,6 +262,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/store": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The store's name and public settings. */
+        get: operations["store_info"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sync/status": {
         parameters: {
             query?: never;
@@ -641,6 +658,17 @@ export interface components {
         Station: {
             id: components["schemas"]["Ident"];
             name: string;
+        };
+        /**
+         * @description The store as screens show it (name, pickup lead time), from the settings document the merchant
+         *     edits at the hub, or the node's configuration until there is one. No sign-in needed.
+         */
+        StoreInfo: {
+            id: string;
+            name: string;
+            online_ordering?: boolean | null;
+            /** Format: int32 */
+            pickup_lead_minutes?: number | null;
         };
         /** @description The link to the hub, for the API, the metrics and the screens. */
         SyncHealth: {
@@ -1982,6 +2010,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    store_info: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreInfo"];
                 };
             };
         };

@@ -285,3 +285,164 @@ pub async fn get_orders(
         json!({ "orders": project_orders(&events), "events": events.len() }),
     ))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffInput {
+    pub name: String,
+    /// owner, manager, cashier, kitchen, or customer (a kiosk's account).
+    pub role: String,
+    /// 4 to 8 digits; only its Argon2id hash is kept, and synced to the store's nodes.
+    pub pin: String,
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+/// Add a staff member to a store, or change one (name, role, PIN, active). They can sign in at the
+/// store's nodes once the roster has synced, with the hub unreachable or not.
+pub async fn put_staff(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path((store_id, staff_id)): Path<(String, String)>,
+    body: JsonBody<StaffInput>,
+) -> ApiResult<Json<Value>> {
+    let body = body.value;
+    check_id(&staff_id)?;
+    check_text("name", &body.name)?;
+    let role = domain::roles::Role::parse(&body.role)
+        .filter(|r| *r != domain::roles::Role::Admin)
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_role",
+                "role is owner, manager, cashier, kitchen or customer",
+            )
+        })?;
+    let pin = domain::roles::Pin::parse(&body.pin)
+        .map_err(|e| ApiError::unprocessable("invalid_pin", e.to_string()))?;
+    // Argon2 is deliberately slow: hash off the async runtime.
+    let pin_hash = tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt =
+            SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| e.to_string())?;
+        argon2::Argon2::default()
+            .hash_password(pin.expose().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let store = open_store(&hub, &store_id).await?;
+    let mut g = store.docs.lock().await;
+    let doc = g
+        .docs
+        .entry(DocKind::Roster)
+        .or_insert_with(|| SharedDoc::new(DocKind::Roster, HUB_REPLICA.as_bytes()));
+    let fields = json!({ "name": body.name.trim(), "role": role.as_str(), "pin_hash": pin_hash, "active": body.active });
+    let Value::Object(fields) = fields else {
+        return Err(ApiError::internal("roster entry is not an object"));
+    };
+    doc.put_entity("staff", &staff_id, &fields)
+        .map_err(|e| ApiError::conflict("roster_unreadable", e.to_string()))?;
+    g.save(&hub.db, &store_id, &[DocKind::Roster]).await?;
+    store.notify(0);
+    Ok(Json(
+        json!({ "id": staff_id, "name": body.name.trim(), "role": role.as_str(), "active": body.active }),
+    ))
+}
+
+/// A store's staff as the roster document holds them (no PIN hashes).
+pub async fn get_staff(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let store = open_store(&hub, &store_id).await?;
+    let g = store.docs.lock().await;
+    let mut staff = vec![];
+    if let Some(doc) = g.docs.get(&DocKind::Roster) {
+        for (id, f) in doc
+            .entities("staff")
+            .map_err(|e| ApiError::conflict("roster_unreadable", e.to_string()))?
+        {
+            staff.push(json!({ "id": id, "name": f.get("name"), "role": f.get("role"), "active": f.get("active") }));
+        }
+    }
+    Ok(Json(json!({ "staff": staff })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    pub name: Option<String>,
+    pub pickup_lead_minutes: Option<u32>,
+    pub online_ordering: Option<bool>,
+}
+
+fn settings_view(doc: Option<&SharedDoc>) -> ApiResult<Value> {
+    let store = doc
+        .map(|d| d.entities("settings"))
+        .transpose()
+        .map_err(|e| ApiError::conflict("settings_unreadable", e.to_string()))?
+        .and_then(|mut e| e.remove("store"))
+        .unwrap_or_default();
+    Ok(Value::Object(store))
+}
+
+/// Change a store's settings (the fields sent); they sync to the store's nodes.
+pub async fn put_settings(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+    body: JsonBody<SettingsInput>,
+) -> ApiResult<Json<Value>> {
+    let body = body.value;
+    if let Some(n) = &body.name {
+        check_text("name", n)?;
+    }
+    if body.pickup_lead_minutes.is_some_and(|m| m > 24 * 60) {
+        return Err(ApiError::unprocessable(
+            "invalid_settings",
+            "pickup_lead_minutes is at most 1440",
+        ));
+    }
+    let store = open_store(&hub, &store_id).await?;
+    let mut g = store.docs.lock().await;
+    let doc = g
+        .docs
+        .entry(DocKind::Settings)
+        .or_insert_with(|| SharedDoc::new(DocKind::Settings, HUB_REPLICA.as_bytes()));
+    let mut current = settings_view(Some(doc))?;
+    if let Some(n) = body.name {
+        current["name"] = json!(n.trim());
+    }
+    if let Some(m) = body.pickup_lead_minutes {
+        current["pickup_lead_minutes"] = json!(m);
+    }
+    if let Some(o) = body.online_ordering {
+        current["online_ordering"] = json!(o);
+    }
+    let Value::Object(fields) = current.clone() else {
+        return Err(ApiError::internal("settings are not an object"));
+    };
+    doc.put_entity("settings", "store", &fields)
+        .map_err(|e| ApiError::conflict("settings_unreadable", e.to_string()))?;
+    g.save(&hub.db, &store_id, &[DocKind::Settings]).await?;
+    store.notify(0);
+    Ok(Json(current))
+}
+
+/// A store's settings.
+pub async fn get_settings(
+    _: Admin,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let store = open_store(&hub, &store_id).await?;
+    let g = store.docs.lock().await;
+    Ok(Json(settings_view(g.docs.get(&DocKind::Settings))?))
+}

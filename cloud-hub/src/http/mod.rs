@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -67,6 +67,12 @@ pub fn router(hub: Arc<Hub>) -> Router {
             get(api::get_menu).put(api::put_menu),
         )
         .route("/api/v1/stores/{id}/orders", get(api::get_orders))
+        .route("/api/v1/stores/{id}/staff", get(api::get_staff))
+        .route("/api/v1/stores/{id}/staff/{staff_id}", put(api::put_staff))
+        .route(
+            "/api/v1/stores/{id}/settings",
+            get(api::get_settings).put(api::put_settings),
+        )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -15,7 +15,7 @@ use super::{events, menu, ops, orders, session};
         menu::read, menu::replace, menu::upsert_item, menu::item_sold_out, menu::modifier_sold_out,
         orders::create, orders::list, orders::get_one, orders::transition, orders::pay, orders::station_done,
         events::subscribe,
-        ops::healthz, ops::readyz, ops::metrics_text, ops::sync_status,
+        ops::healthz, ops::readyz, ops::metrics_text, ops::sync_status, ops::store_info,
     ),
     modifiers(&Bearer),
     tags((name = "orders"), (name = "menu"), (name = "auth"), (name = "events"), (name = "ops"))

@@ -14,6 +14,7 @@ use crate::state::AppState;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/sync/status", get(sync_status))
+        .route("/api/v1/store", get(store_info))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -69,4 +70,34 @@ pub async fn sync_status(
     _auth: crate::auth::Auth<crate::auth::perm::MenuRead>,
 ) -> Json<crate::sync_client::SyncHealth> {
     Json(crate::sync_client::current(&state).await)
+}
+
+/// The store as screens show it (name, pickup lead time), from the settings document the merchant
+/// edits at the hub, or the node's configuration until there is one. No sign-in needed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StoreInfo {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_lead_minutes: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online_ordering: Option<bool>,
+}
+
+/// The store's name and public settings.
+#[utoipa::path(get, path = "/api/v1/store", tag = "ops", responses((status = 200, body = StoreInfo)))]
+pub async fn store_info(State(state): State<Arc<AppState>>) -> Json<StoreInfo> {
+    let settings = state
+        .docs
+        .lock()
+        .map(|d| crate::docs::settings_of(&d))
+        .unwrap_or_default();
+    Json(StoreInfo {
+        id: state.config.store.id.clone(),
+        name: settings
+            .name
+            .unwrap_or_else(|| state.config.store.name.clone()),
+        pickup_lead_minutes: settings.pickup_lead_minutes,
+        online_ordering: settings.online_ordering,
+    })
 }
