@@ -333,16 +333,6 @@ fn record_health(state: &AppState, o: &Outcome) {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn send_all(
-    ws: &mut futures_util::stream::SplitSink<Ws, Message>,
-    frames: Vec<Frame>,
-) -> anyhow::Result<()> {
-    for f in frames {
-        ws.send(Message::Binary(wire::encode(&f).into())).await?;
-    }
-    Ok(())
-}
-
 /// One connection, until it drops. Returns whether it got as far as connected.
 async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
     let hub = state
@@ -361,7 +351,49 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
     )
     .await
     .map_err(|_| anyhow::anyhow!("connecting to the hub timed out"))??;
-    let (mut tx, mut rx) = ws.split();
+    let (tx, mut rx) = ws.split();
+    // A separate writer: while a large batch is being written, this loop keeps reading the
+    // hub's acks and batches. (Writing and reading in one task can deadlock when both sides
+    // send more than the socket buffers hold.)
+    let (out, mut queue) = tokio::sync::mpsc::unbounded_channel::<Message>();
+    let mut writer = tokio::spawn(async move {
+        let mut tx = tx;
+        while let Some(m) = queue.recv().await {
+            tx.send(m).await?;
+        }
+        tx.close().await?;
+        anyhow::Ok(())
+    });
+    let result = drive(state, &hub.url, &out, &mut rx).await;
+    drop(out);
+    // Let the writer finish what is queued (an Error frame saying why), briefly.
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    result
+}
+
+fn queue(
+    out: &tokio::sync::mpsc::UnboundedSender<Message>,
+    frames: Vec<Frame>,
+) -> anyhow::Result<()> {
+    for f in frames {
+        out.send(Message::Binary(wire::encode(&f).into()))
+            .map_err(|_| anyhow::anyhow!("the link to the hub is closed"))?;
+    }
+    Ok(())
+}
+
+/// Runs one connection's session until it drops.
+async fn drive(
+    state: &Arc<AppState>,
+    url: &str,
+    out: &tokio::sync::mpsc::UnboundedSender<Message>,
+    rx: &mut futures_util::stream::SplitStream<Ws>,
+) -> anyhow::Result<bool> {
     // Subscribe before the first flush so no local change slips between them.
     let mut local = state.bus.subscribe();
     let session = Arc::new(Mutex::new(Session::new(
@@ -373,13 +405,13 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
     })
     .await
     .map_err(|e| anyhow::anyhow!(e.0))?;
-    send_all(&mut tx, start.send).await?;
+    queue(out, start.send)?;
     update(state, |h| {
         h.connected = true;
         h.last_error = None;
     });
     metrics::gauge!("store_sync_connected").set(1.0);
-    tracing::info!(hub = %hub.url, "connected to the hub");
+    tracing::info!(hub = %url, "connected to the hub");
     let mut ping = tokio::time::interval(Duration::from_secs(15));
     loop {
         let outcome = tokio::select! {
@@ -388,7 +420,7 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
                     let frame = match wire::decode(&bytes) {
                         Ok(f) => f,
                         Err(e) => {
-                            let _ = send_all(&mut tx, vec![Frame::Error { code: "malformed_frame".into(), message: e.to_string() }]).await;
+                            let _ = queue(out, vec![Frame::Error { code: "malformed_frame".into(), message: e.to_string() }]);
                             anyhow::bail!("the hub sent a bad frame: {e}");
                         }
                     };
@@ -400,7 +432,7 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
                     {
                         Ok(o) => o,
                         Err(e) => {
-                            let _ = send_all(&mut tx, vec![Frame::Error { code: "rejected".into(), message: e.0.clone() }]).await;
+                            let _ = queue(out, vec![Frame::Error { code: "rejected".into(), message: e.0.clone() }]);
                             anyhow::bail!("sync stopped: {}", e.0);
                         }
                     }
@@ -413,15 +445,22 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
                 None => return Ok(true),
             },
             ev = local.recv() => {
-                if let Ok(ev) = &ev && ev.origin != *state.db.origin && ev.kind != kind::MENU_CHANGED {
-                    continue; // came from the hub: nothing new to tell it
+                match &ev {
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(true),
+                    Ok(ev) if ev.origin != *state.db.origin && ev.kind != kind::MENU_CHANGED => {
+                        continue; // came from the hub: nothing new to tell it
+                    }
+                    _ => {}
                 }
+                // One flush for everything committed meanwhile: under a burst of orders the
+                // session reads the log once per batch, not once per order.
+                while local.try_recv().is_ok() {}
                 in_writer(state, &session, |s, log, docs| Ok((s.flush(log, docs)?, vec![])))
                     .await
                     .map_err(|e| anyhow::anyhow!(e.0))?
             }
             _ = ping.tick() => {
-                tx.send(Message::Ping(Vec::new().into())).await?;
+                out.send(Message::Ping(Vec::new().into())).map_err(|_| anyhow::anyhow!("the link to the hub is closed"))?;
                 continue;
             }
         };
@@ -431,6 +470,6 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
         }
-        send_all(&mut tx, outcome.send).await?;
+        queue(out, outcome.send)?;
     }
 }

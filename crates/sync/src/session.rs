@@ -166,6 +166,13 @@ impl Session {
                 if let Some(e) = events.iter().find(|e| e.store != self.store) {
                     return Err(SessionError::ForeignEvent(e.id));
                 }
+                // The peer holds what it sends (a gap-free prefix of each origin): never send it back.
+                for e in &events {
+                    self.sent.raise(&e.origin, e.seq);
+                    self.remote
+                        .get_or_insert_with(VersionVector::new)
+                        .raise(&e.origin, e.seq);
+                }
                 step.applied = self.apply(events, log)?;
                 step.send.push(Frame::Ack {
                     vector: log.vector()?,

@@ -139,3 +139,51 @@ fn a_gap_is_held_back_and_asked_for() {
         vec![1, 2, 3]
     );
 }
+
+#[test]
+fn events_the_peer_sent_are_never_sent_back() {
+    // While connected, a node sends its new events; the hub must not echo them to it.
+    let mut docs = BTreeMap::new();
+    let mut hub_log = MemoryLog::new();
+    let mut hub = Session::new("hub", "store-1");
+    hub.start(&hub_log, &mut docs).unwrap();
+    hub.receive(
+        Frame::Hello {
+            store: "store-1".into(),
+            replica: "node-a".into(),
+            vector: Default::default(),
+        },
+        &mut hub_log,
+        &mut docs,
+    )
+    .unwrap();
+    let mut node_log = MemoryLog::new();
+    let events: Vec<_> = (0..3)
+        .map(|_| {
+            node_log.record(
+                "store-1",
+                "node-a",
+                "order.created",
+                None,
+                serde_json::json!({}),
+            )
+        })
+        .collect();
+    let step = hub
+        .receive(Frame::Events { events }, &mut hub_log, &mut docs)
+        .unwrap();
+    assert_eq!(step.applied.len(), 3);
+    let echoed: usize = step
+        .send
+        .iter()
+        .chain(&hub.flush(&hub_log, &mut docs).unwrap())
+        .map(|f| {
+            if let Frame::Events { events } = f {
+                events.len()
+            } else {
+                0
+            }
+        })
+        .sum();
+    assert_eq!(echoed, 0, "the hub sent the node's own events back to it");
+}
