@@ -141,9 +141,9 @@ async fn run(state: Arc<AppState>) {
 fn update(state: &AppState, f: impl FnOnce(&mut SyncHealth)) {
     let changed = match state.sync.lock() {
         Ok(mut h) => {
-            let before = (h.connected, h.events_waiting, h.last_error.clone());
+            let before = (h.connected, h.acked_seq, h.last_error.clone());
             f(&mut h);
-            before != (h.connected, h.events_waiting, h.last_error.clone())
+            before != (h.connected, h.acked_seq, h.last_error.clone())
         }
         Err(_) => false,
     };
@@ -235,8 +235,8 @@ impl EventStore for NodeLog<'_, '_> {
 struct Outcome {
     send: Vec<Frame>,
     menu_changed: bool,
-    acked: Option<VersionVector>,
-    local: Option<(String, u64, u64)>,
+    /// How many of this node's events the hub has acknowledged, once it has said.
+    acked_seq: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -291,43 +291,20 @@ async fn in_writer(
                     crate::docs::project_roster(ctx.conn, &docs).map_err(|e| SyncErr(e.to_string()))?;
                 }
             }
-            // How much of our own history the hub has acknowledged.
-            let acked = session.acked().cloned();
-            let mine: (i64, Option<i64>) = ctx
-                .conn
-                .query_row(
-                    "SELECT COALESCE(MAX(seq), 0), (SELECT created_ms FROM event_log WHERE origin = ?1 AND seq = ?2)
-                     FROM event_log WHERE origin = ?1",
-                    params![origin, acked.as_ref().map_or(0, |a| a.get(&origin)) as i64 + 1],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(|e| SyncErr(e.to_string()))?;
-            let local = Some((origin, mine.0 as u64, mine.1.unwrap_or(0) as u64));
-            Ok(Outcome { send, menu_changed, acked, local })
+            // How much of our own history the hub has acknowledged. (What is still waiting is
+            // computed from the log when asked, off this thread: `current`.)
+            let acked_seq = session.acked().map(|a| a.get(&origin));
+            Ok(Outcome { send, menu_changed, acked_seq })
         })
         .await
 }
 
 fn record_health(state: &AppState, o: &Outcome) {
-    let Some((origin, mine, oldest_waiting_ms)) = &o.local else {
-        return;
-    };
-    let acked = o.acked.as_ref().map_or(0, |a| a.get(origin));
-    let waiting = mine.saturating_sub(acked);
-    let now = now_ms();
+    let Some(acked) = o.acked_seq else { return };
     update(state, |h| {
-        h.events_waiting = waiting;
-        h.lag_ms = if waiting == 0 {
-            0
-        } else {
-            now.saturating_sub(*oldest_waiting_ms)
-        };
         h.acked_seq = h.acked_seq.max(acked);
-        if o.acked.is_some() {
-            h.last_success_ms = Some(now);
-        }
+        h.last_success_ms = Some(now_ms());
     });
-    metrics::gauge!("store_sync_events_waiting").set(waiting as f64);
 }
 
 type Ws =

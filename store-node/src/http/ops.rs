@@ -48,6 +48,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics", content_type = "text/plain")))]
 pub async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    // Refreshes the store_sync_* gauges from the log.
+    crate::sync_client::current(&state).await;
     metrics::gauge!("store_ws_clients_connected")
         .set(state.ws_clients.load(Ordering::Relaxed) as f64);
     (
