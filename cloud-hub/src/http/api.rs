@@ -54,6 +54,27 @@ async fn open_store(hub: &Hub, id: &str) -> ApiResult<Arc<StoreState>> {
     }
 }
 
+/// Changes one of a store's shared documents (created empty if missing), saves it and tells the
+/// store's open sync connections to push it to the nodes. When `edit` fails nothing is saved now
+/// (a partial change stays in memory and goes out with the next save, as automerge keeps it).
+async fn edit_doc<T>(
+    hub: &Hub,
+    store_id: &str,
+    kind: DocKind,
+    edit: impl FnOnce(&mut SharedDoc) -> ApiResult<T>,
+) -> ApiResult<T> {
+    let store = open_store(hub, store_id).await?;
+    let mut g = store.docs.lock().await;
+    let doc = g
+        .docs
+        .entry(kind)
+        .or_insert_with(|| SharedDoc::new(kind, HUB_REPLICA.as_bytes()));
+    let out = edit(doc)?;
+    g.save(&hub.db, store_id, &[kind]).await?;
+    store.notify(0);
+    Ok(out)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewStore {
@@ -226,20 +247,14 @@ pub async fn put_menu(
     let menu = menu.value;
     menu.validate()
         .map_err(|e| ApiError::unprocessable("invalid_menu", e.to_string()))?;
-    let store = open_store(&hub, &store_id).await?;
-    let mut g = store.docs.lock().await;
-    let doc = g
-        .docs
-        .entry(DocKind::Catalog)
-        .or_insert_with(|| SharedDoc::new(DocKind::Catalog, HUB_REPLICA.as_bytes()));
-    write_menu(doc, &menu).map_err(|e| ApiError::conflict("catalog_unreadable", e.to_string()))?;
-    g.save(&hub.db, &store_id, &[DocKind::Catalog]).await?;
-    store.notify(0);
+    let view = edit_doc(&hub, &store_id, DocKind::Catalog, |doc| {
+        write_menu(doc, &menu)
+            .map_err(|e| ApiError::conflict("catalog_unreadable", e.to_string()))?;
+        menu_view(doc)
+    })
+    .await?;
     tracing::info!(store = %store_id, "menu written");
-    match g.docs.get(&DocKind::Catalog) {
-        Some(doc) => menu_view(doc),
-        None => Err(ApiError::internal("catalog vanished")),
-    }
+    Ok(view)
 }
 
 /// The orders the synced events describe: each `order.created` event's
@@ -336,20 +351,15 @@ pub async fn put_staff(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
-    let store = open_store(&hub, &store_id).await?;
-    let mut g = store.docs.lock().await;
-    let doc = g
-        .docs
-        .entry(DocKind::Roster)
-        .or_insert_with(|| SharedDoc::new(DocKind::Roster, HUB_REPLICA.as_bytes()));
     let fields = json!({ "name": body.name.trim(), "role": role.as_str(), "pin_hash": pin_hash, "active": body.active });
     let Value::Object(fields) = fields else {
         return Err(ApiError::internal("roster entry is not an object"));
     };
-    doc.put_entity("staff", &staff_id, &fields)
-        .map_err(|e| ApiError::conflict("roster_unreadable", e.to_string()))?;
-    g.save(&hub.db, &store_id, &[DocKind::Roster]).await?;
-    store.notify(0);
+    edit_doc(&hub, &store_id, DocKind::Roster, |doc| {
+        doc.put_entity("staff", &staff_id, &fields)
+            .map_err(|e| ApiError::conflict("roster_unreadable", e.to_string()))
+    })
+    .await?;
     Ok(Json(
         json!({ "id": staff_id, "name": body.name.trim(), "role": role.as_str(), "active": body.active }),
     ))
@@ -410,29 +420,25 @@ pub async fn put_settings(
             "pickup_lead_minutes is at most 1440",
         ));
     }
-    let store = open_store(&hub, &store_id).await?;
-    let mut g = store.docs.lock().await;
-    let doc = g
-        .docs
-        .entry(DocKind::Settings)
-        .or_insert_with(|| SharedDoc::new(DocKind::Settings, HUB_REPLICA.as_bytes()));
-    let mut current = settings_view(Some(doc))?;
-    if let Some(n) = body.name {
-        current["name"] = json!(n.trim());
-    }
-    if let Some(m) = body.pickup_lead_minutes {
-        current["pickup_lead_minutes"] = json!(m);
-    }
-    if let Some(o) = body.online_ordering {
-        current["online_ordering"] = json!(o);
-    }
-    let Value::Object(fields) = current.clone() else {
-        return Err(ApiError::internal("settings are not an object"));
-    };
-    doc.put_entity("settings", "store", &fields)
-        .map_err(|e| ApiError::conflict("settings_unreadable", e.to_string()))?;
-    g.save(&hub.db, &store_id, &[DocKind::Settings]).await?;
-    store.notify(0);
+    let current = edit_doc(&hub, &store_id, DocKind::Settings, |doc| {
+        let mut current = settings_view(Some(doc))?;
+        if let Some(n) = body.name {
+            current["name"] = json!(n.trim());
+        }
+        if let Some(m) = body.pickup_lead_minutes {
+            current["pickup_lead_minutes"] = json!(m);
+        }
+        if let Some(o) = body.online_ordering {
+            current["online_ordering"] = json!(o);
+        }
+        let Value::Object(fields) = &current else {
+            return Err(ApiError::internal("settings are not an object"));
+        };
+        doc.put_entity("settings", "store", fields)
+            .map_err(|e| ApiError::conflict("settings_unreadable", e.to_string()))?;
+        Ok(current)
+    })
+    .await?;
     Ok(Json(current))
 }
 
