@@ -1,6 +1,6 @@
 //! The restaurant domain: money and taxes, the menu and how an order line is
 //! checked against it, orders and their lifecycle, ticket numbers, events and
-//! hybrid logical clocks, staff roles and permissions.
+//! hybrid logical clocks, staff roles and permissions, and the device registry's rules.
 //!
 //! This crate is pure: it does no IO and knows nothing about SQLite, HTTP,
 //! MQTT or a runtime. Servers (the store node, the cloud hub) hold the state
@@ -8,6 +8,7 @@
 //! node and the hub decide the same way.
 
 pub mod clock;
+pub mod device;
 pub mod menu;
 pub mod money;
 pub mod order;

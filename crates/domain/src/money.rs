@@ -48,6 +48,33 @@ impl Currency {
             _ => 2,
         }
     }
+
+    /// The ISO 4217 numeric code (card terminals speak it), for the currencies we know.
+    pub fn numeric(&self) -> Option<u16> {
+        Some(match self.code() {
+            "USD" => 840,
+            "EUR" => 978,
+            "GBP" => 826,
+            "CHF" => 756,
+            "CAD" => 124,
+            "AUD" => 36,
+            "NZD" => 554,
+            "JPY" => 392,
+            "SEK" => 752,
+            "NOK" => 578,
+            "DKK" => 208,
+            "PLN" => 985,
+            "CZK" => 203,
+            "HUF" => 348,
+            "MXN" => 484,
+            "BRL" => 986,
+            "INR" => 356,
+            "SGD" => 702,
+            "HKD" => 344,
+            "ZAR" => 710,
+            _ => return None,
+        })
+    }
 }
 
 impl TryFrom<String> for Currency {

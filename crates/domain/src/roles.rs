@@ -42,6 +42,10 @@ pub enum Permission {
     PaymentTake,
     StaffManage,
     EventsSubscribe,
+    /// See devices and their health (printers, terminals).
+    DeviceRead,
+    /// Register, change and remove devices; reprint dead print jobs.
+    DeviceManage,
 }
 
 impl Role {
@@ -71,6 +75,8 @@ impl Role {
                 PaymentTake,
                 StaffManage,
                 EventsSubscribe,
+                DeviceRead,
+                DeviceManage,
             ],
             Role::Manager => &[
                 MenuRead,
@@ -85,6 +91,8 @@ impl Role {
                 OrderDiscount,
                 PaymentTake,
                 EventsSubscribe,
+                DeviceRead,
+                DeviceManage,
             ],
             Role::Cashier => &[
                 MenuRead,
@@ -94,8 +102,15 @@ impl Role {
                 OrderCancel,
                 PaymentTake,
                 EventsSubscribe,
+                DeviceRead,
             ],
-            Role::Kitchen => &[MenuRead, OrderRead, OrderProgress, EventsSubscribe],
+            Role::Kitchen => &[
+                MenuRead,
+                OrderRead,
+                OrderProgress,
+                EventsSubscribe,
+                DeviceRead,
+            ],
             Role::Customer => &[MenuRead, OrderCreate],
         }
     }
