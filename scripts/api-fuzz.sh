@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edge-target}"
 scripts/setup.sh
 cargo build -q --locked -p store-node
 dir=$(mktemp -d)
-"$CARGO_TARGET_DIR/debug/store-node" --demo --bind 127.0.0.1:0 --data-dir "$dir" >"$dir/out" 2>"$dir/log" &
+"$CARGO_TARGET_DIR/debug/store-node" --demo --bind 127.0.0.1:0 --mqtt-bind 127.0.0.1:0 --data-dir "$dir" >"$dir/out" 2>"$dir/log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.1; done

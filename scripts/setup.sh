@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need beyond the Rust toolchain, and only
 # what is missing: Debian's chromium and a font for the browser tests (never a
-# downloaded browser), the npm packages (npm ci), and schemathesis from PyPI.
+# downloaded browser), mosquitto-clients for the MQTT tests, the npm packages (npm ci), and schemathesis from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v curl >/dev/null || need_apt+=(curl)
+# Outside MQTT clients for the broker tests (mosquitto_pub / mosquitto_sub).
+command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

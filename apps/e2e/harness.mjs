@@ -22,7 +22,7 @@ function nodeBinary() {
 /** Starts a store node with the demo menu and staff; resolves once it listens. */
 export async function startNode() {
   const dir = mkdtempSync(join(tmpdir(), "e2e-node-"));
-  const child = spawn(nodeBinary(), ["--demo", "--bind", "127.0.0.1:0", "--data-dir", dir, "--web-dir", join(repo, "apps")], {
+  const child = spawn(nodeBinary(), ["--demo", "--bind", "127.0.0.1:0", "--mqtt-bind", "127.0.0.1:0", "--data-dir", dir, "--web-dir", join(repo, "apps")], {
     env: { ...process.env, RUST_LOG: "warn" },
     stdio: ["ignore", "pipe", "inherit"],
   });

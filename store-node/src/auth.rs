@@ -302,6 +302,8 @@ pub mod perm {
         PaymentTake,
         StaffManage,
         EventsSubscribe,
+        DeviceRead,
+        DeviceManage,
     );
 }
 

@@ -28,6 +28,15 @@ pub struct Config {
     /// The cloud hub to sync with; without it the node runs on its own.
     #[serde(default)]
     pub hub: Option<HubConfig>,
+    /// The embedded MQTT broker devices connect to.
+    #[serde(default)]
+    pub mqtt: crate::mqtt::MqttConfig,
+    /// The print queue: retries and timeouts.
+    #[serde(default)]
+    pub print: crate::printing::PrintConfig,
+    /// The card terminal: customer timeout and password.
+    #[serde(default)]
+    pub terminal: crate::terminal::TerminalConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +76,9 @@ pub struct StoreConfig {
     pub name: String,
     /// ISO 4217 code used for a new, empty menu.
     pub currency: String,
+    /// Printed under the store's name on receipts: address, phone, tax number.
+    #[serde(default)]
+    pub receipt_lines: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +107,7 @@ impl Default for Config {
                 id: "store-1".into(),
                 name: "My Restaurant".into(),
                 currency: "USD".into(),
+                receipt_lines: vec![],
             },
             http: HttpConfig {
                 bind: "0.0.0.0:8080".parse().expect("valid default address"),
@@ -109,6 +122,9 @@ impl Default for Config {
             max_commit_batch: 512,
             web_dir: PathBuf::from("apps"),
             hub: None,
+            mqtt: Default::default(),
+            print: Default::default(),
+            terminal: Default::default(),
         }
     }
 }

@@ -117,6 +117,39 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX event_log_by_origin ON event_log (origin, seq);
     "#,
+    // 4: devices (printers, terminals, drawers, screens), the print queue, and card payment references.
+    r#"
+    CREATE TABLE devices (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        station     TEXT,                  -- kitchen printers and KDS screens
+        transport   TEXT NOT NULL,         -- JSON, see devices::Transport
+        secret_hash TEXT NOT NULL,         -- SHA-256 of the MQTT secret (random, high entropy)
+        active      INTEGER NOT NULL DEFAULT 1,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE print_jobs (
+        id              TEXT PRIMARY KEY,  -- UUIDv7: creation order
+        device_id       TEXT NOT NULL,
+        kind            TEXT NOT NULL,     -- receipt | kitchen | drawer | test
+        order_id        TEXT,
+        station         TEXT,
+        label           TEXT NOT NULL,     -- what a manager sees: "Kitchen ticket S-0042 (grill)"
+        payload         BLOB NOT NULL,     -- the rendered ESC/POS bytes
+        state           TEXT NOT NULL,     -- queued | done | dead
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error      TEXT,
+        created_ms      INTEGER NOT NULL,
+        updated_ms      INTEGER NOT NULL,
+        printed_ms      INTEGER
+    ) STRICT;
+    CREATE INDEX print_jobs_queue ON print_jobs (device_id, state, next_attempt_ms);
+    CREATE INDEX print_jobs_by_state ON print_jobs (state, created_ms);
+    ALTER TABLE payments ADD COLUMN reference TEXT;
+    "#,
 ];
 
 pub fn now_ms() -> u64 {

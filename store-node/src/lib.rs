@@ -9,17 +9,25 @@
 //! Module map: `config` (layered settings), `db` (SQLite, group commit),
 //! `events` (the event log and its wire form), `auth` (PIN sign-in, sessions,
 //! permission extractors), `http` (the REST API and the event stream),
-//! `demo` (demo menu and staff), `state` (what handlers share).
+//! `demo` (demo menu and staff), `state` (what handlers share), `devices`
+//! (the device registry and health), `printing` (the durable print queue),
+//! `terminal` (card payments), `mqtt` (the embedded broker) and
+//! `device_bridge` (MQTT to domain events and back).
 
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod device_bridge;
+pub mod devices;
 pub mod docs;
 pub mod events;
 pub mod http;
+pub mod mqtt;
+pub mod printing;
 pub mod state;
 pub mod sync_client;
+pub mod terminal;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -45,6 +53,8 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     sync_task: Option<tokio::task::JoinHandle<()>>,
+    /// Print lanes' waker and the MQTT bridge.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
@@ -53,6 +63,10 @@ impl Running {
         if let Some(t) = self.sync_task.take() {
             t.abort();
         }
+        for t in self.background.drain(..) {
+            t.abort();
+        }
+        self.state.lanes.stop_all();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -124,6 +138,27 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("binding {}", config.http.bind))?;
     let addr = listener.local_addr()?;
     let hub_url = config.hub.as_ref().map(|h| h.url.clone());
+    let (notices, _) = broadcast::channel(1024);
+    let devices = Arc::new(devices::Registry::new(notices.clone()));
+    {
+        let reg = devices.clone();
+        db.read(move |c| reg.load_secrets(c))
+            .await
+            .context("loading device credentials")?;
+    }
+    let mqtt = if config.mqtt.enabled {
+        let m = mqtt::Mqtt::start(
+            &config.mqtt,
+            &config.store.id,
+            Arc::new(devices::Directory(devices.clone())),
+        )
+        .await
+        .context("starting the MQTT broker")?;
+        tracing::info!(plain = ?m.plain_addr(), tls = ?m.tls_addr(), "MQTT broker listening");
+        Some(Arc::new(m))
+    } else {
+        None
+    };
     let state = Arc::new(AppState {
         config,
         db,
@@ -137,8 +172,15 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         sync: std::sync::Mutex::new(sync_client::SyncHealth::new(hub_url)),
         sync_changed: tokio::sync::watch::channel(0).0,
         docs,
+        devices,
+        lanes: Default::default(),
+        mqtt,
+        terminal_busy: Default::default(),
+        notices,
     });
     let sync_task = sync_client::spawn(state.clone());
+    let mut background = vec![printing::start(state.clone()).await?];
+    background.extend(device_bridge::spawn(state.clone()));
     let app = http::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     // Small writes (a WebSocket event, a short JSON answer) must leave at once, not wait
@@ -162,6 +204,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         shutdown: Some(tx),
         task,
         sync_task,
+        background,
     })
 }
 

@@ -25,6 +25,10 @@ struct Cli {
     /// Address and port for the LAN API (default 0.0.0.0:8080; port 0 picks a free port).
     #[arg(long, global = true, value_name = "ADDR")]
     bind: Option<SocketAddr>,
+    /// Address and port of the device MQTT broker (default 0.0.0.0:1883; port 0 picks a free
+    /// port; "off" disables the broker).
+    #[arg(long, global = true, value_name = "ADDR")]
+    mqtt_bind: Option<String>,
     /// Directory of the SQLite database (default ./data).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -82,6 +86,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(b) = cli.bind {
         config.http.bind = b;
     }
+    if let Some(m) = cli.mqtt_bind {
+        if m == "off" {
+            config.mqtt.enabled = false;
+        } else {
+            config.mqtt.bind = Some(m);
+        }
+    }
     if let Some(d) = cli.data_dir {
         config.data_dir = d;
     }
@@ -119,6 +130,14 @@ async fn main() -> anyhow::Result<()> {
             // are ignored: a node must keep serving when nobody reads its stdout.
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "store-node listening on http://{}", running.addr);
+            if let Some(m) = &running.state.mqtt {
+                if let Some(a) = m.plain_addr() {
+                    let _ = writeln!(out, "store-node mqtt on {a}");
+                }
+                if let Some(a) = m.tls_addr() {
+                    let _ = writeln!(out, "store-node mqtts on {a}");
+                }
+            }
             if demo {
                 let _ = writeln!(out, "demo staff (id / PIN):");
                 for (id, name, role, pin) in demo::STAFF {

@@ -38,6 +38,16 @@ pub struct AppState {
     pub sync: Mutex<crate::sync_client::SyncHealth>,
     /// Bumped whenever `sync` changes, so event streams can tell their clients.
     pub sync_changed: tokio::sync::watch::Sender<u64>,
+    /// Registered devices' credentials and live health.
+    pub devices: Arc<crate::devices::Registry>,
+    /// One print lane per printer.
+    pub lanes: crate::printing::Lanes,
+    /// The embedded MQTT broker, when enabled.
+    pub mqtt: Option<Arc<crate::mqtt::Mqtt>>,
+    /// Card terminals with a payment in progress.
+    pub terminal_busy: crate::terminal::Busy,
+    /// Notices for event streams that are not facts: device health, print jobs.
+    pub notices: broadcast::Sender<serde_json::Value>,
 }
 
 impl AppState {

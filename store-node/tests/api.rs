@@ -651,3 +651,20 @@ fn committed_openapi_is_current() {
         "store-node/openapi.json is stale: run `cargo run -p store-node -- openapi > store-node/openapi.json`"
     );
 }
+
+/// Generated clients key operations by id: two handlers with one id silently get each other's types.
+#[test]
+fn operation_ids_are_unique() {
+    let doc: Value = serde_json::from_str(&store_node::http::openapi::json()).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(
+                    seen.insert(id.to_owned()),
+                    "operationId {id} is used twice ({method} {path})"
+                );
+            }
+        }
+    }
+}

@@ -20,7 +20,14 @@ struct Node {
 
 fn start(dir: &std::path::Path) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_store-node"))
-        .args(["--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--mqtt-bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -219,14 +219,21 @@ async fn scenario(database_url: String) {
             .await;
         assert_eq!(s, 201, "{t}");
         let mut cmd = Command::new(bin("store-node"));
-        cmd.args(["--demo", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env("STORE_NODE__STORE__ID", "store-1")
-            .env(
-                "STORE_NODE__HUB__URL",
-                format!("ws://127.0.0.1:{}/api/v1/sync", proxy.port),
-            )
-            .env("STORE_NODE__HUB__TOKEN", t["token"].as_str().unwrap());
+        cmd.args([
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--mqtt-bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("STORE_NODE__STORE__ID", "store-1")
+        .env(
+            "STORE_NODE__HUB__URL",
+            format!("ws://127.0.0.1:{}/api/v1/sync", proxy.port),
+        )
+        .env("STORE_NODE__HUB__TOKEN", t["token"].as_str().unwrap());
         nodes.push(spawn(cmd));
     }
     let mut cashiers = vec![];

@@ -72,6 +72,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List devices with their health and print queues. */
+        get: operations["list_devices"];
+        put?: never;
+        /**
+         * Register a device (managers). Returns its MQTT credentials once.
+         * @description Printers start printing at once; a kitchen printer takes the tickets of
+         *     its station, the first receipt printer takes receipts.
+         */
+        post: operations["register_device"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One device with its health. */
+        get: operations["get_device"];
+        /** Change a device's name, station or connection (managers). */
+        put: operations["update_device"];
+        post?: never;
+        /**
+         * Remove a device (managers): it stops printing and its MQTT sign-in stops working.
+         * @description Jobs still queued for a removed printer fail into the dead-letter list, where
+         *     a manager can send them to another printer.
+         */
+        delete: operations["remove_device"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Issue a new MQTT password for a device (managers); the old one stops working at once. */
+        post: operations["rotate_device_credentials"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/test-print": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Print a test page on a printer (managers): the installer's first check. */
+        post: operations["test_print"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -209,11 +288,32 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Pay an order's balance at the counter: cash with change due.
-         * @description Card payments go through the card terminal, which arrives with the devices
-         *     release; until then `card` is 422 `card_terminal_unavailable`.
+         * Pay an order's balance at the counter: cash with change due, or card through the terminal.
+         * @description Cash records the payment, opens the drawer and prints the receipt. Card
+         *     asks the store's card terminal for the balance and waits for the customer
+         *     (up to the terminal timeout); the node stores only the terminal's
+         *     reference. A declined or cancelled card is 402 (`card_declined`,
+         *     `payment_cancelled`), a busy, silent or unreachable terminal 409
+         *     (`terminal_busy`, `terminal_timeout`, `terminal_unreachable`).
          */
         post: operations["pay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Print a copy of an order's receipt on the receipt printer. */
+        post: operations["print_receipt"];
         delete?: never;
         options?: never;
         head?: never;
@@ -256,6 +356,44 @@ export interface paths {
          *     Kitchen staff may progress orders; cancel needs a cashier, void and refund a manager.
          */
         post: operations["transition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/print-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The print queue: waiting, printed and dead (failed every attempt) jobs. */
+        get: operations["list_print_jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/print-jobs/{id}/reprint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Print a job again (managers), on its printer or a backup.
+         * @description A dead job goes back into the queue with fresh attempts; a printed job is
+         *     copied into a new job marked as a reprint.
+         */
+        post: operations["reprint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -382,6 +520,53 @@ export interface components {
          * @example USD
          */
         Currency: string;
+        /** @description A registered device as stored. */
+        Device: {
+            /** @description False once removed: it no longer prints or connects; its history stays. */
+            active: boolean;
+            /** Format: int64 */
+            created_ms: number;
+            /** @example grill-printer */
+            id: string;
+            kind: components["schemas"]["DeviceKind"];
+            name: string;
+            /**
+             * @description The kitchen station a kitchen printer or KDS screen serves.
+             * @example grill
+             */
+            station?: string | null;
+            transport: components["schemas"]["Transport"];
+            /** Format: int64 */
+            updated_ms: number;
+        };
+        /** @description Changing a device: everything but its id and kind. */
+        DeviceChange: {
+            name: string;
+            station?: string | null;
+            transport: components["schemas"]["Transport"];
+        };
+        /**
+         * @description What a device is for.
+         * @enum {string}
+         */
+        DeviceKind: "receipt_printer" | "kitchen_printer" | "card_terminal" | "cash_drawer" | "kds_screen" | "kiosk";
+        DeviceList: {
+            devices: components["schemas"]["DeviceView"][];
+        };
+        /** @description A device with its health and queue, as the API shows it. */
+        DeviceView: components["schemas"]["Device"] & {
+            /**
+             * Format: int32
+             * @description Print jobs that failed three times and wait for a manager.
+             */
+            dead_jobs: number;
+            health: components["schemas"]["Health"];
+            /**
+             * Format: int32
+             * @description Print jobs waiting for this printer.
+             */
+            queued_jobs: number;
+        };
         /** @enum {string} */
         DiscountKind: "percent" | "amount";
         DiscountRequest: {
@@ -415,6 +600,23 @@ export interface components {
          * @enum {string}
          */
         Fulfillment: "dine_in" | "takeaway" | "pickup";
+        /** @description How a device is doing now. */
+        Health: {
+            /** @description The last problem, in words. */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description When the node last heard from it (a reply, a heartbeat, a finished job), Unix ms.
+             */
+            last_seen_ms?: number | null;
+            /** @description Connected to the node's MQTT broker now. */
+            mqtt_connected: boolean;
+            printer?: null | components["schemas"]["PrinterHealth"];
+            /** @description `online`, `offline`, `attention` (reachable but needs a person: paper, cover) or `unknown` (not heard from yet). */
+            state: components["schemas"]["HealthState"];
+        };
+        /** @enum {string} */
+        HealthState: "unknown" | "online" | "attention" | "offline";
         /** @example harbor-classic-burger */
         Ident: string;
         Item: {
@@ -436,6 +638,16 @@ export interface components {
             station: components["schemas"]["Ident"];
             tax_class: components["schemas"]["Ident"];
         };
+        /**
+         * @description What a print job prints.
+         * @enum {string}
+         */
+        JobKind: "receipt" | "kitchen" | "drawer" | "test";
+        JobList: {
+            jobs: components["schemas"]["PrintJob"][];
+        };
+        /** @enum {string} */
+        JobState: "queued" | "done" | "dead";
         /** @description One line as a client asks for it. */
         LineRequest: {
             item_id: components["schemas"]["Ident"];
@@ -509,6 +721,41 @@ export interface components {
             modifiers: components["schemas"]["Modifier"][];
             name: string;
         };
+        /** @description How a device signs in to the node's MQTT broker. The password is shown only here. */
+        MqttAccess: {
+            /** @description Use the device id as both client id and user name. */
+            client_id: string;
+            password: string;
+            /**
+             * Format: int32
+             * @description The broker's plain and TLS ports on this node, if they listen.
+             */
+            port?: number | null;
+            /** @description The device may publish under this prefix (`.../status` for heartbeats and its last will). */
+            publish_prefix: string;
+            /** @description The device may subscribe to these filters. */
+            subscribe: string[];
+            /** Format: int32 */
+            tls_port?: number | null;
+            username: string;
+        };
+        /** @description Registering a device. */
+        NewDevice: {
+            /**
+             * @description Letters, digits, `-` and `_`, at most 64: also the device's MQTT user name.
+             * @example grill-printer
+             */
+            id: string;
+            kind: components["schemas"]["DeviceKind"];
+            /** @example Grill printer */
+            name: string;
+            /**
+             * @description Kitchen printers and KDS screens: the station they serve.
+             * @example grill
+             */
+            station?: string | null;
+            transport: components["schemas"]["Transport"];
+        };
         /** @description An order as a POS, kiosk or the hub asks for it. */
         OrderDraft: {
             channel: components["schemas"]["Channel"];
@@ -555,9 +802,11 @@ export interface components {
             method: components["schemas"]["PaymentMethod"];
             /**
              * Format: int64
-             * @description Cash handed over, minor units; at least the balance due.
+             * @description Cash: the amount handed over, minor units; at least the balance due. Not used for card.
              */
-            tendered: number;
+            tendered?: number | null;
+            /** @description Card: the terminal to use; the store's first card terminal when absent. */
+            terminal_id?: string | null;
         };
         PaymentResult: {
             order: components["schemas"]["OrderView"];
@@ -583,6 +832,8 @@ export interface components {
             method: components["schemas"]["PaymentMethod"];
             /** Format: uuid */
             order_id: string;
+            /** @description Card payments: the terminal's reference (terminal id, trace and receipt number). Never card data. */
+            reference?: string | null;
             /**
              * Format: int64
              * @description Cash handed over, minor units.
@@ -640,6 +891,48 @@ export interface components {
             note?: string | null;
             table?: string | null;
             totals: components["schemas"]["Totals"];
+        };
+        /** @description A print job as the API shows it (without its bytes). */
+        PrintJob: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: int64 */
+            created_ms: number;
+            device_id: string;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["JobKind"];
+            /** @description What it is, for people: "Kitchen ticket S-0042 (grill)". */
+            label: string;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description When the next attempt is due (queued jobs), Unix ms.
+             */
+            next_attempt_ms: number;
+            order_id?: string | null;
+            /** Format: int64 */
+            printed_ms?: number | null;
+            state: components["schemas"]["JobState"];
+            station?: string | null;
+        };
+        PrinterHealth: {
+            cover_open: boolean;
+            /** @description The printer reports an error (cutter, mechanism, overheated head). */
+            error: boolean;
+            paper_near_end: boolean;
+            paper_out: boolean;
+        };
+        Queued: {
+            job: components["schemas"]["PrintJob"];
+        };
+        RegisteredDevice: {
+            device: components["schemas"]["DeviceView"];
+            mqtt: components["schemas"]["MqttAccess"];
+        };
+        ReprintRequest: {
+            /** @description Print on this printer instead (a backup); the job's own printer when absent. */
+            device_id?: string | null;
         };
         /** @enum {string} */
         Role: "owner" | "manager" | "cashier" | "kitchen" | "customer" | "admin";
@@ -741,6 +1034,38 @@ export interface components {
         TransitionBody: {
             /** @description Required for `void` and `refund`; at most 200 characters. */
             reason?: string | null;
+        };
+        /** @description How a device is connected. */
+        Transport: {
+            /** Format: int32 */
+            baud: number;
+            path: string;
+            /** @enum {string} */
+            type: "serial";
+        } | {
+            host: string;
+            /** Format: int32 */
+            port: number;
+            /** @enum {string} */
+            type: "tcp";
+        } | {
+            path: string;
+            /** @enum {string} */
+            type: "file";
+        } | {
+            /** Format: int32 */
+            product_id: number;
+            /** @enum {string} */
+            type: "usb";
+            /** Format: int32 */
+            vendor_id: number;
+        } | {
+            /** @enum {string} */
+            type: "mqtt";
+        } | {
+            printer_id: components["schemas"]["Ident"];
+            /** @enum {string} */
+            type: "via_printer";
         };
         /** @description An event as sent on `/api/v1/events`. */
         WireEvent: {
@@ -964,6 +1289,612 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StaffList"];
+                };
+            };
+        };
+    };
+    list_devices: {
+        parameters: {
+            query?: {
+                /** @description Also list removed devices. */
+                include_removed?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceList"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    register_device: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per registration; reuse it on retry */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewDevice"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredDevice"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_device: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Device id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceView"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_device: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Device id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceView"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_device: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Device id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceView"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_device_credentials: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per rotation; reuse it on retry */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Device id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttAccess"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_print: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per test print */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Printer id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Queued"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1811,6 +2742,103 @@ export interface operations {
             };
         };
     };
+    print_receipt: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per copy; reuse it on retry */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Queued"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     station_done: {
         parameters: {
             query?: never;
@@ -1938,6 +2966,167 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderView"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_print_jobs: {
+        parameters: {
+            query?: {
+                /** @description `queued`, `done` or `dead` (the dead-letter list); all when absent. */
+                state?: string | null;
+                /** @description At most this many, newest first (1 to 500, default 100). */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reprint: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per reprint; reuse it on retry */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Print job id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReprintRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Queued"];
                 };
             };
             /** @description Malformed path, header or JSON syntax. */

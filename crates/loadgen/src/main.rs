@@ -102,7 +102,14 @@ impl Drop for NodeProcess {
 
 fn start_node(bin: &Path, dir: &Path) -> anyhow::Result<(NodeProcess, String)> {
     let mut child = Command::new(bin)
-        .args(["--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--mqtt-bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -10,7 +10,10 @@
 //!
 //! Besides events, the stream carries *notices*, which have no cursor and are
 //! not in the log: `{"type":"sync.status","data":{...}}` whenever the link to
-//! the hub changes (connected, events waiting), so screens can show it.
+//! the hub changes (connected, events waiting), so screens can show it;
+//! `{"type":"device.status","data":{"id","health"}}` when a device's health
+//! changes; `{"type":"device.changed"}` when the registry changes; and
+//! `{"type":"print.job","data":{"id","state",...}}` when a job prints or dies.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -102,6 +105,7 @@ async fn stream(state: &AppState, mut socket: WebSocket, cursor: i64) -> anyhow:
     socket.send(Message::Text(hello.to_string().into())).await?;
     // Sync health travels as a notice: no cursor, not in the log, the latest state only.
     let mut sync_changed = state.sync_changed.subscribe();
+    let mut notices = state.notices.subscribe();
     if state.config.hub.is_some() {
         send_sync_notice(state, &mut socket).await?;
     }
@@ -120,6 +124,12 @@ async fn stream(state: &AppState, mut socket: WebSocket, cursor: i64) -> anyhow:
                 Some(Ok(_)) => {} // clients have nothing to say; pings are answered by axum
             },
             Ok(()) = sync_changed.changed() => send_sync_notice(state, &mut socket).await?,
+            notice = notices.recv() => match notice {
+                Ok(n) => socket.send(Message::Text(n.to_string().into())).await?,
+                // Notices are the latest state of something; a missed one is refreshed by the next.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return Ok(()),
+            },
             _ = ping.tick() => socket.send(Message::Ping(Vec::new().into())).await?,
         }
     }

@@ -3,6 +3,7 @@
 //! limit, panic catching, request metrics and tracing, and JSON answers for
 //! unknown routes and methods.
 
+pub mod devices;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -84,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(session::router())
         .merge(menu::router())
         .merge(orders::router())
+        .merge(devices::router())
         .merge(events::router())
         .merge(ops::router())
         .route(

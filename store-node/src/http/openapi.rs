@@ -5,20 +5,22 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, menu, ops, orders, session};
+use super::{devices, events, menu, ops, orders, session};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Store node API", description = "The restaurant's on-premises server: orders, menu, staff sign-in and live events. Works with the internet down."),
+    info(title = "Store node API", description = "The restaurant's on-premises server: orders, menu, staff sign-in, live events, devices and printing. Works with the internet down."),
     paths(
         session::staff_list, session::login, session::logout, session::me,
         menu::read, menu::replace, menu::upsert_item, menu::item_sold_out, menu::modifier_sold_out,
         orders::create, orders::list, orders::get_one, orders::transition, orders::pay, orders::station_done,
+        devices::list, devices::create, devices::get_one, devices::update, devices::remove,
+        devices::rotate, devices::test_print, devices::jobs, devices::reprint, devices::receipt_copy,
         events::subscribe,
         ops::healthz, ops::readyz, ops::metrics_text, ops::sync_status, ops::store_info,
     ),
     modifiers(&Bearer),
-    tags((name = "orders"), (name = "menu"), (name = "auth"), (name = "events"), (name = "ops"))
+    tags((name = "orders"), (name = "menu"), (name = "auth"), (name = "events"), (name = "devices"), (name = "ops"))
 )]
 pub struct ApiDoc;
 

@@ -92,6 +92,43 @@ fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<OrderV
         .map(|o| o.map(|(v, _)| v))
 }
 
+/// One order as the API shows it.
+pub fn load_order(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<OrderView>> {
+    load(conn, id)
+}
+
+/// The payments of an order, oldest first.
+pub fn payments_of(
+    conn: &rusqlite::Connection,
+    order_id: &str,
+) -> rusqlite::Result<Vec<PaymentView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, order_id, method, amount, tendered, change, created_ms, created_by, reference
+         FROM payments WHERE order_id = ?1 ORDER BY created_ms, id",
+    )?;
+    stmt.query_map([order_id], |r| {
+        let id: String = r.get(0)?;
+        let order: String = r.get(1)?;
+        let method: String = r.get(2)?;
+        Ok(PaymentView {
+            id: id.parse().unwrap_or_default(),
+            order_id: order.parse().unwrap_or_default(),
+            method: if method == "card" {
+                PaymentMethod::Card
+            } else {
+                PaymentMethod::Cash
+            },
+            amount: r.get(3)?,
+            tendered: r.get(4)?,
+            change: r.get(5)?,
+            created_ms: r.get::<_, i64>(6)? as u64,
+            created_by: r.get(7)?,
+            reference: r.get(8)?,
+        })
+    })?
+    .collect()
+}
+
 fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(v).map_err(ApiError::internal)
 }
@@ -242,6 +279,7 @@ pub fn place(
             view.created_by,
             snapshot
         ])?;
+    crate::printing::enqueue_kitchen(ctx.conn, &view)?;
     let json = to_json(&view)?;
     let id = view.id.to_string();
     ctx.append(
@@ -496,15 +534,21 @@ pub struct PaymentView {
     pub change: i64,
     pub created_ms: u64,
     pub created_by: Option<String>,
+    /// Card payments: the terminal's reference (terminal id, trace and receipt number). Never card data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     pub method: PaymentMethod,
-    /// Cash handed over, minor units; at least the balance due.
+    /// Cash: the amount handed over, minor units; at least the balance due. Not used for card.
     #[schema(minimum = 1, maximum = 10_000_000)]
-    pub tendered: i64,
+    pub tendered: Option<i64>,
+    /// Card: the terminal to use; the store's first card terminal when absent.
+    #[schema(value_type = Option<String>)]
+    pub terminal_id: Option<Ident>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -513,10 +557,14 @@ pub struct PaymentResult {
     pub order: OrderView,
 }
 
-/// Pay an order's balance at the counter: cash with change due.
+/// Pay an order's balance at the counter: cash with change due, or card through the terminal.
 ///
-/// Card payments go through the card terminal, which arrives with the devices
-/// release; until then `card` is 422 `card_terminal_unavailable`.
+/// Cash records the payment, opens the drawer and prints the receipt. Card
+/// asks the store's card terminal for the balance and waits for the customer
+/// (up to the terminal timeout); the node stores only the terminal's
+/// reference. A declined or cancelled card is 402 (`card_declined`,
+/// `payment_cancelled`), a busy, silent or unreachable terminal 409
+/// (`terminal_busy`, `terminal_timeout`, `terminal_unreachable`).
 #[utoipa::path(post, path = "/api/v1/orders/{id}/payments", tag = "orders", request_body = PaymentRequest,
     params(("id" = uuid::Uuid, Path, description = "Order id"),
            ("Idempotency-Key" = String, Header, description = "Unique per payment attempt; reuse it on retry")),
@@ -532,20 +580,32 @@ pub async fn pay(
     let key = key.required()?;
     let req = body.value;
     if req.method == PaymentMethod::Card {
-        return Err(ApiError::unprocessable(
-            "card_terminal_unavailable",
-            "no card terminal is set up at this store yet: take cash",
-        ));
+        return crate::terminal::pay_by_card(
+            &state,
+            &auth.session.staff_id,
+            key,
+            body.hash,
+            id,
+            req.terminal_id,
+        )
+        .await;
     }
+    let Some(tendered) = req.tendered else {
+        return Err(ApiError::unprocessable(
+            "tendered_required",
+            "say how much cash was handed over: `tendered`",
+        ));
+    };
     let by = auth.session.staff_id.clone();
-    idempotency::write(&state, &auth.session.staff_id, Some(key), body.hash, StatusCode::CREATED, move |ctx| {
+    let head = crate::printing::Letterhead::of(&state);
+    let resp = idempotency::write(&state, &auth.session.staff_id, Some(key), body.hash, StatusCode::CREATED, move |ctx| {
         let id = id.to_string();
         let mut view = load(ctx.conn, &id)?.ok_or_else(|| ApiError::not_found("order"))?;
         if view.status.is_terminal() {
             return Err(ApiError::conflict("order_closed", format!("the order is {}: nothing to pay", view.status)));
         }
         let due = view.order.totals.total - view.paid;
-        let s = settle_cash(due, req.tendered).map_err(|e| match e {
+        let s = settle_cash(due, tendered).map_err(|e| match e {
             PaymentError::NothingDue => ApiError::conflict("already_paid", e.to_string()),
             PaymentError::Insufficient { .. } => ApiError::unprocessable("insufficient_tender", e.to_string()),
             PaymentError::BadAmount => ApiError::unprocessable("invalid_amount", e.to_string()),
@@ -560,6 +620,7 @@ pub async fn pay(
             change: s.change,
             created_ms: now,
             created_by: Some(by),
+            reference: None,
         };
         ctx.conn.execute(
             "INSERT INTO payments (id, order_id, method, amount, tendered, change, created_ms, created_by)
@@ -572,11 +633,59 @@ pub async fn pay(
             "UPDATE orders SET paid = ?1, updated_ms = ?2 WHERE id = ?3",
             rusqlite::params![view.paid, view.updated_ms as i64, id],
         )?;
+        // The drawer opens and the receipt prints once this commits.
+        let payments = payments_of(ctx.conn, &id)?;
+        crate::printing::enqueue_receipt(ctx.conn, &head, &view, &payments, true)?;
         let result = to_json(&PaymentResult { payment, order: view })?;
         ctx.append(kind::PAYMENT_RECORDED, Some(&id), result.clone())?;
         Ok(result)
     })
-    .await
+    .await?;
+    state.lanes.kick();
+    Ok(resp)
+}
+
+/// Records an approved card payment (from the terminal) with its receipt, in the caller's transaction.
+pub fn record_card_payment(
+    ctx: &mut WriteCtx<'_>,
+    head: &crate::printing::Letterhead,
+    order_id: &str,
+    amount: i64,
+    reference: String,
+    by: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let mut view = load(ctx.conn, order_id)?.ok_or_else(|| ApiError::not_found("order"))?;
+    let now = now_ms();
+    let payment = PaymentView {
+        id: uuid::Uuid::now_v7(),
+        order_id: view.id,
+        method: PaymentMethod::Card,
+        amount,
+        tendered: amount,
+        change: 0,
+        created_ms: now,
+        created_by: Some(by.to_owned()),
+        reference: Some(reference),
+    };
+    ctx.conn.execute(
+        "INSERT INTO payments (id, order_id, method, amount, tendered, change, created_ms, created_by, reference)
+         VALUES (?1, ?2, 'card', ?3, ?3, 0, ?4, ?5, ?6)",
+        rusqlite::params![payment.id.to_string(), order_id, amount, now as i64, payment.created_by, payment.reference],
+    )?;
+    view.paid += amount;
+    view.updated_ms = now.max(view.updated_ms);
+    ctx.conn.execute(
+        "UPDATE orders SET paid = ?1, updated_ms = ?2 WHERE id = ?3",
+        rusqlite::params![view.paid, view.updated_ms as i64, order_id],
+    )?;
+    let payments = payments_of(ctx.conn, order_id)?;
+    crate::printing::enqueue_receipt(ctx.conn, head, &view, &payments, false)?;
+    let result = to_json(&PaymentResult {
+        payment,
+        order: view,
+    })?;
+    ctx.append(kind::PAYMENT_RECORDED, Some(order_id), result.clone())?;
+    Ok(result)
 }
 
 /// A kitchen station has finished its part of the order (a KDS bump at that station).
@@ -605,45 +714,53 @@ pub async fn station_done(
         key.0,
         hash,
         StatusCode::OK,
-        move |ctx| {
-            let id = id.to_string();
-            let mut view = load(ctx.conn, &id)?.ok_or_else(|| ApiError::not_found("order"))?;
-            let stations: std::collections::BTreeSet<&Ident> =
-                view.order.lines.iter().map(|l| &l.station).collect();
-            if !stations.contains(&station) {
-                return Err(ApiError::unprocessable(
-                    "unknown_station",
-                    format!("this order has nothing for station {station}"),
-                ));
-            }
-            if view.stations_done.contains(&station) || !view.status.is_open() {
-                return to_json(&view);
-            }
-            view.stations_done.push(station.clone());
-            let all_done = stations.iter().all(|s| view.stations_done.contains(s));
-            let now = now_ms().max(view.updated_ms);
-            ctx.conn.execute(
-                "UPDATE orders SET stations_done = ?1, updated_ms = ?2 WHERE id = ?3",
-                rusqlite::params![
-                    serde_json::to_string(&view.stations_done).map_err(ApiError::internal)?,
-                    now as i64,
-                    id
-                ],
-            )?;
-            view.updated_ms = now;
-            let json = to_json(&view)?;
-            ctx.append(
-                kind::ORDER_CHANGED,
-                Some(&id),
-                serde_json::json!({ "station_done": station, "by": by, "order": json }),
-            )?;
-            if all_done && view.status.apply(Transition::Ready).is_ok() {
-                return apply_transition(ctx, &id, Transition::Ready, &by, None);
-            }
-            Ok(json)
-        },
+        move |ctx| mark_station_done(ctx, &id.to_string(), &station, &by),
     )
     .await
+}
+
+/// Records that `station` finished its part of order `id`; the order becomes
+/// ready when every station is done. In the caller's transaction.
+pub fn mark_station_done(
+    ctx: &mut WriteCtx<'_>,
+    id: &str,
+    station: &Ident,
+    by: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let mut view = load(ctx.conn, id)?.ok_or_else(|| ApiError::not_found("order"))?;
+    let stations: std::collections::BTreeSet<&Ident> =
+        view.order.lines.iter().map(|l| &l.station).collect();
+    if !stations.contains(station) {
+        return Err(ApiError::unprocessable(
+            "unknown_station",
+            format!("this order has nothing for station {station}"),
+        ));
+    }
+    if view.stations_done.contains(station) || !view.status.is_open() {
+        return to_json(&view);
+    }
+    view.stations_done.push(station.clone());
+    let all_done = stations.iter().all(|s| view.stations_done.contains(s));
+    let now = now_ms().max(view.updated_ms);
+    ctx.conn.execute(
+        "UPDATE orders SET stations_done = ?1, updated_ms = ?2 WHERE id = ?3",
+        rusqlite::params![
+            serde_json::to_string(&view.stations_done).map_err(ApiError::internal)?,
+            now as i64,
+            id
+        ],
+    )?;
+    view.updated_ms = now;
+    let json = to_json(&view)?;
+    ctx.append(
+        kind::ORDER_CHANGED,
+        Some(id),
+        serde_json::json!({ "station_done": station, "by": by, "order": json }),
+    )?;
+    if all_done && view.status.apply(Transition::Ready).is_ok() {
+        return apply_transition(ctx, id, Transition::Ready, by, None);
+    }
+    Ok(json)
 }
 
 /// Projects an order event made by another replica (received through sync) into the read model.
@@ -665,6 +782,12 @@ pub fn project_remote(conn: &rusqlite::Connection, e: &sync::log::Event) -> rusq
     let stations = serde_json::to_string(&view.stations_done).unwrap_or_else(|_| "[]".into());
     match current {
         None => {
+            // Online orders print in this store's kitchen; another node's counter orders print at that node.
+            if view.order.channel == Channel::Online
+                && let Err(e) = crate::printing::enqueue_kitchen(conn, &view)
+            {
+                tracing::error!(order = %id, error = %e.message, "could not queue the kitchen tickets of an online order");
+            }
             conn.execute(
                 "INSERT INTO orders (id, ticket, channel, fulfillment, status, total, created_ms, updated_ms, created_by, snapshot, paid, stations_done)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",

@@ -13,7 +13,7 @@ pub struct TestNode {
     pub node: Running,
     pub base: String,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub fn config(dir: &std::path::Path) -> Config {
@@ -23,6 +23,12 @@ pub fn config(dir: &std::path::Path) -> Config {
         ..Config::default()
     };
     c.http.bind = "127.0.0.1:0".parse().unwrap();
+    // Never the default 1883: a system mosquitto listens there.
+    c.mqtt.bind = Some("127.0.0.1:0".into());
+    // Tests wait for retries; keep them short.
+    c.print.retry_base_ms = 50;
+    c.print.send_timeout_ms = 2_000;
+    c.print.status_poll_ms = 500;
     c
 }
 
@@ -40,7 +46,21 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestNode {
         node,
         base,
         http: reqwest::Client::new(),
-        _dir: dir,
+        _dir: Some(dir),
+    }
+}
+
+/// A node on an existing data directory (to restart one on the same database).
+pub async fn start_in(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> TestNode {
+    let mut c = config(dir);
+    tweak(&mut c);
+    let node = store_node::run(c).await.expect("node starts");
+    let base = format!("http://{}", node.addr);
+    TestNode {
+        node,
+        base,
+        http: reqwest::Client::new(),
+        _dir: None,
     }
 }
 
@@ -173,5 +193,25 @@ pub async fn until_caught_up(ws: &mut Ws) -> (Vec<Value>, i64) {
             return (events, m["cursor"].as_i64().unwrap());
         }
         events.push(m);
+    }
+}
+
+/// Re-checks `probe` until it returns something, for at most 10 s: for state that the node
+/// records just after the event a test saw (a print job's result after its last byte).
+pub async fn eventually<T, F, Fut>(mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,0 +1,187 @@
+//! The bridge between the MQTT bus and the node's domain.
+//!
+//! **Devices to node.** The broker reports who connects and disconnects (the
+//! device's health follows at once) and what devices publish under their own
+//! topics:
+//! - `store/{store}/devices/{id}/status`: a heartbeat or the device's last will,
+//!   payload `online` / `offline` or JSON `{"state": "online"|"offline", ...}`.
+//! - `store/{store}/devices/{id}/bump`: a KDS screen finished its station's part
+//!   of an order, JSON `{"order_id": "...", "station": "grill"}` (the station
+//!   must be the screen's own). The node records it exactly as a bump on the
+//!   KDS web app, as `device:{id}`.
+//!
+//! **Node to devices.** Every order event is published, compacted, on
+//! `store/{store}/broadcast/orders` (JSON `{type, order_id, ticket, status,
+//! stations_done}`), so order-ready boards and MQTT screens follow along.
+//! MQTT is a best-effort LAN bus: the event log stays the source of truth.
+
+use std::sync::Arc;
+
+use domain::Ident;
+use domain::device::DeviceKind;
+use serde::Deserialize;
+
+use crate::devices::HealthState;
+use crate::http::error::ApiError;
+use crate::mqtt::DeviceSignal;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bump {
+    order_id: uuid::Uuid,
+    station: Ident,
+}
+
+/// Starts both directions; returns their tasks.
+pub fn spawn(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
+    let Some(mqtt) = state.mqtt.clone() else {
+        return vec![];
+    };
+    let mut signals = mqtt.signals();
+    let s = state.clone();
+    let inbound = tokio::spawn(async move {
+        loop {
+            match signals.recv().await {
+                Ok(sig) => on_signal(&s, sig).await,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "device bridge fell behind the broker's signals");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    let mut bus = state.bus.subscribe();
+    let topic = format!(
+        "{}/orders",
+        domain::device::topics::broadcast_root(&state.config.store.id)
+    );
+    let outbound = tokio::spawn(async move {
+        loop {
+            let ev = match bus.recv().await {
+                Ok(ev) => ev,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            if !ev.kind.starts_with("order.") {
+                continue;
+            }
+            let o = &ev.data["order"];
+            let msg = serde_json::json!({
+                "type": ev.kind,
+                "order_id": o["id"],
+                "ticket": o["ticket"],
+                "status": o["status"],
+                "channel": o["channel"],
+                "stations_done": o["stations_done"],
+            });
+            if let Err(e) = mqtt
+                .publish(&topic, msg.to_string().into_bytes(), false)
+                .await
+            {
+                tracing::debug!(error = %e, "could not publish an order update on MQTT");
+            }
+        }
+    });
+    vec![inbound, outbound]
+}
+
+async fn on_signal(state: &Arc<AppState>, sig: DeviceSignal) {
+    match sig {
+        DeviceSignal::Connected { device } => state.devices.update(&device, |h| {
+            h.mqtt_connected = true;
+            h.state = HealthState::Online;
+            h.last_error = None;
+            h.last_seen_ms = Some(crate::db::now_ms());
+        }),
+        DeviceSignal::Disconnected { device, reason } => state.devices.update(&device, |h| {
+            h.mqtt_connected = false;
+            h.state = HealthState::Offline;
+            h.last_error = Some(format!("disconnected: {reason}"));
+        }),
+        DeviceSignal::Violation {
+            device,
+            peer,
+            reason,
+        } => {
+            tracing::warn!(device = ?device, %peer, reason, "MQTT client broke the rules and was disconnected");
+            if let Some(d) = device {
+                state
+                    .devices
+                    .update(&d, |h| h.last_error = Some(format!("refused: {reason}")));
+            }
+        }
+        DeviceSignal::Message {
+            device,
+            subtopic,
+            payload,
+        } => match subtopic.as_str() {
+            "status" => on_status(state, &device, &payload),
+            "bump" => {
+                if let Err(e) = on_bump(state, &device, &payload).await {
+                    tracing::info!(device, code = e.code, error = %e.message, "refused a bump from a device");
+                    state.devices.update(&device, |h| {
+                        h.last_error = Some(format!("bump refused: {}", e.message))
+                    });
+                }
+            }
+            _ => state.devices.seen(&device),
+        },
+    }
+}
+
+fn on_status(state: &AppState, device: &str, payload: &[u8]) {
+    let text = String::from_utf8_lossy(payload);
+    let said = match text.trim() {
+        "online" => Some(true),
+        "offline" => Some(false),
+        t => serde_json::from_str::<serde_json::Value>(t)
+            .ok()
+            .and_then(|v| {
+                v.get("state")
+                    .and_then(|s| s.as_str())
+                    .map(|s| s == "online")
+            }),
+    };
+    state.devices.update(device, |h| {
+        h.last_seen_ms = Some(crate::db::now_ms());
+        match said {
+            Some(true) => {
+                h.state = HealthState::Online;
+                h.last_error = None;
+            }
+            // A last will arrives after the connection is gone; a device may also say it is going away.
+            Some(false) => h.state = HealthState::Offline,
+            None => {}
+        }
+    });
+}
+
+async fn on_bump(state: &Arc<AppState>, device: &str, payload: &[u8]) -> Result<(), ApiError> {
+    let bump: Bump = serde_json::from_slice(payload).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("a bump is {{\"order_id\",\"station\"}}: {e}"),
+        )
+    })?;
+    let id = device.to_owned();
+    let screen = state
+        .db
+        .read(move |c| crate::devices::load(c, &id))
+        .await?
+        .filter(|d| d.active)
+        .ok_or_else(|| ApiError::not_found("device"))?;
+    if screen.kind != DeviceKind::KdsScreen || screen.station.as_ref() != Some(&bump.station) {
+        return Err(ApiError::forbidden(format!(
+            "{device} may bump only its own station's tickets"
+        )));
+    }
+    state.devices.seen(device);
+    let by = format!("device:{device}");
+    let order = bump.order_id.to_string();
+    state
+        .db
+        .write(move |ctx| crate::http::orders::mark_station_done(ctx, &order, &bump.station, &by))
+        .await?;
+    Ok(())
+}
