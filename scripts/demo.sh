@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # Live demo of everything that exists so far: the store node with the demo
-# menu and staff serving the POS, kitchen display and kiosk, a few sample
-# orders moving through the kitchen, and the cloud hub. Prints where to look;
-# Ctrl-C stops everything.
+# menu and staff serving the POS, kitchen display and kiosk; virtual receipt
+# and kitchen printers (TCP and a serial line) that draw every ticket as a PNG;
+# a ZVT card terminal simulator; a KDS screen's MQTT credentials; a few sample
+# orders printed, paid by cash and card and moving through the kitchen; and
+# the cloud hub. Prints where to look; Ctrl-C stops everything.
 #
-#   NODE_PORT=8080 HUB_PORT=9090 KEEP=1 scripts/demo.sh   (KEEP=1 keeps the previous demo's data)
+#   NODE_PORT=8080 HUB_PORT=9090 MQTT_PORT=1884 PRINTER_PORT=9101 KEEP=1 scripts/demo.sh
+#   (KEEP=1 keeps the previous demo's data; MQTT is not on 1883 because a system broker may own it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/edge-target}"
 NODE_PORT="${NODE_PORT:-8080}"
 HUB_PORT="${HUB_PORT:-9090}"
+MQTT_PORT="${MQTT_PORT:-1884}"
+PRINTER_PORT="${PRINTER_PORT:-9101}"
 DATA="$PWD/demo-data"
 BIN="$CARGO_TARGET_DIR/release"
 
 scripts/setup.sh
-echo "==> building the store node and hub (release; the first build takes a few minutes)"
+echo "==> building the store node, hub and device simulators (release; the first build takes a few minutes)"
 cargo build --release --locked -p store-node -p cloud-hub
+cargo build --release --locked -p drivers --bins
 echo "==> building the web apps"
 npm run -s build >/dev/null
 
@@ -42,7 +48,7 @@ admin POST /api/v1/admin/stores '{"id":"store-1","name":"Harbor Street Kitchen"}
 NODE_TOKEN=$(admin POST /api/v1/admin/stores/store-1/node-tokens '{"label":"demo node"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["token"])')
 
 STORE_NODE__STORE__ID=store-1 STORE_NODE__HUB__URL="ws://127.0.0.1:$HUB_PORT/api/v1/sync" STORE_NODE__HUB__TOKEN="$NODE_TOKEN" \
-  "$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --data-dir "$DATA/node" --web-dir apps --log-format pretty \
+  "$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --mqtt-bind "127.0.0.1:$MQTT_PORT" --data-dir "$DATA/node" --web-dir apps --log-format pretty \
   >"$DATA/node.out" 2>"$DATA/node.log" &
 pids+=($!)
 wait_for_line "$DATA/node.out" "listening"
@@ -53,6 +59,38 @@ login() { curl -sf -XPOST "$NODE/api/v1/auth/login" -H 'content-type: applicatio
   -d "{\"staff_id\":\"$1\",\"pin\":\"$2\"}" | json_field '["token"]'; }
 CASHIER=$(login cashier 3000)
 KITCHEN=$(login kitchen 4000)
+MANAGER=$(login manager 2000)
+
+# Virtual devices: printers that decode what they receive and draw it as PNG, and a card terminal.
+PRINTED="$DATA/printed"
+mkdir -p "$PRINTED"
+printer() { # name where(--tcp ADDR | --pty)
+  local name=$1; shift
+  "$BIN/virtual-printer" "$@" --name "$name" --out "$PRINTED" >"$DATA/printer-$name.out" 2>"$DATA/printer-$name.log" &
+  pids+=($!)
+  wait_for_line "$DATA/printer-$name.out" "listening on"
+}
+printer receipt --tcp "127.0.0.1:$PRINTER_PORT"
+printer grill --tcp "127.0.0.1:$((PRINTER_PORT + 1))"
+printer bar --tcp "127.0.0.1:$((PRINTER_PORT + 2))"
+printer pizza --pty
+PIZZA_TTY=$(sed -n 's/^virtual printer pizza listening on //p' "$DATA/printer-pizza.out")
+"$BIN/zvt-sim" --pty --scenario approve >"$DATA/terminal.out" 2>"$DATA/terminal.log" &
+pids+=($!)
+wait_for_line "$DATA/terminal.out" "listening on pty"
+TERMINAL_TTY=$(sed -n 's/^zvt-sim: listening on pty \([^ ]*\).*/\1/p' "$DATA/terminal.out")
+
+echo "==> registering the devices with the store node (as the manager)"
+register() { curl -sf -XPOST "$NODE/api/v1/devices" -H "authorization: Bearer $MANAGER" \
+  -H 'content-type: application/json' -H "idempotency-key: demo-device-$1" -d "$2"; }
+register front '{"id":"front","kind":"receipt_printer","name":"Front counter","transport":{"type":"tcp","host":"127.0.0.1","port":'"$PRINTER_PORT"'}}' >/dev/null
+register grill '{"id":"grill-printer","kind":"kitchen_printer","name":"Grill","station":"grill","transport":{"type":"tcp","host":"127.0.0.1","port":'"$((PRINTER_PORT + 1))"'}}' >/dev/null
+register bar '{"id":"bar-printer","kind":"kitchen_printer","name":"Bar","station":"bar","transport":{"type":"tcp","host":"127.0.0.1","port":'"$((PRINTER_PORT + 2))"'}}' >/dev/null
+register pizza '{"id":"pizza-printer","kind":"kitchen_printer","name":"Pizza oven","station":"pizza","transport":{"type":"serial","path":"'"$PIZZA_TTY"'","baud":19200}}' >/dev/null
+register drawer '{"id":"till","kind":"cash_drawer","name":"Till","transport":{"type":"via_printer","printer_id":"front"}}' >/dev/null
+register terminal '{"id":"terminal","kind":"card_terminal","name":"Counter terminal","transport":{"type":"serial","path":"'"$TERMINAL_TTY"'","baud":9600}}' >/dev/null
+KDS_PASS=$(register kds '{"id":"kds-grill","kind":"kds_screen","name":"Grill screen","station":"grill","transport":{"type":"mqtt"}}' | json_field '["mqtt"]["password"]')
+echo "   receipt, grill, bar printers on TCP $PRINTER_PORT-$((PRINTER_PORT + 2)); pizza printer on $PIZZA_TTY; card terminal on $TERMINAL_TTY"
 order() { curl -sf -XPOST "$NODE/api/v1/orders" -H "authorization: Bearer $CASHIER" \
   -H 'content-type: application/json' -H "idempotency-key: demo-$1" -d "$2"; }
 move() { curl -sf -XPOST "$NODE/api/v1/orders/$1/$2" -H "authorization: Bearer $KITCHEN" >/dev/null; }
@@ -63,8 +101,18 @@ B=$(order 2 '{"channel":"pos","fulfillment":"takeaway","customer_name":"Sam","li
 for o in "$A" "$B"; do
   echo "$o" | python3 -c 'import sys,json; o=json.load(sys.stdin); t=o["totals"]; print("   %s  %d line(s)  total %.2f %s  (%s)" % (o["ticket"], len(o["lines"]), t["total"]/100, t["currency"], o["status"]))'
 done
-move "$(echo "$A" | json_field '["id"]')" accept
-move "$(echo "$A" | json_field '["id"]')" start
+pay() { curl -sf -XPOST "$NODE/api/v1/orders/$1/payments" -H "authorization: Bearer $CASHIER" \
+  -H 'content-type: application/json' -H "idempotency-key: demo-pay-$1" -d "$2"; }
+echo "==> paying: table 12 in cash (the drawer opens, the receipt prints), Sam by card (the terminal approves)"
+A_ID=$(echo "$A" | json_field '["id"]')
+B_ID=$(echo "$B" | json_field '["id"]')
+A_DUE=$(echo "$A" | json_field '["totals"]["total"]')
+pay "$A_ID" "{\"method\":\"cash\",\"tendered\":$((A_DUE + 500))}" | json_field '["payment"]["change"]' | sed 's/^/   change due (minor units): /'
+pay "$B_ID" '{"method":"card"}' | json_field '["payment"]["reference"]' | sed 's/^/   card approved, terminal reference: /'
+move "$A_ID" accept
+move "$A_ID" start
+# The printers have the tickets and receipts a moment after each commit.
+for _ in $(seq 1 50); do [ "$(ls "$PRINTED"/*.png 2>/dev/null | wc -l)" -ge 6 ] && break; sleep 0.1; done
 
 cat <<MSG
 
@@ -80,7 +128,13 @@ cat <<MSG
     orders at the hub   curl -s $HUB/api/v1/stores/store-1/orders -H "authorization: Bearer $ADMIN"
     menu at the hub     curl -s $HUB/api/v1/stores/store-1/menu -H "authorization: Bearer $ADMIN"
     sync status         curl -s $NODE/api/v1/sync/status -H "authorization: Bearer $KITCHEN"
-  Logs                $DATA/node.log  $DATA/hub.log
+  Printed tickets     $PRINTED/   (one .png and .txt per ticket, receipt and drawer kick; open the PNGs)
+$(ls "$PRINTED"/*.png 2>/dev/null | sed 's/^/                        /')
+  Devices             curl -s $NODE/api/v1/devices -H "authorization: Bearer $MANAGER"
+  Print queue         curl -s "$NODE/api/v1/print-jobs?state=dead" -H "authorization: Bearer $MANAGER"
+  KDS screen on MQTT  mosquitto_sub -h 127.0.0.1 -p $MQTT_PORT -i kds-grill -u kds-grill -P $KDS_PASS -t 'store/store-1/broadcast/#' -v
+                      (an outside MQTT client as the registered grill screen; order updates arrive as you ring them up)
+  Logs                $DATA/node.log  $DATA/hub.log  $DATA/printer-*.out  $DATA/terminal.out
   Database            $DATA/node/store.db  (sqlite3 "$DATA/node/store.db" 'select ticket,status from orders')
 
   Demo staff (id / PIN):

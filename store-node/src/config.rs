@@ -117,7 +117,7 @@ impl Default for Config {
             demo: false,
             log: LogConfig {
                 format: "json".into(),
-                level: "info".into(),
+                level: "info,rumqttd=warn".into(),
             },
             max_commit_batch: 512,
             web_dir: PathBuf::from("apps"),

@@ -147,6 +147,22 @@ fn check(
     Ok(())
 }
 
+/// A drawer wired to a printer needs that receipt printer to exist.
+async fn check_drawer_printer(state: &AppState, transport: &Transport) -> ApiResult<()> {
+    let Transport::ViaPrinter { printer_id } = transport else {
+        return Ok(());
+    };
+    let p = printer_id.as_str().to_owned();
+    let printer = state.db.read(move |c| devices::load(c, &p)).await?;
+    if !printer.is_some_and(|p| p.active && p.kind == DeviceKind::ReceiptPrinter) {
+        return Err(ApiError::unprocessable(
+            "unknown_printer",
+            format!("no receipt printer {printer_id} is registered to wire the drawer to"),
+        ));
+    }
+    Ok(())
+}
+
 fn view(
     state: &AppState,
     d: Device,
@@ -299,16 +315,7 @@ pub async fn create(
         req.station.as_ref(),
         &req.transport,
     )?;
-    if let Transport::ViaPrinter { printer_id } = &req.transport {
-        let p = printer_id.as_str().to_owned();
-        let printer = state.db.read(move |c| devices::load(c, &p)).await?;
-        if !printer.is_some_and(|p| p.active && p.kind == DeviceKind::ReceiptPrinter) {
-            return Err(ApiError::unprocessable(
-                "unknown_printer",
-                format!("no receipt printer {printer_id} is registered to wire the drawer to"),
-            ));
-        }
-    }
+    check_drawer_printer(&state, &req.transport).await?;
     let secret = devices::new_secret();
     let hash = devices::hash_secret(secret.as_bytes());
     let id = req.id.as_str().to_owned();
@@ -382,6 +389,7 @@ pub async fn update(
         req.station.as_ref(),
         &req.transport,
     )?;
+    check_drawer_printer(&state, &req.transport).await?;
     let st = state.clone();
     let idc = id.as_str().to_owned();
     let resp = idempotency::write(
