@@ -21,4 +21,6 @@ echo "==> web apps"
 npm run -s check:api
 npm run -s typecheck
 npm run -s build
+# The browser tests run the node and the device simulators (debug builds; cargo test built them already).
+cargo build --locked -q -p store-node -p drivers --bins
 npm run -s test:e2e

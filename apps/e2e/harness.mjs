@@ -1,8 +1,13 @@
 // Test support for the browser tests: a real store node (the debug binary,
-// demo data, its own temp database, port 0) serving the built apps, and
-// Debian's chromium driven by playwright-core. Never downloads a browser.
+// demo data, its own temp database, port 0) serving the built apps, the
+// device simulators from `crates/drivers` (a ZVT card terminal, a virtual
+// ESC/POS printer), and Debian's chromium driven by playwright-core. Never
+// downloads a browser. Every process started here is killed when the test
+// process exits, however it exits.
+import { randomUUID } from "node:crypto";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -14,18 +19,42 @@ export const repo = resolve(here, "../..");
 export const screenshots = join(here, "screenshots");
 mkdirSync(screenshots, { recursive: true });
 
+const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME ?? "/root", ".cache/edge-target");
+const debugBinary = (name) => join(target, "debug", name);
+
 function nodeBinary() {
-  const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME ?? "/root", ".cache/edge-target");
-  return process.env.STORE_NODE_BIN ?? join(target, "debug", "store-node");
+  return process.env.STORE_NODE_BIN ?? debugBinary("store-node");
 }
 
-/** Starts a store node with the demo menu and staff; resolves once it listens. */
-export async function startNode() {
+/** Children still running: killed if the test process ends without stopping them. */
+const children = new Set();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+function track(child) {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/** Resolves when `child` has exited (at once if it already has). */
+function exited(child) {
+  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
+}
+
+/**
+ * Starts a store node with the demo menu and staff; resolves once it listens.
+ * `env` adds environment variables, e.g. `{ STORE_NODE__PRINT__RETRY_BASE_MS: "50" }`
+ * for print retries that give up within a second.
+ */
+export async function startNode({ env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "e2e-node-"));
-  const child = spawn(nodeBinary(), ["--demo", "--bind", "127.0.0.1:0", "--mqtt-bind", "127.0.0.1:0", "--data-dir", dir, "--web-dir", join(repo, "apps")], {
-    env: { ...process.env, RUST_LOG: "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = track(
+    spawn(nodeBinary(), ["--demo", "--bind", "127.0.0.1:0", "--mqtt-bind", "127.0.0.1:0", "--data-dir", dir, "--web-dir", join(repo, "apps")], {
+      env: { ...process.env, RUST_LOG: "warn", ...env },
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+  );
   const lines = createInterface({ input: child.stdout });
   const base = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error("store node did not start within 20 s")), 20_000);
@@ -42,7 +71,7 @@ export async function startNode() {
     base,
     async stop() {
       child.kill("SIGTERM");
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      await exited(child);
       rmSync(dir, { recursive: true, force: true });
     },
     /** Signs in over the API (for setting up state a test does not drive through the UI). */
@@ -63,7 +92,138 @@ export async function startNode() {
       const text = await r.text();
       return { status: r.status, body: text ? JSON.parse(text) : null };
     },
+    /** Registers a device as a manager would (`POST /api/v1/devices`); throws unless it is created. */
+    async registerDevice(token, device) {
+      const r = await this.api(token, "POST", "/api/v1/devices", device, randomUUID());
+      if (r.status !== 201) throw new Error(`registering ${device.id}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body.device;
+    },
   };
+}
+
+/**
+ * Starts a helper binary and reads its stdout line by line. `nextLine(re)`
+ * returns the first line after the last one it matched that matches `re`
+ * (lines printed before the call count too, so nothing is missed), or fails
+ * after `ms`.
+ */
+export function startTool(binary, args, { name = binary } = {}) {
+  const child = track(spawn(binary, args, { stdio: ["ignore", "pipe", "inherit"] }));
+  const lines = [];
+  let waiters = [];
+  let read = 0;
+  let exit = null;
+  createInterface({ input: child.stdout }).on("line", (l) => {
+    lines.push(l);
+    for (const w of waiters) w();
+  });
+  child.once("exit", (code, signal) => {
+    exit = `${name} exited (${signal ?? code})`;
+    for (const w of waiters) w();
+  });
+  child.once("error", (e) => {
+    exit = `${name} could not start: ${e.message}`;
+    for (const w of waiters) w();
+  });
+  return {
+    child,
+    lines,
+    nextLine(re, ms = 10_000) {
+      return new Promise((ok, fail) => {
+        const check = () => {
+          for (let i = read; i < lines.length; i++) {
+            const m = re.exec(lines[i]);
+            if (m) {
+              read = i + 1;
+              done();
+              ok(m);
+              return;
+            }
+          }
+          if (exit) {
+            done();
+            fail(new Error(`${exit} before printing a line like ${re}; it printed:\n${lines.join("\n")}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          fail(new Error(`${name} printed no line like ${re} within ${ms} ms; it printed:\n${lines.join("\n")}`));
+        }, ms);
+        const done = () => {
+          clearTimeout(timer);
+          waiters = waiters.filter((w) => w !== check);
+        };
+        waiters.push(check);
+        check();
+      });
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited(child);
+    },
+  };
+}
+
+/**
+ * The simulated ZVT card terminal on a new pseudo terminal, playing `scenario`
+ * (approve, decline, timeout, cancel, busy, garbage) for every payment.
+ * `pty` is the device path to register it with.
+ */
+export async function startZvtSim(scenario = "approve") {
+  const tool = startTool(debugBinary("zvt-sim"), ["--pty", "--scenario", scenario], { name: `zvt-sim (${scenario})` });
+  const [, pty] = await tool.nextLine(/^zvt-sim: listening on pty (\S+)/);
+  return {
+    ...tool,
+    pty,
+    /** The sim's line about the next payment it handled, e.g. "amount 12.34 currency 840: approved trace ...". */
+    nextPayment: (ms) => tool.nextLine(/^amount (\d+\.\d\d) currency (\d+): (.*)$/, ms),
+  };
+}
+
+/**
+ * The virtual ESC/POS printer on 127.0.0.1 (a free port), saving every job
+ * as a PNG in `out` (a new temp folder unless given); `flags` such as
+ * `--paper-out` or `--cover-open` make it report a problem.
+ */
+export async function startVirtualPrinter(name = "printer", { out, flags = [] } = {}) {
+  const ownDir = !out;
+  out ??= mkdtempSync(join(tmpdir(), `e2e-printer-${name}-`));
+  const tool = startTool(debugBinary("virtual-printer"), ["--tcp", "127.0.0.1:0", "--name", name, "--out", out, ...flags], {
+    name: `virtual-printer ${name}`,
+  });
+  const [, host, port] = await tool.nextLine(/^virtual printer \S+ listening on (\S+):(\d+)$/);
+  return {
+    ...tool,
+    host,
+    port: Number(port),
+    out,
+    transport: { type: "tcp", host, port: Number(port) },
+    /**
+     * The next printed job with paper in it (a job that only opened the
+     * drawer is skipped): its number, line count and PNG path.
+     */
+    async nextPrint(ms = 10_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const left = Math.max(1, deadline - Date.now());
+        const m = await tool.nextLine(/^printed job (\d+) \((\d+) lines?(, drawer kick)?\)(?: -> (.+))?$/, left);
+        if (Number(m[2]) > 0) return { number: Number(m[1]), lines: Number(m[2]), png: m[4] ?? null, drawer: Boolean(m[3]) };
+      }
+    },
+    async stop() {
+      await tool.stop();
+      if (ownDir) rmSync(out, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, read, closed). */
+export async function closedPort() {
+  const server = createServer();
+  await new Promise((ok, fail) => server.once("error", fail).listen(0, "127.0.0.1", ok));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
 }
 
 /** Debian's chromium, headless, with the flags this machine needs. */
@@ -85,6 +245,15 @@ export async function launch() {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: false });
+}
+
+/** Opens the POS at `base`, signs in, and waits until the event stream is live. */
+export async function signInPos(page, base, name, pin) {
+  await page.goto(`${base}/pos/`);
+  await page.getByRole("heading", { name: "POS — sign in" }).waitFor();
+  await pinSignIn(page, name, pin);
+  await page.getByTestId("signed-in").filter({ hasText: name }).waitFor();
+  await page.locator('[data-testid="link-status"][data-status="live"]').waitFor();
 }
 
 /** Signs in on the shared sign-in screen: the staff member's tile, then the PIN on the pad. */

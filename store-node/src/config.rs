@@ -95,7 +95,9 @@ pub struct HttpConfig {
 pub struct LogConfig {
     /// `json` (one object a line, for machines) or `pretty` (for people).
     pub format: String,
-    /// A tracing filter, e.g. `info` or `store_node=debug,tower_http=info`.
+    /// A tracing filter, e.g. `info` or `store_node=debug,tower_http=info`. rumqttd's own
+    /// logs are off by default (it logs every ordinary disconnect as an error); the node's
+    /// MQTT proxy logs connections, refusals and rule violations itself.
     pub level: String,
 }
 
@@ -117,7 +119,7 @@ impl Default for Config {
             demo: false,
             log: LogConfig {
                 format: "json".into(),
-                level: "info,rumqttd=warn".into(),
+                level: "info,rumqttd=off".into(),
             },
             max_commit_batch: 512,
             web_dir: PathBuf::from("apps"),

@@ -204,12 +204,23 @@ pub async fn pay_by_card(
     .increment(1);
     let approval = match outcome {
         Ok(a) => {
-            state.devices.seen(&tid);
+            state.devices.update(&tid, |h| {
+                h.state = crate::devices::HealthState::Online;
+                h.last_error = None;
+                h.last_seen_ms = Some(crate::db::now_ms());
+            });
             a
         }
         Err(e) => {
             tracing::info!(order = %order_id, terminal = %tid, error = %e, "card payment not approved");
-            if matches!(e, TerminalError::Io(_)) {
+            // The terminal answered (a decline is a healthy terminal); silence or a dead line is not.
+            if matches!(e, TerminalError::Declined { .. } | TerminalError::Cancelled | TerminalError::Busy) {
+                state.devices.update(&tid, |h| {
+                    h.state = crate::devices::HealthState::Online;
+                    h.last_error = None;
+                    h.last_seen_ms = Some(crate::db::now_ms());
+                });
+            } else if matches!(e, TerminalError::Io(_) | TerminalError::Timeout) {
                 let msg = e.to_string();
                 state.devices.update(&tid, |h| {
                     h.state = crate::devices::HealthState::Offline;

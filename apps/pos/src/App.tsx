@@ -1,7 +1,8 @@
 // The POS till: sign-in for counter staff, then the menu, the cart and today's
 // open orders side by side, kept live from the store node's event stream.
 // This file owns the till's state and the actions that talk to the server
-// (place, pay, discounts); the panels in Menu/Cart/OpenOrders/Payment draw it.
+// (place, pay, discounts) and the device list behind the header's Devices
+// button; the panels in Menu/Cart/OpenOrders/Payment/Devices draw it.
 import "./pos.css";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import {
@@ -13,18 +14,21 @@ import {
   ModifierDialog,
   type OrderView,
   type PaymentResult,
+  type PrintJob,
   type Session,
   SignIn,
   type StoreEvent,
   call,
   describe,
   formatMoney,
+  useDevices,
   useEventStream,
   useMenu,
   useSession,
- HubBadge,
+  HubBadge,
 } from "@edge/shared";
 import { type CartAction, CartPanel, DiscountDialog } from "./Cart";
+import { DevicesButton, DevicesPanel } from "./Devices";
 import { MenuPanel } from "./Menu";
 import {
   type Cart,
@@ -41,7 +45,7 @@ import {
   useIdempotency,
 } from "./model";
 import { OpenOrders } from "./OpenOrders";
-import { CashDialog, PaidScreen } from "./Payment";
+import { CardDialog, CashDialog, PaidScreen } from "./Payment";
 
 const ROLES = ["owner", "manager", "cashier"];
 
@@ -94,6 +98,7 @@ function Till({
   const [picking, setPicking] = useState<Item | null>(null);
   const [discounting, setDiscounting] = useState(false);
   const [cashFor, setCashFor] = useState<OrderView | null>(null);
+  const [cardFor, setCardFor] = useState<OrderView | null>(null);
   const [paid, setPaid] = useState<PaymentResult | null>(null);
   const [orders, setOrders] = useState<ReadonlyMap<string, OrderView>>(new Map());
   const [ordersReady, setOrdersReady] = useState(false);
@@ -102,6 +107,11 @@ function Till({
   const wide = useMediaQuery(WIDE);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [toast, setToast] = useState<string | null>(null);
+  const [showDevices, setShowDevices] = useState(false);
+  // Moves on when print jobs or devices changed (a notice, or a reconnect): the open panel re-reads its failed jobs.
+  const [printTick, setPrintTick] = useState(0);
+  const { devices, error: devicesError, reload: reloadDevices, applyNotice } = useDevices(api, true, onError);
 
   // A placed order lives on the server (and in Open orders), so it is not kept as a draft to place again.
   useEffect(() => saveCart(placed ? emptyCart : cart), [cart, placed]);
@@ -110,6 +120,11 @@ function Till({
     const t = setTimeout(() => setNotice(null), 8000);
     return () => clearTimeout(t);
   }, [notice]);
+  useEffect(() => {
+    if (!toast) return;
+    const t = setTimeout(() => setToast(null), 6000);
+    return () => clearTimeout(t);
+  }, [toast]);
 
   const fail = useCallback(
     (e: unknown) => {
@@ -166,10 +181,22 @@ function Till({
       const o = e.data.order as OrderView | undefined;
       if (o && typeof o === "object" && typeof o.id === "string") upsert([o]);
     },
-    // After a reconnect (or when the first read failed), re-read the list: the server's answer is the truth.
+    // After a reconnect (or when the first read failed), re-read the lists: the server's answer is the truth.
     onCaughtUp: () => {
       if (caughtUpOnce.current || !ordersLoaded.current) void loadOrders();
+      if (caughtUpOnce.current) {
+        void reloadDevices();
+        setPrintTick((n) => n + 1);
+      }
       caughtUpOnce.current = true;
+    },
+    // Device health and print jobs come as notices (no cursor): patch or re-read, never poll.
+    onNotice: (n) => {
+      if (!applyNotice(n) || n.type === "device.status") return;
+      setPrintTick((t) => t + 1);
+      if (n.type === "print.job" && n.data.state === "dead") {
+        setToast(`Printing failed: ${String(n.data.label ?? "a print job")}. See Devices.`);
+      }
     },
   });
 
@@ -268,19 +295,15 @@ function Till({
       setCashFor(o);
     });
 
+  /** Places the cart if needed, then the card dialog asks the terminal. */
   const payCard = () =>
     act("card", async () => {
       const o = await place();
       setPlaced(o);
-      const body = { method: "card" as const, tendered: o.totals.total - o.paid };
-      const r = await keys.run(`pay:${o.id}`, body, (key) =>
-        call(
-          api.POST("/api/v1/orders/{id}/payments", { params: { path: { id: o.id }, header: { "Idempotency-Key": key } }, body }),
-        ),
-      );
-      upsert([r.order]);
-      setPaid(r);
+      setCardFor(o);
     });
+
+  const receiptSent = (job: PrintJob) => setToast(`Receipt sent to the printer (${job.label}).`);
 
   const paidDone = () => {
     if (paid && paid.order.id === placed?.id) newOrder();
@@ -300,10 +323,15 @@ function Till({
         <div className="status-line">
           <LinkBadge status={link} />
           <HubBadge api={api} />
-          <span className="sync" data-testid="device-status">
-            Devices: none set up
-          </span>
         </div>
+        <DevicesButton
+          devices={devices}
+          onOpen={() => {
+            void reloadDevices();
+            setPrintTick((n) => n + 1);
+            setShowDevices(true);
+          }}
+        />
         <button
           type="button"
           className="signout"
@@ -360,9 +388,10 @@ function Till({
           compact={!wide && view === "menu"}
           onExpand={() => setView("orders")}
           onPay={(o) => setCashFor(o)}
+          onPayCard={(o) => setCardFor(o)}
+          onReceiptSent={receiptSent}
           onChanged={(o) => upsert([o])}
           onError={onError}
-          onNotice={setNotice}
         />
         {menu && (
           <CartPanel
@@ -423,7 +452,56 @@ function Till({
           onError={onError}
         />
       )}
-      {paid && <PaidScreen result={paid} onDone={paidDone} doneLabel={paid.order.id === placed?.id ? "New order" : "Done"} />}
+      {cardFor && (
+        <CardDialog
+          api={api}
+          keys={keys}
+          order={cardFor}
+          onPaid={(r) => {
+            upsert([r.order]);
+            setCardFor(null);
+            setPaid(r);
+          }}
+          onCash={() => {
+            setCashFor(cardFor);
+            setCardFor(null);
+          }}
+          onClose={() => setCardFor(null)}
+          onError={onError}
+        />
+      )}
+      {paid && (
+        <PaidScreen
+          api={api}
+          keys={keys}
+          result={paid}
+          onDone={paidDone}
+          doneLabel={paid.order.id === placed?.id ? "New order" : "Done"}
+          onReceiptSent={receiptSent}
+          onError={onError}
+        />
+      )}
+      {showDevices && (
+        <DevicesPanel
+          api={api}
+          keys={keys}
+          role={role}
+          devices={devices}
+          devicesError={devicesError}
+          jobsVersion={printTick}
+          onClose={() => setShowDevices(false)}
+          onSent={(job, printer) => {
+            void reloadDevices();
+            setToast(`${job.label} sent to ${printer}.`);
+          }}
+          onError={onError}
+        />
+      )}
+      {toast && (
+        <div className="toast" role="status" data-testid="toast">
+          {toast}
+        </div>
+      )}
     </div>
   );
 }

@@ -264,7 +264,7 @@ export function CartPanel({
             disabled={(empty && !placed) || busy !== null || (placed !== null && placed.paid >= placed.totals.total)}
             onClick={onPayCard}
           >
-            {busy === "card" ? "Working…" : "Pay card"}
+            {busy === "card" ? "Placing…" : "Pay card"}
           </button>
         </div>
       </div>

@@ -1,9 +1,10 @@
 // Today's open orders (kept live from the event stream by the till): ticket,
 // status, total and whether it is paid, with the counter's row actions —
-// take cash, complete, cancel, void (managers), reprint.
+// take cash or card, print the receipt, complete, cancel, void (managers).
 import { useEffect, useState } from "react";
-import { type Api, ErrorBanner, Modal, type OrderView, type Role, call, describe, formatMoney } from "@edge/shared";
+import { type Api, ErrorBanner, Modal, type OrderView, type PrintJob, type Role, call, describe, formatMoney } from "@edge/shared";
 import { type Idempotency, isManager } from "./model";
+import { ReceiptButton } from "./Payment";
 
 type Transition = "complete" | "cancel" | "void";
 
@@ -16,9 +17,10 @@ export function OpenOrders({
   compact,
   onExpand,
   onPay,
+  onPayCard,
+  onReceiptSent,
   onChanged,
   onError,
-  onNotice,
 }: {
   api: Api;
   keys: Idempotency;
@@ -29,9 +31,10 @@ export function OpenOrders({
   compact: boolean;
   onExpand: () => void;
   onPay: (o: OrderView) => void;
+  onPayCard: (o: OrderView) => void;
+  onReceiptSent: (job: PrintJob) => void;
   onChanged: (o: OrderView) => void;
   onError: (e: unknown) => void;
-  onNotice: (text: string) => void;
 }) {
   const now = useNow(30_000);
   const [busy, setBusy] = useState<string | null>(null);
@@ -127,10 +130,26 @@ export function OpenOrders({
                 {o.note && <em> · Note: {o.note}</em>}
               </div>
               <div className="order-actions">
-                {due > 0 && (
-                  <button type="button" className="primary" disabled={rowBusy} onClick={() => onPay(o)}>
-                    Take cash {money(due)}
-                  </button>
+                {due > 0 ? (
+                  <>
+                    <button type="button" className="primary" disabled={rowBusy} onClick={() => onPay(o)}>
+                      Take cash {money(due)}
+                    </button>
+                    <button type="button" data-testid={`card-${o.ticket}`} disabled={rowBusy} onClick={() => onPayCard(o)}>
+                      Card
+                    </button>
+                  </>
+                ) : (
+                  <ReceiptButton
+                    api={api}
+                    keys={keys}
+                    order={o}
+                    onSent={onReceiptSent}
+                    onFailed={(e) => {
+                      onError(e);
+                      setError(`${o.ticket}: ${describe(e)}`);
+                    }}
+                  />
                 )}
                 {o.status === "ready" && (
                   <button type="button" className="primary" data-testid={`complete-${o.ticket}`} disabled={rowBusy} onClick={() => move(o, "complete")}>
@@ -150,9 +169,6 @@ export function OpenOrders({
                   onClick={() => setAsking({ order: o, transition: "void" })}
                 >
                   Void{!manager && <small>manager only</small>}
-                </button>
-                <button type="button" onClick={() => onNotice(`Reprint ${o.ticket}: No printer set up yet — printers arrive with devices.`)}>
-                  Reprint
                 </button>
               </div>
             </li>

@@ -134,7 +134,7 @@ export function quickCash(due: number, currency: string): number[] {
 }
 
 /** Whether a failed request may have reached the server, so a retry must reuse its idempotency key. */
-function mayRetry(e: unknown): boolean {
+export function mayRetry(e: unknown): boolean {
   return e instanceof ApiError && (e.code === "network" || e.code === "request_in_flight" || e.status >= 502);
 }
 

@@ -19,6 +19,13 @@ export type PricedLine = Schemas["PricedLine"];
 export type PaymentResult = Schemas["PaymentResult"];
 export type StaffView = Schemas["StaffView"];
 export type Role = Schemas["Role"];
+export type PaymentView = Schemas["PaymentView"];
+export type DeviceView = Schemas["DeviceView"];
+export type DeviceKind = Schemas["DeviceKind"];
+export type Health = Schemas["Health"];
+export type HealthState = Schemas["HealthState"];
+export type PrintJob = Schemas["PrintJob"];
+export type JobState = Schemas["JobState"];
 
 export type Api = ReturnType<typeof createApi>;
 
@@ -47,8 +54,23 @@ const FRIENDLY: Record<string, string> = {
   request_in_flight: "Still sending the previous request. Wait a second and try again.",
   insufficient_tender: "The cash given is less than the amount due.",
   already_paid: "This order is already paid.",
-  card_terminal_unavailable: "No card terminal is set up yet. Please take cash.",
   invalid_transition: "That step is not possible for this order any more (someone else may have moved it).",
+  order_closed: "This order is already closed: there is nothing to pay.",
+
+  // Card payments: declined and cancelled are everyday outcomes, not faults.
+  card_declined: "The card was declined. Ask for another card, or take cash.",
+  payment_cancelled: "The payment was cancelled at the terminal. Nothing was charged.",
+  terminal_busy: "The card terminal is busy with another payment. Wait for it to finish, then try again.",
+  terminal_timeout: "The terminal did not finish in time, so the payment was stopped. Nothing was charged.",
+  terminal_unreachable: "Can't reach the card terminal. Check that it is on and its cable or network, then try again.",
+  terminal_error: "The card terminal gave an answer we cannot read. Check the terminal, then try again.",
+  no_card_terminal: "No card terminal is set up at this store. Please take cash.",
+
+  // Printing.
+  no_receipt_printer: "No receipt printer is set up at this store, so nothing was printed.",
+  unknown_printer: "That printer is not available any more (removed, or not a printer). Pick another one.",
+  job_queued: "That job is still waiting to print: it prints as soon as its printer answers.",
+
   internal: "Something went wrong on the store server. Nothing was saved; please try again.",
 };
 

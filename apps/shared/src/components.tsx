@@ -1,5 +1,5 @@
 // Shared, touch-first building blocks for the store apps.
-import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
+import { type KeyboardEvent as ReactKeyboardEvent, type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 import { type Api, type Item, type LineRequest, type Menu, type MenuView, type StaffView, call, describe } from "./api";
 import type { LinkStatus } from "./events";
 import { formatMoney } from "./money";
@@ -27,24 +27,76 @@ export function LinkBadge({ status, label = "Store server" }: { status: LinkStat
   );
 }
 
+/** Open dialogs, innermost last: only the innermost one takes Escape and keeps the focus. */
+const openModals: HTMLElement[] = [];
+
+const FOCUSABLE = 'button:not(:disabled), input:not(:disabled), select:not(:disabled), textarea:not(:disabled), a[href], [tabindex]:not([tabindex="-1"])';
+
+/**
+ * A dialog over the screen. Focus moves into it when it opens (the first
+ * control, or the dialog itself while every control is disabled), Tab and
+ * Shift+Tab cycle inside it, and focus goes back where it was when it closes.
+ */
 export function Modal({ title, children, onClose }: { title: string; children: ReactNode; onClose?: () => void }) {
   const box = useRef<HTMLDivElement>(null);
+  // Read while rendering, before a control inside (autoFocus) takes the focus.
+  const [before] = useState(() => document.activeElement as HTMLElement | null);
   useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose?.();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && openModals[openModals.length - 1] === box.current) onClose?.();
+    };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [onClose]);
-  // Focus moves into the dialog when it opens and back to where it was when it closes.
   useEffect(() => {
-    const before = document.activeElement as HTMLElement | null;
-    box.current?.querySelector<HTMLElement>("button:not(:disabled), input, [tabindex]")?.focus();
-    return () => {
-      before?.focus?.();
+    const el = box.current;
+    if (!el) return;
+    openModals.push(el);
+    if (!el.contains(document.activeElement)) (el.querySelector<HTMLElement>(FOCUSABLE) ?? el).focus();
+    // Focus that lands outside (a click on the page behind, a control inside that became disabled) comes back in.
+    const onFocus = (e: FocusEvent) => {
+      if (openModals[openModals.length - 1] !== el || el.contains(e.target as Node)) return;
+      (el.querySelector<HTMLElement>(FOCUSABLE) ?? el).focus();
     };
-  }, []);
+    document.addEventListener("focusin", onFocus);
+    return () => {
+      document.removeEventListener("focusin", onFocus);
+      const i = openModals.indexOf(el);
+      if (i >= 0) openModals.splice(i, 1);
+      // Back where it was, unless the next screen (another dialog) has taken the focus already.
+      const now = document.activeElement;
+      if (!now || now === document.body || el.contains(now)) before?.focus?.();
+    };
+  }, [before]);
+  const trapTab = (e: ReactKeyboardEvent) => {
+    if (e.key !== "Tab" || !box.current) return;
+    const all = [...box.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
+    if (all.length === 0) {
+      e.preventDefault();
+      return;
+    }
+    const first = all[0];
+    const last = all[all.length - 1];
+    if (e.shiftKey && (document.activeElement === first || document.activeElement === box.current)) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
   return (
     <div className="modal-backdrop" onClick={onClose}>
-      <div ref={box} className="modal" role="dialog" aria-modal="true" aria-label={title} onClick={(e) => e.stopPropagation()}>
+      <div
+        ref={box}
+        className="modal"
+        role="dialog"
+        aria-modal="true"
+        aria-label={title}
+        tabIndex={-1}
+        onKeyDown={trapTab}
+        onClick={(e) => e.stopPropagation()}
+      >
         <h2>{title}</h2>
         {children}
       </div>
