@@ -47,7 +47,7 @@ admin() { curl -sf -X"$1" "$HUB$2" -H "authorization: Bearer $ADMIN" -H 'content
 admin POST /api/v1/admin/stores '{"id":"store-1","name":"Harbor Street Kitchen"}' >/dev/null
 NODE_TOKEN=$(admin POST /api/v1/admin/stores/store-1/node-tokens '{"label":"demo node"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["token"])')
 
-STORE_NODE__STORE__ID=store-1 STORE_NODE__HUB__URL="ws://127.0.0.1:$HUB_PORT/api/v1/sync" STORE_NODE__HUB__TOKEN="$NODE_TOKEN" \
+STORE_NODE__STORE__ID=store-1 STORE_NODE__STORE__NAME="Harbor Street Kitchen" STORE_NODE__STORE__RECEIPT_LINES="[\"12 Harbor Street, Springfield\", \"Tel 555-0100\"]" STORE_NODE__HUB__URL="ws://127.0.0.1:$HUB_PORT/api/v1/sync" STORE_NODE__HUB__TOKEN="$NODE_TOKEN" \
   "$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --mqtt-bind "127.0.0.1:$MQTT_PORT" --data-dir "$DATA/node" --web-dir apps --log-format pretty \
   >"$DATA/node.out" 2>"$DATA/node.log" &
 pids+=($!)
