@@ -214,7 +214,10 @@ pub async fn pay_by_card(
         Err(e) => {
             tracing::info!(order = %order_id, terminal = %tid, error = %e, "card payment not approved");
             // The terminal answered (a decline is a healthy terminal); silence or a dead line is not.
-            if matches!(e, TerminalError::Declined { .. } | TerminalError::Cancelled | TerminalError::Busy) {
+            if matches!(
+                e,
+                TerminalError::Declined { .. } | TerminalError::Cancelled | TerminalError::Busy
+            ) {
                 state.devices.update(&tid, |h| {
                     h.state = crate::devices::HealthState::Online;
                     h.last_error = None;

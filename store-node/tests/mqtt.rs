@@ -48,6 +48,7 @@ fn config(max_payload: usize) -> MqttConfig {
         bind: Some("127.0.0.1:0".into()),
         tls: None,
         max_payload,
+        max_publish_rate: 1000,
     }
 }
 

@@ -280,9 +280,11 @@ fn rumqttd_config(
         router: RouterConfig {
             max_connections: 1024,
             max_outgoing_packet_count: 200,
-            // A filter's log keeps up to count × size bytes for subscribers that lag behind.
+            // A filter's log keeps up to count × size bytes (16 MiB by default) for subscribers
+            // that lag behind; beyond that rumqttd skips them ahead (the proxy paces devices so
+            // one burst does not get there).
             max_segment_size: (4 * max_packet).max(1 << 20),
-            max_segment_count: 4,
+            max_segment_count: 16,
             ..Default::default()
         },
         v4: Some([("internal".to_owned(), server)].into_iter().collect()),

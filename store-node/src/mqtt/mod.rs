@@ -42,6 +42,7 @@
 //! | publish topics | proxy | own subtree only; anything else closes the connection (3.1.1 has no per-publish refusal) and signals a [`DeviceSignal::Violation`]. The last will's topic follows the same rule, checked at CONNECT (CONNACK 5). |
 //! | subscribe filters | proxy | own subtree or broadcast, wildcards only below those prefixes; anything else closes the connection (a SUBACK failure code would let a client probe). |
 //! | packet size | proxy **and** rumqttd | the proxy refuses a payload over `max_payload` (and any packet over `max_payload` + [`PACKET_HEADROOM`], as soon as its header arrives); rumqttd's `max_payload_size` is set to the same packet bound. |
+//! | publish rate | proxy | `max_publish_rate` PUBLISH packets a second per connection (burst: one second's worth); a faster device is slowed by not reading its socket (TCP flow control), nothing is dropped. Without it one device's burst overruns rumqttd's per-subscription log (16 segments) and other devices' messages are skipped. |
 //! | idle clients | proxy | closed after 1.5 × the client's keep-alive without a packet, counted from CONNECT (MQTT 3.1.1 §3.1.2.10); keep-alive 0 means [`IDLE_WITHOUT_KEEP_ALIVE`]. The proxy rewrites the two keep-alive bytes of each CONNECT to twice the client's value (twice that limit for 0) before rumqttd sees it: rumqttd refuses keep-alive 0 outright, and its own idle timer must not beat the proxy's (it would close the connection without the proxy knowing why). These two bytes are the only ones the proxy ever changes. |
 //! | takeover | proxy + rumqttd | a new connection of a connected device takes over (MQTT semantics): rumqttd drops its old connection, the proxy ends the old session and reports it disconnected before the new one connects. Handshakes of one device are serialised, so both agree on which connection is the newest. |
 //! | presence | proxy | a device is online from the broker's successful CONNACK until its proxied connection ends for any reason (DISCONNECT, FIN, RST, idle, violation, takeover, [`Mqtt::disconnect`]). |
@@ -105,6 +106,9 @@ pub struct MqttConfig {
     pub tls: Option<TlsListener>,
     /// Largest PUBLISH payload (and last-will message) a device may send, in bytes.
     pub max_payload: usize,
+    /// PUBLISH packets per second one device connection may send; faster devices are slowed
+    /// down (the proxy stops reading), never dropped. 0 for no limit.
+    pub max_publish_rate: u32,
 }
 
 impl Default for MqttConfig {
@@ -114,6 +118,7 @@ impl Default for MqttConfig {
             bind: Some("0.0.0.0:1883".into()),
             tls: None,
             max_payload: 64 * 1024,
+            max_publish_rate: 1000,
         }
     }
 }
@@ -279,6 +284,7 @@ impl Mqtt {
             max_payload: cfg.max_payload,
             max_packet,
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            max_publish_rate: cfg.max_publish_rate,
         });
         inner.broker = Some(broker);
         if let Some((listener, addr)) = plain {

@@ -52,6 +52,41 @@ pub(crate) struct Proxy {
     pub max_packet: usize,
     /// Bounds the number of open connections.
     pub connections: Arc<Semaphore>,
+    /// PUBLISH packets per second one connection may send (0: no limit).
+    pub max_publish_rate: u32,
+}
+
+/// A token bucket that paces one connection's PUBLISH packets. The proxy
+/// stops reading from a device that goes faster, so TCP flow control slows it
+/// down: nothing is dropped, and one chatty device cannot flood the broker's
+/// queues and crowd out the other devices' heartbeats and bumps.
+struct Pacer {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Pacer {
+    fn new(per_second: u32) -> Option<Pacer> {
+        (per_second > 0).then(|| Pacer {
+            rate: f64::from(per_second),
+            tokens: f64::from(per_second),
+            at: Instant::now(),
+        })
+    }
+
+    /// Waits until `n` more packets are within the rate (a burst of one second's worth is free).
+    async fn take(&mut self, n: u32) {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.rate);
+        self.at = now;
+        self.tokens -= f64::from(n);
+        if self.tokens < 0.0 {
+            let wait = std::time::Duration::from_secs_f64(-self.tokens / self.rate);
+            tokio::time::sleep(wait).await;
+        }
+    }
 }
 
 /// Accepts connections on `listener` for ever, each in its own task.
@@ -454,9 +489,11 @@ impl Proxy {
         mut last_packet: Instant,
         rules: &SessionRules<'_>,
     ) -> End {
+        let mut pacer = Pacer::new(self.max_publish_rate);
         loop {
             // Whole, accepted packets at the start of `inbuf`.
             let mut ready = 0;
+            let mut publishes = 0u32;
             let mut stop = None;
             while stop.is_none() {
                 let rest = inbuf.get(ready..).unwrap_or_default();
@@ -464,6 +501,9 @@ impl Proxy {
                     Ok(None) => break,
                     Ok(Some((len, packet))) => {
                         last_packet = Instant::now();
+                        if matches!(packet, Packet::Publish(_)) {
+                            publishes += 1;
+                        }
                         match self.inspect(packet, rules) {
                             Verdict::Forward => ready += len,
                             Verdict::ForwardThenEnd(end) => {
@@ -475,6 +515,13 @@ impl Proxy {
                     }
                     Err(e) => stop = Some(End::Violation(e.to_string())),
                 }
+            }
+            if publishes > 0
+                && let Some(p) = pacer.as_mut()
+            {
+                p.take(publishes).await;
+                // Time spent waiting on our own pacing is not the device being idle.
+                last_packet = last_packet.max(Instant::now());
             }
             if ready > 0 {
                 let accepted = inbuf.get(..ready).unwrap_or_default();
