@@ -234,9 +234,10 @@ async fn paper_out_is_reported_and_the_ticket_prints_after_a_reprint() {
         paper_out: true,
         ..Status::default()
     });
-    register(&node, &mgr, json!({"id": "grill-printer", "kind": "kitchen_printer", "name": "Grill", "station": "grill", "transport": tcp(&grill)})).await;
+    // Subscribe first: the printer's lane may report paper out as soon as it is registered.
     let mut ws = connect_events(&node, &mgr, 0).await;
     until_caught_up(&mut ws).await;
+    register(&node, &mgr, json!({"id": "grill-printer", "kind": "kitchen_printer", "name": "Grill", "station": "grill", "transport": tcp(&grill)})).await;
     let cashier = node.cashier().await;
     node.place(&cashier, "paper-1").await;
     let mut saw_attention = false;
