@@ -3,7 +3,8 @@
 //! can be (`$1` parameters, `ON CONFLICT`, `CAST(.. AS TEXT)`), and the two
 //! migration folders differ only in column types (UUID, BYTEA).
 //!
-//! This is the only module that talks SQL.
+//! This is the only module that talks SQL (the account tables' queries are in
+//! its `accounts` part).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -56,6 +57,12 @@ macro_rules! event_from_row {
         }
     }};
 }
+
+mod accounts;
+pub use accounts::{
+    AcceptError, InvitationRow, KeyRow, MembershipRow, NewInvitation, RefreshRow, Reservation,
+    SessionState, UserRow,
+};
 
 /// Why appending a batch of events failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,13 +139,20 @@ impl Db {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
     }
 
-    /// Creates a store; false when one with this id exists.
-    pub async fn create_store(&self, id: &str, name: &str, now: i64) -> Result<bool, sqlx::Error> {
+    /// Creates a store of an organisation; false when one with this id exists.
+    pub async fn create_store(
+        &self,
+        id: &str,
+        name: &str,
+        org_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
         let done = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO stores (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO stores (id, name, org_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.to_owned())
         .bind(name.to_owned())
+        .bind(org_id.map(str::to_owned))
         .bind(now)
         .execute(pool)
         .await?

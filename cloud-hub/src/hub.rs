@@ -14,7 +14,9 @@ use sync::session::Docs;
 use tokio::runtime::Handle;
 use tokio::sync::{Mutex, broadcast, oneshot, watch};
 
+use crate::auth::{AuthConfig, AuthState};
 use crate::db::{AppendError, Db};
+use crate::http::idempotency::Sealer;
 
 /// The hub's replica id in every store's sync sessions and its automerge actor.
 pub const HUB_REPLICA: &str = "hub";
@@ -184,6 +186,10 @@ type TokenConns = HashMap<u64, oneshot::Sender<()>>;
 pub struct Hub {
     pub db: Db,
     admin_hash: [u8; 32],
+    /// Accounts: token keys, limits, settings.
+    pub auth: AuthState,
+    /// Seals stored idempotent answers (keys derived from the admin token).
+    pub sealer: Sealer,
     stores: Mutex<HashMap<String, Arc<StoreState>>>,
     conns: StdMutex<HashMap<String, TokenConns>>,
     next_conn: AtomicU64,
@@ -202,10 +208,13 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    pub fn new(db: Db, admin_token: &str) -> Hub {
+    /// A hub over `db`; its signing keys are loaded by `auth.load_keys` (as `run` does).
+    pub fn new(db: Db, admin_token: &str, auth: AuthConfig) -> Hub {
         Hub {
             db,
             admin_hash: Sha256::digest(admin_token.as_bytes()).into(),
+            auth: AuthState::new(auth),
+            sealer: Sealer::from_secret(admin_token),
             stores: Mutex::new(HashMap::new()),
             conns: StdMutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
@@ -336,8 +345,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display());
         let db = Db::connect(&url, 2).await.unwrap();
-        assert!(db.create_store("s1", "Store", now_ms()).await.unwrap());
-        let hub = Hub::new(db.clone(), "admin-token-for-tests");
+        assert!(
+            db.create_store("s1", "Store", None, now_ms())
+                .await
+                .unwrap()
+        );
+        let hub = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default());
         let store = hub.store("s1").await.unwrap();
         let kind = DocKind::Settings;
         for i in 0..150 {
@@ -348,7 +361,7 @@ mod tests {
         }
         // 100 chunks were folded into the snapshot; 50 remain.
         assert_eq!(db.chunk_count("s1", kind).await.unwrap(), 50);
-        let hub2 = Hub::new(db.clone(), "admin-token-for-tests");
+        let hub2 = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default());
         let store2 = hub2.store("s1").await.unwrap();
         let g = store2.docs.lock().await;
         assert_eq!(
@@ -361,7 +374,7 @@ mod tests {
     #[tokio::test]
     async fn admin_token_compares_whole() {
         let db = Db::Sqlite(sqlx::sqlite::SqlitePool::connect_lazy("sqlite::memory:").unwrap());
-        let hub = Hub::new(db, "secret-admin-token");
+        let hub = Hub::new(db, "secret-admin-token", AuthConfig::default());
         assert!(hub.is_admin("secret-admin-token"));
         assert!(!hub.is_admin("secret-admin-toke"));
         assert!(!hub.is_admin(""));

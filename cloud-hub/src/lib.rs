@@ -1,12 +1,17 @@
 //! The cloud hub: customer online ordering, Stripe payments, the merchant
 //! dashboard, node enrollment and the sync endpoint. So far it serves health,
-//! the admin API (stores, node tokens), the merchant's menu and order views,
-//! and `GET /api/v1/sync`, the WebSocket each store node syncs over.
+//! accounts (customers, invited staff, platform admins) with EdDSA access
+//! tokens and rotating refresh tokens, organisations and invitations, the
+//! admin API (stores, node tokens), the merchant's menu, order, staff and
+//! settings views (each behind a role check), and `GET /api/v1/sync`, the
+//! WebSocket each store node syncs over.
 //!
 //! Storage is SQLite (a file, the default) or PostgreSQL (`db`); each store's
 //! shared documents live in memory once opened and are saved after every
-//! change (`hub`); the HTTP surface is in `http`.
+//! change (`hub`); accounts, tokens and role checks are in `auth`; the HTTP
+//! surface is in `http`.
 
+pub mod auth;
 pub mod db;
 pub mod http;
 pub mod hub;
@@ -29,6 +34,8 @@ pub struct Config {
     pub admin_token: String,
     /// Largest number of pooled database connections.
     pub db_max_connections: u32,
+    /// Accounts: token issuer and lifetimes, sign-in limits.
+    pub auth: auth::AuthConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -38,6 +45,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("admin_token", &"<redacted>")
             .field("db_max_connections", &self.db_max_connections)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -67,6 +75,7 @@ impl Config {
             database_url: DEFAULT_DATABASE_URL.into(),
             admin_token: admin_token.into(),
             db_max_connections: 10,
+            auth: auth::AuthConfig::default(),
         }
     }
 }
@@ -130,11 +139,13 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         );
     }
     let db = db::Db::connect(&config.database_url, config.db_max_connections.max(1)).await?;
-    let hub = Arc::new(Hub::new(db, config.admin_token.trim()));
+    let hub = Arc::new(Hub::new(db, config.admin_token.trim(), config.auth.clone()));
+    hub.auth.load_keys(&hub.db).await?;
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let app = http::router(hub.clone());
+    // The peer address feeds the per-IP sign-in limits.
+    let app = http::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -149,6 +160,20 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         shutdown: Some(tx),
         task,
     })
+}
+
+/// Creates a platform admin account in the database at `database_url`
+/// (migrating it first); returns the new user's id. For `cloud-hub add-admin`.
+pub async fn add_admin(
+    database_url: &str,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    let db = db::Db::connect(database_url, 1).await?;
+    let r = auth::create_user(&db, email, password, name, auth::extract::Kind::Admin).await;
+    db.close().await;
+    Ok(r?.id)
 }
 
 #[cfg(test)]

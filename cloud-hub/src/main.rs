@@ -1,12 +1,13 @@
-//! `cloud-hub`: parse flags, set up logging, run. See `cloud-hub --help`.
+//! `cloud-hub`: parse flags, set up logging, run (or run a maintenance
+//! subcommand such as `add-admin`). See `cloud-hub --help`.
 
 use std::io::Write;
 use std::net::SocketAddr;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
-/// The cloud hub: node enrollment, the sync endpoint store nodes connect to,
-/// and the merchant's menu and order views.
+/// The cloud hub: accounts, node enrollment, the sync endpoint store nodes
+/// connect to, and the merchant's menu and order views.
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Cli {
@@ -16,18 +17,48 @@ struct Cli {
 
     /// Database: a SQLite file (`sqlite://PATH?mode=rwc`, created when missing)
     /// or PostgreSQL (`postgres://user:password@host:port/db`). Migrations run at start.
-    #[arg(long, env = "DATABASE_URL", default_value = cloud_hub::DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "DATABASE_URL", default_value = cloud_hub::DEFAULT_DATABASE_URL, global = true)]
     database_url: String,
 
-    /// Bearer token for the admin API (stores, node tokens, menus, orders);
-    /// required, at least 16 characters. Prefer the environment variable: flags
-    /// show in the process list.
+    /// Bearer token of the platform: the admin API (stores, node tokens,
+    /// organisations) and every store; required to serve, at least 16
+    /// characters. Prefer the environment variable: flags show in the process list.
     #[arg(long, env = "HUB_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: String,
+    admin_token: Option<String>,
 
     /// Largest number of pooled database connections.
     #[arg(long, env = "HUB_DB_MAX_CONNECTIONS", default_value_t = 10)]
     db_max_connections: u32,
+
+    /// The `iss` of the access tokens this hub signs (and requires).
+    #[arg(long, env = "HUB_JWT_ISSUER", default_value = cloud_hub::auth::DEFAULT_ISSUER)]
+    jwt_issuer: String,
+
+    /// Access-token lifetime in seconds (at most 900).
+    #[arg(long, env = "HUB_ACCESS_TTL_SECS", default_value_t = 900)]
+    access_ttl_secs: u64,
+
+    /// Take the client IP (for sign-in limits) from the last X-Forwarded-For
+    /// entry. Only behind a proxy that sets it.
+    #[arg(long, env = "HUB_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a platform admin account in the database and exit.
+    AddAdmin {
+        #[arg(long)]
+        email: String,
+        /// The password; prefer the environment variable (flags show in the process list).
+        #[arg(long, env = "HUB_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "Platform admin")]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -41,11 +72,30 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    if let Some(Command::AddAdmin {
+        email,
+        password,
+        name,
+    }) = cli.command
+    {
+        let id = cloud_hub::add_admin(&cli.database_url, &email, &password, &name).await?;
+        let _ = writeln!(std::io::stdout(), "platform admin {email} created ({id})");
+        return Ok(());
+    }
+    let Some(admin_token) = cli.admin_token else {
+        anyhow::bail!("the admin token is required (--admin-token / HUB_ADMIN_TOKEN)");
+    };
     let config = cloud_hub::Config {
         bind: cli.bind,
         database_url: cli.database_url,
-        admin_token: cli.admin_token,
+        admin_token,
         db_max_connections: cli.db_max_connections,
+        auth: cloud_hub::auth::AuthConfig {
+            issuer: cli.jwt_issuer,
+            access_ttl_secs: cli.access_ttl_secs,
+            trust_forwarded_for: cli.trust_forwarded_for,
+            ..Default::default()
+        },
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(

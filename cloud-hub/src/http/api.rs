@@ -1,6 +1,7 @@
-//! The admin API (stores, node tokens) and the merchant's store views (menu,
-//! orders). All of it takes the admin bearer token for now; merchant accounts
-//! come later.
+//! The admin API (stores, node tokens: platform admins, i.e. an admin account
+//! or the admin token) and the merchant's store views (menu, orders, staff,
+//! settings), each behind `StoreAccess<perm::X>`: a staff member of the
+//! store's organisation whose role grants X, or a platform admin.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use sync::doc::{DocKind, SharedDoc};
 use sync::log::Event;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Admin, JsonBody, Path};
+use super::extract::{JsonBody, Path};
+use crate::auth::{PlatformAdmin, StoreAccess, perm};
 use crate::hub::{HUB_REPLICA, Hub, StoreError, StoreState, now_ms, token_hash};
 
 fn check_id(id: &str) -> ApiResult<()> {
@@ -80,11 +82,18 @@ async fn edit_doc<T>(
 pub struct NewStore {
     id: String,
     name: String,
+    /// The organisation that owns the store. Absent (the body before
+    /// organisations existed): the "default" organisation, made on first use.
+    org_id: Option<String>,
 }
 
-/// `POST /api/v1/admin/stores {id, name}` -> 201; 409 when the id is taken.
+/// The organisation stores go to when the request names none.
+pub const DEFAULT_ORG: &str = "default";
+
+/// `POST /api/v1/admin/stores {id, name, org_id?}` -> 201; 409 when the id is
+/// taken; 422 `unknown_org` for an organisation that does not exist.
 pub async fn create_store(
-    _: Admin,
+    _: PlatformAdmin,
     State(hub): State<Arc<Hub>>,
     body: JsonBody<NewStore>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -92,7 +101,28 @@ pub async fn create_store(
     check_id(&body.id)?;
     check_text("name", &body.name)?;
     let now = now_ms();
-    if !hub.db.create_store(&body.id, body.name.trim(), now).await? {
+    let org_id = match body.org_id {
+        Some(org) => {
+            if hub.db.org_name(&org).await?.is_none() {
+                return Err(ApiError::unprocessable(
+                    "unknown_org",
+                    format!("organisation {org} does not exist"),
+                ));
+            }
+            org
+        }
+        None => {
+            hub.db
+                .create_org(DEFAULT_ORG, "Default organisation", now)
+                .await?;
+            DEFAULT_ORG.to_owned()
+        }
+    };
+    if !hub
+        .db
+        .create_store(&body.id, body.name.trim(), Some(&org_id), now)
+        .await?
+    {
         return Err(ApiError::conflict(
             "store_exists",
             format!("store {} already exists", body.id),
@@ -101,7 +131,9 @@ pub async fn create_store(
     tracing::info!(store = %body.id, "store created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": body.id, "name": body.name.trim(), "created_at": now })),
+        Json(
+            json!({ "id": body.id, "name": body.name.trim(), "org_id": org_id, "created_at": now }),
+        ),
     ))
 }
 
@@ -114,7 +146,7 @@ pub struct NewToken {
 /// `POST /api/v1/admin/stores/{id}/node-tokens {label}` -> 201 `{token, token_sha256, ...}`.
 /// The token is shown once; the hub keeps only its SHA-256.
 pub async fn create_token(
-    _: Admin,
+    _: PlatformAdmin,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
     body: JsonBody<NewToken>,
@@ -155,7 +187,7 @@ pub struct Revoke {
 /// `POST /api/v1/admin/stores/{id}/node-tokens/revoke {token | token_sha256}`:
 /// the token stops working and its open sync connections close (4401).
 pub async fn revoke_token(
-    _: Admin,
+    _: PlatformAdmin,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
     body: JsonBody<Revoke>,
@@ -220,7 +252,7 @@ fn menu_view(doc: &SharedDoc) -> ApiResult<Json<Value>> {
 /// document's projection, its same-field conflicts, and what breaks a menu
 /// rule after a merge (null when nothing). 404 `no_menu` before the store has one.
 pub async fn get_menu(
-    _: Admin,
+    _: StoreAccess<perm::MenuRead>,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -239,7 +271,7 @@ pub async fn get_menu(
 /// `PUT /api/v1/stores/{id}/menu` (a whole menu, validated): written into the
 /// catalog document field by field, saved, and pushed to the store's nodes.
 pub async fn put_menu(
-    _: Admin,
+    _: StoreAccess<perm::MenuEdit>,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
     menu: JsonBody<Menu>,
@@ -288,7 +320,7 @@ pub fn project_orders(events: &[Event]) -> Vec<Value> {
 
 /// `GET /api/v1/stores/{id}/orders` -> `{orders, events}`.
 pub async fn get_orders(
-    _: Admin,
+    _: StoreAccess<perm::OrderRead>,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -320,7 +352,7 @@ fn active_by_default() -> bool {
 /// Add a staff member to a store, or change one (name, role, PIN, active). They can sign in at the
 /// store's nodes once the roster has synced, with the hub unreachable or not.
 pub async fn put_staff(
-    _: Admin,
+    _: StoreAccess<perm::StaffManage>,
     State(hub): State<Arc<Hub>>,
     Path((store_id, staff_id)): Path<(String, String)>,
     body: JsonBody<StaffInput>,
@@ -367,7 +399,7 @@ pub async fn put_staff(
 
 /// A store's staff as the roster document holds them (no PIN hashes).
 pub async fn get_staff(
-    _: Admin,
+    _: StoreAccess<perm::StaffManage>,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
@@ -404,8 +436,10 @@ fn settings_view(doc: Option<&SharedDoc>) -> ApiResult<Value> {
 }
 
 /// Change a store's settings (the fields sent); they sync to the store's nodes.
+/// Owners only: the domain has no settings permission of its own yet, and
+/// `StaffManage` is the one only owners (and platform admins) hold.
 pub async fn put_settings(
-    _: Admin,
+    _: StoreAccess<perm::StaffManage>,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
     body: JsonBody<SettingsInput>,
@@ -444,7 +478,7 @@ pub async fn put_settings(
 
 /// A store's settings.
 pub async fn get_settings(
-    _: Admin,
+    _: StoreAccess<perm::MenuRead>,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<Value>> {

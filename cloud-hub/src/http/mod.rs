@@ -1,9 +1,14 @@
-//! The hub's HTTP surface: health, the admin and store API, and the sync socket.
+//! The hub's HTTP surface: health, accounts (`auth`), platform administration
+//! and organisations (`orgs`), the admin and store API (`api`), and the sync
+//! socket. Every write goes through the `Idempotency-Key` layer (`idempotency`).
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod node_sync;
+pub mod orgs;
 
 use std::sync::Arc;
 
@@ -53,6 +58,24 @@ pub fn router(hub: Arc<Hub>) -> Router {
         )
         .route("/readyz", get(readyz))
         .route("/api/v1/sync", get(node_sync::sync_socket))
+        .route("/.well-known/jwks.json", get(auth::jwks))
+        .route("/api/v1/auth/jwks", get(auth::jwks))
+        .route("/api/v1/auth/signup", post(auth::signup))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/password", post(auth::change_password))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route(
+            "/api/v1/auth/accept-invitation",
+            post(auth::accept_invitation),
+        )
+        .route("/api/v1/admin/admins", post(orgs::create_admin))
+        .route("/api/v1/admin/orgs", post(orgs::create_org))
+        .route(
+            "/api/v1/orgs/{org_id}/invitations",
+            post(orgs::create_invitation),
+        )
         .route("/api/v1/admin/stores", post(api::create_store))
         .route(
             "/api/v1/admin/stores/{id}/node-tokens",
@@ -85,5 +108,60 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        // Outside the panic catcher, so a panicking write still releases its key.
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            idempotency::idempotency,
+        ))
         .with_state(hub)
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// The account endpoints' annotations, assembled (the hub's full OpenAPI document is a later step).
+    #[derive(OpenApi)]
+    #[openapi(paths(
+        super::auth::signup,
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::logout,
+        super::auth::change_password,
+        super::auth::me,
+        super::auth::jwks,
+        super::auth::accept_invitation,
+        super::orgs::create_admin,
+        super::orgs::create_org,
+        super::orgs::create_invitation,
+    ))]
+    struct AccountsDoc;
+
+    #[test]
+    fn account_operations_have_unique_ids_and_schemas() {
+        let doc = serde_json::to_value(AccountsDoc::openapi()).unwrap();
+        let mut ids: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|ops| ops.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!((n, ids.len()), (11, 11));
+        for schema in [
+            "TokenPair",
+            "SignupBody",
+            "LoginBody",
+            "NewInvite",
+            "ErrorBody",
+        ] {
+            assert!(
+                doc["components"]["schemas"].get(schema).is_some(),
+                "{schema} is in the document"
+            );
+        }
+    }
 }

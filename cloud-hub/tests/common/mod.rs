@@ -113,9 +113,18 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(db: &TestDb) -> TestHub {
+        TestHub::start_with(db, |_| {}).await
+    }
+
+    /// Starts a hub after `adjust` changed its config. Every test client is
+    /// 127.0.0.1, so the per-IP sign-in limit is lifted unless `adjust` sets it.
+    pub async fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Config)) -> TestHub {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), ADMIN);
         config.database_url = db.url.clone();
         config.db_max_connections = 5;
+        config.auth.limits.ip_burst = 10_000;
+        config.auth.limits.account_burst = 1_000;
+        adjust(&mut config);
         let running = cloud_hub::run(config).await.unwrap();
         let base = format!("http://{}", running.addr);
         TestHub {
@@ -166,6 +175,42 @@ impl TestHub {
                 .unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {bytes:?}"))
         };
         (status, v)
+    }
+
+    /// Any request: bearer token, JSON body and extra headers; returns status, JSON body (Null when none) and headers.
+    pub async fn request(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(b).unwrap());
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await.unwrap();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {bytes:?}"))
+        };
+        (status, v, headers)
     }
 
     pub async fn create_store(&self, id: &str) {

@@ -1,0 +1,391 @@
+//! Access tokens: EdDSA (Ed25519) JWTs the hub signs and anyone holding its
+//! JWKS can verify offline (store nodes included).
+//!
+//! `jsonwebtoken` does the JWT format and claim checks; its cryptography is a
+//! small provider over `ring` (already in the build for TLS) that knows only
+//! EdDSA, so no OpenSSL, aws-lc or RSA code is linked, and a token naming any
+//! other algorithm is refused before its signature is looked at.
+//!
+//! Verification pins EdDSA, requires `iss`, `aud`, `exp` and `sub`, checks the
+//! issuer and audience, allows no clock leeway, and looks the header's `kid`
+//! up among the hub's current keys (reloading them from the database once in a
+//! while, so a key added by another replica is found).
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// The audience of every access token the hub issues.
+pub const AUDIENCE: &str = "edge-restaurant";
+/// The longest an access token lives.
+pub const MAX_ACCESS_TTL_SECS: u64 = 15 * 60;
+
+/// What an access token says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user's id.
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    /// This token's own id.
+    pub jti: String,
+    /// The refresh-token family (the session) it was issued in; refused once that is revoked.
+    pub sid: String,
+    /// customer, staff or admin.
+    pub kind: String,
+}
+
+/// Why an access token is refused (all are 401 for the client).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is signed with a key the hub does not know")]
+    UnknownKey,
+    #[error("the access token is not valid: {0}")]
+    Invalid(String),
+}
+
+impl TokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::Expired => "token_expired",
+            TokenError::UnknownKey | TokenError::Invalid(_) => "bad_token",
+        }
+    }
+}
+
+// ---- the ring-backed provider ------------------------------------------------
+
+struct RingSigner(Ed25519KeyPair);
+
+impl jsonwebtoken::signature::Signer<Vec<u8>> for RingSigner {
+    fn try_sign(&self, msg: &[u8]) -> Result<Vec<u8>, jsonwebtoken::signature::Error> {
+        Ok(self.0.sign(msg).as_ref().to_vec())
+    }
+}
+
+impl JwtSigner for RingSigner {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+struct RingVerifier(Vec<u8>);
+
+impl jsonwebtoken::signature::Verifier<Vec<u8>> for RingVerifier {
+    fn verify(
+        &self,
+        msg: &[u8],
+        signature: &Vec<u8>,
+    ) -> Result<(), jsonwebtoken::signature::Error> {
+        UnparsedPublicKey::new(&ED25519, &self.0)
+            .verify(msg, signature)
+            .map_err(|_| jsonwebtoken::signature::Error::new())
+    }
+}
+
+impl JwtVerifier for RingVerifier {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::EdDSA
+    }
+}
+
+fn new_signer(
+    alg: &Algorithm,
+    key: &EncodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+    if *alg != Algorithm::EdDSA || key.family() != AlgorithmFamily::Ed {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.as_bytes())
+        .map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    Ok(Box::new(RingSigner(pair)))
+}
+
+fn new_verifier(
+    alg: &Algorithm,
+    key: &DecodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    if *alg != Algorithm::EdDSA || key.family() != AlgorithmFamily::Ed {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    Ok(Box::new(RingVerifier(key.try_get_as_bytes()?.to_vec())))
+}
+
+fn unsupported_pair(_: &[u8]) -> jsonwebtoken::errors::Result<(Vec<u8>, Vec<u8>)> {
+    Err(ErrorKind::InvalidAlgorithm.into())
+}
+
+fn unsupported_ec(
+    _: &[u8],
+    _: Algorithm,
+) -> jsonwebtoken::errors::Result<(EllipticCurve, Vec<u8>, Vec<u8>)> {
+    Err(ErrorKind::InvalidAlgorithm.into())
+}
+
+fn ed_public(pkcs8: &[u8], curve: &EllipticCurve) -> jsonwebtoken::errors::Result<Vec<u8>> {
+    if *curve != EllipticCurve::Ed25519 {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+        .map_err(|_| ErrorKind::InvalidEddsaKey)?;
+    Ok(pair.public_key().as_ref().to_vec())
+}
+
+fn digest(data: &[u8], hash: ThumbprintHash) -> jsonwebtoken::errors::Result<Vec<u8>> {
+    Ok(match hash {
+        ThumbprintHash::SHA256 => sha2::Sha256::digest(data).to_vec(),
+        ThumbprintHash::SHA384 => sha2::Sha384::digest(data).to_vec(),
+        ThumbprintHash::SHA512 => sha2::Sha512::digest(data).to_vec(),
+        _ => return Err(ErrorKind::InvalidAlgorithm.into()),
+    })
+}
+
+/// `jsonwebtoken`'s cryptography: Ed25519 through `ring`, nothing else.
+pub static RING_EDDSA: CryptoProvider = CryptoProvider {
+    signer_factory: new_signer,
+    verifier_factory: new_verifier,
+    key_utils: KeyUtils {
+        rsa_pub_components_from_private_key: unsupported_pair,
+        rsa_pub_components_from_public_key: unsupported_pair,
+        ec_pub_components_from_private_key: unsupported_ec,
+        ed_pub_components_from_private_key: ed_public,
+        compute_digest: digest,
+    },
+};
+
+/// Makes [`RING_EDDSA`] the process's `jsonwebtoken` provider (once; later calls do nothing).
+pub fn install_provider() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        // Err: another provider was installed first (by an embedding program); it is used instead.
+        if RING_EDDSA.install_default().is_err() {
+            tracing::warn!("a jsonwebtoken crypto provider was already installed; using it");
+        }
+    });
+}
+
+// ---- keys -------------------------------------------------------------------
+
+/// A new Ed25519 key: (PKCS#8 v2 DER, raw 32-byte public key).
+pub fn generate_key() -> Result<(Vec<u8>, Vec<u8>), KeyError> {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| KeyError("key generation failed".into()))?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+        .map_err(|_| KeyError("generated key does not parse".into()))?;
+    Ok((pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec()))
+}
+
+/// A stored signing key could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("signing key: {0}")]
+pub struct KeyError(pub String);
+
+/// One key: its id, both halves, when it was made.
+pub struct Key {
+    pub kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// From the stored halves; checks that the private key is Ed25519 and matches the public one.
+    pub fn from_stored(
+        kid: String,
+        pkcs8: &[u8],
+        public: &[u8],
+        created_at: i64,
+    ) -> Result<Key, KeyError> {
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+            .map_err(|e| KeyError(format!("{kid}: not an Ed25519 PKCS#8 key: {e}")))?;
+        if pair.public_key().as_ref() != public {
+            return Err(KeyError(format!("{kid}: public key does not match")));
+        }
+        Ok(Key {
+            encoding: EncodingKey::from_ed_der(pkcs8),
+            decoding: DecodingKey::from_ed_der(public),
+            public: public.to_vec(),
+            kid,
+            created_at,
+        })
+    }
+
+    /// The key as a JWK (OKP, Ed25519).
+    pub fn jwk(&self) -> Value {
+        json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "alg": "EdDSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x": URL_SAFE_NO_PAD.encode(&self.public),
+        })
+    }
+}
+
+/// The hub's current (unretired) keys, newest first: the first signs, all verify.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    pub fn new(mut keys: Vec<Key>) -> KeySet {
+        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.kid.cmp(&a.kid)));
+        KeySet { keys }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn get(&self, kid: &str) -> Option<&Key> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// `{"keys": [...]}`.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": self.keys.iter().map(Key::jwk).collect::<Vec<_>>() })
+    }
+
+    /// Signs `claims` with the newest key.
+    pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        let key = self
+            .keys
+            .first()
+            .ok_or_else(|| KeyError("no signing key".into()))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| KeyError(e.to_string()))
+    }
+}
+
+/// The `kid` a token's header names, if the header is readable.
+pub fn kid_of(token: &str) -> Result<String, TokenError> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(TokenError::Invalid(format!(
+            "algorithm {:?} is not accepted",
+            header.alg
+        )));
+    }
+    header
+        .kid
+        .ok_or_else(|| TokenError::Invalid("the header names no key (kid)".into()))
+}
+
+/// Verifies `token` with `key`: EdDSA only, issuer, audience, expiry (no leeway).
+pub fn verify_with(key: &Key, token: &str, issuer: &str) -> Result<Claims, TokenError> {
+    let mut v = Validation::new(Algorithm::EdDSA);
+    v.leeway = 0;
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[AUDIENCE]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    jsonwebtoken::decode::<Claims>(token, &key.decoding, &v)
+        .map(|d| d.claims)
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid(e.to_string()),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyset() -> KeySet {
+        install_provider();
+        let (der, public) = generate_key().unwrap();
+        KeySet::new(vec![
+            Key::from_stored("k1".into(), &der, &public, 1).unwrap(),
+        ])
+    }
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            iss: "cloud-hub".into(),
+            aud: AUDIENCE.into(),
+            sub: "u1".into(),
+            exp,
+            iat: exp.saturating_sub(60),
+            jti: "j".into(),
+            sid: "f".into(),
+            kind: "customer".into(),
+        }
+    }
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    #[test]
+    fn signs_and_verifies_and_refuses_the_rest() {
+        let keys = keyset();
+        let key = keys.get("k1").unwrap();
+        let t = keys.sign(&claims(now() + 60)).unwrap();
+        assert_eq!(kid_of(&t).unwrap(), "k1");
+        assert_eq!(verify_with(key, &t, "cloud-hub").unwrap().sub, "u1");
+        assert!(verify_with(key, &t, "other-issuer").is_err());
+        let expired = keys.sign(&claims(now() - 1)).unwrap();
+        assert_eq!(
+            verify_with(key, &expired, "cloud-hub"),
+            Err(TokenError::Expired)
+        );
+        let mut wrong_aud = claims(now() + 60);
+        wrong_aud.aud = "someone-else".into();
+        let t2 = keys.sign(&wrong_aud).unwrap();
+        assert!(matches!(
+            verify_with(key, &t2, "cloud-hub"),
+            Err(TokenError::Invalid(_))
+        ));
+        // Another key's signature does not verify.
+        let other = keyset();
+        let t3 = other.sign(&claims(now() + 60)).unwrap();
+        assert!(verify_with(key, &t3, "cloud-hub").is_err());
+        assert!(keys.jwks()["keys"][0]["x"].as_str().unwrap().len() == 43);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let keys = keyset();
+        let key = keys.get("k1").unwrap();
+        for t in ["", ".", "..", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "x.y"] {
+            assert!(kid_of(t).is_err() || verify_with(key, t, "cloud-hub").is_err());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_tokens_are_refused_without_panicking(s in "\\PC{0,200}") {
+            let keys = keyset();
+            let key = keys.get("k1").unwrap();
+            let _ = kid_of(&s);
+            proptest::prop_assert!(verify_with(key, &s, "cloud-hub").is_err());
+        }
+    }
+}

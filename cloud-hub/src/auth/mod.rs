@@ -1,0 +1,449 @@
+//! Accounts and who may do what on the hub.
+//!
+//! - `password`: the new-password policy and Argon2id hashing (with rehash on login);
+//! - `jwt`: EdDSA access tokens, the signing keys and the JWKS;
+//! - `throttle`: sign-in rate limits per IP and per account;
+//! - `extract`: the request extractors that authenticate and authorise
+//!   (`Signed`, `CustomerUser`, `PlatformAdmin`, `StoreAccess<perm::X>`).
+//!
+//! This module holds the state they share ([`AuthState`]: configuration, the
+//! current keys, the limiters) and the session operations the HTTP handlers
+//! call: start a session (a refresh-token family plus an access token), rotate
+//! a refresh token, verify an access token.
+//!
+//! A session is a refresh-token family. Access tokens last at most 15 minutes
+//! and carry the family id (`sid`); each request checks that the family is
+//! still live and that the token is not older than the user's last password
+//! change, so logout and password changes take effect at once.
+
+pub mod extract;
+pub mod jwt;
+pub mod password;
+pub mod throttle;
+
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use serde::Serialize;
+
+use crate::db::{Db, KeyRow, RefreshRow};
+use crate::hub::{now_ms, token_hash};
+use jwt::{Claims, Key, KeySet, TokenError};
+
+pub use extract::{CustomerUser, PlatformAdmin, Signed, StoreAccess, perm};
+
+/// The default `iss` of access tokens.
+pub const DEFAULT_ISSUER: &str = "cloud-hub";
+/// How often at most an unknown `kid` makes the hub re-read its keys.
+const KEY_RELOAD_EVERY: Duration = Duration::from_secs(10);
+
+/// Account settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The `iss` the hub writes into and requires of access tokens.
+    pub issuer: String,
+    /// Access-token lifetime; at most 900 s (15 min).
+    pub access_ttl_secs: u64,
+    /// Refresh-token lifetime (each rotation starts a new one).
+    pub refresh_ttl_secs: u64,
+    /// Invitation lifetime.
+    pub invitation_ttl_secs: u64,
+    pub limits: throttle::Limits,
+    /// Take the client's IP from the last `X-Forwarded-For` entry (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: DEFAULT_ISSUER.into(),
+            access_ttl_secs: jwt::MAX_ACCESS_TTL_SECS,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            invitation_ttl_secs: 7 * 24 * 3600,
+            limits: throttle::Limits::default(),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// What sign-in, signup, refresh and invitation acceptance answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    /// An EdDSA JWT; send it as `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token is valid for.
+    pub expires_in: u64,
+    /// Opaque; trade it at `/api/v1/auth/refresh` (once: it rotates).
+    pub refresh_token: String,
+    /// Seconds the refresh token is valid for.
+    pub refresh_expires_in: u64,
+}
+
+/// Why a refresh token was refused (each is a 401).
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("the refresh token is unknown, expired or revoked")]
+    Invalid,
+    #[error("the refresh token was already used: the session is revoked")]
+    Reused,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The hub's account state: configuration, the signing keys, the limiters.
+pub struct AuthState {
+    pub config: AuthConfig,
+    keys: RwLock<KeySet>,
+    last_reload: std::sync::Mutex<Option<Instant>>,
+    pub throttle: throttle::Throttle,
+}
+
+impl std::fmt::Debug for AuthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn secs_now() -> u64 {
+    u64::try_from(now_ms() / 1000).unwrap_or(0)
+}
+
+/// A random secret of 32 bytes, hex (refresh and invitation tokens).
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+impl AuthState {
+    /// State with no keys yet; [`AuthState::load_keys`] fills them in.
+    pub fn new(mut config: AuthConfig) -> AuthState {
+        jwt::install_provider();
+        config.access_ttl_secs = config.access_ttl_secs.clamp(1, jwt::MAX_ACCESS_TTL_SECS);
+        AuthState {
+            throttle: throttle::Throttle::new(config.limits),
+            config,
+            keys: RwLock::new(KeySet::default()),
+            last_reload: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reads the signing keys; on a database with none, makes the first one.
+    /// (Two replicas starting at once may each add one: both then verify, the newer signs.)
+    pub async fn load_keys(&self, db: &Db) -> anyhow::Result<()> {
+        if db.signing_keys().await?.is_empty() {
+            let (private_key, public_key) = jwt::generate_key()?;
+            let kid = uuid::Uuid::now_v7().simple().to_string();
+            db.insert_signing_key(&KeyRow {
+                kid: kid.clone(),
+                private_key,
+                public_key,
+                created_at: now_ms(),
+            })
+            .await?;
+            tracing::info!(%kid, "signing key created");
+        }
+        self.reload_keys(db).await
+    }
+
+    async fn reload_keys(&self, db: &Db) -> anyhow::Result<()> {
+        let rows = db.signing_keys().await?;
+        let keys = rows
+            .into_iter()
+            .map(|r| Key::from_stored(r.kid, &r.private_key, &r.public_key, r.created_at))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            anyhow::bail!("the database holds no signing key");
+        }
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = KeySet::new(keys);
+        Ok(())
+    }
+
+    /// The JWKS document: every current public key.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).jwks()
+    }
+
+    /// Signs an access token for `user_id` in session `family`.
+    pub fn mint(&self, user_id: &str, kind: &str, family: &str) -> anyhow::Result<String> {
+        let iat = secs_now();
+        let claims = Claims {
+            iss: self.config.issuer.clone(),
+            aud: jwt::AUDIENCE.into(),
+            sub: user_id.into(),
+            exp: iat + self.config.access_ttl_secs,
+            iat,
+            jti: uuid::Uuid::now_v7().to_string(),
+            sid: family.into(),
+            kind: kind.into(),
+        };
+        Ok(self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .sign(&claims)?)
+    }
+
+    /// Checks an access token's signature and claims (not yet its session: see `extract`).
+    pub async fn verify(&self, db: &Db, token: &str) -> Result<Claims, TokenError> {
+        let kid = jwt::kid_of(token)?;
+        let verified = {
+            let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+            keys.get(&kid)
+                .map(|k| jwt::verify_with(k, token, &self.config.issuer))
+        };
+        if let Some(r) = verified {
+            return r;
+        }
+        // Maybe another replica made a key since we last looked.
+        let due = {
+            let mut last = self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= KEY_RELOAD_EVERY);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due && let Err(e) = self.reload_keys(db).await {
+            tracing::warn!(error = %e, "could not reload signing keys");
+        }
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        match keys.get(&kid) {
+            Some(k) => jwt::verify_with(k, token, &self.config.issuer),
+            None => Err(TokenError::UnknownKey),
+        }
+    }
+
+    /// Starts a session for a user: a new refresh-token family and an access token.
+    pub async fn start_session(
+        &self,
+        db: &Db,
+        user_id: &str,
+        kind: &str,
+    ) -> anyhow::Result<TokenPair> {
+        let family = uuid::Uuid::now_v7().to_string();
+        let refresh = new_secret();
+        let now = now_ms();
+        db.insert_refresh(
+            &token_hash(&refresh),
+            user_id,
+            &family,
+            now,
+            now + ms(self.config.refresh_ttl_secs),
+        )
+        .await?;
+        self.pair(user_id, kind, &family, refresh)
+    }
+
+    fn pair(
+        &self,
+        user_id: &str,
+        kind: &str,
+        family: &str,
+        refresh: String,
+    ) -> anyhow::Result<TokenPair> {
+        Ok(TokenPair {
+            access_token: self.mint(user_id, kind, family)?,
+            token_type: "Bearer",
+            expires_in: self.config.access_ttl_secs,
+            refresh_token: refresh,
+            refresh_expires_in: self.config.refresh_ttl_secs,
+        })
+    }
+
+    /// Trades a refresh token for a new pair; the old token is spent. Presenting
+    /// a spent token again revokes its whole session (it was copied).
+    pub async fn rotate(&self, db: &Db, refresh: &str) -> Result<TokenPair, RefreshError> {
+        let old = token_hash(refresh);
+        let row: RefreshRow = db
+            .refresh_token(&old)
+            .await
+            .map_err(anyhow::Error::from)?
+            .ok_or(RefreshError::Invalid)?;
+        let now = now_ms();
+        if row.replaced {
+            db.revoke_family(&row.family_id, now)
+                .await
+                .map_err(anyhow::Error::from)?;
+            tracing::warn!(user = %row.user_id, family = %row.family_id, "refresh token reused: session revoked");
+            return Err(RefreshError::Reused);
+        }
+        if row.revoked || row.expires_at <= now {
+            return Err(RefreshError::Invalid);
+        }
+        let user = db
+            .user_by_id(&row.user_id)
+            .await
+            .map_err(anyhow::Error::from)?
+            .ok_or(RefreshError::Invalid)?;
+        let fresh = new_secret();
+        let rotated = db
+            .rotate_refresh(
+                &old,
+                &token_hash(&fresh),
+                &row,
+                now,
+                now + ms(self.config.refresh_ttl_secs),
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        if !rotated {
+            // Spent by a concurrent request between our read and our write: the same copy, twice.
+            db.revoke_family(&row.family_id, now)
+                .await
+                .map_err(anyhow::Error::from)?;
+            return Err(RefreshError::Reused);
+        }
+        Ok(self.pair(&user.id, &user.kind, &row.family_id, fresh)?)
+    }
+}
+
+/// An email address as accounts store it: trimmed and lower-cased, so that
+/// uniqueness is case-insensitive. `None` when it does not look like one
+/// (3 to 254 characters, one `@`, a local part of at most 64, a dotted domain,
+/// no spaces or control characters).
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let email = raw.trim().to_lowercase();
+    let n = email.chars().count();
+    if !(3..=254).contains(&n) || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (local, domain) = email.split_once('@')?;
+    let domain_ok = domain.contains('.')
+        && !domain.contains('@')
+        && !domain.contains("..")
+        && !domain.starts_with(['.', '-'])
+        && !domain.ends_with(['.', '-']);
+    if local.is_empty() || local.chars().count() > 64 || !domain_ok {
+        return None;
+    }
+    Some(email)
+}
+
+/// A person's name on an account: 1 to 100 characters once trimmed.
+pub fn normalize_name(raw: &str) -> Option<String> {
+    let name = raw.trim();
+    let n = name.chars().count();
+    ((1..=100).contains(&n) && !name.chars().any(char::is_control)).then(|| name.to_owned())
+}
+
+/// Why an account could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum NewUserError {
+    #[error("that is not an email address")]
+    InvalidEmail,
+    #[error("a name is 1 to 100 characters")]
+    InvalidName,
+    #[error(transparent)]
+    Policy(#[from] password::PolicyError),
+    #[error("an account with this email exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Hashes a password off the async runtime.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || password::hash(&password)).await??)
+}
+
+/// Checks a password against a stored hash off the async runtime. With no
+/// stored hash (an unknown email) it checks against a dummy one, so the
+/// answer takes as long, and is `None`.
+pub async fn verify_password(
+    password: String,
+    stored: Option<String>,
+) -> anyhow::Result<Option<password::Verified>> {
+    Ok(tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => password::verify(&password, &stored),
+        None => password::verify(&password, password::dummy_hash()).and(None),
+    })
+    .await?)
+}
+
+/// A checked, hashed user row, ready to insert (`kind`: customer, staff or admin).
+pub async fn new_user_row(
+    email: &str,
+    password: &str,
+    name: &str,
+    kind: extract::Kind,
+) -> Result<crate::db::UserRow, NewUserError> {
+    let email = normalize_email(email).ok_or(NewUserError::InvalidEmail)?;
+    let name = normalize_name(name).ok_or(NewUserError::InvalidName)?;
+    password::check_policy(password, &[&email, &name])?;
+    let password_hash = hash_password(password.to_owned()).await?;
+    let now = now_ms();
+    Ok(crate::db::UserRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        password_hash,
+        kind: kind.as_str().into(),
+        name,
+        created_at: now,
+        password_changed_at: now,
+    })
+}
+
+/// Creates an account.
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    password: &str,
+    name: &str,
+    kind: extract::Kind,
+) -> Result<crate::db::UserRow, NewUserError> {
+    let row = new_user_row(email, password, name, kind).await?;
+    if !db.insert_user(&row).await.map_err(anyhow::Error::from)? {
+        return Err(NewUserError::EmailTaken);
+    }
+    tracing::info!(user = %row.id, kind = %row.kind, "account created");
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").as_deref(),
+            Some("ada@example.com")
+        );
+        for bad in [
+            "",
+            "a",
+            "@x.io",
+            "ada@",
+            "ada@localhost",
+            "a b@x.io",
+            "ada@x..io",
+            "a@b@c.io",
+            "ada@.x.io",
+        ] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+        assert_eq!(normalize_name("  Ada "), Some("Ada".into()));
+        assert_eq!(normalize_name("   "), None);
+        assert_eq!(normalize_name(&"x".repeat(101)), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn email_normalisation_never_panics_and_is_stable(s in "\\PC{0,300}") {
+            if let Some(e) = normalize_email(&s) {
+                proptest::prop_assert_eq!(normalize_email(&e), Some(e.clone()));
+                proptest::prop_assert!(e.contains('@'));
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! `Idempotency-Key` on every write (POST, PUT, PATCH, DELETE), as a layer.
+//!
+//! The first request with a key claims `(principal, key)` in the database,
+//! runs, and, when it succeeds (2xx), its answer is stored; a retry with the
+//! same key and the same request gets that answer again
+//! (`Idempotent-Replayed: true`) and changes nothing. The same key with a
+//! different request is 422 `idempotency_key_reused`; a duplicate that arrives
+//! while the first is still running is 409 `request_in_flight` (on any
+//! replica: the claim is a database row). A failed request (4xx/5xx) releases
+//! its claim, so a retry runs again. A claim left by a crashed replica is taken
+//! over after a minute. Answers are kept for 24 hours.
+//!
+//! The principal is the signed-in user (or the admin token), else the client
+//! IP. Stored answers may carry tokens (a login's refresh token, an
+//! invitation's token), so they are sealed with ChaCha20-Poly1305, and the
+//! request fingerprint is an HMAC (a login body holds a password): both keys
+//! are derived from the admin token, which never enters the database. A
+//! database dump alone reveals no secret.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hmac;
+
+use super::MAX_BODY_BYTES;
+use super::error::ApiError;
+use super::extract::bearer;
+use crate::auth::extract::{caller_from_token, client_ip};
+use crate::db::Reservation;
+use crate::hub::{Hub, now_ms};
+
+/// A claim older than this whose request never finished is taken over.
+const STALE_AFTER_MS: i64 = 60_000;
+/// Largest answer stored for replay.
+const MAX_STORED_ANSWER: usize = 4 * 1024 * 1024;
+/// How long an answer is kept for replay; about one write in 256 sweeps older ones out.
+const KEEP_ANSWERS_MS: i64 = 24 * 3600 * 1000;
+
+/// Seals stored answers and fingerprints requests, with keys derived from a secret.
+pub struct Sealer {
+    seal_key: [u8; 32],
+    mac: hmac::Key,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(<keys>)")
+    }
+}
+
+impl Sealer {
+    pub fn from_secret(secret: &str) -> Sealer {
+        let base = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+        let mut seal_key = [0u8; 32];
+        seal_key.copy_from_slice(hmac::sign(&base, b"cloud-hub idempotency seal v1").as_ref());
+        let mac_key = hmac::sign(&base, b"cloud-hub idempotency fingerprint v1");
+        Sealer {
+            seal_key,
+            mac: hmac::Key::new(hmac::HMAC_SHA256, mac_key.as_ref()),
+        }
+    }
+
+    fn key(&self) -> Result<LessSafeKey, ApiError> {
+        UnboundKey::new(&CHACHA20_POLY1305, &self.seal_key)
+            .map(LessSafeKey::new)
+            .map_err(|_| ApiError::internal("sealing key rejected"))
+    }
+
+    /// nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let nonce_bytes: [u8; NONCE_LEN] = rand::random();
+        let mut buf = plain.to_vec();
+        self.key()?
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::empty(),
+                &mut buf,
+            )
+            .map_err(|_| ApiError::internal("sealing failed"))?;
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    /// The plain bytes, or `None` when they were sealed under another key or altered.
+    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        let (nonce, rest) = sealed.split_at_checked(NONCE_LEN)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buf = rest.to_vec();
+        let plain = self
+            .key()
+            .ok()?
+            .open_in_place(nonce, Aad::empty(), &mut buf)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+
+    /// HMAC of method, path and body, hex.
+    pub fn fingerprint(&self, method: &Method, path: &str, body: &[u8]) -> String {
+        let mut ctx = hmac::Context::with_key(&self.mac);
+        ctx.update(method.as_str().as_bytes());
+        ctx.update(b"\0");
+        ctx.update(path.as_bytes());
+        ctx.update(b"\0");
+        ctx.update(body);
+        hex::encode(ctx.sign().as_ref())
+    }
+}
+
+fn is_write(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// The `Idempotency-Key` header: absent, or 1 to 255 visible ASCII characters.
+fn key_of(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("");
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+fn replay(status: u16, body: Vec<u8>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let empty = body.is_empty();
+    let mut r = (status, body).into_response();
+    if !empty {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r
+}
+
+/// The layer (`axum::middleware::from_fn_with_state`).
+pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) -> Response {
+    if !is_write(req.method()) {
+        return next.run(req).await;
+    }
+    let key = match key_of(&req) {
+        Ok(Some(k)) => k,
+        Ok(None) => return next.run(req).await,
+        Err(e) => return e.into_response(),
+    };
+    let (parts, body) = req.into_parts();
+    let principal = match bearer(&parts.headers) {
+        Some(token) => match caller_from_token(&hub, token).await {
+            Ok(caller) => Some(caller.principal()),
+            // The handler answers 401; nothing is stored for a failed request.
+            Err(_) => None,
+        },
+        None => None,
+    }
+    .unwrap_or_else(|| {
+        format!(
+            "ip:{}",
+            client_ip(&parts, hub.auth.config.trust_forwarded_for)
+        )
+    });
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
+            .into_response();
+        }
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let fingerprint = hub.sealer.fingerprint(&parts.method, path, &bytes);
+    let now = now_ms();
+    if rand::random::<u8>() == 0
+        && let Err(e) = hub.db.idem_purge(now - KEEP_ANSWERS_MS).await
+    {
+        tracing::warn!(error = %e, "could not purge old idempotency answers");
+    }
+    match hub
+        .db
+        .idem_reserve(&principal, &key, &fingerprint, now, now - STALE_AFTER_MS)
+        .await
+    {
+        Err(e) => return ApiError::internal(e).into_response(),
+        Ok(Reservation::InFlight) => {
+            return ApiError::conflict(
+                "request_in_flight",
+                "a request with this Idempotency-Key is still being processed: retry shortly",
+            )
+            .into_response();
+        }
+        Ok(Reservation::Done { request_hash, .. }) if request_hash != fingerprint => {
+            return ApiError::unprocessable(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different request",
+            )
+            .into_response();
+        }
+        Ok(Reservation::Done { status, body, .. }) => {
+            return match hub.sealer.open(&body) {
+                Some(plain) => replay(status, plain),
+                None => ApiError::conflict(
+                    "idempotent_answer_unavailable",
+                    "this request was already done, but its stored answer cannot be read (the hub's secret changed)",
+                )
+                .into_response(),
+            };
+        }
+        Ok(Reservation::Fresh) => {}
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if !response.status().is_success() {
+        if let Err(e) = hub.db.idem_release(&principal, &key).await {
+            tracing::warn!(error = %e, "could not release an idempotency key");
+        }
+        return response;
+    }
+    let (rparts, rbody) = response.into_parts();
+    let answer = match axum::body::to_bytes(rbody, MAX_STORED_ANSWER).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = hub.db.idem_release(&principal, &key).await;
+            return ApiError::internal(format!("answer unreadable: {e}")).into_response();
+        }
+    };
+    let stored = match hub.sealer.seal(&answer) {
+        Ok(sealed) => hub
+            .db
+            .idem_complete(&principal, &key, rparts.status.as_u16(), sealed)
+            .await
+            .map_err(ApiError::internal),
+        Err(e) => Err(e),
+    };
+    if stored.is_err() {
+        // The effect happened; the answer still goes out. A retry would run again.
+        let _ = hub.db.idem_release(&principal, &key).await;
+    }
+    Response::from_parts(rparts, Body::from(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens_only_with_the_same_secret() {
+        let a = Sealer::from_secret("secret-one-0123456789");
+        let b = Sealer::from_secret("secret-two-0123456789");
+        let sealed = a.seal(b"{\"refresh_token\":\"x\"}").unwrap();
+        assert!(!sealed.windows(13).any(|w| w == b"refresh_token"));
+        assert_eq!(a.open(&sealed).unwrap(), b"{\"refresh_token\":\"x\"}");
+        assert!(b.open(&sealed).is_none());
+        assert!(a.open(&sealed[..5]).is_none());
+        let mut tampered = sealed.clone();
+        if let Some(last) = tampered.last_mut() {
+            *last ^= 1;
+        }
+        assert!(a.open(&tampered).is_none());
+        assert_ne!(
+            a.fingerprint(&Method::POST, "/x", b"{}"),
+            b.fingerprint(&Method::POST, "/x", b"{}")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn opening_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..100)) {
+            let a = Sealer::from_secret("secret-one-0123456789");
+            proptest::prop_assert!(a.open(&bytes).is_none());
+        }
+    }
+}
