@@ -14,6 +14,12 @@
 //! `store/{store}/broadcast/orders` (JSON `{type, order_id, ticket, status,
 //! stations_done}`), so order-ready boards and MQTT screens follow along.
 //! MQTT is a best-effort LAN bus: the event log stays the source of truth.
+//!
+//! **Device health to the log.** When a device's health changes state
+//! (online, attention, offline, MQTT connected, what blocks a printer), the
+//! node appends a `device.health` event (`{id, kind, name, station, health}`),
+//! at most one per device a second, so the hub sees the store's devices
+//! through sync. Heartbeats and `last_seen` alone are not logged.
 
 use std::sync::Arc;
 
@@ -33,10 +39,11 @@ struct Bump {
     station: Ident,
 }
 
-/// Starts both directions; returns their tasks.
+/// Starts both directions and the health log; returns their tasks.
 pub fn spawn(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
+    let health = tokio::spawn(log_health(state.clone()));
     let Some(mqtt) = state.mqtt.clone() else {
-        return vec![];
+        return vec![health];
     };
     let mut signals = mqtt.signals();
     let s = state.clone();
@@ -83,7 +90,72 @@ pub fn spawn(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
-    vec![inbound, outbound]
+    vec![health, inbound, outbound]
+}
+
+/// What of a device's health is worth an event: its state, not when it was last seen.
+fn summary(h: &crate::devices::Health) -> (HealthState, bool, Option<&'static str>) {
+    (
+        h.state,
+        h.mqtt_connected,
+        h.printer.as_ref().and_then(|p| p.blocker()),
+    )
+}
+
+/// Appends `device.health` events for state changes, coalesced to one per device a second.
+async fn log_health(state: Arc<AppState>) {
+    use std::collections::{HashMap, HashSet};
+    let mut notices = state.notices.subscribe();
+    let mut logged: HashMap<String, (HealthState, bool, Option<&'static str>)> = HashMap::new();
+    let mut pending: HashSet<String> = HashSet::new();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            n = notices.recv() => match n {
+                Ok(n) if n["type"] == "device.status" => {
+                    if let Some(id) = n["data"]["id"].as_str() {
+                        pending.insert(id.to_owned());
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tick.tick(), if !pending.is_empty() => {
+                for id in std::mem::take(&mut pending) {
+                    let health = state.devices.health(&id);
+                    let now = summary(&health);
+                    if logged.get(&id) == Some(&now) {
+                        continue;
+                    }
+                    let dev = id.clone();
+                    let written = state
+                        .db
+                        .write(move |ctx| -> Result<(), ApiError> {
+                            let Some(d) = crate::devices::load(ctx.conn, &dev)? else {
+                                return Ok(());
+                            };
+                            ctx.append(
+                                crate::events::kind::DEVICE_HEALTH,
+                                Some(&dev),
+                                serde_json::json!({
+                                    "id": dev, "kind": d.kind, "name": d.name,
+                                    "station": d.station, "active": d.active, "health": health,
+                                }),
+                            )?;
+                            Ok(())
+                        })
+                        .await;
+                    match written {
+                        Ok(()) => {
+                            logged.insert(id, now);
+                        }
+                        Err(e) => tracing::warn!(device = %id, error = %e.message, "could not log a device's health"),
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn on_signal(state: &Arc<AppState>, sig: DeviceSignal) {

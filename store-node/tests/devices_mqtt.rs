@@ -154,6 +154,16 @@ async fn a_kds_screen_on_mqtt_follows_orders_bumps_its_station_and_is_seen_going
     assert_eq!(online["data"]["health"]["mqtt_connected"], true, "{online}");
     let (_, dev) = node.get(&mgr, "/api/v1/devices/kds-grill").await;
     assert_eq!(dev["health"]["state"], "online", "{dev}");
+    // The state change is also a fact in the log (synced to the hub), with the device's kind and name.
+    let logged = loop {
+        let m = next_json(&mut ws).await;
+        if m["type"] == "device.health" && m["data"]["id"] == "kds-grill" {
+            break m;
+        }
+    };
+    assert!(logged["cursor"].as_i64().is_some(), "{logged}");
+    assert_eq!(logged["data"]["kind"], "kds_screen");
+    assert_eq!(logged["data"]["health"]["state"], "online");
 
     // An order placed at the counter reaches the screen.
     let cashier = node.cashier().await;
