@@ -146,16 +146,28 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
             .await
             .context("loading device credentials")?;
     }
+    // A broker that cannot start (its port taken, a bad certificate) must not stop the
+    // kitchen: the node serves the POS and KDS without it and says why in /readyz.
+    let mut mqtt_error = None;
     let mqtt = if config.mqtt.enabled {
-        let m = mqtt::Mqtt::start(
+        match mqtt::Mqtt::start(
             &config.mqtt,
             &config.store.id,
             Arc::new(devices::Directory(devices.clone())),
         )
         .await
-        .context("starting the MQTT broker")?;
-        tracing::info!(plain = ?m.plain_addr(), tls = ?m.tls_addr(), "MQTT broker listening");
-        Some(Arc::new(m))
+        {
+            Ok(m) => {
+                tracing::info!(plain = ?m.plain_addr(), tls = ?m.tls_addr(), "MQTT broker listening");
+                Some(Arc::new(m))
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                tracing::error!(error = %why, "the MQTT broker did not start; devices on MQTT cannot connect");
+                mqtt_error = Some(why);
+                None
+            }
+        }
     } else {
         None
     };
@@ -175,6 +187,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         devices,
         lanes: Default::default(),
         mqtt,
+        mqtt_error,
         terminal_busy: Default::default(),
         notices,
     });

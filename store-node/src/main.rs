@@ -130,6 +130,9 @@ async fn main() -> anyhow::Result<()> {
             // are ignored: a node must keep serving when nobody reads its stdout.
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "store-node listening on http://{}", running.addr);
+            if let Some(e) = &running.state.mqtt_error {
+                let _ = writeln!(out, "store-node mqtt NOT listening: {e}");
+            }
             if let Some(m) = &running.state.mqtt {
                 if let Some(a) = m.plain_addr() {
                     let _ = writeln!(out, "store-node mqtt on {a}");

@@ -44,6 +44,8 @@ pub struct AppState {
     pub lanes: crate::printing::Lanes,
     /// The embedded MQTT broker, when enabled.
     pub mqtt: Option<Arc<crate::mqtt::Mqtt>>,
+    /// Why the broker is not running, when it is enabled but failed to start.
+    pub mqtt_error: Option<String>,
     /// Card terminals with a payment in progress.
     pub terminal_busy: crate::terminal::Busy,
     /// Notices for event streams that are not facts: device health, print jobs.

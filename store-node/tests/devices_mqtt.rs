@@ -273,3 +273,23 @@ async fn rotated_and_removed_credentials_stop_working() {
     let out = publish(&new, topic, "online").await;
     assert!(!out.status.success(), "a removed device cannot sign in");
 }
+
+#[tokio::test]
+async fn a_broker_that_cannot_start_does_not_stop_the_node() {
+    // Something else owns the port (here: our own listener; on many boxes a system mosquitto).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let node = spawn_with(move |c| c.mqtt.bind = Some(format!("127.0.0.1:{port}"))).await;
+    let r = node.http.get(node.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "orders and the KDS still work");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["mqtt"]["listening"], false, "{body}");
+    assert!(
+        body["mqtt"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    let cashier = node.cashier().await;
+    node.place(&cashier, "no-broker").await;
+}

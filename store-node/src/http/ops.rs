@@ -36,7 +36,13 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         .await
         .is_ok();
     let writer_ok = state.db.writer_alive();
-    let body = serde_json::json!({ "database": db_ok, "writer": writer_ok });
+    // The broker is reported, not required: orders and the KDS work without it.
+    let mqtt = serde_json::json!({
+        "enabled": state.config.mqtt.enabled,
+        "listening": state.mqtt.as_ref().is_some_and(|m| m.plain_addr().is_some() || m.tls_addr().is_some()),
+        "error": state.mqtt_error,
+    });
+    let body = serde_json::json!({ "database": db_ok, "writer": writer_ok, "mqtt": mqtt });
     let code = if db_ok && writer_ok {
         StatusCode::OK
     } else {
