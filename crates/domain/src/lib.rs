@@ -1,6 +1,7 @@
 //! The restaurant domain: money and taxes, the menu and how an order line is
 //! checked against it, orders and their lifecycle, ticket numbers, events and
-//! hybrid logical clocks, staff roles and permissions, and the device registry's rules.
+//! hybrid logical clocks, staff roles and permissions, the device registry's rules,
+//! and a store's opening hours.
 //!
 //! This crate is pure: it does no IO and knows nothing about SQLite, HTTP,
 //! MQTT or a runtime. Servers (the store node, the cloud hub) hold the state
@@ -9,6 +10,7 @@
 
 pub mod clock;
 pub mod device;
+pub mod hours;
 pub mod menu;
 pub mod money;
 pub mod order;

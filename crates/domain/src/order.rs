@@ -171,6 +171,31 @@ pub enum OrderError {
     Money(#[from] MoneyError),
 }
 
+impl OrderError {
+    /// The stable API error code for this rejection (the same on the store node and the hub).
+    pub fn code(&self) -> &'static str {
+        match self {
+            OrderError::Line { source, .. } => match source {
+                LineError::UnknownItem(_) => "unknown_item",
+                LineError::SoldOut(_) => "sold_out",
+                LineError::BadQuantity(_) => "invalid_quantity",
+                LineError::UnknownModifier { .. } => "unknown_modifier",
+                LineError::DuplicateModifier(_) | LineError::GroupBounds { .. } => {
+                    "invalid_modifiers"
+                }
+                LineError::NoteTooLong => "note_too_long",
+                LineError::Money(_) => "amount_out_of_range",
+            },
+            OrderError::NoLines => "empty_order",
+            OrderError::TooManyLines => "too_many_lines",
+            OrderError::NoteTooLong => "note_too_long",
+            OrderError::LabelTooLong => "label_too_long",
+            OrderError::BadDiscount => "invalid_discount",
+            OrderError::Money(_) => "amount_out_of_range",
+        }
+    }
+}
+
 fn label(s: &Option<String>) -> Result<Option<String>, OrderError> {
     match s.as_deref().map(str::trim) {
         None | Some("") => Ok(None),

@@ -46,6 +46,8 @@ pub enum Permission {
     DeviceRead,
     /// Register, change and remove devices; reprint dead print jobs.
     DeviceManage,
+    /// Change a store's settings: profile, hours, pickup lead time, online ordering on/off.
+    SettingsManage,
 }
 
 impl Role {
@@ -77,6 +79,7 @@ impl Role {
                 EventsSubscribe,
                 DeviceRead,
                 DeviceManage,
+                SettingsManage,
             ],
             Role::Manager => &[
                 MenuRead,
@@ -93,6 +96,7 @@ impl Role {
                 EventsSubscribe,
                 DeviceRead,
                 DeviceManage,
+                SettingsManage,
             ],
             Role::Cashier => &[
                 MenuRead,
@@ -196,6 +200,17 @@ mod tests {
         assert!(Role::Manager.can(Permission::OrderVoid));
         assert!(Role::Kitchen.can(Transition::Ready.permission()));
         assert!(!Role::Customer.may_place_on(Channel::Pos));
+    }
+
+    #[test]
+    fn owners_and_managers_change_settings_but_only_owners_manage_staff() {
+        for r in [Role::Owner, Role::Manager, Role::Admin] {
+            assert!(r.can(Permission::SettingsManage), "{r:?}");
+        }
+        for r in [Role::Cashier, Role::Kitchen, Role::Customer] {
+            assert!(!r.can(Permission::SettingsManage), "{r:?}");
+        }
+        assert!(!Role::Manager.can(Permission::StaffManage));
     }
 
     #[test]

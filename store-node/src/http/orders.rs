@@ -134,26 +134,8 @@ fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
 }
 
 fn map_order_error(e: domain::order::OrderError) -> ApiError {
-    use domain::menu::LineError;
-    use domain::order::OrderError;
-    let code = match &e {
-        OrderError::Line { source, .. } => match source {
-            LineError::UnknownItem(_) => "unknown_item",
-            LineError::SoldOut(_) => "sold_out",
-            LineError::BadQuantity(_) => "invalid_quantity",
-            LineError::UnknownModifier { .. } => "unknown_modifier",
-            LineError::DuplicateModifier(_) | LineError::GroupBounds { .. } => "invalid_modifiers",
-            LineError::NoteTooLong => "note_too_long",
-            LineError::Money(_) => "amount_out_of_range",
-        },
-        OrderError::NoLines => "empty_order",
-        OrderError::TooManyLines => "too_many_lines",
-        OrderError::NoteTooLong => "note_too_long",
-        OrderError::LabelTooLong => "label_too_long",
-        OrderError::BadDiscount => "invalid_discount",
-        OrderError::Money(_) => "amount_out_of_range",
-    };
-    ApiError::unprocessable(code, e.to_string())
+    // The codes are the domain's, so the hub answers a bad cart exactly as the node does.
+    ApiError::unprocessable(e.code(), e.to_string())
 }
 
 /// Place an order.
