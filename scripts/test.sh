@@ -2,7 +2,8 @@
 # Runs every test of the project:
 #   1. Rust: unit, property, integration (real node on port 0 over HTTP and
 #      WebSocket), the SIGKILL crash test, architecture rules, OpenAPI staleness;
-#   2. the API as an outside client sees it: schemathesis from the OpenAPI document;
+#   2. the APIs as an outside client sees them: schemathesis from the store
+#      node's and the cloud hub's OpenAPI documents;
 #   3. the web apps: generated API types current, typecheck, build, then browser
 #      tests in Debian's chromium against a real node.
 # Installs what is missing first (scripts/setup.sh).
@@ -17,6 +18,7 @@ cargo fetch --locked -q
 cargo test --workspace --locked
 echo "==> API fuzzing"
 scripts/api-fuzz.sh
+scripts/api-fuzz-hub.sh
 echo "==> web apps"
 npm run -s check:api
 npm run -s typecheck

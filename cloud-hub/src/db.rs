@@ -4,7 +4,7 @@
 //! migration folders differ only in column types (UUID, BYTEA).
 //!
 //! This is the only module that talks SQL (the account tables' queries are in
-//! its `accounts` part).
+//! its `accounts` part, staff management's in `members`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -59,10 +59,13 @@ macro_rules! event_from_row {
 }
 
 mod accounts;
+pub mod online;
 pub use accounts::{
     AcceptError, InvitationRow, KeyRow, MembershipRow, NewInvitation, RefreshRow, Reservation,
     SessionState, UserRow,
 };
+mod members;
+pub use members::{InvitationWithdrawal, MemberChange, MemberRow, PendingInvitationRow};
 
 /// Why appending a batch of events failed.
 #[derive(Debug, thiserror::Error)]
@@ -234,10 +237,26 @@ impl Db {
         events: &[Event],
         now: i64,
     ) -> Result<(), AppendError> {
+        self.append_events_from(store_id, events, now, "")
+            .await
+            .map(|_| ())
+    }
+
+    /// Inserts a batch of events of one store in one transaction: all or none.
+    /// The order and device projections (`online`) are updated in the same
+    /// transaction, and on PostgreSQL the other replicas are notified (as
+    /// replica `from`) when it commits. Returns the orders whose status rose.
+    pub async fn append_events_from(
+        &self,
+        store_id: &str,
+        events: &[Event],
+        now: i64,
+        from: &str,
+    ) -> Result<Vec<online::OrderUpdate>, AppendError> {
         const INSERT: &str = "INSERT INTO events (id, store_id, origin, seq, hlc, kind, subject, data, received_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         macro_rules! insert_all {
-            ($pool:expr, $id:expr) => {{
+            ($pool:expr, $id:expr, $project:path) => {{
                 let mut tx = $pool.begin().await?;
                 for e in events {
                     let data = serde_json::to_string(&e.data)
@@ -265,14 +284,20 @@ impl Db {
                         Err(err) => return Err(err.into()),
                     }
                 }
+                let updates = $project(&mut tx, store_id, events, now, from).await?;
                 tx.commit().await?;
+                updates
             }};
         }
-        match self {
-            Db::Sqlite(pool) => insert_all!(pool, |e: &Event| e.id.to_string()),
-            Db::Postgres(pool) => insert_all!(pool, |e: &Event| e.id),
-        }
-        Ok(())
+        let updates = match self {
+            Db::Sqlite(pool) => insert_all!(
+                pool,
+                |e: &Event| e.id.to_string(),
+                online::sqlite_tx::project
+            ),
+            Db::Postgres(pool) => insert_all!(pool, |e: &Event| e.id, online::pg_tx::project),
+        };
+        Ok(updates)
     }
 
     /// Per origin, the highest sequence number held for the store.

@@ -1,6 +1,7 @@
 //! The hub's shared state: the database, each store's shared documents (loaded
 //! once, kept in memory, saved after every change), the per-store "flush now"
-//! signal, and the registry of open sync connections per node token.
+//! signal, the registry of open sync connections per node token, and online
+//! ordering's live state (`crate::online`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +18,7 @@ use tokio::sync::{Mutex, broadcast, oneshot, watch};
 use crate::auth::{AuthConfig, AuthState};
 use crate::db::{AppendError, Db};
 use crate::http::idempotency::Sealer;
+use crate::online::Online;
 
 /// The hub's replica id in every store's sync sessions and its automerge actor.
 pub const HUB_REPLICA: &str = "hub";
@@ -117,6 +119,8 @@ pub struct HubLog<'a> {
     pub db: &'a Db,
     pub store: &'a str,
     pub rt: &'a Handle,
+    /// Where order status changes are published (and whose replica id the `NOTIFY`s carry).
+    pub online: &'a Online,
 }
 
 fn storage(e: impl std::fmt::Display) -> LogError {
@@ -158,11 +162,18 @@ impl EventStore for HubLog<'_> {
                 e.id
             )));
         }
-        match self
-            .rt
-            .block_on(self.db.append_events(self.store, events, now_ms()))
-        {
-            Ok(()) => Ok(()),
+        match self.rt.block_on(self.db.append_events_from(
+            self.store,
+            events,
+            now_ms(),
+            &self.online.replica,
+        )) {
+            Ok(updates) => {
+                for u in updates {
+                    self.online.publish(u);
+                }
+                Ok(())
+            }
             Err(AppendError::Collision { origin, seq }) => Err(LogError::Forged { origin, seq }),
             Err(AppendError::Sql(e)) => Err(storage(e)),
         }
@@ -197,6 +208,8 @@ pub struct Hub {
     pub shutdown: watch::Sender<bool>,
     /// Number of sync connection tasks alive; shutdown waits for 0.
     pub active: watch::Sender<usize>,
+    /// Online ordering: status fan-out, node presence, the grace period (`run` sets it from the config).
+    pub online: Online,
 }
 
 impl std::fmt::Debug for Hub {
@@ -220,6 +233,21 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             shutdown: watch::Sender::new(false),
             active: watch::Sender::new(0),
+            online: Online::default(),
+        }
+    }
+
+    /// Tells a store's open sync connections on this replica to flush (when the store is open here).
+    pub async fn wake(&self, id: &str) {
+        if let Some(s) = self.stores.lock().await.get(id) {
+            s.notify(0);
+        }
+    }
+
+    /// Tells every open store's sync connections on this replica to flush.
+    pub async fn wake_all(&self) {
+        for s in self.stores.lock().await.values() {
+            s.notify(0);
         }
     }
 

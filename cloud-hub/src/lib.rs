@@ -9,12 +9,19 @@
 //! Storage is SQLite (a file, the default) or PostgreSQL (`db`); each store's
 //! shared documents live in memory once opened and are saved after every
 //! change (`hub`); accounts, tokens and role checks are in `auth`; the HTTP
-//! surface is in `http`.
+//! surface (with its OpenAPI document) is in `http`, the Prometheus metrics in
+//! `metrics`.
+//! Online ordering (customers browse, price and place pickup orders, which
+//! travel to the store's nodes as hub-origin events; live status tracking;
+//! pausing a store whose node is away; fan-out between replicas) is `online`
+//! and `http::online`.
 
 pub mod auth;
 pub mod db;
 pub mod http;
 pub mod hub;
+pub mod metrics;
+pub mod online;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +43,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Accounts: token issuer and lifetimes, sign-in limits.
     pub auth: auth::AuthConfig,
+    /// Seconds a store's node may be unreachable before the store stops taking online orders.
+    pub node_grace_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -46,6 +55,7 @@ impl std::fmt::Debug for Config {
             .field("admin_token", &"<redacted>")
             .field("db_max_connections", &self.db_max_connections)
             .field("auth", &self.auth)
+            .field("node_grace_secs", &self.node_grace_secs)
             .finish()
     }
 }
@@ -76,6 +86,7 @@ impl Config {
             admin_token: admin_token.into(),
             db_max_connections: 10,
             auth: auth::AuthConfig::default(),
+            node_grace_secs: online::DEFAULT_NODE_GRACE_SECS,
         }
     }
 }
@@ -139,8 +150,11 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         );
     }
     let db = db::Db::connect(&config.database_url, config.db_max_connections.max(1)).await?;
-    let hub = Arc::new(Hub::new(db, config.admin_token.trim(), config.auth.clone()));
+    let mut hub = Hub::new(db, config.admin_token.trim(), config.auth.clone());
+    hub.online = online::Online::new(std::time::Duration::from_secs(config.node_grace_secs));
+    let hub = Arc::new(hub);
     hub.auth.load_keys(&hub.db).await?;
+    online::spawn_tasks(&hub);
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();

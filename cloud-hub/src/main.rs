@@ -1,5 +1,6 @@
 //! `cloud-hub`: parse flags, set up logging, run (or run a maintenance
-//! subcommand such as `add-admin`). See `cloud-hub --help`.
+//! subcommand such as `add-admin`, or print the OpenAPI document with
+//! `openapi`). See `cloud-hub --help`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -43,6 +44,11 @@ struct Cli {
     #[arg(long, env = "HUB_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
 
+    /// Seconds a store's node may be unreachable before the hub pauses the
+    /// store's online ordering (it resumes when the node reconnects).
+    #[arg(long, env = "HUB_NODE_GRACE_SECS", default_value_t = cloud_hub::online::DEFAULT_NODE_GRACE_SECS)]
+    node_grace_secs: u64,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -59,11 +65,17 @@ enum Command {
         #[arg(long, default_value = "Platform admin")]
         name: String,
     },
+    /// Print the OpenAPI document (what `cloud-hub/openapi.json` holds) and exit.
+    Openapi,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        let _ = write!(std::io::stdout(), "{}", cloud_hub::http::openapi::json());
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::stderr)
@@ -96,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
             trust_forwarded_for: cli.trust_forwarded_for,
             ..Default::default()
         },
+        node_grace_secs: cli.node_grace_secs,
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(

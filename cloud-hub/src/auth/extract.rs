@@ -7,11 +7,16 @@
 //! - [`StoreAccess<P>`]: the store in the path (`{id}` or `{store_id}`) is one
 //!   the caller may act on with permission `P` (a marker from [`perm`]): a
 //!   staff member whose membership (organisation-wide or for that store) has a
-//!   role granting `P`, or a platform admin.
+//!   role granting `P`, or a platform admin;
+//! - [`OrgAccess<P>`]: the organisation in the path (`{org_id}`) is one whose
+//!   staff the caller may manage with permission `P`: an organisation-wide
+//!   membership whose role grants `P` (a membership for one store is not
+//!   enough), or a platform admin.
 //!
 //! Answers: 401 for a missing, malformed, expired or revoked token; 403 for a
-//! signed-in caller without the right; 404 `not_found` for a store in another
-//! organisation, exactly as for a store that does not exist, so ids do not leak.
+//! signed-in caller without the right; 404 `not_found` for a store (or an
+//! organisation) of another tenant, exactly as for one that does not exist, so
+//! ids do not leak.
 
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -222,6 +227,7 @@ pub mod perm {
         EventsSubscribe,
         DeviceRead,
         DeviceManage,
+        SettingsManage,
     );
 }
 
@@ -300,6 +306,62 @@ impl<P: Need> FromRequestParts<Arc<Hub>> for StoreAccess<P> {
                     .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join("/"),
+                P::PERMISSION
+            ))),
+        }
+    }
+}
+
+/// The caller may manage the organisation in the path (`{org_id}`) with permission `P`.
+#[derive(Debug)]
+pub struct OrgAccess<P> {
+    pub org_id: String,
+    pub caller: Caller,
+    /// The caller's organisation-wide role that grants `P` (None for platform admins).
+    pub role: Option<Role>,
+    _need: PhantomData<P>,
+}
+
+impl<P: Need> FromRequestParts<Arc<Hub>> for OrgAccess<P> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, hub: &Arc<Hub>) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, hub)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+        let org_id = params
+            .iter()
+            .find(|(k, _)| *k == "org_id")
+            .map(|(_, v)| v.to_owned())
+            .ok_or_else(|| ApiError::internal("OrgAccess on a route without {org_id}"))?;
+        let caller = authenticate(parts, hub).await?;
+        if hub.db.org_name(&org_id).await?.is_none() {
+            return Err(ApiError::not_found("organisation"));
+        }
+        let done = |role| OrgAccess {
+            org_id: org_id.clone(),
+            caller: caller.clone(),
+            role,
+            _need: PhantomData,
+        };
+        if caller.is_platform_admin() {
+            return Ok(done(None));
+        }
+        let Some(user) = caller.user_id() else {
+            return Err(ApiError::not_found("organisation"));
+        };
+        let memberships = hub.db.org_roles(user, &org_id).await?;
+        if memberships.is_empty() {
+            return Err(ApiError::not_found("organisation"));
+        }
+        let org_wide = memberships
+            .iter()
+            .filter(|(store, _)| store.is_none())
+            .filter_map(|(_, role)| Role::parse(role))
+            .find(|r| r.can(P::PERMISSION));
+        match org_wide {
+            Some(r) => Ok(done(Some(r))),
+            None => Err(ApiError::forbidden(format!(
+                "this needs an organisation-wide role with {:?}",
                 P::PERMISSION
             ))),
         }

@@ -4,7 +4,8 @@
 //! - `jwt`: EdDSA access tokens, the signing keys and the JWKS;
 //! - `throttle`: sign-in rate limits per IP and per account;
 //! - `extract`: the request extractors that authenticate and authorise
-//!   (`Signed`, `CustomerUser`, `PlatformAdmin`, `StoreAccess<perm::X>`).
+//!   (`Signed`, `CustomerUser`, `PlatformAdmin`, `StoreAccess<perm::X>`,
+//!   `OrgAccess<perm::X>`).
 //!
 //! This module holds the state they share ([`AuthState`]: configuration, the
 //! current keys, the limiters) and the session operations the HTTP handlers
@@ -31,7 +32,7 @@ use crate::db::{Db, KeyRow, RefreshRow};
 use crate::hub::{now_ms, token_hash};
 use jwt::{Claims, Key, KeySet, TokenError};
 
-pub use extract::{CustomerUser, PlatformAdmin, Signed, StoreAccess, perm};
+pub use extract::{CustomerUser, OrgAccess, PlatformAdmin, Signed, StoreAccess, perm};
 
 /// The default `iss` of access tokens.
 pub const DEFAULT_ISSUER: &str = "cloud-hub";

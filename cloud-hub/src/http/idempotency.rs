@@ -10,6 +10,10 @@
 //! its claim, so a retry runs again. A claim left by a crashed replica is taken
 //! over after a minute. Answers are kept for 24 hours.
 //!
+//! A malformed key is 400 `invalid_idempotency_key`, except for a method the
+//! route does not take (405) and on a route that needs a token (as the
+//! OpenAPI document says) called without a valid one (401), as without the header.
+//!
 //! The principal is the signed-in user (or the admin token), else the client
 //! IP. Stored answers may carry tokens (a login's refresh token, an
 //! invitation's token), so they are sealed with ChaCha20-Poly1305, and the
@@ -20,7 +24,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -30,7 +34,7 @@ use ring::hmac;
 use super::MAX_BODY_BYTES;
 use super::error::ApiError;
 use super::extract::bearer;
-use crate::auth::extract::{caller_from_token, client_ip};
+use crate::auth::extract::{authenticate, caller_from_token, client_ip};
 use crate::db::Reservation;
 use crate::hub::{Hub, now_ms};
 
@@ -157,7 +161,20 @@ pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
     let key = match key_of(&req) {
         Ok(Some(k)) => k,
         Ok(None) => return next.run(req).await,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            // A method the route does not take is 405, and a route that needs a
+            // token answers 401 without one, whatever the key.
+            let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str());
+            let needs_token = route.and_then(|r| super::openapi::needs_token(req.method(), r));
+            let Some(needs_token) = needs_token else {
+                return next.run(req).await;
+            };
+            let (parts, _) = req.into_parts();
+            if needs_token && let Err(denied) = authenticate(&parts, &hub).await {
+                return denied.into_response();
+            }
+            return e.into_response();
+        }
     };
     let (parts, body) = req.into_parts();
     let principal = match bearer(&parts.headers) {

@@ -1,44 +1,35 @@
-//! The hub's HTTP surface: health, accounts (`auth`), platform administration
-//! and organisations (`orgs`), the admin and store API (`api`), and the sync
-//! socket. Every write goes through the `Idempotency-Key` layer (`idempotency`).
+//! The hub's HTTP surface: health, readiness, metrics and the OpenAPI document
+//! (`ops`, `openapi`), accounts (`auth`), platform administration and
+//! organisations (`orgs`), the admin and store API (`api`), the merchant's
+//! sold-out toggles and staff management (`merchant`), and the sync socket.
+//! Every write goes through the `Idempotency-Key` layer (`idempotency`); every
+//! request is counted and timed (`crate::metrics`).
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod merchant;
 pub mod node_sync;
+pub mod online;
+pub mod openapi;
+pub mod ops;
 pub mod orgs;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::routing::{delete, get, post, put};
 
 use crate::hub::Hub;
 use error::ApiError;
 
 /// Largest JSON body the API accepts (a menu is the largest).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-
-async fn readyz(State(hub): State<Arc<Hub>>) -> Response {
-    match hub.db.ping().await {
-        Ok(()) => Json(json!({ "status": "ok", "database": hub.db.backend() })).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not ready");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "the database is not reachable",
-            )
-            .into_response()
-        }
-    }
-}
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
@@ -52,14 +43,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/openapi.json", get(ops::openapi_json))
         .route("/api/v1/sync", get(node_sync::sync_socket))
         .route("/.well-known/jwks.json", get(auth::jwks))
-        .route("/api/v1/auth/jwks", get(auth::jwks))
+        .route("/api/v1/auth/jwks", get(ops::jwks_api))
         .route("/api/v1/auth/signup", post(auth::signup))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
@@ -76,6 +66,14 @@ pub fn router(hub: Arc<Hub>) -> Router {
             "/api/v1/orgs/{org_id}/invitations",
             post(orgs::create_invitation),
         )
+        .route(
+            "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
+            delete(merchant::withdraw_invitation),
+        )
+        .route(
+            "/api/v1/orgs/{org_id}/members/{user_id}",
+            put(merchant::set_member_role).delete(merchant::remove_member),
+        )
         .route("/api/v1/admin/stores", post(api::create_store))
         .route(
             "/api/v1/admin/stores/{id}/node-tokens",
@@ -89,13 +87,24 @@ pub fn router(hub: Arc<Hub>) -> Router {
             "/api/v1/stores/{id}/menu",
             get(api::get_menu).put(api::put_menu),
         )
+        .route(
+            "/api/v1/stores/{id}/menu/items/{item_id}/sold-out",
+            put(merchant::item_sold_out),
+        )
+        .route(
+            "/api/v1/stores/{id}/menu/modifiers/{modifier_id}/sold-out",
+            put(merchant::modifier_sold_out),
+        )
         .route("/api/v1/stores/{id}/orders", get(api::get_orders))
+        .route("/api/v1/stores/{id}/members", get(merchant::list_members))
         .route("/api/v1/stores/{id}/staff", get(api::get_staff))
         .route("/api/v1/stores/{id}/staff/{staff_id}", put(api::put_staff))
         .route(
             "/api/v1/stores/{id}/settings",
             get(api::get_settings).put(api::put_settings),
         )
+        // Online ordering: the customer API, tracking sockets, node links.
+        .merge(online::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -113,6 +122,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
             hub.clone(),
             idempotency::idempotency,
         ))
+        // Outermost: counts every answer, replays and rejections included.
+        .layer(axum::middleware::from_fn(crate::metrics::record))
         .with_state(hub)
 }
 

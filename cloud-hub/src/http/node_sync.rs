@@ -39,6 +39,7 @@ use tokio::sync::oneshot;
 use super::error::ApiError;
 use super::extract::bearer;
 use crate::hub::{HUB_REPLICA, HubLog, StoreError, StoreState, token_hash};
+use crate::online::{LinkGuard, Online};
 use crate::{Hub, db::Db};
 
 pub const CLOSE_BAD_INPUT: u16 = 4400;
@@ -102,7 +103,11 @@ pub async fn sync_socket(
         .max_frame_size(wire::MAX_FRAME)
         .on_upgrade(move |socket| async move {
             let label = row.label.clone();
+            // Counted as connected (for the store's online ordering) while it lives.
+            let link = LinkGuard::open(&hub, &hash, &row.store_id);
             let conn = Conn {
+                hub: hub.clone(),
+                link,
                 db: hub.db.clone(),
                 store,
                 session: Some(Session::new(HUB_REPLICA, &row.store_id)),
@@ -135,6 +140,8 @@ enum StepError {
 }
 
 struct Conn {
+    hub: Arc<Hub>,
+    link: LinkGuard,
     db: Db,
     store: Arc<StoreState>,
     session: Option<Session>,
@@ -265,14 +272,18 @@ impl Conn {
         };
         let db = self.db.clone();
         let store = self.store.clone();
+        let hub = self.hub.clone();
         let rt = Handle::current();
         let joined = tokio::task::spawn_blocking(move || {
-            let r = run_op(&mut session, op, &db, &store, &rt);
+            let r = run_op(&mut session, op, &db, &store, &rt, &hub.online);
             (session, r)
         })
         .await;
         match joined {
             Ok((session, r)) => {
+                if let Some(acked) = session.acked().and_then(|v| serde_json::to_value(v).ok()) {
+                    self.link.acked(acked);
+                }
                 self.session = Some(session);
                 r.map_err(StepError::Session)
             }
@@ -332,12 +343,14 @@ fn run_op(
     db: &Db,
     store: &StoreState,
     rt: &Handle,
+    online: &Online,
 ) -> Result<Outcome, SessionError> {
     let mut guard = store.docs.blocking_lock();
     let mut log = HubLog {
         db,
         store: &store.id,
         rt,
+        online,
     };
     match op {
         Op::Start => Ok(Outcome {

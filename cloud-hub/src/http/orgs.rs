@@ -34,7 +34,7 @@ pub fn may_invite(inviter: Role, invited: Role) -> bool {
 }
 
 /// A staff role an invitation can carry.
-fn staff_role(s: &str) -> ApiResult<Role> {
+pub(crate) fn staff_role(s: &str) -> ApiResult<Role> {
     Role::parse(s)
         .filter(|r| {
             matches!(
@@ -155,6 +155,8 @@ pub async fn create_org(
 #[serde(deny_unknown_fields)]
 pub struct NewInvite {
     pub email: String,
+    /// owner, manager, cashier or kitchen.
+    #[schema(pattern = "^(owner|manager|cashier|kitchen)$")]
     pub role: String,
     /// One store of the organisation; absent: all its stores.
     pub store_id: Option<String>,

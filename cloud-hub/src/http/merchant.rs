@@ -1,0 +1,346 @@
+//! The merchant's day-to-day API beyond menus and settings (`api`): sold-out
+//! toggles, who works at a store, and managing an organisation's staff.
+//!
+//! - `PUT /api/v1/stores/{id}/menu/items/{item_id}/sold-out` and
+//!   `.../menu/modifiers/{modifier_id}/sold-out` (`{"sold_out": bool}`):
+//!   one field of the catalog document changes, is saved, and syncs to the
+//!   store's nodes like any menu edit (`MenuSoldOut`: managers and owners);
+//! - `GET /api/v1/stores/{id}/members`: the memberships of the store's
+//!   organisation that cover the store (organisation-wide or for that store)
+//!   and the pending invitations that would (`StaffManage`: owners);
+//! - `PUT /api/v1/orgs/{org_id}/members/{user_id}` (change the role of one
+//!   membership), `DELETE` the same (remove the member from the organisation
+//!   and end all their sessions), `DELETE /api/v1/orgs/{org_id}/invitations/{invitation_id}`
+//!   (withdraw an invitation): an organisation-wide owner, or a platform admin
+//!   (`OrgAccess<StaffManage>`). An organisation never loses its last
+//!   organisation-wide owner (409 `last_owner`).
+//!
+//! Every handler names what it needs in its signature (`StoreAccess<perm::X>`
+//! or `OrgAccess<perm::X>`); the access-matrix test checks each against one policy table.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sync::doc::{DocKind, SharedDoc};
+
+use super::api::{MenuView, edit_doc, menu_view};
+use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
+use super::extract::{JsonBody, Path};
+use super::orgs::staff_role;
+use crate::auth::{OrgAccess, StoreAccess, perm};
+use crate::db::{InvitationWithdrawal, MemberChange};
+use crate::hub::{Hub, now_ms};
+
+/// `{"sold_out": true}` marks it sold out, `false` available again.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SoldOut {
+    pub sold_out: bool,
+}
+
+/// Sets `sold_out` of one entity of the catalog's `collection`; 404 `no_menu`
+/// before the store has a menu, 404 `unknown_item` / `unknown_modifier` for an
+/// id the menu does not have.
+async fn set_sold_out(
+    hub: &Hub,
+    store_id: &str,
+    collection: &'static str,
+    id: &str,
+    sold_out: bool,
+) -> ApiResult<Json<MenuView>> {
+    let (code, what) = match collection {
+        "items" => ("unknown_item", "item"),
+        _ => ("unknown_modifier", "modifier"),
+    };
+    let view = edit_doc(hub, store_id, DocKind::Catalog, |doc: &mut SharedDoc| {
+        let unreadable =
+            |e: sync::doc::DocError| ApiError::conflict("catalog_unreadable", e.to_string());
+        if doc.root("currency").map_err(unreadable)?.is_none() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_menu",
+                "this store has no menu yet",
+            ));
+        }
+        if !doc
+            .put_field(collection, id, "sold_out", &json!(sold_out))
+            .map_err(unreadable)?
+        {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                code,
+                format!("the menu has no {what} {id:?}"),
+            ));
+        }
+        menu_view(doc)
+    })
+    .await?;
+    tracing::info!(store = %store_id, %what, %id, sold_out, "sold-out toggled");
+    Ok(view)
+}
+
+/// Mark a menu item sold out, or available again. The change syncs to the store's nodes.
+#[utoipa::path(put, path = "/api/v1/stores/{id}/menu/items/{item_id}/sold-out", operation_id = "hub_item_sold_out", tag = "merchant",
+    params(("id" = String, Path, description = "Store id"),
+           ("item_id" = String, Path, description = "Item id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    request_body = SoldOut,
+    responses((status = 200, body = MenuView), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn item_sold_out(
+    _: StoreAccess<perm::MenuSoldOut>,
+    State(hub): State<Arc<Hub>>,
+    Path((store_id, item_id)): Path<(String, String)>,
+    body: JsonBody<SoldOut>,
+) -> ApiResult<Json<MenuView>> {
+    set_sold_out(&hub, &store_id, "items", &item_id, body.value.sold_out).await
+}
+
+/// Mark a modifier sold out, or available again. The change syncs to the store's nodes.
+#[utoipa::path(put, path = "/api/v1/stores/{id}/menu/modifiers/{modifier_id}/sold-out", operation_id = "hub_modifier_sold_out", tag = "merchant",
+    params(("id" = String, Path, description = "Store id"),
+           ("modifier_id" = String, Path, description = "Modifier id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    request_body = SoldOut,
+    responses((status = 200, body = MenuView), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn modifier_sold_out(
+    _: StoreAccess<perm::MenuSoldOut>,
+    State(hub): State<Arc<Hub>>,
+    Path((store_id, modifier_id)): Path<(String, String)>,
+    body: JsonBody<SoldOut>,
+) -> ApiResult<Json<MenuView>> {
+    set_sold_out(
+        &hub,
+        &store_id,
+        "modifiers",
+        &modifier_id,
+        body.value.sold_out,
+    )
+    .await
+}
+
+/// A staff account's membership.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    /// owner, manager, cashier or kitchen.
+    pub role: String,
+    /// The one store the membership is for; null: every store of the organisation.
+    pub store_id: Option<String>,
+    /// When it began (Unix ms).
+    pub since: i64,
+}
+
+/// An invitation nobody accepted yet (its token is shown only when it is made).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PendingInvitation {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub store_id: Option<String>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub expires_at: i64,
+}
+
+/// Who works at a store, and who is invited to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoreMembers {
+    /// The store's organisation (null for a store made before organisations).
+    pub org_id: Option<String>,
+    pub members: Vec<Member>,
+    pub invitations: Vec<PendingInvitation>,
+}
+
+/// The staff accounts that may work at a store (organisation-wide memberships
+/// and the store's own) and the pending invitations that cover it.
+#[utoipa::path(get, path = "/api/v1/stores/{id}/members", operation_id = "hub_list_store_members", tag = "merchant",
+    params(("id" = String, Path, description = "Store id")),
+    responses((status = 200, body = StoreMembers), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn list_members(
+    access: StoreAccess<perm::StaffManage>,
+    State(hub): State<Arc<Hub>>,
+) -> ApiResult<Json<StoreMembers>> {
+    let store_id = access.store_id;
+    let Some(org_id) = hub
+        .db
+        .store_org(&store_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("store"))?
+    else {
+        return Ok(Json(StoreMembers {
+            org_id: None,
+            members: vec![],
+            invitations: vec![],
+        }));
+    };
+    let members = hub
+        .db
+        .store_members(&org_id, &store_id)
+        .await?
+        .into_iter()
+        .map(|m| Member {
+            user_id: m.user_id,
+            email: m.email,
+            name: m.name,
+            role: m.role,
+            store_id: m.store_id,
+            since: m.created_at,
+        })
+        .collect();
+    let invitations = hub
+        .db
+        .store_invitations(&org_id, &store_id, now_ms())
+        .await?
+        .into_iter()
+        .map(|i| PendingInvitation {
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            store_id: i.store_id,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        })
+        .collect();
+    Ok(Json(StoreMembers {
+        org_id: Some(org_id),
+        members,
+        invitations,
+    }))
+}
+
+/// The new role of one of a member's memberships.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRole {
+    /// owner, manager, cashier or kitchen.
+    #[schema(pattern = "^(owner|manager|cashier|kitchen)$")]
+    pub role: String,
+    /// Which membership: the one for this store; absent: the organisation-wide one.
+    pub store_id: Option<String>,
+}
+
+/// A membership as changed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MembershipChanged {
+    pub org_id: String,
+    pub user_id: String,
+    pub store_id: Option<String>,
+    pub role: String,
+}
+
+/// Change the role of a member's membership (organisation-wide, or for the
+/// store named). Owners only; the last organisation-wide owner cannot be demoted.
+#[utoipa::path(put, path = "/api/v1/orgs/{org_id}/members/{user_id}", operation_id = "hub_set_member_role", tag = "organisations",
+    params(("org_id" = String, Path, description = "Organisation id"),
+           ("user_id" = String, Path, description = "The member's account id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    request_body = MemberRole,
+    responses((status = 200, body = MembershipChanged), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn set_member_role(
+    access: OrgAccess<perm::StaffManage>,
+    State(hub): State<Arc<Hub>>,
+    Path((_org_id, user_id)): Path<(String, String)>,
+    body: JsonBody<MemberRole>,
+) -> ApiResult<Json<MembershipChanged>> {
+    let body = body.value;
+    let role = staff_role(&body.role)?;
+    let org_id = access.org_id;
+    // A store of another organisation (or none at all) holds no membership here.
+    if let Some(store) = &body.store_id
+        && !hub.db.store_in_org(store, &org_id).await?
+    {
+        return Err(ApiError::not_found("membership"));
+    }
+    match hub
+        .db
+        .set_member_role(&org_id, &user_id, body.store_id.as_deref(), role.as_str())
+        .await?
+    {
+        MemberChange::Done => {}
+        MemberChange::NotFound => return Err(ApiError::not_found("membership")),
+        MemberChange::LastOwner => return Err(last_owner()),
+    }
+    tracing::info!(org = %org_id, user = %user_id, role = role.as_str(), "member role changed");
+    Ok(Json(MembershipChanged {
+        org_id,
+        user_id,
+        store_id: body.store_id,
+        role: role.as_str().to_owned(),
+    }))
+}
+
+fn last_owner() -> ApiError {
+    ApiError::conflict(
+        "last_owner",
+        "an organisation keeps at least one organisation-wide owner: make someone else owner first",
+    )
+}
+
+/// Remove a member from the organisation (every membership they hold in it)
+/// and end all their sessions. Owners only; not the last organisation-wide owner.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/members/{user_id}", operation_id = "hub_remove_member", tag = "organisations",
+    params(("org_id" = String, Path, description = "Organisation id"),
+           ("user_id" = String, Path, description = "The member's account id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    responses((status = 204, description = "Removed; their sessions are over"), (status = 409, body = ErrorBody, description = "`last_owner`, or the same Idempotency-Key still in flight"),
+        (status = 422, body = ErrorBody, description = "`idempotency_key_reused`"), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn remove_member(
+    access: OrgAccess<perm::StaffManage>,
+    State(hub): State<Arc<Hub>>,
+    Path((_org_id, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    match hub
+        .db
+        .remove_member(&access.org_id, &user_id, now_ms())
+        .await?
+    {
+        MemberChange::Done => {
+            tracing::info!(org = %access.org_id, user = %user_id, "member removed; sessions ended");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        MemberChange::NotFound => Err(ApiError::not_found("member")),
+        MemberChange::LastOwner => Err(last_owner()),
+    }
+}
+
+/// Withdraw an invitation nobody accepted yet: its token stops working. Owners only.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/invitations/{invitation_id}", operation_id = "hub_withdraw_invitation", tag = "organisations",
+    params(("org_id" = String, Path, description = "Organisation id"),
+           ("invitation_id" = String, Path, description = "The invitation's id (not its token)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    responses((status = 204, description = "Withdrawn"), (status = 409, body = ErrorBody, description = "`invitation_used`: it was accepted; remove the member instead"),
+        (status = 422, body = ErrorBody, description = "`idempotency_key_reused`"), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn withdraw_invitation(
+    access: OrgAccess<perm::StaffManage>,
+    State(hub): State<Arc<Hub>>,
+    Path((_org_id, invitation_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    match hub
+        .db
+        .withdraw_invitation(&access.org_id, &invitation_id)
+        .await?
+    {
+        InvitationWithdrawal::Withdrawn => {
+            tracing::info!(org = %access.org_id, invitation = %invitation_id, "invitation withdrawn");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        InvitationWithdrawal::NotFound => Err(ApiError::not_found("invitation")),
+        InvitationWithdrawal::Accepted => Err(ApiError::conflict(
+            "invitation_used",
+            "this invitation was already accepted: remove the member instead",
+        )),
+    }
+}

@@ -1,0 +1,714 @@
+//! The customer API (online ordering) and the merchant's view of a store's
+//! node links.
+//!
+//! - `GET /api/v1/public/stores/{id}` and `.../menu`: a store's profile, its
+//!   menu, and whether it takes orders now (`ordering`), without signing in;
+//! - `POST /api/v1/public/stores/{id}/cart`: price a cart by the domain's rules
+//!   (the node's rules: `domain::order::price_order`);
+//! - `POST /api/v1/stores/{id}/orders`: a signed-in customer places a pickup
+//!   order (`Idempotency-Key` required). It is written as a hub-origin
+//!   `order.created` event into the store's log, which the sync sessions ship
+//!   to the store's nodes; the kitchen there moves it along;
+//! - `GET /api/v1/me/orders`, `/{id}`: the customer's own orders (another
+//!   customer's order is a 404), and `/{id}/events`, a WebSocket that sends the
+//!   current status at once and then every change (`?access_token=` for
+//!   browsers, which cannot set headers on a WebSocket);
+//! - `GET /api/v1/stores/{id}/nodes`: whether the store's nodes are connected,
+//!   what waits for them, and their devices (`DeviceRead`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use api_kit::extract::IdempotencyKey;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use domain::menu::{LineRequest, Menu};
+use domain::order::{Channel, Fulfillment, OrderDraft, PricedOrder, price_order};
+use domain::status::OrderStatus;
+use domain::ticket::{TicketNumber, WEB_PREFIX};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sync::catalog::read_menu;
+use sync::doc::DocKind;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
+use super::extract::{JsonBody, Path, bearer};
+use crate::auth::{CustomerUser, StoreAccess, perm};
+use crate::db::online::{NewWebOrder, OrderRow, Placed};
+use crate::hub::{Hub, StoreError, StoreState, now_ms};
+use crate::online::profile::{Ordering, Profile, ordering};
+use crate::online::{Signal, WebPayment, presence, store_reachable};
+
+/// Most orders `GET /api/v1/me/orders` returns.
+const MY_ORDERS_LIMIT: i64 = 100;
+/// Keep-alive pings on tracking sockets.
+const PING_EVERY: Duration = Duration::from_secs(25);
+
+pub fn router() -> Router<Arc<Hub>> {
+    Router::new()
+        .route("/api/v1/public/stores/{id}", get(public_store))
+        .route("/api/v1/public/stores/{id}/menu", get(public_menu))
+        .route("/api/v1/public/stores/{id}/cart", post(price_cart))
+        .route("/api/v1/stores/{id}/orders", post(place_order))
+        .route("/api/v1/stores/{id}/nodes", get(store_nodes))
+        .route("/api/v1/me/orders", get(my_orders))
+        .route("/api/v1/me/orders/{id}", get(my_order))
+        .route("/api/v1/me/orders/{id}/events", get(track_order))
+}
+
+async fn open_store(hub: &Hub, id: &str) -> ApiResult<Arc<StoreState>> {
+    match hub.store(id).await {
+        Ok(s) => Ok(s),
+        Err(StoreError::NotFound) => Err(ApiError::not_found("store")),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// What a store's documents say now: its profile and (if it has one) its menu.
+struct Snapshot {
+    profile: Profile,
+    menu: Option<Menu>,
+}
+
+async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Snapshot> {
+    let store = open_store(hub, store_id).await?;
+    let g = store.docs.lock().await;
+    let settings = g
+        .docs
+        .get(&DocKind::Settings)
+        .and_then(|d| d.entities("settings").ok())
+        .and_then(|mut e| e.remove("store"))
+        .unwrap_or_default();
+    let mut profile = Profile::from_settings(store_id, &settings);
+    let menu = match g.docs.get(&DocKind::Catalog) {
+        Some(doc) if doc.root("currency").ok().flatten().is_some() => read_menu(doc)
+            .map_err(|e| {
+                tracing::warn!(store = %store_id, error = %e, "the catalog does not form a menu");
+            })
+            .ok(),
+        _ => None,
+    };
+    drop(g);
+    if profile.name.is_none() {
+        profile.name = hub.db.store_name(store_id).await?;
+    }
+    Ok(Snapshot { profile, menu })
+}
+
+/// Whether the store takes orders now.
+async fn ordering_now(hub: &Hub, store_id: &str, profile: &Profile) -> ApiResult<Ordering> {
+    let (reachable, _) = store_reachable(hub, store_id).await?;
+    Ok(ordering(profile, reachable, now_ms()))
+}
+
+/// A store as customers see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicStore {
+    pub id: String,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    /// IANA time zone of the hours (UTC when the store set none).
+    pub timezone: String,
+    /// Weekly opening hours (`null`: no hours set, orders any time).
+    #[schema(value_type = Option<Object>)]
+    pub hours: Option<domain::hours::WeeklyHours>,
+    #[schema(value_type = Vec<Object>)]
+    pub hours_exceptions: Vec<domain::hours::HoursException>,
+    /// Minutes from ordering to pickup.
+    pub pickup_lead_minutes: Option<u32>,
+    pub ordering: Ordering,
+}
+
+fn public_view(id: &str, p: &Profile, ordering: Ordering) -> PublicStore {
+    PublicStore {
+        id: id.to_owned(),
+        name: p.name.clone(),
+        address: p.address.clone(),
+        timezone: p.tz().name().to_owned(),
+        hours: p.schedule.as_ref().map(|s| s.weekly().clone()),
+        hours_exceptions: p
+            .schedule
+            .as_ref()
+            .map(|s| s.exceptions().to_vec())
+            .unwrap_or_default(),
+        pickup_lead_minutes: p.pickup_lead_minutes,
+        ordering,
+    }
+}
+
+/// A store's public profile and whether it takes online orders now (and if not, why).
+#[utoipa::path(get, path = "/api/v1/public/stores/{id}", operation_id = "hub_public_store", tag = "customer",
+    params(("id" = String, Path, description = "Store id")),
+    responses((status = 200, body = PublicStore), (status = 404, body = ErrorBody)))]
+pub async fn public_store(
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<PublicStore>> {
+    let snap = snapshot(&hub, &store_id).await?;
+    let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
+    Ok(Json(public_view(&store_id, &snap.profile, ordering)))
+}
+
+/// A store's menu for customers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicMenu {
+    pub store_id: String,
+    /// Every item and modifier, sold-out ones marked `sold_out: true`.
+    pub menu: Menu,
+    pub ordering: Ordering,
+}
+
+/// A store's menu (sold-out items and modifiers are marked) and whether it takes orders now.
+#[utoipa::path(get, path = "/api/v1/public/stores/{id}/menu", operation_id = "hub_public_menu", tag = "customer",
+    params(("id" = String, Path, description = "Store id")),
+    responses((status = 200, body = PublicMenu), (status = 404, body = ErrorBody, description = "No such store, or it has no menu yet (`no_menu`)")))]
+pub async fn public_menu(
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<PublicMenu>> {
+    let snap = snapshot(&hub, &store_id).await?;
+    let menu = snap.menu.ok_or_else(no_menu)?;
+    let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
+    Ok(Json(PublicMenu {
+        store_id,
+        menu,
+        ordering,
+    }))
+}
+
+fn no_menu() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_menu",
+        "this store has no menu yet",
+    )
+}
+
+/// A cart: the lines of a pickup order.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cart {
+    #[schema(min_items = 1, max_items = 100)]
+    pub lines: Vec<LineRequest>,
+    /// For the kitchen, at most 200 characters.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The name the counter calls; the account's name when absent. At most 60 characters.
+    #[serde(default)]
+    pub customer_name: Option<String>,
+}
+
+impl Cart {
+    fn draft(self, default_name: Option<String>) -> OrderDraft {
+        OrderDraft {
+            channel: Channel::Online,
+            fulfillment: Fulfillment::Pickup,
+            lines: self.lines,
+            note: self.note,
+            customer_name: self
+                .customer_name
+                .filter(|n| !n.trim().is_empty())
+                .or(default_name),
+            table: None,
+            discount: None,
+        }
+    }
+}
+
+fn price(menu: &Menu, draft: &OrderDraft) -> ApiResult<PricedOrder> {
+    price_order(menu, draft).map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))
+}
+
+/// A priced cart.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PricedCart {
+    /// Lines as priced and taxed now, and the totals.
+    pub order: PricedOrder,
+    pub ordering: Ordering,
+}
+
+/// Price a cart by the store's menu, as an order would be (no sign-in; nothing is stored).
+#[utoipa::path(post, path = "/api/v1/public/stores/{id}/cart", operation_id = "hub_price_cart", tag = "customer",
+    params(("id" = String, Path, description = "Store id")),
+    request_body = Cart,
+    responses((status = 200, body = PricedCart),
+        (status = 400, body = ErrorBody, description = "The body is not JSON (`malformed_json`)"),
+        (status = 413, body = ErrorBody, description = "The body is too large"),
+        (status = 415, body = ErrorBody, description = "The body is not `application/json`"),
+        (status = 404, body = ErrorBody, description = "No such store, or no menu"),
+        (status = 422, body = ErrorBody, description = "A line breaks a rule: unknown_item, sold_out, invalid_quantity, unknown_modifier, invalid_modifiers, note_too_long, empty_order, ...")))]
+pub async fn price_cart(
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+    cart: JsonBody<Cart>,
+) -> ApiResult<Json<PricedCart>> {
+    let snap = snapshot(&hub, &store_id).await?;
+    let menu = snap.menu.ok_or_else(no_menu)?;
+    let order = price(&menu, &cart.value.draft(None))?;
+    let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
+    Ok(Json(PricedCart { order, ordering }))
+}
+
+/// An order as the store node's API shows it (`store-node`'s `OrderView`): what
+/// the hub writes into `order.created`, so the node projects it like its own.
+#[derive(Debug, Serialize)]
+struct NodeOrderView<'a> {
+    id: uuid::Uuid,
+    ticket: String,
+    status: OrderStatus,
+    #[serde(flatten)]
+    order: &'a PricedOrder,
+    created_ms: i64,
+    updated_ms: i64,
+    created_by: Option<String>,
+    paid: i64,
+    stations_done: Vec<String>,
+}
+
+/// A customer's order.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CustomerOrder {
+    pub id: String,
+    pub store_id: String,
+    /// What the counter calls: `W-0123`.
+    pub ticket: String,
+    pub status: OrderStatus,
+    /// Lines, note, name and totals as priced when placed.
+    #[serde(flatten)]
+    pub order: PricedOrder,
+    /// Paid so far, minor units.
+    pub paid: i64,
+    pub payment: WebPayment,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+fn customer_view(row: &OrderRow) -> ApiResult<CustomerOrder> {
+    let order: PricedOrder = serde_json::from_value(row.snapshot.clone())
+        .map_err(|e| ApiError::internal(format!("order {}: {e}", row.id)))?;
+    Ok(CustomerOrder {
+        id: row.id.clone(),
+        store_id: row.store_id.clone(),
+        ticket: row.ticket.clone(),
+        status: OrderStatus::parse(&row.status).unwrap_or(OrderStatus::Placed),
+        order,
+        paid: row
+            .snapshot
+            .get("paid")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        payment: row
+            .payment
+            .clone()
+            .and_then(|p| serde_json::from_value(p).ok())
+            .unwrap_or(WebPayment::PayAtPickup),
+        created_ms: row.created_at,
+        updated_ms: row.updated_at,
+    })
+}
+
+/// The 409 a paused store answers, with the `ordering` block beside the error.
+fn paused(o: &Ordering) -> Response {
+    (
+        StatusCode::CONFLICT,
+        Json(json!({
+            "error": { "code": "ordering_paused", "message": o.message },
+            "ordering": o,
+        })),
+    )
+        .into_response()
+}
+
+/// Place a pickup order (signed-in customers). Priced by the domain's rules
+/// against the store's menu, numbered `W-nnnn`, and sent to the store's nodes
+/// through sync; paid at pickup for now. `Idempotency-Key` is required: a retry
+/// returns the same order. 409 `ordering_paused` (with `ordering`) while the
+/// store is not taking orders.
+#[utoipa::path(post, path = "/api/v1/stores/{id}/orders", operation_id = "hub_place_order", tag = "customer",
+    params(("id" = String, Path, description = "Store id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per order attempt; reuse it on retry")),
+    request_body = Cart,
+    responses((status = 201, body = CustomerOrder), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn place_order(
+    customer: CustomerUser,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+    key: IdempotencyKey,
+    cart: JsonBody<Cart>,
+) -> ApiResult<Response> {
+    let key = key.required()?;
+    let user = customer.0.user_id;
+    let snap = snapshot(&hub, &store_id).await?;
+    let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
+    if !ordering.accepting {
+        return Ok(paused(&ordering));
+    }
+    let menu = snap.menu.ok_or_else(no_menu)?;
+    let account_name = hub.db.user_by_id(&user).await?.map(|u| u.name);
+    let draft = cart.value.draft(account_name);
+    let priced = price(&menu, &draft)?;
+    let order_id = uuid::Uuid::now_v7();
+    let now = now_ms();
+    let payment = serde_json::to_value(WebPayment::PayAtPickup).map_err(ApiError::internal)?;
+    let view = |ticket: u64| {
+        serde_json::to_value(NodeOrderView {
+            id: order_id,
+            ticket: TicketNumber::nth(WEB_PREFIX, ticket).to_string(),
+            status: OrderStatus::Placed,
+            order: &priced,
+            created_ms: now,
+            updated_ms: now,
+            created_by: None,
+            paid: 0,
+            stations_done: vec![],
+        })
+        .unwrap_or(Value::Null)
+    };
+    let placed = hub
+        .db
+        .place_web_order(
+            &NewWebOrder {
+                store_id: &store_id,
+                customer_id: &user,
+                idempotency_key: Some(&key),
+                order_id,
+                payment: &payment,
+                now,
+                replica: &hub.online.replica,
+            },
+            &view,
+        )
+        .await?;
+    let row = match placed {
+        Placed::New { order, event } => {
+            tracing::info!(store = %store_id, order = %order.id, ticket = %order.ticket, seq = event.seq, "web order placed");
+            // This replica's node sessions flush now; other replicas hear the NOTIFY.
+            open_store(&hub, &store_id).await?.notify(0);
+            order
+        }
+        Placed::Existing(order) => order,
+    };
+    if row.store_id != store_id {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for an order at another store",
+        ));
+    }
+    Ok((StatusCode::CREATED, Json(customer_view(&row)?)).into_response())
+}
+
+/// A customer's orders.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CustomerOrders {
+    /// Newest first, at most 100.
+    pub orders: Vec<CustomerOrder>,
+}
+
+/// The signed-in customer's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/me/orders", operation_id = "hub_my_orders", tag = "customer",
+    responses((status = 200, body = CustomerOrders), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn my_orders(
+    customer: CustomerUser,
+    State(hub): State<Arc<Hub>>,
+) -> ApiResult<Json<CustomerOrders>> {
+    let rows = hub
+        .db
+        .customer_orders(&customer.0.user_id, MY_ORDERS_LIMIT)
+        .await?;
+    let orders = rows.iter().map(customer_view).collect::<ApiResult<_>>()?;
+    Ok(Json(CustomerOrders { orders }))
+}
+
+/// One of the signed-in customer's orders (another customer's order is a 404).
+#[utoipa::path(get, path = "/api/v1/me/orders/{id}", operation_id = "hub_my_order", tag = "customer",
+    params(("id" = String, Path, description = "Order id")),
+    responses((status = 200, body = CustomerOrder), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn my_order(
+    customer: CustomerUser,
+    State(hub): State<Arc<Hub>>,
+    Path(order_id): Path<String>,
+) -> ApiResult<Json<CustomerOrder>> {
+    let row = hub
+        .db
+        .customer_order(&customer.0.user_id, &order_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    Ok(Json(customer_view(&row)?))
+}
+
+/// A customer, authenticated by the `Authorization` header or, for browsers'
+/// WebSockets, by `?access_token=`.
+pub struct TrackingCustomer(pub CustomerUser);
+
+impl FromRequestParts<Arc<Hub>> for TrackingCustomer {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, hub: &Arc<Hub>) -> Result<Self, ApiError> {
+        if bearer(&parts.headers).is_none() {
+            let q =
+                Query::<std::collections::HashMap<String, String>>::from_request_parts(parts, hub)
+                    .await
+                    .map(|q| q.0)
+                    .unwrap_or_default();
+            if let Some(token) = q.get("access_token") {
+                let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    ApiError::unauthorized("bad_token", "the access token is malformed")
+                })?;
+                parts.headers.insert(header::AUTHORIZATION, value);
+            }
+        }
+        CustomerUser::from_request_parts(parts, hub)
+            .await
+            .map(TrackingCustomer)
+    }
+}
+
+/// Query of the tracking socket.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TrackingParams {
+    /// The access token, for browsers that cannot set `Authorization` on a WebSocket.
+    pub access_token: Option<String>,
+}
+
+/// A message on the tracking socket.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusMessage {
+    /// Always `status`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub order_id: String,
+    pub ticket: String,
+    pub status: String,
+    /// When this replica sent it (Unix ms).
+    pub at_ms: i64,
+}
+
+/// Live tracking of one of the customer's orders (WebSocket). The current status
+/// comes at once, then every change, as `StatusMessage` JSON text messages.
+#[utoipa::path(get, path = "/api/v1/me/orders/{id}/events", operation_id = "hub_track_order", tag = "customer",
+    params(("id" = String, Path, description = "Order id"), TrackingParams),
+    responses((status = 101, description = "Switching to WebSocket; each message is a StatusMessage", body = StatusMessage), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn track_order(
+    customer: TrackingCustomer,
+    State(hub): State<Arc<Hub>>,
+    Path(order_id): Path<String>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let user = customer.0.0.user_id;
+    // Subscribe before reading, so no change slips between the read and the stream.
+    let signals = hub.online.subscribe();
+    let row = match hub.db.customer_order(&user, &order_id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return ApiError::not_found("order").into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            return ApiError::bad_request(
+                "websocket_required",
+                format!("this endpoint speaks WebSocket only: {}", e.body_text()),
+            )
+            .into_response();
+        }
+    };
+    ws.on_upgrade(move |socket| async move {
+        let why = track(&hub, socket, &user, row, signals).await;
+        tracing::debug!(order = %order_id, reason = %why, "tracking socket closed");
+    })
+}
+
+async fn send_status(socket: &mut WebSocket, row: &OrderRow, status: &str) -> bool {
+    let msg = StatusMessage {
+        kind: "status",
+        order_id: row.id.clone(),
+        ticket: row.ticket.clone(),
+        status: status.to_owned(),
+        at_ms: now_ms(),
+    };
+    match serde_json::to_string(&msg) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Streams one order's status until the client leaves or the hub shuts down.
+async fn track(
+    hub: &Hub,
+    mut socket: WebSocket,
+    user: &str,
+    row: OrderRow,
+    mut signals: tokio::sync::broadcast::Receiver<Signal>,
+) -> String {
+    let mut rank = row.rank;
+    if !send_status(&mut socket, &row, &row.status).await {
+        return "send failed".into();
+    }
+    let mut shutdown = hub.shutdown.subscribe();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame { code: 1001, reason: "hub shutting down".into() })))
+                    .await;
+                return "hub shutting down".into();
+            }
+            msg = socket.recv() => match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return "client left".into(),
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return "ping failed".into();
+                }
+            }
+            s = signals.recv() => {
+                let status = match s {
+                    Ok(Signal::Order(u)) if u.order == row.id && u.rank > rank => {
+                        rank = u.rank;
+                        u.status
+                    }
+                    Ok(Signal::Order(_)) => continue,
+                    Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => {
+                        // Something may have been missed: read the order again.
+                        match hub.db.customer_order(user, &row.id).await {
+                            Ok(Some(now)) if now.rank > rank => {
+                                rank = now.rank;
+                                now.status
+                            }
+                            Ok(_) => continue,
+                            Err(e) => {
+                                tracing::warn!(order = %row.id, error = %e, "could not re-read a tracked order");
+                                continue;
+                            }
+                        }
+                    }
+                    Err(RecvError::Closed) => return "hub closed".into(),
+                };
+                if !send_status(&mut socket, &row, &status).await {
+                    return "send failed".into();
+                }
+            }
+        }
+    }
+}
+
+/// One node token's link.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NodeLink {
+    pub label: String,
+    /// The first 12 hex digits of the token's SHA-256 (as issued).
+    pub token_sha256_prefix: String,
+    pub revoked: bool,
+    /// Connected to a hub replica now.
+    pub connected: bool,
+    /// When it was last connected (Unix ms); null: never.
+    pub last_seen_ms: Option<i64>,
+    /// Events the hub holds that the node has not acknowledged (web orders, other nodes' events).
+    pub events_waiting: u64,
+}
+
+/// A device as the store's node last reported it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NodeDevice {
+    pub id: String,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    #[schema(value_type = Object)]
+    pub health: Value,
+    pub updated_ms: i64,
+}
+
+/// A store's node links and devices.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StoreNodes {
+    pub store_id: String,
+    /// Some node of the store is connected now.
+    pub connected: bool,
+    pub last_seen_ms: Option<i64>,
+    /// How long a node may be away before online ordering pauses.
+    pub grace_secs: u64,
+    pub ordering: Ordering,
+    pub nodes: Vec<NodeLink>,
+    pub devices: Vec<NodeDevice>,
+}
+
+/// Whether a store's nodes are connected (to any hub replica), what waits for them, and their devices.
+#[utoipa::path(get, path = "/api/v1/stores/{id}/nodes", operation_id = "hub_store_nodes", tag = "merchant",
+    params(("id" = String, Path, description = "Store id")),
+    responses((status = 200, body = StoreNodes), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn store_nodes(
+    _: StoreAccess<perm::DeviceRead>,
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<StoreNodes>> {
+    let snap = snapshot(&hub, &store_id).await?;
+    let (reachable, link) = store_reachable(&hub, &store_id).await?;
+    let vector = hub.db.vector(&store_id).await?;
+    let links = presence::token_links(&hub, &store_id).await?;
+    let nodes = hub
+        .db
+        .store_tokens(&store_id)
+        .await?
+        .into_iter()
+        .map(|(hash, label, revoked)| {
+            let state = links.get(&hash).cloned().unwrap_or_else(|| {
+                let local = hub.online.presence.local(&hash);
+                presence::LinkState {
+                    connected: local,
+                    last_seen_ms: local.then(now_ms),
+                    acked: Value::Null,
+                }
+            });
+            let waiting = vector
+                .iter()
+                .map(|(origin, seq)| {
+                    let acked = state.acked.get(origin).and_then(Value::as_u64).unwrap_or(0);
+                    seq.saturating_sub(acked)
+                })
+                .sum();
+            NodeLink {
+                label,
+                token_sha256_prefix: hash.chars().take(12).collect(),
+                revoked,
+                connected: state.connected,
+                last_seen_ms: state.last_seen_ms,
+                events_waiting: waiting,
+            }
+        })
+        .collect();
+    let devices = hub
+        .db
+        .store_devices(&store_id)
+        .await?
+        .into_iter()
+        .map(|d| NodeDevice {
+            id: d.id,
+            kind: d.kind,
+            name: d.name,
+            health: d.health,
+            updated_ms: d.updated_at,
+        })
+        .collect();
+    Ok(Json(StoreNodes {
+        store_id,
+        connected: link.connected,
+        last_seen_ms: link.last_seen_ms,
+        grace_secs: hub.online.grace.as_secs(),
+        ordering: ordering(&snap.profile, reachable, now_ms()),
+        nodes,
+        devices,
+    }))
+}

@@ -1,0 +1,113 @@
+//! The hub's OpenAPI 3 document, generated from the handlers' annotations.
+//! Served at `GET /api/v1/openapi.json`, printed by `cloud-hub openapi`, and
+//! committed as `cloud-hub/openapi.json`; a test fails when the committed copy
+//! is stale, another when two operations share an id (every id starts `hub_`).
+//!
+//! Left out on purpose: `GET /api/v1/sync`, the WebSocket store nodes sync
+//! over. It authenticates with a node token (not an account), speaks binary
+//! frames (`sync::wire`) after the upgrade, and has no request or response
+//! body OpenAPI can describe; its contract is the `sync` crate and
+//! `tests/sync.rs`.
+//!
+//! Every operation is also listed in the access-matrix test's policy table
+//! (`tests/access_matrix.rs`), which fails for an operation it does not know.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{api, auth, merchant, online, ops, orgs};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Cloud hub API", description = "The cloud side of the restaurant platform: accounts and organisations, the platform admin API, the merchant's menu, orders, staff and settings for each store. Errors are `{\"error\":{\"code\",\"message\"}}` with a 4xx status; every write takes an optional `Idempotency-Key`. The store nodes' sync WebSocket (`GET /api/v1/sync`, node tokens, binary frames) is not described here."),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics, ops::openapi_json,
+        auth::signup, auth::login, auth::refresh, auth::logout, auth::change_password, auth::me,
+        auth::jwks, ops::jwks_api, auth::accept_invitation,
+        orgs::create_admin, orgs::create_org, orgs::create_invitation,
+        merchant::set_member_role, merchant::remove_member, merchant::withdraw_invitation,
+        api::create_store, api::create_token, api::revoke_token,
+        api::get_menu, api::put_menu, merchant::item_sold_out, merchant::modifier_sold_out,
+        api::get_orders,
+        api::get_staff, api::put_staff, merchant::list_members,
+        api::get_settings, api::put_settings,
+        online::store_nodes,
+        // Customers: browse, price, order, track.
+        online::public_store, online::public_menu, online::price_cart, online::place_order,
+        online::my_orders, online::my_order, online::track_order,
+    ),
+    modifiers(&Bearer),
+    tags(
+        (name = "ops", description = "Health, readiness, metrics, this document"),
+        (name = "accounts", description = "Sign-up, sign-in, sessions, invitations"),
+        (name = "platform", description = "Platform admins: organisations, stores, node tokens"),
+        (name = "organisations", description = "An organisation's staff: invitations, roles, removal"),
+        (name = "merchant", description = "A store's menu, sold-out toggles, orders, roster, members and settings"),
+        (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders, live order tracking"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the `bearer` security scheme the operations refer to.
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An account's access token (EdDSA JWT), or the platform's admin token",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON with a trailing newline (the committed form), built once.
+pub fn json() -> String {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        let mut s = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+        s.push('\n');
+        s
+    })
+    .clone()
+}
+
+/// What the document says of the operation `method route` (a route template
+/// such as `/api/v1/stores/{id}/menu`): `None` when there is no such
+/// operation, else whether it requires a bearer token (its security lists
+/// `bearer` and no anonymous alternative). The idempotency layer uses this to
+/// let 405 and 401 come before its judgement of an `Idempotency-Key`.
+pub fn needs_token(method: &axum::http::Method, route: &str) -> Option<bool> {
+    static OPERATIONS: OnceLock<HashMap<(String, String), bool>> = OnceLock::new();
+    OPERATIONS
+        .get_or_init(|| {
+            let doc: serde_json::Value = serde_json::from_str(&json()).unwrap_or_default();
+            let mut out = HashMap::new();
+            for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+                for (method, op) in ops.as_object().into_iter().flatten() {
+                    let alternatives = op["security"].as_array().cloned().unwrap_or_default();
+                    let anonymous_ok = alternatives
+                        .iter()
+                        .any(|a| a.as_object().is_some_and(|o| o.is_empty()));
+                    out.insert(
+                        (method.to_ascii_uppercase(), path.clone()),
+                        !alternatives.is_empty() && !anonymous_ok,
+                    );
+                }
+            }
+            out
+        })
+        .get(&(method.as_str().to_owned(), route.to_owned()))
+        .copied()
+}

@@ -1,0 +1,305 @@
+//! A store as customers see it: its profile from the settings document, and
+//! whether it takes online orders right now (and, if not, why, in words).
+//!
+//! The settings document's `store` entity holds `name`, `address`,
+//! `timezone` (IANA), `hours` (`domain::hours::WeeklyHours`),
+//! `hours_exceptions`, `pickup_lead_minutes` and `online_ordering`. The hours
+//! rules are the domain's; this module converts the current instant into the
+//! store's local date and time (`chrono-tz`) and the next opening back into an
+//! instant.
+
+use chrono::{Datelike, TimeZone, Timelike};
+use domain::hours::{Date, HoursException, LocalTime, Schedule, WeeklyHours};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Why a store is not taking online orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// The merchant switched online ordering off.
+    Disabled,
+    /// Outside the store's opening hours.
+    Closed,
+    /// The store's node has been unreachable for longer than the grace period.
+    StoreOffline,
+}
+
+impl PauseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseReason::Disabled => "disabled",
+            PauseReason::Closed => "closed",
+            PauseReason::StoreOffline => "store_offline",
+        }
+    }
+}
+
+/// Whether a store takes online orders now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Ordering {
+    pub accepting: bool,
+    /// Null while accepting.
+    pub reason: Option<PauseReason>,
+    /// For customers, in words.
+    pub message: String,
+    /// When the store next opens (RFC 3339 with the store's UTC offset), when it is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<String>,
+}
+
+/// A store's profile, read from its settings document.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    /// IANA name; `None` (or unknown) is UTC.
+    pub timezone: Option<String>,
+    /// `None`: no hours set, so no hours restriction.
+    pub schedule: Option<Schedule>,
+    pub pickup_lead_minutes: Option<u32>,
+    /// Absent in the document means on.
+    pub online_ordering: bool,
+}
+
+impl Profile {
+    /// Reads the settings entity (fields that do not parse are ignored, with a warning:
+    /// the document merges edits from several replicas and must never stop the store).
+    pub fn from_settings(store: &str, fields: &Map<String, Value>) -> Profile {
+        let text = |k: &str| {
+            fields
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let weekly = fields
+            .get("hours")
+            .filter(|v| !v.is_null())
+            .map(|v| serde_json::from_value::<WeeklyHours>(v.clone()));
+        let exceptions = fields
+            .get("hours_exceptions")
+            .filter(|v| !v.is_null())
+            .map(|v| serde_json::from_value::<Vec<HoursException>>(v.clone()))
+            .unwrap_or(Ok(vec![]));
+        let schedule = match (weekly, exceptions) {
+            (None, _) => None,
+            (Some(Ok(w)), Ok(x)) => match Schedule::new(w, x) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(%store, error = %e, "the store's hours break a rule; ignoring them");
+                    None
+                }
+            },
+            (Some(Err(e)), _) | (_, Err(e)) => {
+                tracing::warn!(%store, error = %e, "the store's hours are unreadable; ignoring them");
+                None
+            }
+        };
+        Profile {
+            name: text("name"),
+            address: text("address"),
+            timezone: text("timezone"),
+            schedule,
+            pickup_lead_minutes: fields
+                .get("pickup_lead_minutes")
+                .and_then(Value::as_u64)
+                .and_then(|m| u32::try_from(m).ok()),
+            online_ordering: fields
+                .get("online_ordering")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        }
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// Checks an IANA time zone name.
+pub fn parse_timezone(name: &str) -> Option<chrono_tz::Tz> {
+    name.parse().ok()
+}
+
+/// The store's local date and time at `now_ms` (Unix milliseconds).
+pub fn local_now(tz: chrono_tz::Tz, now_ms: i64) -> Option<(Date, LocalTime)> {
+    let local = chrono::Utc
+        .timestamp_millis_opt(now_ms)
+        .single()?
+        .with_timezone(&tz);
+    let date = Date::new(
+        u16::try_from(local.year()).ok()?,
+        u8::try_from(local.month()).ok()?,
+        u8::try_from(local.day()).ok()?,
+    )?;
+    let time = LocalTime::new(
+        u8::try_from(local.hour()).ok()?,
+        u8::try_from(local.minute()).ok()?,
+    )?;
+    Some((date, time))
+}
+
+/// A local date and time in `tz` as an instant (RFC 3339 with the offset). A
+/// time that does not exist (a daylight-saving gap) moves on by an hour; an
+/// ambiguous one takes the earlier instant.
+pub fn instant(tz: chrono_tz::Tz, date: Date, time: LocalTime) -> Option<String> {
+    let naive = chrono::NaiveDate::from_ymd_opt(
+        i32::from(date.year()),
+        u32::from(date.month()),
+        u32::from(date.day()),
+    )?
+    .and_hms_opt(u32::from(time.hour()), u32::from(time.minute()), 0)?;
+    let at = tz.from_local_datetime(&naive).earliest().or_else(|| {
+        tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+    })?;
+    Some(at.to_rfc3339())
+}
+
+fn weekday_name(d: Date) -> &'static str {
+    [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ][usize::from(d.weekday().index())]
+}
+
+/// Whether the store takes online orders at `now_ms`, given whether its node is
+/// reachable. Disabled wins over closed, closed over offline (a store that
+/// closes at night and switches its node off is "closed", with its opening time).
+pub fn ordering(profile: &Profile, node_reachable: bool, now_ms: i64) -> Ordering {
+    let paused = |reason, message: String, opens_at| Ordering {
+        accepting: false,
+        reason: Some(reason),
+        message,
+        opens_at,
+    };
+    if !profile.online_ordering {
+        return paused(
+            PauseReason::Disabled,
+            "This store is not taking online orders at the moment.".into(),
+            None,
+        );
+    }
+    if let Some(schedule) = &profile.schedule {
+        let tz = profile.tz();
+        if let Some((date, time)) = local_now(tz, now_ms)
+            && !schedule.is_open(date, time)
+        {
+            let next = schedule.next_opening(date, time);
+            let message = match next {
+                Some((d, t)) if d == date => {
+                    format!("The store is closed now. It opens today at {t}.")
+                }
+                Some((d, t)) if Some(d) == date.succ() => {
+                    format!("The store is closed now. It opens tomorrow at {t}.")
+                }
+                Some((d, t)) => format!(
+                    "The store is closed now. It opens {} {} at {t}.",
+                    weekday_name(d),
+                    d
+                ),
+                None => "The store is closed and has no opening hours coming up.".into(),
+            };
+            return paused(
+                PauseReason::Closed,
+                message,
+                next.and_then(|(d, t)| instant(tz, d, t)),
+            );
+        }
+    }
+    if !node_reachable {
+        return paused(
+            PauseReason::StoreOffline,
+            "We can't reach the store right now, so online ordering is paused. Please try again in a few minutes.".into(),
+            None,
+        );
+    }
+    Ordering {
+        accepting: true,
+        reason: None,
+        message: "Open for online orders.".into(),
+        opens_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn profile(v: Value) -> Profile {
+        Profile::from_settings("s1", v.as_object().unwrap())
+    }
+
+    /// 2026-11-27 (a Friday) at `hh:mm` UTC, in ms.
+    fn friday_utc(hh: i64, mm: i64) -> i64 {
+        (Date::parse("2026-11-27").unwrap().days_since_epoch() * 86_400 + hh * 3600 + mm * 60)
+            * 1000
+    }
+
+    #[test]
+    fn reasons_in_order() {
+        let p = profile(json!({
+            "timezone": "Europe/Berlin",
+            "hours": { "fri": [{ "open": "11:00", "close": "22:00" }] },
+        }));
+        // 10:30 UTC is 11:30 in Berlin (UTC+1 in November).
+        assert!(ordering(&p, true, friday_utc(10, 30)).accepting);
+        let off = ordering(&p, false, friday_utc(10, 30));
+        assert_eq!(off.reason, Some(PauseReason::StoreOffline));
+        // 09:30 UTC is 10:30 local: closed, opens at 11:00 local.
+        let closed = ordering(&p, false, friday_utc(9, 30));
+        assert_eq!(closed.reason, Some(PauseReason::Closed));
+        assert_eq!(
+            closed.opens_at.as_deref(),
+            Some("2026-11-27T11:00:00+01:00")
+        );
+        assert!(
+            closed.message.contains("today at 11:00"),
+            "{}",
+            closed.message
+        );
+        // After closing, the next opening is a week later.
+        let late = ordering(&p, true, friday_utc(21, 30));
+        assert_eq!(late.opens_at.as_deref(), Some("2026-12-04T11:00:00+01:00"));
+        let mut disabled = p.clone();
+        disabled.online_ordering = false;
+        assert_eq!(
+            ordering(&disabled, true, friday_utc(10, 30)).reason,
+            Some(PauseReason::Disabled)
+        );
+    }
+
+    #[test]
+    fn no_hours_means_no_restriction_and_bad_hours_are_ignored() {
+        let p = profile(json!({ "name": " Harbor ", "online_ordering": true }));
+        assert_eq!(p.name.as_deref(), Some("Harbor"));
+        assert!(ordering(&p, true, 0).accepting);
+        let bad = profile(json!({ "hours": { "mon": [{ "open": "11:00", "close": "11:00" }] } }));
+        assert!(bad.schedule.is_none());
+        assert_eq!(bad.tz(), chrono_tz::UTC);
+    }
+
+    #[test]
+    fn daylight_saving_gap_moves_on() {
+        let tz = parse_timezone("Europe/Berlin").unwrap();
+        // 2026-03-29 02:30 does not exist in Berlin.
+        let d = Date::parse("2026-03-29").unwrap();
+        let t = LocalTime::parse("02:30").unwrap();
+        assert_eq!(
+            instant(tz, d, t).as_deref(),
+            Some("2026-03-29T03:30:00+02:00")
+        );
+        assert!(parse_timezone("Mars/Olympus").is_none());
+    }
+}

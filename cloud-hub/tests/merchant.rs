@@ -1,0 +1,573 @@
+//! The merchant API over real HTTP on both databases: sold-out toggles reach a
+//! connected node's catalog, staff management (who works at a store, role
+//! changes, removal ending sessions, withdrawn invitations, the last owner
+//! kept), and the order list's filters.
+
+mod common;
+
+use common::{Backend, Peer, TestDb, TestHub, demo_menu};
+use serde_json::{Value, json};
+use sync::catalog::read_menu;
+use sync::doc::DocKind;
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+const GOOD: &str = "plum-kettle-73-orbit";
+
+fn code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("{k} in {v}"))
+        .to_owned()
+}
+
+/// An organisation made with the admin token, its owner signed in; returns (org id, owner token).
+async fn org_with_owner(hub: &TestHub, name: &str, owner: &str) -> (String, String) {
+    let (st, b) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/orgs",
+            Some(&json!({ "name": name, "owner_email": owner })),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let org = s(&b, "id");
+    let token = accept(hub, &s(&b["invitation"], "token")).await;
+    (org, s(&token, "access_token"))
+}
+
+/// Accepts an invitation as a new account; returns the answer (tokens, user_id).
+async fn accept(hub: &TestHub, token: &str) -> Value {
+    let (st, b) = hub
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/accept-invitation",
+            Some(&json!({ "token": token, "name": "Staff", "password": GOOD })),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    b
+}
+
+async fn invite(hub: &TestHub, by: &str, org: &str, body: Value) -> Value {
+    let (st, b) = hub
+        .call_as(
+            Some(by),
+            "POST",
+            &format!("/api/v1/orgs/{org}/invitations"),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    b
+}
+
+async fn new_store(hub: &TestHub, id: &str, org: &str) {
+    let (st, b) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/stores",
+            Some(&json!({ "id": id, "name": id, "org_id": org })),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+}
+
+async fn sold_out_toggles_reach_the_node(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let (org, owner) = org_with_owner(&hub, "Harbor Group", "owner@a.example").await;
+    new_store(&hub, "a1", &org).await;
+    let manager = invite(
+        &hub,
+        &owner,
+        &org,
+        json!({ "email": "m@a.example", "role": "manager" }),
+    )
+    .await;
+    let manager = s(&accept(&hub, &s(&manager, "token")).await, "access_token");
+    let menu = demo_menu();
+    let item = menu.items[0].id.to_string();
+    let modifier = menu.modifier_groups[0].modifiers[0].id.to_string();
+    let item_path = format!("/api/v1/stores/a1/menu/items/{item}/sold-out");
+    let modifier_path = format!("/api/v1/stores/a1/menu/modifiers/{modifier}/sold-out");
+
+    // No menu yet.
+    let (st, b) = hub
+        .call_as(
+            Some(&manager),
+            "PUT",
+            &item_path,
+            Some(&json!({ "sold_out": true })),
+        )
+        .await;
+    assert_eq!((st, code(&b)), (404, "no_menu"));
+
+    let (st, _) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/a1/menu",
+            Some(&serde_json::to_value(&menu).unwrap()),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let token = hub.create_token("a1", "till").await;
+    let mut peer = Peer::new("a1", "node-1");
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.pump_until("the menu reaches the node", |p| {
+        p.docs
+            .get(&DocKind::Catalog)
+            .and_then(|d| read_menu(d).ok())
+            .is_some_and(|m| m == menu)
+    })
+    .await;
+
+    // The manager marks an item and a modifier sold out; the node's catalog follows.
+    let (st, b) = hub
+        .call_as(
+            Some(&manager),
+            "PUT",
+            &item_path,
+            Some(&json!({ "sold_out": true })),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["menu"]["items"][0]["sold_out"], true);
+    let (st, b) = hub
+        .call_as(
+            Some(&manager),
+            "PUT",
+            &modifier_path,
+            Some(&json!({ "sold_out": true })),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        b["menu"]["modifier_groups"][0]["modifiers"][0]["sold_out"],
+        true
+    );
+    let mut want = menu.clone();
+    want.items[0].sold_out = true;
+    want.modifier_groups[0].modifiers[0].sold_out = true;
+    peer.pump_until("the sold-out flags reach the node", |p| {
+        p.docs
+            .get(&DocKind::Catalog)
+            .and_then(|d| read_menu(d).ok())
+            .is_some_and(|m| m == want)
+    })
+    .await;
+    // And back.
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "PUT",
+            &item_path,
+            Some(&json!({ "sold_out": false })),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    want.items[0].sold_out = false;
+    peer.pump_until("available again at the node", |p| {
+        p.docs
+            .get(&DocKind::Catalog)
+            .and_then(|d| read_menu(d).ok())
+            .is_some_and(|m| m == want)
+    })
+    .await;
+
+    // Bad input: unknown ids, a body of the wrong shape.
+    for (path, want_code) in [
+        ("/api/v1/stores/a1/menu/items/nope/sold-out", "unknown_item"),
+        (
+            "/api/v1/stores/a1/menu/modifiers/nope/sold-out",
+            "unknown_modifier",
+        ),
+    ] {
+        let (st, b) = hub
+            .call_as(
+                Some(&manager),
+                "PUT",
+                path,
+                Some(&json!({ "sold_out": true })),
+            )
+            .await;
+        assert_eq!((st, code(&b)), (404, want_code));
+    }
+    for body in [
+        json!({}),
+        json!({ "sold_out": "yes" }),
+        json!({ "sold_out": true, "x": 1 }),
+    ] {
+        let (st, b) = hub
+            .call_as(Some(&manager), "PUT", &item_path, Some(&body))
+            .await;
+        assert_eq!((st, code(&b)), (422, "invalid_body"), "{body}");
+    }
+    peer.disconnect().await;
+    hub.stop().await;
+}
+both!(sold_out_toggles_reach_the_node);
+
+async fn staff_management(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let (org, owner) = org_with_owner(&hub, "Harbor Group", "owner@a.example").await;
+    new_store(&hub, "a1", &org).await;
+    new_store(&hub, "a2", &org).await;
+    let (other_org, other_owner) = org_with_owner(&hub, "Hill Foods", "owner@b.example").await;
+
+    let inv = invite(
+        &hub,
+        &owner,
+        &org,
+        json!({ "email": "m@a.example", "role": "manager" }),
+    )
+    .await;
+    let manager = accept(&hub, &s(&inv, "token")).await;
+    let manager_id = s(&manager, "user_id");
+    let inv = invite(
+        &hub,
+        &owner,
+        &org,
+        json!({ "email": "k@a.example", "role": "kitchen", "store_id": "a1" }),
+    )
+    .await;
+    let kitchen = accept(&hub, &s(&inv, "token")).await;
+    let kitchen_id = s(&kitchen, "user_id");
+    let pending = invite(
+        &hub,
+        &owner,
+        &org,
+        json!({ "email": "p@a.example", "role": "cashier", "store_id": "a1" }),
+    )
+    .await;
+
+    // Who works at a1: the owner and manager (organisation-wide), the a1 kitchen; p@ is invited.
+    let (st, b) = hub
+        .call_as(Some(&owner), "GET", "/api/v1/stores/a1/members", None)
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["org_id"], json!(org));
+    let members: Vec<(String, String, Value)> = b["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (s(m, "email"), s(m, "role"), m["store_id"].clone()))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            ("k@a.example".into(), "kitchen".into(), json!("a1")),
+            ("m@a.example".into(), "manager".into(), Value::Null),
+            ("owner@a.example".into(), "owner".into(), Value::Null),
+        ]
+    );
+    let invited: Vec<String> = b["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| s(i, "email"))
+        .collect();
+    assert_eq!(invited, vec!["p@a.example".to_owned()]);
+    assert!(
+        b["invitations"][0].get("token").is_none(),
+        "tokens are never listed"
+    );
+    // a2 has no kitchen and no pending cashier.
+    let (_, b) = hub
+        .call_as(Some(&owner), "GET", "/api/v1/stores/a2/members", None)
+        .await;
+    assert_eq!(b["members"].as_array().unwrap().len(), 2, "{b}");
+    assert_eq!(b["invitations"], json!([]));
+    // Managers do not manage staff; another tenant sees nothing.
+    let (st, _) = hub
+        .call_as(
+            Some(&s(&manager, "access_token")),
+            "GET",
+            "/api/v1/stores/a1/members",
+            None,
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = hub
+        .call_as(Some(&other_owner), "GET", "/api/v1/stores/a1/members", None)
+        .await;
+    assert_eq!(st, 404);
+
+    // Role changes: the kitchen member's a1 membership becomes cashier.
+    let member_path = |user: &str| format!("/api/v1/orgs/{org}/members/{user}");
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "PUT",
+            &member_path(&kitchen_id),
+            Some(&json!({ "role": "cashier", "store_id": "a1" })),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        (b["role"].as_str(), b["store_id"].as_str()),
+        (Some("cashier"), Some("a1"))
+    );
+    let (_, me) = hub
+        .call_as(
+            Some(&s(&kitchen, "access_token")),
+            "GET",
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(me["memberships"][0]["role"], "cashier");
+    // No such membership (the kitchen member has none organisation-wide), a bad role.
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "PUT",
+            &member_path(&kitchen_id),
+            Some(&json!({ "role": "manager" })),
+        )
+        .await;
+    assert_eq!((st, code(&b)), (404, "not_found"));
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "PUT",
+            &member_path(&kitchen_id),
+            Some(&json!({ "role": "admin", "store_id": "a1" })),
+        )
+        .await;
+    assert_eq!((st, code(&b)), (422, "invalid_role"));
+    // Another organisation's owner cannot touch org A's members: it does not exist for them.
+    let (st, b) = hub
+        .call_as(
+            Some(&other_owner),
+            "PUT",
+            &member_path(&kitchen_id),
+            Some(&json!({ "role": "kitchen", "store_id": "a1" })),
+        )
+        .await;
+    assert_eq!((st, code(&b)), (404, "not_found"));
+
+    // The last owner is kept: not demoted, not removed.
+    let owner_id = {
+        let (_, me) = hub
+            .call_as(Some(&owner), "GET", "/api/v1/auth/me", None)
+            .await;
+        s(&me, "id")
+    };
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "PUT",
+            &member_path(&owner_id),
+            Some(&json!({ "role": "manager" })),
+        )
+        .await;
+    assert_eq!((st, code(&b)), (409, "last_owner"));
+    // Found by fuzzing: an empty or foreign store id named the organisation-wide
+    // membership and slipped past the last-owner check.
+    for store in ["", "b1", "nope"] {
+        let (st, b) = hub
+            .call_as(
+                Some(&owner),
+                "PUT",
+                &member_path(&owner_id),
+                Some(&json!({ "role": "kitchen", "store_id": store })),
+            )
+            .await;
+        assert_eq!((st, code(&b)), (404, "not_found"), "store_id {store:?}");
+    }
+    let (st, b) = hub
+        .call_as(Some(&owner), "DELETE", &member_path(&owner_id), None)
+        .await;
+    assert_eq!((st, code(&b)), (409, "last_owner"));
+    // With a second owner, the first may step down.
+    let (st, _) = hub
+        .call_as(
+            Some(&owner),
+            "PUT",
+            &member_path(&manager_id),
+            Some(&json!({ "role": "owner" })),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "PUT",
+            &member_path(&owner_id),
+            Some(&json!({ "role": "manager" })),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    // Now a manager, the former owner may no longer manage staff.
+    let (st, _) = hub
+        .call_as(Some(&owner), "DELETE", &member_path(&kitchen_id), None)
+        .await;
+    assert_eq!(st, 403);
+
+    // Removal ends the member's sessions at once.
+    let new_owner = s(&manager, "access_token");
+    let (st, _) = hub
+        .call_as(Some(&new_owner), "DELETE", &member_path(&kitchen_id), None)
+        .await;
+    assert_eq!(st, 204);
+    let (st, _) = hub
+        .call_as(
+            Some(&s(&kitchen, "access_token")),
+            "GET",
+            "/api/v1/auth/me",
+            None,
+        )
+        .await;
+    assert_eq!(st, 401);
+    let (st, _) = hub
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/refresh",
+            Some(&json!({ "refresh_token": s(&kitchen, "refresh_token") })),
+        )
+        .await;
+    assert_eq!(st, 401);
+    let (st, b) = hub
+        .call_as(Some(&new_owner), "DELETE", &member_path(&kitchen_id), None)
+        .await;
+    assert_eq!((st, code(&b)), (404, "not_found"));
+
+    // Withdrawn invitations stop working; accepted ones cannot be withdrawn.
+    let inv_path = |id: &str| format!("/api/v1/orgs/{org}/invitations/{id}");
+    let (st, _) = hub
+        .call_as(
+            Some(&new_owner),
+            "DELETE",
+            &inv_path(&s(&pending, "id")),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (st, b) = hub
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/accept-invitation",
+            Some(&json!({ "token": s(&pending, "token"), "name": "P", "password": GOOD })),
+        )
+        .await;
+    assert_eq!((st, code(&b)), (404, "not_found"));
+    let (st, b) = hub
+        .call_as(Some(&new_owner), "DELETE", &inv_path(&s(&inv, "id")), None)
+        .await;
+    assert_eq!((st, code(&b)), (409, "invitation_used"));
+    let (st, b) = hub
+        .call_as(Some(&new_owner), "DELETE", &inv_path("nope"), None)
+        .await;
+    assert_eq!((st, code(&b)), (404, "not_found"));
+    // An invitation of another organisation is not found through this one.
+    let foreign = invite(
+        &hub,
+        &other_owner,
+        &other_org,
+        json!({ "email": "x@b.example", "role": "kitchen" }),
+    )
+    .await;
+    let (st, _) = hub
+        .call_as(
+            Some(&new_owner),
+            "DELETE",
+            &inv_path(&s(&foreign, "id")),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+    hub.stop().await;
+}
+both!(staff_management);
+
+async fn orders_are_filtered(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till").await;
+    let mut peer = Peer::new("s1", "node-1");
+    // Five orders (id, status, channel, created_ms), recorded out of time order.
+    let orders = [
+        ("o3", "accepted", "kiosk", 3_000),
+        ("o1", "completed", "pos", 1_000),
+        ("o5", "ready", "online", 5_000),
+        ("o2", "placed", "online", 2_000),
+        ("o4", "placed", "pos", 4_000),
+    ];
+    for (id, status, channel, created) in orders {
+        let order = json!({ "id": id, "ticket": id, "status": status, "channel": channel, "created_ms": created });
+        peer.log.record(
+            "s1",
+            "node-1",
+            "order.created",
+            Some(id),
+            json!({ "order": order }),
+        );
+    }
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.wait_acked(5).await;
+
+    let ids = |b: &Value| -> Vec<String> {
+        b["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| s(o, "id"))
+            .collect()
+    };
+    for (query, want) in [
+        ("", vec!["o1", "o2", "o3", "o4", "o5"]),
+        ("?status=placed", vec!["o2", "o4"]),
+        ("?status=placed,ready&channel=online", vec!["o2", "o5"]),
+        ("?channel=pos,kiosk", vec!["o1", "o3", "o4"]),
+        ("?since_ms=2000&until_ms=4000", vec!["o2", "o3"]),
+        ("?limit=2", vec!["o4", "o5"]),
+        ("?status=&channel=", vec!["o1", "o2", "o3", "o4", "o5"]),
+    ] {
+        let (st, b) = hub
+            .call("GET", &format!("/api/v1/stores/s1/orders{query}"), None)
+            .await;
+        assert_eq!(st, 200, "{query}: {b}");
+        assert_eq!(ids(&b), want, "{query}");
+        assert_eq!(b["events"], 5);
+    }
+    for query in [
+        "?status=eaten",
+        "?channel=fax",
+        "?limit=0",
+        "?limit=501",
+        "?limit=-1",
+        "?since_ms=-5",
+        "?until_ms=soon",
+        "?colour=red",
+    ] {
+        let (st, b) = hub
+            .call("GET", &format!("/api/v1/stores/s1/orders{query}"), None)
+            .await;
+        assert_eq!((st, code(&b)), (400, "invalid_query"), "{query}: {b}");
+    }
+    peer.disconnect().await;
+    hub.stop().await;
+}
+both!(orders_are_filtered);

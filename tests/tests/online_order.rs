@@ -1,0 +1,345 @@
+//! Online ordering across processes: a real `cloud-hub` and a real
+//! `store-node` (the demo store, syncing with the hub). A customer signs up at
+//! the hub and orders online; the order reaches the node and shows on its
+//! event stream (as the kitchen screen sees it) with channel `online` and a
+//! `W-` ticket; the kitchen accepts, starts and readies it through the node's
+//! API; the customer's tracking WebSocket at the hub receives `ready`. Runs
+//! against the hub's SQLite default and against PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+const ADMIN: &str = "admin-token-for-tests-only";
+const STORE: &str = "store-1";
+/// How long any single wait may take.
+const WAIT: Duration = Duration::from_secs(90);
+
+/// The workspace's binaries (built by `cargo test`).
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join(name)
+}
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a binary and waits for its "listening on http://ADDR" line.
+fn spawn(mut cmd: Command) -> Proc {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .expect("address line")
+        .trim()
+        .to_owned();
+    Proc { child, base }
+}
+
+struct Api {
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut r = self.http.request(method, url);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        if let Some(k) = key {
+            r = r.header("Idempotency-Key", k);
+        }
+        let r = r.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Polls `check` until it holds; the deadline fails the test (the interval is not synchronisation).
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Reads JSON text messages until one satisfies `want`; returns it.
+async fn until(ws: &mut Ws, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("the socket closed while waiting for {what}"))
+            .unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if want(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+async fn scenario(database_url: String) {
+    let api = Api {
+        http: reqwest::Client::new(),
+    };
+    let mut hub_cmd = Command::new(bin("cloud-hub"));
+    hub_cmd
+        .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
+        .env("HUB_ADMIN_TOKEN", ADMIN);
+    let hub = spawn(hub_cmd);
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+    let (s, b) = api
+        .call(
+            post.clone(),
+            &format!("{}/api/v1/admin/stores", hub.base),
+            Some(ADMIN),
+            Some(json!({"id": STORE, "name": "Harbor Street Kitchen"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, t) = api
+        .call(
+            post.clone(),
+            &format!("{}/api/v1/admin/stores/{STORE}/node-tokens", hub.base),
+            Some(ADMIN),
+            Some(json!({"label": "counter"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+
+    // The demo node syncs its menu up to the hub.
+    let dir = tempfile::tempdir().unwrap();
+    let hub_ws = format!(
+        "ws://{}/api/v1/sync",
+        hub.base.trim_start_matches("http://")
+    );
+    let mut cmd = Command::new(bin("store-node"));
+    cmd.args([
+        "--demo",
+        "--bind",
+        "127.0.0.1:0",
+        "--mqtt-bind",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .env("STORE_NODE__STORE__ID", STORE)
+    .env("STORE_NODE__HUB__URL", &hub_ws)
+    .env("STORE_NODE__HUB__TOKEN", t["token"].as_str().unwrap());
+    let node = spawn(cmd);
+
+    let public = format!("{}/api/v1/public/stores/{STORE}", hub.base);
+    eventually("the store to take online orders at the hub", async || {
+        let (s, m) = api
+            .call(get.clone(), &format!("{public}/menu"), None, None, None)
+            .await;
+        s == 200 && m["ordering"]["accepting"] == true
+    })
+    .await;
+
+    // The kitchen screen: signed in at the node, subscribed to its event stream.
+    let (s, login) = api
+        .call(
+            post.clone(),
+            &format!("{}/api/v1/auth/login", node.base),
+            None,
+            Some(json!({"staff_id": "kitchen", "pin": "4000"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{login}");
+    let kitchen = login["token"].as_str().unwrap().to_owned();
+    let node_ws = node.base.replacen("http://", "ws://", 1);
+    let (mut kds, _) =
+        tokio_tungstenite::connect_async(format!("{node_ws}/api/v1/events?token={kitchen}"))
+            .await
+            .unwrap();
+
+    // A customer signs up at the hub and orders a pickup.
+    let (s, session) = api
+        .call(
+            post.clone(),
+            &format!("{}/api/v1/auth/signup", hub.base),
+            None,
+            Some(json!({"email": "robin@example.com", "password": "plum-kettle-73-orbit", "name": "Robin"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 201, "{session}");
+    let customer = session["access_token"].as_str().unwrap().to_owned();
+    let (s, order) = api
+        .call(
+            post.clone(),
+            &format!("{}/api/v1/stores/{STORE}/orders", hub.base),
+            Some(&customer),
+            Some(json!({"lines": [
+                {"item_id": "shoestring-fries", "quantity": 2},
+                {"item_id": "house-garden-salad", "quantity": 1, "modifiers": ["salad-dressing-ranch"]}
+            ], "note": "no onions"})),
+            Some("robin-order-1"),
+        )
+        .await;
+    assert_eq!(s, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    assert!(
+        order["ticket"].as_str().unwrap().starts_with("W-"),
+        "{order}"
+    );
+
+    // The customer tracks it at the hub.
+    let hub_ws_base = hub.base.replacen("http://", "ws://", 1);
+    let (mut tracker, _) = tokio_tungstenite::connect_async(format!(
+        "{hub_ws_base}/api/v1/me/orders/{id}/events?access_token={customer}"
+    ))
+    .await
+    .unwrap();
+    let first = until(&mut tracker, "the current status", |m| {
+        m["type"] == "status"
+    })
+    .await;
+    assert_eq!(first["status"], "placed");
+
+    // The order shows on the node's event stream as an online order with a web ticket.
+    let created = until(&mut kds, "the web order on the node's stream", |e| {
+        e["type"] == "order.created" && e["data"]["order"]["id"] == id.as_str()
+    })
+    .await;
+    let shown = &created["data"]["order"];
+    assert_eq!(shown["channel"], "online");
+    assert_eq!(shown["fulfillment"], "pickup");
+    assert_eq!(shown["ticket"], order["ticket"]);
+    assert_eq!(shown["note"], "no onions");
+    let (s, at_node) = api
+        .call(
+            get.clone(),
+            &format!("{}/api/v1/orders/{id}", node.base),
+            Some(&kitchen),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, at_node["status"].as_str()),
+        (200, Some("placed")),
+        "{at_node}"
+    );
+
+    // The kitchen accepts, starts and readies it at the node.
+    for (step, want) in [
+        ("accept", "accepted"),
+        ("start", "in_preparation"),
+        ("ready", "ready"),
+    ] {
+        let (s, b) = api
+            .call(
+                post.clone(),
+                &format!("{}/api/v1/orders/{id}/{step}", node.base),
+                Some(&kitchen),
+                None,
+                Some(&format!("{id}-{step}")),
+            )
+            .await;
+        assert_eq!((s, b["status"].as_str()), (200, Some(want)), "{step}: {b}");
+    }
+
+    // The customer's socket hears "ready" (accepted and in preparation may come first).
+    until(&mut tracker, "ready on the customer's socket", |m| {
+        m["status"] == "ready"
+    })
+    .await;
+    let (s, mine) = api
+        .call(
+            get.clone(),
+            &format!("{}/api/v1/me/orders/{id}", hub.base),
+            Some(&customer),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((s, mine["status"].as_str()), (200, Some("ready")), "{mine}");
+    drop(kds);
+    drop(tracker);
+    drop(node);
+    drop(hub);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_order_reaches_the_kitchen_and_ready_reaches_the_customer_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("hub.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_order_reaches_the_kitchen_and_ready_reaches_the_customer_on_postgres() {
+    let name = format!("e2e_{}", uuid::Uuid::now_v7().simple());
+    let admin = |sql: String| {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &sql,
+            ])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    admin(format!("CREATE DATABASE {name}"));
+    scenario(format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
+    admin(format!("DROP DATABASE {name} WITH (FORCE)"));
+}
