@@ -505,7 +505,7 @@ pub async fn track_order(
 ) -> Response {
     let user = customer.0.0.user_id;
     // Subscribe before reading, so no change slips between the read and the stream.
-    let signals = hub.online.subscribe();
+    let signals = hub.online.subscribe(&order_id);
     let row = match hub.db.customer_order(&user, &order_id).await {
         Ok(Some(row)) => row,
         Ok(None) => return ApiError::not_found("order").into_response(),
@@ -521,6 +521,9 @@ pub async fn track_order(
             .into_response();
         }
     };
+    // A tracker receives a few short messages in its life: small buffers keep 10,000 of them
+    // cheap (tungstenite's defaults reserve 128 KiB to write and 128 KiB to read per socket).
+    let ws = ws.write_buffer_size(4 * 1024).read_buffer_size(4 * 1024);
     ws.on_upgrade(move |socket| async move {
         let why = track(&hub, socket, &user, row, signals).await;
         tracing::debug!(order = %order_id, reason = %why, "tracking socket closed");

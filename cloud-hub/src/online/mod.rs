@@ -64,7 +64,10 @@ pub struct Online {
     pub grace: Duration,
     /// How often this replica rewrites its connected nodes' presence rows.
     pub heartbeat: Duration,
-    signals: broadcast::Sender<Signal>,
+    /// One channel per tracked order: a status change wakes only that order's
+    /// trackers (with one shared channel, 10,000 trackers woke for every change
+    /// of every order, and lagged into re-reading the database).
+    trackers: std::sync::Mutex<std::collections::HashMap<String, broadcast::Sender<Signal>>>,
     pub presence: Presence,
 }
 
@@ -74,21 +77,40 @@ impl Online {
             replica: uuid::Uuid::now_v7().simple().to_string(),
             grace,
             heartbeat: (grace / 3).clamp(Duration::from_millis(200), Duration::from_secs(10)),
-            signals: broadcast::channel(1024).0,
+            trackers: Default::default(),
             presence: Presence::default(),
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Signal> {
-        self.signals.subscribe()
+    /// Status changes of one order, from now on.
+    pub fn subscribe(&self, order: &str) -> broadcast::Receiver<Signal> {
+        let mut map = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget orders nobody tracks any more, now and then.
+        if map.len() > 1024 && map.len().is_power_of_two() {
+            map.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        map.entry(order.to_owned())
+            .or_insert_with(|| broadcast::channel(16).0)
+            .subscribe()
     }
 
     pub fn publish(&self, u: OrderUpdate) {
-        let _ = self.signals.send(Signal::Order(u));
+        let mut map = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = map.get(&u.order) {
+            if tx.receiver_count() == 0 {
+                map.remove(&u.order);
+            } else {
+                let _ = tx.send(Signal::Order(u));
+            }
+        }
     }
 
+    /// Tells every tracker to re-read its order (updates may have been missed).
     pub fn resync(&self) {
-        let _ = self.signals.send(Signal::Resync);
+        let map = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
+        for tx in map.values() {
+            let _ = tx.send(Signal::Resync);
+        }
     }
 
     /// A presence row older than this (ms) is from a replica that stopped heartbeating.

@@ -1,0 +1,586 @@
+//! `hubbench`: the cloud hub's figures in BENCHMARKS.md, measured against the
+//! real release binaries: a `cloud-hub` (on an SQLite file, or PostgreSQL with
+//! `--database-url`) and a `store-node` syncing with it.
+//!
+//! 1. Menu browsing: `--clients` concurrent customers read the public menu
+//!    for `--seconds`; requests/s and latency.
+//! 2. Order placement: the same number of signed-in customers place pickup
+//!    orders (each with its own Idempotency-Key) for `--seconds`.
+//! 3. Fan-out: `--sockets` order-tracking WebSockets (`--orders` orders, the
+//!    sockets spread evenly over them, each opened by the order's customer);
+//!    the kitchen marks every order ready at the store node, the status
+//!    travels node -> sync -> hub -> every socket. Reports the delay from the
+//!    node's acknowledgement to each socket's "ready", and the hub's memory
+//!    before and after the sockets opened.
+//!
+//! Progress goes to stderr; a markdown section to stdout.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// `sqlite` (a file in a temporary directory) or `postgres` (a fresh database on the local
+    /// server at 127.0.0.1:5432, user postgres, created and dropped by the bench).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Length of the browse and order phases.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients in the browse and order phases.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Order-tracking WebSockets in the fan-out phase.
+    #[arg(long, default_value_t = 10_000)]
+    sockets: usize,
+    /// Orders the sockets track (each by its own customer).
+    #[arg(long, default_value_t = 100)]
+    orders: usize,
+    /// Directory of the release binaries (default: next to this one).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a process and returns it with the rest of the first stdout line that starts with `prefix`.
+fn start(mut cmd: Command, prefix: &str) -> anyhow::Result<(Proc, String)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting a process")?;
+    let out = child.stdout.take().context("piped stdout")?;
+    let proc = Proc(child);
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix(prefix) {
+            let rest = rest.trim().to_owned();
+            // Keep draining stdout so the process never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return Ok((proc, rest));
+        }
+    }
+    bail!("the process ended before printing {prefix:?}")
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds")
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> String {
+    format!("{:.2}", h.value_at_quantile(q) as f64 / 1000.0)
+}
+
+async fn json_req(
+    _: &reqwest::Client,
+    req: reqwest::RequestBuilder,
+) -> anyhow::Result<(u16, Value)> {
+    let r = req.send().await?;
+    let status = r.status().as_u16();
+    let text = r.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+/// The order object in an answer that is either the order or `{order: ...}`.
+fn order_of(v: &Value) -> &Value {
+    if v.get("order").is_some_and(Value::is_object) {
+        &v["order"]
+    } else {
+        v
+    }
+}
+
+const LINES: &str = r#"[{"item_id":"shoestring-fries","quantity":1,"modifiers":[]}]"#;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin_dir = match &args.bin_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("binary directory")?
+            .to_path_buf(),
+    };
+    let scratch = tempfile::tempdir()?;
+    let pg_name = format!("hubbench_{}", std::process::id());
+    let database_url = match args.database.as_str() {
+        "sqlite" => format!(
+            "sqlite://{}?mode=rwc",
+            scratch.path().join("hub.db").display()
+        ),
+        "postgres" => {
+            psql(&format!("CREATE DATABASE {pg_name}"))?;
+            format!("postgres://postgres@127.0.0.1:5432/{pg_name}")
+        }
+        other => bail!("--database is sqlite or postgres, not {other}"),
+    };
+    let _drop_pg = DropDb((args.database == "postgres").then(|| pg_name.clone()));
+    let backend = if database_url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let admin = "hubbench-admin-token-0123456789";
+    eprintln!("starting cloud-hub on {backend} ...");
+    let mut hub_cmd = Command::new(bin_dir.join("cloud-hub"));
+    hub_cmd
+        .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
+        .env("HUB_ADMIN_TOKEN", admin)
+        // Each simulated customer signs in from its own address (sign-in limits are per IP).
+        .env("HUB_TRUST_FORWARDED_FOR", "true")
+        .env("RUST_LOG", "warn");
+    let (hub_proc, hub_addr) = start(hub_cmd, "cloud-hub listening on ")?;
+    let hub_pid = hub_proc.0.id();
+    let hub = hub_addr.trim_end_matches('/').to_owned();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let adm =
+        |r: reqwest::RequestBuilder| r.bearer_auth(admin).header("idempotency-key", uuid_like());
+    let (s, org) = json_req(
+        &http,
+        adm(http.post(format!("{hub}/api/v1/admin/orgs")))
+            .json(&json!({"name": "Bench Org", "owner_email": "owner@bench.example"})),
+    )
+    .await?;
+    anyhow::ensure!(s == 201, "creating the org: {s} {org}");
+    let org_id = org["id"].as_str().context("org id")?.to_owned();
+    let (s, b) = json_req(
+        &http,
+        adm(http.post(format!("{hub}/api/v1/admin/stores")))
+            .json(&json!({"id": "store-1", "name": "Bench Kitchen", "org_id": org_id})),
+    )
+    .await?;
+    anyhow::ensure!(s == 201, "creating the store: {s} {b}");
+    let (s, tok) = json_req(
+        &http,
+        adm(http.post(format!("{hub}/api/v1/admin/stores/store-1/node-tokens")))
+            .json(&json!({"label": "bench node"})),
+    )
+    .await?;
+    anyhow::ensure!(s == 201, "node token: {s} {tok}");
+    let node_token = tok["token"].as_str().context("node token")?.to_owned();
+    let (s, b) = json_req(
+        &http,
+        adm(http.put(format!("{hub}/api/v1/stores/store-1/settings")))
+            .json(&json!({"online_ordering": true, "pickup_lead_minutes": 15})),
+    )
+    .await?;
+    anyhow::ensure!(s == 200, "settings: {s} {b}");
+
+    eprintln!("starting store-node syncing with the hub ...");
+    let node_dir = scratch.path().join("node");
+    let mut node_cmd = Command::new(bin_dir.join("store-node"));
+    node_cmd
+        .args([
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--mqtt-bind",
+            "off",
+            "--data-dir",
+        ])
+        .arg(&node_dir)
+        .env("STORE_NODE__STORE__ID", "store-1")
+        .env(
+            "STORE_NODE__HUB__URL",
+            format!("{}/api/v1/sync", hub.replace("http://", "ws://")),
+        )
+        .env("STORE_NODE__HUB__TOKEN", &node_token)
+        .env("RUST_LOG", "warn");
+    let (_node_proc, node_addr) = start(node_cmd, "store-node listening on ")?;
+    let node = node_addr.trim_end_matches('/').to_owned();
+
+    // Wait until the demo menu reached the hub and online ordering is open.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, b) = json_req(
+            &http,
+            http.get(format!("{hub}/api/v1/public/stores/store-1")),
+        )
+        .await?;
+        if s == 200 && b["ordering"]["accepting"] == true {
+            let (s, m) = json_req(
+                &http,
+                http.get(format!("{hub}/api/v1/public/stores/store-1/menu")),
+            )
+            .await?;
+            if s == 200 && m.to_string().contains("shoestring-fries") {
+                break;
+            }
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the store did not open for online orders: {b}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let mut out = String::new();
+    out.push_str(&format!(
+        "#### Cloud hub on {backend}\n\n| measurement | value |\n|---|---|\n"
+    ));
+
+    // 1. Browse.
+    eprintln!(
+        "phase 1: {} clients browse the menu for {} s ...",
+        args.clients, args.seconds
+    );
+    let (n, h) = closed_loop(args.clients, args.seconds, {
+        let http = http.clone();
+        let url = format!("{hub}/api/v1/public/stores/store-1/menu");
+        move |_c| {
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                http.get(&url)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status() == 200)
+                    .map(|_| ())
+            }
+        }
+    })
+    .await;
+    out.push_str(&format!(
+        "| menu browse (`GET /public/stores/{{id}}/menu`), {} clients | {:.0} req/s, p50 {} / p99 **{}** ms |\n",
+        args.clients,
+        n as f64 / args.seconds as f64,
+        ms(&h, 0.5),
+        ms(&h, 0.99)
+    ));
+
+    // 2. Orders: one customer per client.
+    eprintln!(
+        "phase 2: {} customers sign up and place orders for {} s ...",
+        args.clients, args.seconds
+    );
+    let mut tokens = vec![];
+    for c in 0..args.clients.max(args.orders) {
+        tokens.push(signup(&http, &hub, c).await?);
+    }
+    let tokens = Arc::new(tokens);
+    let (n, h) = closed_loop(args.clients, args.seconds, {
+        let http = http.clone();
+        let hub = hub.clone();
+        let tokens = tokens.clone();
+        move |c| {
+            let http = http.clone();
+            let url = format!("{hub}/api/v1/stores/store-1/orders");
+            let token = tokens[c].clone();
+            async move {
+                let body: Value = json!({"lines": serde_json::from_str::<Value>(LINES).ok()?, "customer_name": "Bench"});
+                let r = http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("idempotency-key", uuid_like())
+                    .json(&body)
+                    .send()
+                    .await
+                    .ok()?;
+                (r.status() == 201).then_some(())
+            }
+        }
+    })
+    .await;
+    out.push_str(&format!(
+        "| order placement (`POST /stores/{{id}}/orders`, durable, synced to the node), {} customers | {:.0} orders/s, p50 {} / p99 **{}** ms |\n",
+        args.clients,
+        n as f64 / args.seconds as f64,
+        ms(&h, 0.5),
+        ms(&h, 0.99)
+    ));
+
+    // 3. Fan-out.
+    eprintln!(
+        "phase 3: {} orders, {} tracking sockets ...",
+        args.orders, args.sockets
+    );
+    let mut orders = vec![];
+    for (c, token) in tokens.iter().take(args.orders).enumerate() {
+        let (s, b) = json_req(
+            &http,
+            http.post(format!("{hub}/api/v1/stores/store-1/orders"))
+                .bearer_auth(token)
+                .header("idempotency-key", format!("fanout-{c}"))
+                .json(&json!({"lines": serde_json::from_str::<Value>(LINES)?, "customer_name": format!("Fan {c}")})),
+        )
+        .await?;
+        anyhow::ensure!(s == 201, "placing a tracked order: {s} {b}");
+        orders.push((
+            order_of(&b)["id"].as_str().context("order id")?.to_owned(),
+            token.clone(),
+        ));
+    }
+    let rss_before = rss_kib(hub_pid);
+    let ws_base = hub.replace("http://", "ws://");
+    let ready_at: Arc<std::sync::Mutex<Vec<(usize, Instant)>>> = Arc::default();
+    let opened = Arc::new(AtomicU64::new(0));
+    let mut tasks = vec![];
+    for s in 0..args.sockets {
+        let which = s % orders.len();
+        let (order, token) = orders[which].clone();
+        let url = format!("{ws_base}/api/v1/me/orders/{order}/events?access_token={token}");
+        let ready_at = ready_at.clone();
+        let opened = opened.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ws, _) = match tokio_tungstenite::connect_async(&url).await {
+                Ok(ws) => ws,
+                Err(e) => return Err(format!("socket {s}: {e}")),
+            };
+            opened.fetch_add(1, Ordering::Relaxed);
+            while let Some(Ok(m)) = ws.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Text(t) = m
+                    && t.contains("\"ready\"")
+                {
+                    ready_at
+                        .lock()
+                        .map_err(|e| e.to_string())?
+                        .push((which, Instant::now()));
+                    return Ok(());
+                }
+            }
+            Err(format!("socket {s} closed before ready"))
+        }));
+        if s % 1000 == 999 {
+            eprintln!("  {} sockets opening", s + 1);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while opened.load(Ordering::Relaxed) < args.sockets as u64 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} sockets opened",
+            opened.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Each socket got the current status on connect; give the hub a moment to settle its buffers.
+    let rss_after = rss_kib(hub_pid);
+    eprintln!(
+        "  all {} sockets open; the kitchen marks the orders ready ...",
+        args.sockets
+    );
+    let kitchen = login_node(&http, &node).await?;
+    // The orders must have reached the node before the kitchen can move them.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (order, _) in &orders {
+        loop {
+            let (s, _) = json_req(
+                &http,
+                http.get(format!("{node}/api/v1/orders/{order}"))
+                    .bearer_auth(&kitchen),
+            )
+            .await?;
+            if s == 200 {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "order {order} did not reach the node"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for t in ["accept", "start"] {
+            let (s, b) = json_req(
+                &http,
+                http.post(format!("{node}/api/v1/orders/{order}/{t}"))
+                    .bearer_auth(&kitchen),
+            )
+            .await?;
+            anyhow::ensure!(s == 200, "{t}: {s} {b}");
+        }
+    }
+    let mut acked = vec![];
+    for (order, _) in &orders {
+        let (s, b) = json_req(
+            &http,
+            http.post(format!("{node}/api/v1/orders/{order}/ready"))
+                .bearer_auth(&kitchen),
+        )
+        .await?;
+        anyhow::ensure!(s == 200, "ready: {s} {b}");
+        acked.push(Instant::now());
+    }
+    let first_ack = *acked.first().context("orders")?;
+    let last_ack = *acked.last().context("orders")?;
+    let mut failures = 0;
+    for t in tasks {
+        match tokio::time::timeout(Duration::from_secs(60), t).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                failures += 1;
+                if failures < 5 {
+                    eprintln!("  {e}");
+                }
+            }
+            _ => failures += 1,
+        }
+    }
+    let times = ready_at.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+    // Each delivery's delay after the node acknowledged that order's "ready": the node's
+    // commit, sync to the hub, the hub's projection and the fan-out to the socket.
+    let mut h = histogram();
+    for (which, t) in &times {
+        h.record(
+            t.saturating_duration_since(acked[*which])
+                .as_micros()
+                .max(1) as u64,
+        )?;
+    }
+    out.push_str(&format!(
+        "| order tracking: {} WebSockets on {} orders, all ready at the node within {:.0} ms | {} of {} delivered; node ack of an order's ready -> its sockets: p50 {} / p99 **{}** / max {} ms |\n",
+        args.sockets,
+        orders.len(),
+        last_ack.duration_since(first_ack).as_secs_f64() * 1000.0,
+        times.len(),
+        args.sockets,
+        ms(&h, 0.5),
+        ms(&h, 0.99),
+        ms(&h, 1.0),
+    ));
+    out.push_str(&format!(
+        "| hub memory (VmRSS) before / after opening the sockets | {:.1} / {:.1} MiB ({:.1} KiB per socket) |\n",
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0,
+        (rss_after.saturating_sub(rss_before)) as f64 / args.sockets as f64
+    ));
+    println!("{out}");
+    if failures > 0 {
+        bail!("{failures} sockets did not receive ready");
+    }
+    Ok(())
+}
+
+fn psql(sql: &str) -> anyhow::Result<()> {
+    let st = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ])
+        .status()
+        .context("running psql")?;
+    anyhow::ensure!(st.success(), "psql failed: {sql}");
+    Ok(())
+}
+
+/// Drops the bench's PostgreSQL database at the end.
+struct DropDb(Option<String>);
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        if let Some(db) = &self.0 {
+            let _ = psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "bench-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn signup(http: &reqwest::Client, hub: &str, c: usize) -> anyhow::Result<String> {
+    let (s, b) = json_req(
+        http,
+        http.post(format!("{hub}/api/v1/auth/signup"))
+            .header("x-forwarded-for", format!("10.{}.{}.{}", c / 65536 % 256, c / 256 % 256, c % 256))
+            .header("idempotency-key", uuid_like())
+            .json(&json!({"email": format!("customer{c}@bench.example"), "password": format!("correct horse battery {c} staple"), "name": format!("Customer {c}")})),
+    )
+    .await?;
+    anyhow::ensure!(s == 201, "signup {c}: {s} {b}");
+    Ok(b["access_token"]
+        .as_str()
+        .context("access token")?
+        .to_owned())
+}
+
+async fn login_node(http: &reqwest::Client, node: &str) -> anyhow::Result<String> {
+    let (s, b) = json_req(
+        http,
+        http.post(format!("{node}/api/v1/auth/login"))
+            .json(&json!({"staff_id": "kitchen", "pin": "4000"})),
+    )
+    .await?;
+    anyhow::ensure!(s == 200, "kitchen login: {s} {b}");
+    Ok(b["token"].as_str().context("token")?.to_owned())
+}
+
+/// Runs `clients` loops of `op` for `seconds`; returns successful operations and their latency.
+async fn closed_loop<F, Fut>(clients: usize, seconds: u64, op: F) -> (u64, Histogram<u64>)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Option<()>> + Send,
+{
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = vec![];
+    for c in 0..clients {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut h = histogram();
+            let mut n = 0u64;
+            while Instant::now() < end {
+                let t = Instant::now();
+                if op(c).await.is_some() {
+                    n += 1;
+                    let _ = h.record(t.elapsed().as_micros().max(1) as u64);
+                }
+            }
+            (n, h)
+        }));
+    }
+    let mut total = 0;
+    let mut all = histogram();
+    for t in tasks {
+        if let Ok((n, h)) = t.await {
+            total += n;
+            let _ = all.add(h);
+        }
+    }
+    (total, all)
+}
