@@ -231,10 +231,13 @@ fn serial_send_delivers_the_exact_bytes() {
     let expected = bytes.len();
     let printer = thread::spawn(move || {
         let mut got = vec![0u8; expected];
-        master.read_exact(&mut got).map(|()| got)
+        // Hand the master back: closing it before the sender's final flush (tcdrain) would
+        // make that flush fail, as with a printer unplugged mid-job.
+        master.read_exact(&mut got).map(|()| (got, master))
     });
     send(&serial(&slave), &bytes, WAIT).unwrap();
-    assert_eq!(printer.join().unwrap().unwrap(), bytes);
+    let (got, _master) = printer.join().unwrap().unwrap();
+    assert_eq!(got, bytes);
 }
 
 #[test]
