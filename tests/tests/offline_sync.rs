@@ -5,56 +5,18 @@
 //! same menu and the same orders, none lost and none doubled. Runs against
 //! the hub's SQLite default and against PostgreSQL (its own database).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{bin, eventually, spawn};
+
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
 const ADMIN: &str = "admin-token-for-tests-only";
-
-/// The workspace's binaries (built by `cargo test --workspace`).
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
-
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts a binary and waits for its "listening on http://ADDR" line.
-fn spawn(mut cmd: Command) -> Proc {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("starts");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let base = line
-        .split("listening on ")
-        .nth(1)
-        .expect("address line")
-        .trim()
-        .to_owned();
-    Proc { child, base }
-}
 
 /// A TCP proxy that can be cut (existing connections dropped, new ones refused) and healed.
 struct Proxy {
@@ -154,14 +116,6 @@ impl Api {
 
 fn order(item: &str, mods: &[&str]) -> Value {
     json!({"channel": "pos", "fulfillment": "takeaway", "lines": [{"item_id": item, "quantity": 1, "modifiers": mods}]})
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval, bounded by the deadline
-    }
 }
 
 /// Orders as (id, status), sorted: what must be identical everywhere.
@@ -475,37 +429,11 @@ async fn scenario(database_url: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hub_and_two_nodes_converge_after_a_cut_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    scenario(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("hub.db").display()
-    ))
-    .await;
+    scenario(common::sqlite_url(dir.path())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hub_and_two_nodes_converge_after_a_cut_on_postgres() {
-    let name = format!("e2e_{}", uuid::Uuid::now_v7().simple());
-    let admin = |sql: String| {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                &sql,
-            ])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    admin(format!("CREATE DATABASE {name}"));
-    scenario(format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
-    admin(format!("DROP DATABASE {name} WITH (FORCE)"));
+    let db = common::PgDatabase::create();
+    scenario(db.url.clone()).await;
 }

@@ -6,10 +6,11 @@
 //! API; the customer's tracking WebSocket at the hub receives `ready`. Runs
 //! against the hub's SQLite default and against PostgreSQL.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::{WAIT, bin, eventually, spawn};
+
+use std::process::Command;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -17,47 +18,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const ADMIN: &str = "admin-token-for-tests-only";
 const STORE: &str = "store-1";
-/// How long any single wait may take.
-const WAIT: Duration = Duration::from_secs(90);
-
-/// The workspace's binaries (built by `cargo test`).
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
-
-struct Proc {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts a binary and waits for its "listening on http://ADDR" line.
-fn spawn(mut cmd: Command) -> Proc {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("starts");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let base = line
-        .split("listening on ")
-        .nth(1)
-        .expect("address line")
-        .trim()
-        .to_owned();
-    Proc { child, base }
-}
 
 struct Api {
     http: reqwest::Client,
@@ -85,15 +45,6 @@ impl Api {
         let r = r.send().await.unwrap();
         let s = r.status().as_u16();
         (s, r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-/// Polls `check` until it holds; the deadline fails the test (the interval is not synchronisation).
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -309,37 +260,11 @@ async fn scenario(database_url: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_order_reaches_the_kitchen_and_ready_reaches_the_customer_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    scenario(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("hub.db").display()
-    ))
-    .await;
+    scenario(common::sqlite_url(dir.path())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_order_reaches_the_kitchen_and_ready_reaches_the_customer_on_postgres() {
-    let name = format!("e2e_{}", uuid::Uuid::now_v7().simple());
-    let admin = |sql: String| {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                &sql,
-            ])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    admin(format!("CREATE DATABASE {name}"));
-    scenario(format!("postgres://postgres@127.0.0.1:5432/{name}")).await;
-    admin(format!("DROP DATABASE {name} WITH (FORCE)"));
+    let db = common::PgDatabase::create();
+    scenario(db.url.clone()).await;
 }

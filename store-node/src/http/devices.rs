@@ -169,17 +169,11 @@ fn view(
     counts: &std::collections::HashMap<String, (u32, u32)>,
 ) -> DeviceView {
     let mut health = state.devices.health(d.id.as_str());
-    if matches!(d.transport, Transport::Mqtt)
-        || state
-            .mqtt
-            .as_ref()
-            .is_some_and(|m| m.online().iter().any(|o| o == d.id.as_str()))
-    {
-        health.mqtt_connected = state
-            .mqtt
-            .as_ref()
-            .is_some_and(|m| m.online().iter().any(|o| o == d.id.as_str()));
-    }
+    // The broker knows best whether the device is connected right now.
+    health.mqtt_connected = state
+        .mqtt
+        .as_ref()
+        .is_some_and(|m| m.online().iter().any(|o| o == d.id.as_str()));
     let (queued_jobs, dead_jobs) = counts.get(d.id.as_str()).copied().unwrap_or((0, 0));
     DeviceView {
         device: d,

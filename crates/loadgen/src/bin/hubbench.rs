@@ -101,10 +101,7 @@ fn ms(h: &Histogram<u64>, q: f64) -> String {
     format!("{:.2}", h.value_at_quantile(q) as f64 / 1000.0)
 }
 
-async fn json_req(
-    _: &reqwest::Client,
-    req: reqwest::RequestBuilder,
-) -> anyhow::Result<(u16, Value)> {
+async fn json_req(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
     let r = req.send().await?;
     let status = r.status().as_u16();
     let text = r.text().await?;
@@ -172,7 +169,6 @@ async fn main() -> anyhow::Result<()> {
     let adm =
         |r: reqwest::RequestBuilder| r.bearer_auth(admin).header("idempotency-key", uuid_like());
     let (s, org) = json_req(
-        &http,
         adm(http.post(format!("{hub}/api/v1/admin/orgs")))
             .json(&json!({"name": "Bench Org", "owner_email": "owner@bench.example"})),
     )
@@ -180,14 +176,12 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(s == 201, "creating the org: {s} {org}");
     let org_id = org["id"].as_str().context("org id")?.to_owned();
     let (s, b) = json_req(
-        &http,
         adm(http.post(format!("{hub}/api/v1/admin/stores")))
             .json(&json!({"id": "store-1", "name": "Bench Kitchen", "org_id": org_id})),
     )
     .await?;
     anyhow::ensure!(s == 201, "creating the store: {s} {b}");
     let (s, tok) = json_req(
-        &http,
         adm(http.post(format!("{hub}/api/v1/admin/stores/store-1/node-tokens")))
             .json(&json!({"label": "bench node"})),
     )
@@ -195,7 +189,6 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(s == 201, "node token: {s} {tok}");
     let node_token = tok["token"].as_str().context("node token")?.to_owned();
     let (s, b) = json_req(
-        &http,
         adm(http.put(format!("{hub}/api/v1/stores/store-1/settings")))
             .json(&json!({"online_ordering": true, "pickup_lead_minutes": 15})),
     )
@@ -228,17 +221,10 @@ async fn main() -> anyhow::Result<()> {
     // Wait until the demo menu reached the hub and online ordering is open.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (s, b) = json_req(
-            &http,
-            http.get(format!("{hub}/api/v1/public/stores/store-1")),
-        )
-        .await?;
+        let (s, b) = json_req(http.get(format!("{hub}/api/v1/public/stores/store-1"))).await?;
         if s == 200 && b["ordering"]["accepting"] == true {
-            let (s, m) = json_req(
-                &http,
-                http.get(format!("{hub}/api/v1/public/stores/store-1/menu")),
-            )
-            .await?;
+            let (s, m) =
+                json_req(http.get(format!("{hub}/api/v1/public/stores/store-1/menu"))).await?;
             if s == 200 && m.to_string().contains("shoestring-fries") {
                 break;
             }
@@ -333,9 +319,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut orders = vec![];
     for (c, token) in tokens.iter().take(args.orders).enumerate() {
-        let (s, b) = json_req(
-            &http,
-            http.post(format!("{hub}/api/v1/stores/store-1/orders"))
+        let (s, b) = json_req(http.post(format!("{hub}/api/v1/stores/store-1/orders"))
                 .bearer_auth(token)
                 .header("idempotency-key", format!("fanout-{c}"))
                 .json(&json!({"lines": serde_json::from_str::<Value>(LINES)?, "customer_name": format!("Fan {c}")})),
@@ -402,7 +386,6 @@ async fn main() -> anyhow::Result<()> {
     for (order, _) in &orders {
         loop {
             let (s, _) = json_req(
-                &http,
                 http.get(format!("{node}/api/v1/orders/{order}"))
                     .bearer_auth(&kitchen),
             )
@@ -418,7 +401,6 @@ async fn main() -> anyhow::Result<()> {
         }
         for t in ["accept", "start"] {
             let (s, b) = json_req(
-                &http,
                 http.post(format!("{node}/api/v1/orders/{order}/{t}"))
                     .bearer_auth(&kitchen),
             )
@@ -429,7 +411,6 @@ async fn main() -> anyhow::Result<()> {
     let mut acked = vec![];
     for (order, _) in &orders {
         let (s, b) = json_req(
-            &http,
             http.post(format!("{node}/api/v1/orders/{order}/ready"))
                 .bearer_auth(&kitchen),
         )
@@ -525,9 +506,7 @@ fn uuid_like() -> String {
 }
 
 async fn signup(http: &reqwest::Client, hub: &str, c: usize) -> anyhow::Result<String> {
-    let (s, b) = json_req(
-        http,
-        http.post(format!("{hub}/api/v1/auth/signup"))
+    let (s, b) = json_req(http.post(format!("{hub}/api/v1/auth/signup"))
             .header("x-forwarded-for", format!("10.{}.{}.{}", c / 65536 % 256, c / 256 % 256, c % 256))
             .header("idempotency-key", uuid_like())
             .json(&json!({"email": format!("customer{c}@bench.example"), "password": format!("correct horse battery {c} staple"), "name": format!("Customer {c}")})),
@@ -542,7 +521,6 @@ async fn signup(http: &reqwest::Client, hub: &str, c: usize) -> anyhow::Result<S
 
 async fn login_node(http: &reqwest::Client, node: &str) -> anyhow::Result<String> {
     let (s, b) = json_req(
-        http,
         http.post(format!("{node}/api/v1/auth/login"))
             .json(&json!({"staff_id": "kitchen", "pin": "4000"})),
     )
