@@ -103,6 +103,9 @@ pub struct StoreState {
     pub docs: Mutex<StoreDocs>,
     /// "Something changed: flush." Carries the id of the connection that caused it (0: the API).
     pub flush: broadcast::Sender<u64>,
+    /// The store as customers see it (profile and menu), read from the documents
+    /// at the heads it carries; re-read only when those heads move.
+    pub view: StdMutex<Option<Arc<crate::online::profile::StoreView>>>,
 }
 
 impl StoreState {
@@ -300,6 +303,7 @@ impl Hub {
             id: id.to_owned(),
             docs: Mutex::new(StoreDocs { docs, chunks }),
             flush: broadcast::channel(16).0,
+            view: StdMutex::new(None),
         });
         stores.insert(id.to_owned(), state.clone());
         Ok(state)

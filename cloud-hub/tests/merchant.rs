@@ -109,7 +109,24 @@ async fn sold_out_toggles_reach_the_node(backend: Backend) {
     let item_path = format!("/api/v1/stores/a1/menu/items/{item}/sold-out");
     let modifier_path = format!("/api/v1/stores/a1/menu/modifiers/{modifier}/sold-out");
 
+    // Customers see the menu as it stands now (the hub keeps a projection
+    // per document version: every change below must show at once).
+    let public_sold_out = async || {
+        let (st, b) = hub
+            .call_as(None, "GET", "/api/v1/public/stores/a1/menu", None)
+            .await;
+        if st == 404 {
+            return None;
+        }
+        assert_eq!(st, 200, "{b}");
+        Some((
+            b["menu"]["items"][0]["sold_out"] == true,
+            b["menu"]["modifier_groups"][0]["modifiers"][0]["sold_out"] == true,
+        ))
+    };
+
     // No menu yet.
+    assert_eq!(public_sold_out().await, None);
     let (st, b) = hub
         .call_as(
             Some(&manager),
@@ -128,6 +145,7 @@ async fn sold_out_toggles_reach_the_node(backend: Backend) {
         )
         .await;
     assert_eq!(st, 200);
+    assert_eq!(public_sold_out().await, Some((false, false)));
     let token = hub.create_token("a1", "till").await;
     let mut peer = Peer::new("a1", "node-1");
     peer.connect(&hub.ws_url(), &token).await.unwrap();
@@ -163,6 +181,7 @@ async fn sold_out_toggles_reach_the_node(backend: Backend) {
         b["menu"]["modifier_groups"][0]["modifiers"][0]["sold_out"],
         true
     );
+    assert_eq!(public_sold_out().await, Some((true, true)));
     let mut want = menu.clone();
     want.items[0].sold_out = true;
     want.modifier_groups[0].modifiers[0].sold_out = true;
@@ -183,6 +202,7 @@ async fn sold_out_toggles_reach_the_node(backend: Backend) {
         )
         .await;
     assert_eq!(st, 200, "{b}");
+    assert_eq!(public_sold_out().await, Some((false, true)));
     want.items[0].sold_out = false;
     peer.pump_until("available again at the node", |p| {
         p.docs

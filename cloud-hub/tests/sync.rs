@@ -135,6 +135,16 @@ async fn menu_syncs_both_ways(backend: Backend) {
     })
     .await;
 
+    // Customers see it too (read now, so the hub holds a projection of this version).
+    let public_menu = async || {
+        let (s, b) = hub
+            .call_as(None, "GET", "/api/v1/public/stores/s1/menu", None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["menu"].clone()
+    };
+    assert_eq!(public_menu().await, serde_json::to_value(&menu).unwrap());
+
     // The node edits its copy: a price and a sold-out flag.
     let mut edited = menu.clone();
     edited.items[0].price += 50;
@@ -146,7 +156,8 @@ async fn menu_syncs_both_ways(backend: Backend) {
     loop {
         let (s, b) = hub.call("GET", "/api/v1/stores/s1/menu", None).await;
         assert_eq!(s, 200, "{b}");
-        if b["menu"] == want {
+        // What the merchant sees, customers see: the projection follows the document.
+        if b["menu"] == want && public_menu().await == want {
             assert_eq!(b["conflicts"], json!([]));
             assert_eq!(b["problem"], Value::Null);
             break;

@@ -42,7 +42,7 @@ use super::extract::{JsonBody, Path, bearer};
 use crate::auth::{CustomerUser, StoreAccess, perm};
 use crate::db::online::{NewWebOrder, OrderRow, Placed};
 use crate::hub::{Hub, StoreError, StoreState, now_ms};
-use crate::online::profile::{Ordering, Profile, ordering};
+use crate::online::profile::{Ordering, Profile, StoreView, ordering};
 use crate::online::{Signal, WebPayment, presence, store_reachable};
 
 /// Most orders `GET /api/v1/me/orders` returns.
@@ -71,14 +71,18 @@ async fn open_store(hub: &Hub, id: &str) -> ApiResult<Arc<StoreState>> {
 }
 
 /// What a store's documents say now: its profile and (if it has one) its menu.
-struct Snapshot {
-    profile: Profile,
-    menu: Option<Menu>,
-}
-
-async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Snapshot> {
+///
+/// Reading the menu out of the catalog document costs milliseconds, so the
+/// result is kept per store with the documents' heads and reused until they move.
+async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Arc<StoreView>> {
     let store = open_store(hub, store_id).await?;
-    let g = store.docs.lock().await;
+    let mut g = store.docs.lock().await;
+    let heads = [DocKind::Settings, DocKind::Catalog]
+        .map(|k| g.docs.get_mut(&k).map(|d| d.heads()).unwrap_or_default());
+    let cached = store.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(view) = cached.filter(|v| v.heads == heads) {
+        return Ok(view);
+    }
     let settings = g
         .docs
         .get(&DocKind::Settings)
@@ -98,7 +102,13 @@ async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Snapshot> {
     if profile.name.is_none() {
         profile.name = hub.db.store_name(store_id).await?;
     }
-    Ok(Snapshot { profile, menu })
+    let view = Arc::new(StoreView {
+        heads,
+        profile,
+        menu: menu.map(Arc::new),
+    });
+    *store.view.lock().unwrap_or_else(|p| p.into_inner()) = Some(view.clone());
+    Ok(view)
 }
 
 /// Whether the store takes orders now.
@@ -160,7 +170,8 @@ pub async fn public_store(
 pub struct PublicMenu {
     pub store_id: String,
     /// Every item and modifier, sold-out ones marked `sold_out: true`.
-    pub menu: Menu,
+    #[schema(value_type = Menu)]
+    pub menu: Arc<Menu>,
     pub ordering: Ordering,
 }
 
@@ -173,7 +184,7 @@ pub async fn public_menu(
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<PublicMenu>> {
     let snap = snapshot(&hub, &store_id).await?;
-    let menu = snap.menu.ok_or_else(no_menu)?;
+    let menu = snap.menu.clone().ok_or_else(no_menu)?;
     let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
     Ok(Json(PublicMenu {
         store_id,
@@ -249,7 +260,7 @@ pub async fn price_cart(
     cart: JsonBody<Cart>,
 ) -> ApiResult<Json<PricedCart>> {
     let snap = snapshot(&hub, &store_id).await?;
-    let menu = snap.menu.ok_or_else(no_menu)?;
+    let menu = snap.menu.clone().ok_or_else(no_menu)?;
     let order = price(&menu, &cart.value.draft(None))?;
     let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
     Ok(Json(PricedCart { order, ordering }))
@@ -350,7 +361,7 @@ pub async fn place_order(
     if !ordering.accepting {
         return Ok(paused(&ordering));
     }
-    let menu = snap.menu.ok_or_else(no_menu)?;
+    let menu = snap.menu.clone().ok_or_else(no_menu)?;
     let account_name = hub.db.user_by_id(&user).await?.map(|u| u.name);
     let draft = cart.value.draft(account_name);
     let priced = price(&menu, &draft)?;

@@ -48,6 +48,16 @@ pub struct Ordering {
     pub opens_at: Option<String>,
 }
 
+/// A store as customers see it, read from its documents at `heads`
+/// (settings, catalog); see `http::online::snapshot`.
+#[derive(Debug)]
+pub struct StoreView {
+    pub heads: [Vec<automerge::ChangeHash>; 2],
+    pub profile: Profile,
+    /// `None`: the catalog does not form a menu (yet).
+    pub menu: Option<std::sync::Arc<domain::menu::Menu>>,
+}
+
 /// A store's profile, read from its settings document.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {
