@@ -124,6 +124,22 @@ pub struct HubLog<'a> {
     pub rt: &'a Handle,
     /// Where order status changes are published (and whose replica id the `NOTIFY`s carry).
     pub online: &'a Online,
+    /// The vector as first read in this step, raised by this step's appends: a
+    /// step reads it twice (before applying, and for its ack). Appends by
+    /// others meanwhile are missed, which only understates what the hub holds.
+    pub vector: std::cell::RefCell<Option<VersionVector>>,
+}
+
+impl<'a> HubLog<'a> {
+    pub fn new(db: &'a Db, store: &'a str, rt: &'a Handle, online: &'a Online) -> HubLog<'a> {
+        HubLog {
+            db,
+            store,
+            rt,
+            online,
+            vector: Default::default(),
+        }
+    }
 }
 
 fn storage(e: impl std::fmt::Display) -> LogError {
@@ -132,6 +148,9 @@ fn storage(e: impl std::fmt::Display) -> LogError {
 
 impl EventStore for HubLog<'_> {
     fn vector(&self) -> Result<VersionVector, LogError> {
+        if let Some(v) = &*self.vector.borrow() {
+            return Ok(v.clone());
+        }
         let rows = self
             .rt
             .block_on(self.db.vector(self.store))
@@ -140,6 +159,7 @@ impl EventStore for HubLog<'_> {
         for (origin, seq) in rows {
             v.raise(&origin, seq);
         }
+        *self.vector.borrow_mut() = Some(v.clone());
         Ok(v)
     }
 
@@ -172,6 +192,11 @@ impl EventStore for HubLog<'_> {
             &self.online.replica,
         )) {
             Ok(updates) => {
+                if let Some(v) = self.vector.get_mut() {
+                    for e in events {
+                        v.raise(&e.origin, e.seq);
+                    }
+                }
                 for u in updates {
                     self.online.publish(u);
                 }

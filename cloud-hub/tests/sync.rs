@@ -99,6 +99,67 @@ async fn events_reach_the_hub_once(backend: Backend) {
 }
 both!(events_reach_the_hub_once);
 
+/// A node that sends many small `Events` frames back to back (a busy till, or
+/// a hub that fell behind) has them all held in order, with a document message
+/// in between applied in its place: the hub appends frames that queued up
+/// together, and must not lose, reorder or double any of them.
+async fn queued_frames_are_all_held(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till 1").await;
+    let mut peer = Peer::new("s1", "node-1");
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.pump_until("the hub's hello", |p| p.session.acked().is_some())
+        .await;
+
+    let events: Vec<Event> = (1..=300)
+        .map(|i| peer.record_order(&format!("o{i}"), &format!("S-{i:04}"), i))
+        .collect();
+    let menu = demo_menu();
+    write_menu(peer.catalog(), &menu).unwrap();
+    // The session's own flush: all 300 events in one frame, then the document.
+    let flushed = peer.session.flush(&peer.log, &mut peer.docs).unwrap();
+    let doc: Vec<Frame> = flushed
+        .into_iter()
+        .filter(|f| matches!(f, Frame::Doc { .. }))
+        .collect();
+    assert!(!doc.is_empty());
+    // Sent instead as 150 one-event frames, the document, 150 more, and the
+    // first 10 again, without reading anything in between.
+    let single = |e: &Event| Frame::Events {
+        events: vec![e.clone()],
+    };
+    let mut frames: Vec<Frame> = events[..150].iter().map(single).collect();
+    frames.extend(doc);
+    frames.extend(events[150..].iter().map(single));
+    frames.extend(events[..10].iter().map(single));
+    peer.send_frames(frames).await;
+
+    peer.wait_acked(300).await;
+    let (s, orders) = hub
+        .call("GET", "/api/v1/stores/s1/orders?limit=500", None)
+        .await;
+    assert_eq!(s, 200, "{orders}");
+    assert_eq!(orders["events"], 300);
+    let want: Vec<String> = (1..=300).map(|i| format!("S-{i:04}")).collect();
+    let mut got = tickets(&orders);
+    got.sort();
+    assert_eq!(got, want);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (s, b) = hub.call("GET", "/api/v1/stores/s1/menu", None).await;
+        assert_eq!(s, 200, "{b}");
+        if b["menu"] == serde_json::to_value(&menu).unwrap() {
+            break;
+        }
+        assert!(peer.step(deadline).await, "hub closed: {:?}", peer.closed);
+    }
+    peer.disconnect().await;
+    hub.stop().await;
+}
+both!(queued_frames_are_all_held);
+
 /// (b) A menu put at the hub reaches a connected node's catalog document, and
 /// a node's edit reaches the hub's menu.
 async fn menu_syncs_both_ways(backend: Backend) {

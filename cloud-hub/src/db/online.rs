@@ -300,15 +300,18 @@ macro_rules! tx_ops {
                 if !IS_PG {
                     return Ok(());
                 }
-                for n in notices {
-                    let payload = serde_json::to_string(n)
-                        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                    sqlx::query("SELECT pg_notify($1, $2)")
-                        .bind(NOTIFY_CHANNEL)
-                        .bind(payload)
-                        .execute(&mut **tx)
-                        .await?;
-                }
+                let payloads = notices
+                    .iter()
+                    .map(serde_json::to_string)
+                    .collect::<Result<Vec<_>, _>>()
+                    .and_then(|p| serde_json::to_string(&p))
+                    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                // One round trip for all of them: a JSON array of the payloads.
+                sqlx::query("SELECT pg_notify($1, n) FROM json_array_elements_text($2::json) AS n")
+                    .bind(NOTIFY_CHANNEL)
+                    .bind(payloads)
+                    .execute(&mut **tx)
+                    .await?;
                 Ok(())
             }
 

@@ -29,6 +29,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use sync::doc::DocKind;
 use sync::session::{Session, SessionError};
 use sync::wire::{self, Frame};
@@ -49,6 +50,8 @@ pub const CLOSE_STORAGE: u16 = 4500;
 
 /// How long to wait for the peer's close reply before dropping the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// Most events appended in one step when `Events` frames queue up.
+const MAX_BATCH: usize = 4 * sync::session::BATCH;
 
 pub async fn sync_socket(
     State(hub): State<Arc<Hub>>,
@@ -106,6 +109,7 @@ pub async fn sync_socket(
             // Counted as connected (for the store's online ordering) while it lives.
             let link = LinkGuard::open(&hub, &hash, &row.store_id);
             let conn = Conn {
+                peeked: None,
                 hub: hub.clone(),
                 link,
                 db: hub.db.clone(),
@@ -141,6 +145,8 @@ enum StepError {
 
 struct Conn {
     hub: Arc<Hub>,
+    /// A message read ahead by [`Conn::batch_events`], handled next.
+    peeked: Option<Option<Result<Message, axum::Error>>>,
     link: LinkGuard,
     db: Db,
     store: Arc<StoreState>,
@@ -166,7 +172,7 @@ impl Conn {
                 _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
                     return self.close(1001, "hub shutting down").await;
                 }
-                msg = self.socket.recv() => {
+                msg = self.next_message() => {
                     let msg = match msg {
                         None => return "peer disconnected".into(),
                         Some(Err(e)) => return format!("socket error: {e}"),
@@ -174,7 +180,10 @@ impl Conn {
                     };
                     match msg {
                         Message::Binary(bytes) => match wire::decode(&bytes) {
-                            Ok(frame) => {
+                            Ok(mut frame) => {
+                                if let Frame::Events { events } = &mut frame {
+                                    self.batch_events(events);
+                                }
                                 if let Some(why) = self.step_and_send(Op::Receive(frame)).await {
                                     return why;
                                 }
@@ -210,6 +219,37 @@ impl Conn {
                     }
                 }
             }
+        }
+    }
+
+    /// The next message: one read ahead by [`Conn::batch_events`], or the socket's next.
+    async fn next_message(&mut self) -> Option<Result<Message, axum::Error>> {
+        match self.peeked.take() {
+            Some(m) => m,
+            None => self.socket.recv().await,
+        }
+    }
+
+    /// Adds to `events` the `Events` frames that have already arrived behind
+    /// them (up to [`MAX_BATCH`] events), so one step appends them in one
+    /// transaction and answers with one ack; the first other message is kept
+    /// for [`Conn::next_message`]. When the hub falls behind a busy node, its
+    /// batches grow instead of its queue. (Frames are ordered, so appending
+    /// them together is what appending them one by one would have done.)
+    fn batch_events(&mut self, events: &mut Vec<sync::log::Event>) {
+        while events.len() < MAX_BATCH {
+            // Only what is already here: never wait for more.
+            let Some(next) = self.socket.recv().now_or_never() else {
+                return;
+            };
+            if let Some(Ok(Message::Binary(bytes))) = &next
+                && let Ok(Frame::Events { events: more }) = wire::decode(bytes)
+            {
+                events.extend(more);
+                continue;
+            }
+            self.peeked = Some(next);
+            return;
         }
     }
 
@@ -346,12 +386,7 @@ fn run_op(
     online: &Online,
 ) -> Result<Outcome, SessionError> {
     let mut guard = store.docs.blocking_lock();
-    let mut log = HubLog {
-        db,
-        store: &store.id,
-        rt,
-        online,
-    };
+    let mut log = HubLog::new(db, &store.id, rt, online);
     match op {
         Op::Start => Ok(Outcome {
             send: session.start(&log, &mut guard.docs)?,
