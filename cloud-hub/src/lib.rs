@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod db;
+pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod metrics;
@@ -155,6 +156,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     let hub = Arc::new(hub);
     hub.auth.load_keys(&hub.db).await?;
     online::spawn_tasks(&hub);
+    tokio::spawn(housekeeping::run(hub.clone()));
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();

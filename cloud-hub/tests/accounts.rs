@@ -1001,6 +1001,51 @@ async fn invitations_expire(backend: Backend) {
 }
 both!(invitations_expire);
 
+/// The hourly sweep deletes refresh tokens past their expiry and invitations a
+/// week past theirs, and nothing that is still good.
+async fn expired_rows_are_swept(backend: Backend) {
+    use cloud_hub::housekeeping::{KEEP_EXPIRED_INVITATIONS_MS, Swept, sweep};
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let user = signup(&hub, "sweep@example.com", GOOD).await;
+    let (_, invitation) = new_org(&hub, "Sweep Co", "owner@sweep.example").await;
+    let now = cloud_hub::hub::now_ms();
+
+    // Now: nothing has expired, nothing goes, the session still refreshes.
+    let swept = sweep(hub.running.hub(), now).await.unwrap();
+    assert_eq!((swept.refresh_tokens, swept.invitations), (0, 0));
+    let (st, b) = refresh(&hub, &s(&user, "refresh_token")).await;
+    assert_eq!(st, 200, "{b}");
+
+    // Past every expiry: the rotated-away token, its successor and the invitation go.
+    let later = now + 31 * 24 * 3600 * 1000 + KEEP_EXPIRED_INVITATIONS_MS;
+    let swept = sweep(hub.running.hub(), later).await.unwrap();
+    assert_eq!(
+        swept,
+        Swept {
+            refresh_tokens: 2,
+            invitations: 1,
+            idempotent_answers: swept.idempotent_answers
+        }
+    );
+    let (st, b) = refresh(&hub, &s(&b, "refresh_token")).await;
+    assert_eq!(st, 401, "{b}");
+    let (st, b) = hub
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/accept-invitation",
+            Some(&json!({ "token": invitation, "name": "Late", "password": GOOD })),
+        )
+        .await;
+    assert_eq!((st, code(&b)), (404, "not_found"), "{b}");
+    // Signing in again still works: accounts are never swept.
+    let (st, b) = login(&hub, "sweep@example.com", GOOD).await;
+    assert_eq!(st, 200, "{b}");
+    hub.stop().await;
+}
+both!(expired_rows_are_swept);
+
 async fn writes_replay_under_an_idempotency_key(backend: Backend) {
     let db = TestDb::new(backend).await;
     let hub = TestHub::start(&db).await;

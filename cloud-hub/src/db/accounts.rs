@@ -684,6 +684,29 @@ impl Db {
             .rows_affected()))
     }
 
+    /// Deletes refresh tokens that expired before `before`: their sessions are
+    /// over (an access token lives minutes, a refresh token weeks), and an
+    /// expired token is refused whether or not its row is there.
+    pub async fn purge_refresh_tokens(&self, before: i64) -> Result<u64, sqlx::Error> {
+        on_pool!(self, pool => Ok(sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await?
+            .rows_affected()))
+    }
+
+    /// Deletes invitations never accepted that expired before `before`.
+    /// Accepted ones stay: they record who invited whom.
+    pub async fn purge_invitations(&self, before: i64) -> Result<u64, sqlx::Error> {
+        on_pool!(self, pool => Ok(sqlx::query(
+            "DELETE FROM invitations WHERE accepted_at IS NULL AND expires_at < $1",
+        )
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
     /// Forgets a reserved key whose request failed (a retry runs again).
     pub async fn idem_release(&self, principal: &str, key: &str) -> Result<(), sqlx::Error> {
         on_pool!(self, pool => sqlx::query(

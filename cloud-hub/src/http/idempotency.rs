@@ -42,8 +42,6 @@ use crate::hub::{Hub, now_ms};
 const STALE_AFTER_MS: i64 = 60_000;
 /// Largest answer stored for replay.
 const MAX_STORED_ANSWER: usize = 4 * 1024 * 1024;
-/// How long an answer is kept for replay; about one write in 256 sweeps older ones out.
-const KEEP_ANSWERS_MS: i64 = 24 * 3600 * 1000;
 
 /// Seals stored answers and fingerprints requests, with keys derived from a secret.
 pub struct Sealer {
@@ -209,11 +207,6 @@ pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
         .unwrap_or("/");
     let fingerprint = hub.sealer.fingerprint(&parts.method, path, &bytes);
     let now = now_ms();
-    if rand::random::<u8>() == 0
-        && let Err(e) = hub.db.idem_purge(now - KEEP_ANSWERS_MS).await
-    {
-        tracing::warn!(error = %e, "could not purge old idempotency answers");
-    }
     match hub
         .db
         .idem_reserve(&principal, &key, &fingerprint, now, now - STALE_AFTER_MS)
