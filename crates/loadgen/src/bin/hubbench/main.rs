@@ -13,7 +13,13 @@
 //!    node's acknowledgement to each socket's "ready", and the hub's memory
 //!    before and after the sockets opened.
 //!
+//! 4. Baseline, same run: a bare WebSocket server in its own process
+//!    ([`baseline`]) delivers the same 100 changes to the same number of
+//!    sockets at the same pace; its delays are the floor on this machine.
+//!
 //! Progress goes to stderr; a markdown section to stdout.
+
+mod baseline;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -50,6 +56,9 @@ struct Args {
     /// Directory of the release binaries (default: next to this one).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// Run as the baseline WebSocket server (the bench starts itself this way).
+    #[arg(long, hide = true)]
+    baseline_server: bool,
 }
 
 struct Proc(Child);
@@ -93,6 +102,12 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds")
 }
@@ -125,6 +140,9 @@ const LINES: &str = r#"[{"item_id":"shoestring-fries","quantity":1,"modifiers":[
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.baseline_server {
+        return baseline::serve().await;
+    }
     let bin_dir = match &args.bin_dir {
         Some(d) => d.clone(),
         None => std::env::current_exe()?
@@ -333,8 +351,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let rss_before = rss_kib(hub_pid);
     let ws_base = hub.replace("http://", "ws://");
-    let ready_at: Arc<std::sync::Mutex<Vec<(usize, Instant)>>> = Arc::default();
+    // (order index, when the socket got "ready", the hub's own send time in Unix ms)
+    let ready_at: Arc<std::sync::Mutex<Vec<(usize, Instant, i64)>>> = Arc::default();
     let opened = Arc::new(AtomicU64::new(0));
+    // Sockets that have heard "in_preparation" (the kitchen started the order).
+    let preparing = Arc::new(AtomicU64::new(0));
     let mut tasks = vec![];
     for s in 0..args.sockets {
         let which = s % orders.len();
@@ -342,6 +363,7 @@ async fn main() -> anyhow::Result<()> {
         let url = format!("{ws_base}/api/v1/me/orders/{order}/events?access_token={token}");
         let ready_at = ready_at.clone();
         let opened = opened.clone();
+        let preparing = preparing.clone();
         tasks.push(tokio::spawn(async move {
             let (mut ws, _) = match tokio_tungstenite::connect_async(&url).await {
                 Ok(ws) => ws,
@@ -349,13 +371,23 @@ async fn main() -> anyhow::Result<()> {
             };
             opened.fetch_add(1, Ordering::Relaxed);
             while let Some(Ok(m)) = ws.next().await {
-                if let tokio_tungstenite::tungstenite::Message::Text(t) = m
-                    && t.contains("\"ready\"")
-                {
-                    ready_at
-                        .lock()
-                        .map_err(|e| e.to_string())?
-                        .push((which, Instant::now()));
+                let tokio_tungstenite::tungstenite::Message::Text(t) = m else {
+                    continue;
+                };
+                if t.contains("\"in_preparation\"") {
+                    preparing.fetch_add(1, Ordering::Relaxed);
+                }
+                if t.contains("\"ready\"") {
+                    let received = Instant::now();
+                    let hub_sent_ms = serde_json::from_str::<Value>(&t)
+                        .ok()
+                        .and_then(|v| v["at_ms"].as_i64())
+                        .unwrap_or(0);
+                    ready_at.lock().map_err(|e| e.to_string())?.push((
+                        which,
+                        received,
+                        hub_sent_ms,
+                    ));
                     return Ok(());
                 }
             }
@@ -408,6 +440,22 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(s == 200, "{t}: {s} {b}");
         }
     }
+    // Let the accept and start waves (2 x sockets messages) reach every socket first, so
+    // the ready wave is timed on its own rather than queued behind them.
+    let wave = Instant::now();
+    let deadline = wave + Duration::from_secs(120);
+    while preparing.load(Ordering::Relaxed) < args.sockets as u64 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} sockets heard in_preparation",
+            preparing.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!(
+        "  every socket heard in_preparation ({:.0} ms after the last start); now ready ...",
+        wave.elapsed().as_secs_f64() * 1000.0
+    );
     let mut acked = vec![];
     for (order, _) in &orders {
         let (s, b) = json_req(
@@ -416,10 +464,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
         anyhow::ensure!(s == 200, "ready: {s} {b}");
-        acked.push(Instant::now());
+        acked.push((Instant::now(), unix_ms()));
     }
-    let first_ack = *acked.first().context("orders")?;
-    let last_ack = *acked.last().context("orders")?;
+    let first_ack = acked.first().context("orders")?.0;
+    let last_ack = acked.last().context("orders")?.0;
     let mut failures = 0;
     for t in tasks {
         match tokio::time::timeout(Duration::from_secs(60), t).await {
@@ -436,13 +484,18 @@ async fn main() -> anyhow::Result<()> {
     let times = ready_at.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone();
     // Each delivery's delay after the node acknowledged that order's "ready": the node's
     // commit, sync to the hub, the hub's projection and the fan-out to the socket.
-    let mut h = histogram();
-    for (which, t) in &times {
-        h.record(
-            t.saturating_duration_since(acked[*which])
-                .as_micros()
-                .max(1) as u64,
-        )?;
+    // Split at the hub's send time (its `at_ms`, same clock): node ack -> hub writes the
+    // message, and hub writes it -> the client reads it.
+    let (mut h, mut to_hub, mut on_wire) = (histogram(), histogram(), histogram());
+    let now_wall = unix_ms();
+    let now_mono = Instant::now();
+    for (which, t, sent_ms) in &times {
+        let (ack, ack_ms) = acked[*which];
+        h.record(t.saturating_duration_since(ack).as_micros().max(1) as u64)?;
+        // The receive instant on the wall clock, to compare with the hub's at_ms.
+        let recv_ms = now_wall - now_mono.saturating_duration_since(*t).as_millis() as i64;
+        to_hub.record((sent_ms - ack_ms).max(0) as u64 * 1000 + 1)?;
+        on_wire.record((recv_ms - sent_ms).max(0) as u64 * 1000 + 1)?;
     }
     out.push_str(&format!(
         "| order tracking: {} WebSockets on {} orders, all ready at the node within {:.0} ms | {} of {} delivered; node ack of an order's ready -> its sockets: p50 {} / p99 **{}** / max {} ms |\n",
@@ -456,10 +509,35 @@ async fn main() -> anyhow::Result<()> {
         ms(&h, 1.0),
     ));
     out.push_str(&format!(
+        "| the same deliveries split at the hub's send time (ms resolution) | ack -> hub sends: p50 {} / p99 {} ms; hub sends -> socket reads: p50 {} / p99 {} ms |\n",
+        ms(&to_hub, 0.5),
+        ms(&to_hub, 0.99),
+        ms(&on_wire, 0.5),
+        ms(&on_wire, 0.99),
+    ));
+    out.push_str(&format!(
         "| hub memory (VmRSS) before / after opening the sockets | {:.1} / {:.1} MiB ({:.1} KiB per socket) |\n",
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0,
         (rss_after.saturating_sub(rss_before)) as f64 / args.sockets as f64
+    ));
+    // 4. The floor: the same deliveries from a bare server, at the same pace.
+    eprintln!("phase 4: baseline, a bare WebSocket server ...");
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("--baseline-server");
+    let (_baseline, url) = start(cmd, "baseline listening on ")?;
+    let offsets: Vec<Duration> = acked
+        .iter()
+        .map(|(a, _)| a.duration_since(first_ack))
+        .collect();
+    let b = baseline::measure(&url, args.sockets, &offsets).await?;
+    out.push_str(&format!(
+        "| baseline, same run: a bare tokio-tungstenite server (own process, no HTTP, auth or database) sends the same {} changes to {} sockets at the same pace | fire -> socket: p50 {} / p99 **{}** / max {} ms |\n",
+        offsets.len(),
+        args.sockets,
+        ms(&b, 0.5),
+        ms(&b, 0.99),
+        ms(&b, 1.0),
     ));
     println!("{out}");
     if failures > 0 {
