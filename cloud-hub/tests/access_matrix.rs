@@ -122,6 +122,8 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_get_settings", Store(P::MenuRead)),
     ("hub_put_settings", Store(P::SettingsManage)),
     ("hub_store_nodes", Store(P::DeviceRead)),
+    ("hub_store_create_node_token", Store(P::NodeEnroll)),
+    ("hub_store_revoke_node_token", Store(P::NodeEnroll)),
     // customers
     ("hub_public_store", PublicStore),
     ("hub_public_menu", PublicStore),
@@ -577,8 +579,10 @@ impl World {
             "hub_create_invitation" => Some(json!({
                 "email": format!("{}@invitees.example", self.unique("invitee")), "role": "kitchen",
             })),
-            "hub_create_node_token" => Some(json!({ "label": "till" })),
-            "hub_revoke_node_token" => {
+            "hub_create_node_token" | "hub_store_create_node_token" => {
+                Some(json!({ "label": "till" }))
+            }
+            "hub_revoke_node_token" | "hub_store_revoke_node_token" => {
                 let hash = if let Target::Store(st) = target {
                     let b = self
                         .admin(

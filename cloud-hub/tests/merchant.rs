@@ -79,6 +79,18 @@ async fn invite(hub: &TestHub, by: &str, org: &str, body: Value) -> Value {
     b
 }
 
+/// Invites `m@a.example` as an organisation-wide manager; returns their access token.
+async fn manager_of(hub: &TestHub, owner: &str, org: &str) -> String {
+    let inv = invite(
+        hub,
+        owner,
+        org,
+        json!({ "email": "m@a.example", "role": "manager" }),
+    )
+    .await;
+    s(&accept(hub, &s(&inv, "token")).await, "access_token")
+}
+
 async fn new_store(hub: &TestHub, id: &str, org: &str) {
     let (st, b) = hub
         .call(
@@ -90,19 +102,82 @@ async fn new_store(hub: &TestHub, id: &str, org: &str) {
     assert_eq!(st, 201, "{b}");
 }
 
+/// An installer sets up the store's box with a node token the owner issues at
+/// the hub (no platform admin needed); the owner revokes it when the box is
+/// lost or replaced. Managers cannot; another organisation's owner sees no store.
+async fn owners_enrol_and_revoke_nodes(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let (org, owner) = org_with_owner(&hub, "Harbor Group", "owner@a.example").await;
+    new_store(&hub, "a1", &org).await;
+    let (_, other_owner) = org_with_owner(&hub, "Other Group", "owner@b.example").await;
+    let manager = manager_of(&hub, &owner, &org).await;
+    let enrol = async |who: &str| {
+        hub.call_as(
+            Some(who),
+            "POST",
+            "/api/v1/stores/a1/node-tokens",
+            Some(&json!({ "label": "back office box" })),
+        )
+        .await
+    };
+    assert_eq!(enrol(&manager).await.0, 403);
+    assert_eq!(enrol(&other_owner).await.0, 404);
+    let (st, issued) = enrol(&owner).await;
+    assert_eq!(st, 201, "{issued}");
+    assert_eq!(issued["store_id"], "a1");
+
+    // The box syncs with it, and the owner sees it connected.
+    let mut peer = Peer::new("a1", "node-1");
+    peer.connect(&hub.ws_url(), &s(&issued, "token"))
+        .await
+        .unwrap();
+    peer.pump_until("the hub's hello", |p| p.session.acked().is_some())
+        .await;
+    let (st, nodes) = hub
+        .call_as(Some(&owner), "GET", "/api/v1/stores/a1/nodes", None)
+        .await;
+    assert_eq!(st, 200, "{nodes}");
+    assert_eq!(nodes["nodes"][0]["label"], "back office box");
+
+    // Revoked by its hash: the open connection closes (4401).
+    let revoke = json!({ "token_sha256": s(&issued, "token_sha256") });
+    let (st, b) = hub
+        .call_as(
+            Some(&manager),
+            "POST",
+            "/api/v1/stores/a1/node-tokens/revoke",
+            Some(&revoke),
+        )
+        .await;
+    assert_eq!(st, 403, "{b}");
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "POST",
+            "/api/v1/stores/a1/node-tokens/revoke",
+            Some(&revoke),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["closed_connections"], 1);
+    let (close, reason) = peer.wait_closed().await.unwrap();
+    assert_eq!(close, 4401, "{reason}");
+    let (st, nodes) = hub
+        .call_as(Some(&owner), "GET", "/api/v1/stores/a1/nodes", None)
+        .await;
+    assert_eq!(st, 200, "{nodes}");
+    assert_eq!(nodes["nodes"][0]["revoked"], true);
+    hub.stop().await;
+}
+both!(owners_enrol_and_revoke_nodes);
+
 async fn sold_out_toggles_reach_the_node(backend: Backend) {
     let db = TestDb::new(backend).await;
     let hub = TestHub::start(&db).await;
     let (org, owner) = org_with_owner(&hub, "Harbor Group", "owner@a.example").await;
     new_store(&hub, "a1", &org).await;
-    let manager = invite(
-        &hub,
-        &owner,
-        &org,
-        json!({ "email": "m@a.example", "role": "manager" }),
-    )
-    .await;
-    let manager = s(&accept(&hub, &s(&manager, "token")).await, "access_token");
+    let manager = manager_of(&hub, &owner, &org).await;
     let menu = demo_menu();
     let item = menu.items[0].id.to_string();
     let modifier = menu.modifier_groups[0].modifiers[0].id.to_string();

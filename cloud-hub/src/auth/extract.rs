@@ -228,6 +228,7 @@ pub mod perm {
         DeviceRead,
         DeviceManage,
         SettingsManage,
+        NodeEnroll,
     );
 }
 

@@ -193,7 +193,30 @@ pub async fn create_token(
     Path(store_id): Path<String>,
     body: JsonBody<NewToken>,
 ) -> ApiResult<(StatusCode, Json<NodeTokenIssued>)> {
-    let body = body.value;
+    issue_token(&hub, store_id, body.value).await
+}
+
+/// A store's owner enrols a node (an installer setting up the store's box):
+/// `POST /api/v1/stores/{id}/node-tokens {label}` -> 201, the token shown once.
+#[utoipa::path(post, path = "/api/v1/stores/{id}/node-tokens", operation_id = "hub_store_create_node_token", tag = "merchant",
+    params(("id" = String, Path, description = "Store id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the same token")),
+    request_body = NewToken,
+    responses((status = 201, body = NodeTokenIssued), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn store_create_token(
+    access: StoreAccess<perm::NodeEnroll>,
+    State(hub): State<Arc<Hub>>,
+    body: JsonBody<NewToken>,
+) -> ApiResult<(StatusCode, Json<NodeTokenIssued>)> {
+    issue_token(&hub, access.store_id, body.value).await
+}
+
+async fn issue_token(
+    hub: &Hub,
+    store_id: String,
+    body: NewToken,
+) -> ApiResult<(StatusCode, Json<NodeTokenIssued>)> {
     check_text("label", &body.label)?;
     if !hub.db.store_exists(&store_id).await? {
         return Err(ApiError::not_found("store"));
@@ -249,7 +272,26 @@ pub async fn revoke_token(
     Path(store_id): Path<String>,
     body: JsonBody<Revoke>,
 ) -> ApiResult<Json<TokenRevoked>> {
-    let body = body.value;
+    revoke(&hub, &store_id, body.value).await
+}
+
+/// A store's owner revokes one of its node tokens (a lost or replaced box):
+/// it stops working and its open sync connections close (4401).
+#[utoipa::path(post, path = "/api/v1/stores/{id}/node-tokens/revoke", operation_id = "hub_store_revoke_node_token", tag = "merchant",
+    params(("id" = String, Path, description = "Store id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    request_body = Revoke,
+    responses((status = 200, body = TokenRevoked), WriteErrors),
+    security(("bearer" = [])))]
+pub async fn store_revoke_token(
+    access: StoreAccess<perm::NodeEnroll>,
+    State(hub): State<Arc<Hub>>,
+    body: JsonBody<Revoke>,
+) -> ApiResult<Json<TokenRevoked>> {
+    revoke(&hub, &access.store_id, body.value).await
+}
+
+async fn revoke(hub: &Hub, store_id: &str, body: Revoke) -> ApiResult<Json<TokenRevoked>> {
     let hash = match (body.token, body.token_sha256) {
         (Some(t), None) => token_hash(&t),
         (None, Some(h)) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -268,7 +310,7 @@ pub async fn revoke_token(
             ));
         }
     };
-    if !hub.db.revoke_token(&store_id, &hash, now_ms()).await? {
+    if !hub.db.revoke_token(store_id, &hash, now_ms()).await? {
         return Err(ApiError::not_found("node token"));
     }
     let closed = hub.close_token(&hash);

@@ -84,6 +84,14 @@ pub fn router(hub: Arc<Hub>) -> Router {
             post(api::revoke_token),
         )
         .route(
+            "/api/v1/stores/{id}/node-tokens",
+            post(api::store_create_token),
+        )
+        .route(
+            "/api/v1/stores/{id}/node-tokens/revoke",
+            post(api::store_revoke_token),
+        )
+        .route(
             "/api/v1/stores/{id}/menu",
             get(api::get_menu).put(api::put_menu),
         )

@@ -29,7 +29,7 @@ use super::{api, auth, merchant, online, ops, orgs};
         auth::jwks, ops::jwks_api, auth::accept_invitation,
         orgs::create_admin, orgs::create_org, orgs::create_invitation,
         merchant::set_member_role, merchant::remove_member, merchant::withdraw_invitation,
-        api::create_store, api::create_token, api::revoke_token,
+        api::create_store, api::create_token, api::revoke_token, api::store_create_token, api::store_revoke_token,
         api::get_menu, api::put_menu, merchant::item_sold_out, merchant::modifier_sold_out,
         api::get_orders,
         api::get_staff, api::put_staff, merchant::list_members,

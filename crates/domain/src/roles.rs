@@ -48,6 +48,8 @@ pub enum Permission {
     DeviceManage,
     /// Change a store's settings: profile, hours, pickup lead time, online ordering on/off.
     SettingsManage,
+    /// Enrol the store's nodes at the hub (issue and revoke node tokens): what an installer needs.
+    NodeEnroll,
 }
 
 impl Role {
@@ -80,6 +82,7 @@ impl Role {
                 DeviceRead,
                 DeviceManage,
                 SettingsManage,
+                NodeEnroll,
             ],
             Role::Manager => &[
                 MenuRead,
@@ -211,6 +214,17 @@ mod tests {
             assert!(!r.can(Permission::SettingsManage), "{r:?}");
         }
         assert!(!Role::Manager.can(Permission::StaffManage));
+    }
+
+    #[test]
+    fn only_owners_enrol_nodes() {
+        for r in Role::ALL {
+            assert_eq!(
+                r.can(Permission::NodeEnroll),
+                matches!(r, Role::Owner | Role::Admin),
+                "{r:?}"
+            );
+        }
     }
 
     #[test]
