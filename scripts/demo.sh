@@ -111,8 +111,22 @@ pay "$A_ID" "{\"method\":\"cash\",\"tendered\":$((A_DUE + 500))}" | json_field '
 pay "$B_ID" '{"method":"card"}' | json_field '["payment"]["reference"]' | sed 's/^/   card approved, terminal reference: /'
 move "$A_ID" accept
 move "$A_ID" start
-# The printers have the tickets and receipts a moment after each commit.
-for _ in $(seq 1 50); do [ "$(ls "$PRINTED"/*.png 2>/dev/null | wc -l)" -ge 6 ] && break; sleep 0.1; done
+
+echo "==> a customer orders online at the hub (pickup); sync brings it to the node's kitchen printer"
+admin PUT /api/v1/stores/store-1/settings '{"online_ordering":true,"pickup_lead_minutes":15}' >/dev/null
+CUSTOMER=$(curl -sf -XPOST "$HUB/api/v1/auth/signup" -H 'content-type: application/json' -H 'idempotency-key: demo-signup' \
+  -d '{"email":"robin@example.com","password":"plum-kettle-73-orbit","name":"Robin"}' | json_field '["access_token"]')
+# The hub takes orders once the node is connected and its menu has synced.
+for _ in $(seq 1 100); do
+  curl -sf "$HUB/api/v1/public/stores/store-1/menu" | json_field '["ordering"]["accepting"]' 2>/dev/null | grep -q True && break
+  sleep 0.1
+done
+W=$(curl -sf -XPOST "$HUB/api/v1/stores/store-1/orders" -H "authorization: Bearer $CUSTOMER" -H 'content-type: application/json' \
+  -H 'idempotency-key: demo-web-1' -d '{"lines":[{"item_id":"shoestring-fries","quantity":2,"modifiers":[]}],"note":"extra salt"}')
+W_ID=$(echo "$W" | json_field '["id"]')
+echo "$W" | python3 -c 'import sys,json; o=json.load(sys.stdin); t=o["totals"]; print("   %s  %d line(s)  total %.2f %s  (%s, pay at pickup)" % (o["ticket"], len(o["lines"]), t["total"]/100, t["currency"], o["status"]))'
+# The printers have the tickets and receipts a moment after each commit (the web order's after sync).
+for _ in $(seq 1 50); do [ "$(ls "$PRINTED"/*.png 2>/dev/null | wc -l)" -ge 7 ] && break; sleep 0.1; done
 
 cat <<MSG
 
@@ -128,6 +142,11 @@ cat <<MSG
     orders at the hub   curl -s $HUB/api/v1/stores/store-1/orders -H "authorization: Bearer $ADMIN"
     menu at the hub     curl -s $HUB/api/v1/stores/store-1/menu -H "authorization: Bearer $ADMIN"
     sync status         curl -s $NODE/api/v1/sync/status -H "authorization: Bearer $KITCHEN"
+  Online ordering     a customer (robin@example.com / plum-kettle-73-orbit) placed order $W_ID at the hub
+    the store, public   curl -s $HUB/api/v1/public/stores/store-1/menu | head -c 400
+    track it live (WS)  ws://127.0.0.1:$HUB_PORT/api/v1/me/orders/$W_ID/events?access_token=$CUSTOMER
+                        (the access token lives 15 minutes; sign in again: POST $HUB/api/v1/auth/login)
+                        (then mark it ready at the KDS or: curl -XPOST $NODE/api/v1/orders/$W_ID/accept|start|ready -H "authorization: Bearer $KITCHEN")
   Printed tickets     $PRINTED/   (one .png and .txt per ticket, receipt and drawer kick; open the PNGs)
 $(ls "$PRINTED"/*.png 2>/dev/null | sed 's/^/                        /')
   Devices             curl -s $NODE/api/v1/devices -H "authorization: Bearer $MANAGER"
