@@ -28,24 +28,9 @@ use std::collections::BTreeMap;
 
 use std::time::Duration;
 
-use common::{ADMIN, Backend, Peer, TestDb, TestHub, WAIT, demo_menu};
+use common::{ADMIN, Backend, Peer, TestDb, TestHub, WAIT, both, demo_menu, s};
 use domain::roles::{Permission, Role};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    };
-}
 
 const GOOD: &str = "plum-kettle-73-orbit";
 const GOOD2: &str = "velvet-harbor-19-lantern";
@@ -614,12 +599,6 @@ impl World {
         };
         Case { path, body }
     }
-}
-
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{k} in {v}"))
-        .to_owned()
 }
 
 /// An online cart the demo menu prices.

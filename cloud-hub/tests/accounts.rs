@@ -11,36 +11,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cloud_hub::auth::jwt::{self, Claims, Key, KeySet};
 use cloud_hub::db::{Db, UserRow};
-use common::{ADMIN, Backend, TestDb, TestHub, demo_menu};
+use common::{ADMIN, Backend, TestDb, TestHub, both, code, demo_menu, s};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    };
-}
 
 const GOOD: &str = "plum-kettle-73-orbit";
 const GOOD2: &str = "velvet-harbor-19-lantern";
-
-fn code(b: &Value) -> &str {
-    b["error"]["code"].as_str().unwrap_or("<no error code>")
-}
-
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{k} in {v}"))
-        .to_owned()
-}
 
 async fn signup(hub: &TestHub, email: &str, password: &str) -> Value {
     let (st, b) = hub

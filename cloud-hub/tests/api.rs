@@ -3,27 +3,8 @@
 
 mod common;
 
-use common::{ADMIN, Backend, TestDb, TestHub, demo_menu};
+use common::{ADMIN, Backend, TestDb, TestHub, both, code, demo_menu};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    };
-}
-
-fn code(b: &Value) -> &str {
-    b["error"]["code"].as_str().unwrap_or("<no error code>")
-}
 
 async fn raw(hub: &TestHub, method: &str, path: &str, ct: &str, body: Vec<u8>) -> (u16, Value) {
     let r = hub

@@ -5,37 +5,12 @@
 
 mod common;
 
-use common::{Backend, Peer, TestDb, TestHub, demo_menu};
+use common::{Backend, Peer, TestDb, TestHub, both, code, demo_menu, s};
 use serde_json::{Value, json};
 use sync::catalog::read_menu;
 use sync::doc::DocKind;
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    };
-}
-
 const GOOD: &str = "plum-kettle-73-orbit";
-
-fn code(b: &Value) -> &str {
-    b["error"]["code"].as_str().unwrap_or("<no error code>")
-}
-
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{k} in {v}"))
-        .to_owned()
-}
 
 /// An organisation made with the admin token, its owner signed in; returns (org id, owner token).
 async fn org_with_owner(hub: &TestHub, name: &str, owner: &str) -> (String, String) {

@@ -8,35 +8,14 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{ADMIN, Backend, Peer, TestDb, TestHub, WAIT, demo_menu};
+use common::{ADMIN, Backend, Peer, TestDb, TestHub, WAIT, both, code, demo_menu, eventually};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    };
-}
-
 const PASSWORD: &str = "plum-kettle-73-orbit";
 const STORE: &str = "s1";
-
-fn code(b: &Value) -> &str {
-    b["error"]["code"].as_str().unwrap_or("<no error code>")
-}
 
 /// A store with the demo menu (garlic knots sold out) and a node token.
 async fn store_with_menu(hub: &TestHub) -> String {
@@ -66,15 +45,6 @@ async fn customer(hub: &TestHub, email: &str) -> String {
         .await;
     assert_eq!(s, 201, "{b}");
     b["access_token"].as_str().unwrap().to_owned()
-}
-
-/// Polls `check` until it holds (the deadline fails the test); the poll interval is not synchronisation.
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn ordering(hub: &TestHub) -> Value {

@@ -7,23 +7,13 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Backend, Peer, TestDb, TestHub, WAIT, demo_menu};
+use common::{Backend, Peer, TestDb, TestHub, WAIT, demo_menu, eventually};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 const STORE: &str = "s1";
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await; // poll interval, bounded by the deadline
-    }
-}
 
 async fn next_status(ws: &mut common::Ws) -> Value {
     let deadline = Instant::now() + WAIT;

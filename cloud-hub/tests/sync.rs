@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, Peer, TestDb, TestHub, WAIT, demo_menu, expect_close, ws_connect};
+use common::{Backend, Peer, TestDb, TestHub, WAIT, both, demo_menu, expect_close, ws_connect};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use sync::catalog::{read_menu, write_menu};
@@ -12,22 +12,6 @@ use sync::log::Event;
 use sync::wire::{self, Frame};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-
-/// Runs a scenario once per database.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    };
-}
 
 fn tickets(orders: &Value) -> Vec<String> {
     orders["orders"]

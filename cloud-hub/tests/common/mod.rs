@@ -25,6 +25,49 @@ pub const ADMIN: &str = "test-admin-token-0123456789";
 /// How long any single wait may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// Runs a test function once on SQLite and once on PostgreSQL:
+/// `both!(name)` makes `name::sqlite` and `name::postgres`. (Not every test
+/// file uses it, as not every one uses each helper here.)
+#[allow(unused_macros)]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use both;
+
+/// The `error.code` of an error body.
+pub fn code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// A string field of a JSON body (the test fails when it is missing).
+pub fn s(v: &Value, k: &str) -> String {
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("{k} in {v}"))
+        .to_owned()
+}
+
+/// Polls `check` until it holds; the deadline fails the test (the interval is
+/// not synchronisation: it bounds how often the condition is read).
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
