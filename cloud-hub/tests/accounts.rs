@@ -75,6 +75,10 @@ async fn signup_login_refresh_logout(backend: Backend) {
         ("cloud-hub", "edge-restaurant")
     );
     assert!(claims.exp - claims.iat <= 900);
+    assert!(
+        claims.stores.is_empty() && claims.name.is_none(),
+        "a customer works at no store"
+    );
     let (st, who) = me(&hub, &access).await;
     assert_eq!(st, 200, "{who}");
     assert_eq!(who["email"], "ada@example.com");
@@ -753,6 +757,22 @@ async fn tenancy_and_roles(backend: Backend) {
         json!([{ "org_id": org_a, "org_name": "Harbor Group", "store_id": "a1", "role": "cashier" }])
     );
     assert_eq!(who["kind"], "staff");
+
+    // Staff tokens name each store the user works at and the role there, so a
+    // store node can authorise them offline; other organisations' stores are not named.
+    let grants = |t: &str| {
+        let c = claims_of(t);
+        let stores: Vec<_> = c.stores.into_iter().map(|(s, r)| (s, r.as_str())).collect();
+        (c.name.unwrap_or_default(), stores)
+    };
+    let a = |r: &'static str| vec![("a1".to_owned(), r), ("a2".to_owned(), r)];
+    assert_eq!(grants(&owner_a), ("Olive".into(), a("owner")));
+    assert_eq!(grants(&manager), ("Manny".into(), a("manager")));
+    assert_eq!(grants(&kitchen), ("Kit".into(), a("kitchen")));
+    assert_eq!(
+        grants(&cashier),
+        ("Cass".into(), vec![("a1".to_owned(), "cashier")])
+    );
 
     // Roles: what each may do at a1 (status per request).
     let staff = json!({ "name": "Sam", "role": "cashier", "pin": "1234" });

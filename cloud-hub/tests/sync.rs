@@ -37,6 +37,11 @@ async fn events_reach_the_hub_once(backend: Backend) {
     peer.connect(&hub.ws_url(), &token).await.unwrap();
     peer.wait_acked(3).await;
     assert_eq!(peer.events_sent, 3);
+    // With the exchange, the keys a node needs to check hub-signed staff tokens offline.
+    peer.pump_until("the hub's keys", |p| p.keys.is_some())
+        .await;
+    let (_, jwks) = hub.call("GET", "/.well-known/jwks.json", None).await;
+    assert_eq!(peer.keys, Some(("cloud-hub".to_owned(), jwks)));
 
     let orders = hub.orders("s1").await;
     assert_eq!(orders["events"], 3);

@@ -201,8 +201,12 @@ impl SessionCache {
     }
 }
 
-/// Finds the session for a bearer token: the cache, then the database (sessions survive restarts).
+/// Finds the session for a bearer token: the cache, then the database (sessions survive
+/// restarts); a hub-signed access token is checked against the hub's keys instead.
 pub async fn session_for(state: &AppState, token: &str) -> Result<Session, ApiError> {
+    if crate::hub_keys::is_hub_token(token) {
+        return crate::hub_keys::session_for(state, token);
+    }
     let th = token_hash(token);
     let session = match state.sessions.get(&th) {
         Some(s) => Some(s),

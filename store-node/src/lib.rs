@@ -23,6 +23,7 @@ pub mod devices;
 pub mod docs;
 pub mod events;
 pub mod http;
+pub mod hub_keys;
 pub mod mqtt;
 pub mod printing;
 pub mod state;
@@ -171,12 +172,17 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     } else {
         None
     };
+    let hub_keys = db
+        .read(hub_keys::HubKeys::load)
+        .await
+        .context("loading the hub's keys")?;
     let state = Arc::new(AppState {
         config,
         db,
         bus,
         menu: RwLock::new(Arc::new(menu)),
         sessions: Default::default(),
+        hub_keys,
         login_failures: Default::default(),
         in_flight: Default::default(),
         metrics: metrics_handle(),

@@ -27,6 +27,8 @@ pub struct AppState {
     /// Read-mostly copy of the stored menu; replaced after each committed edit.
     pub menu: RwLock<Arc<MenuState>>,
     pub sessions: crate::auth::SessionCache,
+    /// The hub's token keys, for staff signed in at the hub.
+    pub hub_keys: crate::hub_keys::HubKeys,
     pub login_failures: Mutex<HashMap<String, crate::auth::Failures>>,
     /// (principal, idempotency key) of writes still running: a concurrent duplicate gets 409.
     pub in_flight: Mutex<HashSet<(String, String)>>,

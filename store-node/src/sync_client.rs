@@ -405,6 +405,13 @@ async fn drive(
             msg = rx.next() => match msg {
                 Some(Ok(Message::Binary(bytes))) => {
                     let frame = match wire::decode(&bytes) {
+                        Ok(Frame::Keys { issuer, jwks }) => {
+                            // Not sync: a bad set is logged and the last good one kept.
+                            if let Err(e) = crate::hub_keys::accept(state, issuer, jwks).await {
+                                tracing::warn!(error = %e, "hub keys not taken");
+                            }
+                            continue;
+                        }
                         Ok(f) => f,
                         Err(e) => {
                             let _ = queue(out, vec![Frame::Error { code: "malformed_frame".into(), message: e.to_string() }]);

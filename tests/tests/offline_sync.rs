@@ -7,16 +7,13 @@
 
 mod common;
 
-use common::{bin, eventually, spawn};
+use common::{ADMIN, Api, eventually, hub_command, node_command, spawn};
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
-
-const ADMIN: &str = "admin-token-for-tests-only";
 
 /// A TCP proxy that can be cut (existing connections dropped, new ones refused) and healed.
 struct Proxy {
@@ -70,50 +67,6 @@ impl Proxy {
     }
 }
 
-struct Api {
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        token: &str,
-        body: Option<Value>,
-        key: Option<&str>,
-    ) -> (u16, Value) {
-        let mut r = self.http.request(method, url).bearer_auth(token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        if let Some(k) = key {
-            r = r.header("Idempotency-Key", k);
-        }
-        let r = r.send().await.unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, url: &str, token: &str) -> Value {
-        self.call(reqwest::Method::GET, url, token, None, None)
-            .await
-            .1
-    }
-    async fn login(&self, base: &str, staff: &str, pin: &str) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"staff_id": staff, "pin": pin}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["token"].as_str().unwrap().to_owned()
-    }
-}
-
 fn order(item: &str, mods: &[&str]) -> Value {
     json!({"channel": "pos", "fulfillment": "takeaway", "lines": [{"item_id": item, "quantity": 1, "modifiers": mods}]})
 }
@@ -141,17 +94,13 @@ async fn scenario(database_url: String) {
     let api = Api {
         http: reqwest::Client::new(),
     };
-    let mut hub_cmd = Command::new(bin("cloud-hub"));
-    hub_cmd
-        .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
-        .env("HUB_ADMIN_TOKEN", ADMIN);
-    let hub = spawn(hub_cmd);
+    let hub = spawn(hub_command(&database_url));
     let hub_addr = hub.base.trim_start_matches("http://").to_owned();
     let (s, _) = api
         .call(
             reqwest::Method::POST,
             &format!("{}/api/v1/admin/stores", hub.base),
-            ADMIN,
+            Some(ADMIN),
             Some(json!({"id": "store-1", "name": "Harbor Street Kitchen"})),
             None,
         )
@@ -166,29 +115,19 @@ async fn scenario(database_url: String) {
             .call(
                 reqwest::Method::POST,
                 &format!("{}/api/v1/admin/stores/store-1/node-tokens", hub.base),
-                ADMIN,
+                Some(ADMIN),
                 Some(json!({"label": format!("node-{i}")})),
                 None,
             )
             .await;
         assert_eq!(s, 201, "{t}");
-        let mut cmd = Command::new(bin("store-node"));
-        cmd.args([
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--mqtt-bind",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("STORE_NODE__STORE__ID", "store-1")
-        .env(
-            "STORE_NODE__HUB__URL",
-            format!("ws://127.0.0.1:{}/api/v1/sync", proxy.port),
-        )
-        .env("STORE_NODE__HUB__TOKEN", t["token"].as_str().unwrap());
-        nodes.push(spawn(cmd));
+        // Through the proxy, so the test can cut the link.
+        nodes.push(spawn(node_command(
+            dir.path(),
+            "store-1",
+            &format!("http://127.0.0.1:{}", proxy.port),
+            t["token"].as_str().unwrap(),
+        )));
     }
     let mut cashiers = vec![];
     let mut managers = vec![];
@@ -210,7 +149,7 @@ async fn scenario(database_url: String) {
             .call(
                 reqwest::Method::POST,
                 &format!("{}/api/v1/orders", n.base),
-                t,
+                Some(t),
                 Some(order("house-garden-salad", &["salad-dressing-ranch"])),
                 Some(&uuid::Uuid::now_v7().to_string()),
             )
@@ -236,7 +175,7 @@ async fn scenario(database_url: String) {
                 .call(
                     reqwest::Method::POST,
                     &format!("{}/api/v1/orders", n.base),
-                    t,
+                    Some(t),
                     Some(order(
                         "fountain-soda",
                         &["drink-size-small", "soda-choice-cola"],
@@ -255,7 +194,7 @@ async fn scenario(database_url: String) {
                 "{}/api/v1/menu/items/margherita-pizza/sold-out",
                 nodes[0].base
             ),
-            &managers[0],
+            Some(&managers[0]),
             Some(json!({"sold_out": true})),
             None,
         )
@@ -268,7 +207,7 @@ async fn scenario(database_url: String) {
                 "{}/api/v1/menu/modifiers/pizza-crust-thin/sold-out",
                 nodes[1].base
             ),
-            &managers[1],
+            Some(&managers[1]),
             Some(json!({"sold_out": true})),
             None,
         )
@@ -287,7 +226,7 @@ async fn scenario(database_url: String) {
         .call(
             reqwest::Method::PUT,
             &format!("{}/api/v1/stores/store-1/menu", hub.base),
-            ADMIN,
+            Some(ADMIN),
             Some(menu),
             None,
         )
@@ -299,7 +238,7 @@ async fn scenario(database_url: String) {
         .call(
             reqwest::Method::PUT,
             &format!("{}/api/v1/stores/store-1/staff/sam", hub.base),
-            ADMIN,
+            Some(ADMIN),
             Some(json!({"name": "Sam Server", "role": "cashier", "pin": "7777"})),
             None,
         )
@@ -309,7 +248,7 @@ async fn scenario(database_url: String) {
         .call(
             reqwest::Method::PUT,
             &format!("{}/api/v1/stores/store-1/settings", hub.base),
-            ADMIN,
+            Some(ADMIN),
             Some(json!({"name": "Harbor Street Kitchen — Pier 39", "pickup_lead_minutes": 20})),
             None,
         )

@@ -8,45 +8,13 @@
 
 mod common;
 
-use common::{WAIT, bin, eventually, spawn};
-
-use std::process::Command;
+use common::{ADMIN, Api, WAIT, eventually, hub_command, node_command, spawn};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-const ADMIN: &str = "admin-token-for-tests-only";
 const STORE: &str = "store-1";
-
-struct Api {
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        key: Option<&str>,
-    ) -> (u16, Value) {
-        let mut r = self.http.request(method, url);
-        if let Some(t) = token {
-            r = r.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        if let Some(k) = key {
-            r = r.header("Idempotency-Key", k);
-        }
-        let r = r.send().await.unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
-    }
-}
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -73,11 +41,7 @@ async fn scenario(database_url: String) {
     let api = Api {
         http: reqwest::Client::new(),
     };
-    let mut hub_cmd = Command::new(bin("cloud-hub"));
-    hub_cmd
-        .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
-        .env("HUB_ADMIN_TOKEN", ADMIN);
-    let hub = spawn(hub_cmd);
+    let hub = spawn(hub_command(&database_url));
     let post = reqwest::Method::POST;
     let get = reqwest::Method::GET;
     let (s, b) = api
@@ -103,24 +67,12 @@ async fn scenario(database_url: String) {
 
     // The demo node syncs its menu up to the hub.
     let dir = tempfile::tempdir().unwrap();
-    let hub_ws = format!(
-        "ws://{}/api/v1/sync",
-        hub.base.trim_start_matches("http://")
-    );
-    let mut cmd = Command::new(bin("store-node"));
-    cmd.args([
-        "--demo",
-        "--bind",
-        "127.0.0.1:0",
-        "--mqtt-bind",
-        "127.0.0.1:0",
-        "--data-dir",
-    ])
-    .arg(dir.path())
-    .env("STORE_NODE__STORE__ID", STORE)
-    .env("STORE_NODE__HUB__URL", &hub_ws)
-    .env("STORE_NODE__HUB__TOKEN", t["token"].as_str().unwrap());
-    let node = spawn(cmd);
+    let node = spawn(node_command(
+        dir.path(),
+        STORE,
+        &hub.base,
+        t["token"].as_str().unwrap(),
+    ));
 
     let public = format!("{}/api/v1/public/stores/{STORE}", hub.base);
     eventually("the store to take online orders at the hub", async || {

@@ -26,7 +26,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use domain::roles::{Permission, Role};
 
-use super::jwt::{Claims, TokenError};
+use super::jwt::TokenError;
 use crate::http::error::ApiError;
 use crate::http::extract::bearer;
 use crate::hub::Hub;
@@ -62,7 +62,10 @@ impl Kind {
 pub struct Signed {
     pub user_id: String,
     pub kind: Kind,
-    pub claims: Claims,
+    /// The session (refresh-token family) the token was issued in.
+    pub sid: String,
+    /// When the token was issued (seconds).
+    pub iat: u64,
 }
 
 /// Who is calling.
@@ -110,9 +113,10 @@ pub async fn caller_from_token(hub: &Hub, token: &str) -> Result<Caller, TokenEr
     let kind = Kind::parse(&claims.kind)
         .ok_or_else(|| TokenError::Invalid("unknown account kind".into()))?;
     Ok(Caller::User(Signed {
-        user_id: claims.sub.clone(),
+        user_id: claims.sub,
         kind,
-        claims,
+        sid: claims.sid,
+        iat: claims.iat,
     }))
 }
 
@@ -133,11 +137,11 @@ pub async fn authenticate(parts: &Parts, hub: &Hub) -> Result<Caller, ApiError> 
     };
     let state = hub
         .db
-        .session_state(&signed.user_id, &signed.claims.sid)
+        .session_state(&signed.user_id, &signed.sid)
         .await?
         .ok_or_else(|| ApiError::unauthorized("bad_token", "this account no longer exists"))?;
     let changed_s = u64::try_from(state.password_changed_at / 1000).unwrap_or(0);
-    if !state.live || signed.claims.iat < changed_s {
+    if !state.live || signed.iat < changed_s {
         return Err(ApiError::unauthorized(
             "token_revoked",
             "this session has ended (signed out, or the password changed): sign in again",

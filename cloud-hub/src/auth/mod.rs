@@ -1,7 +1,7 @@
 //! Accounts and who may do what on the hub.
 //!
 //! - `password`: the new-password policy and Argon2id hashing (with rehash on login);
-//! - `jwt`: EdDSA access tokens, the signing keys and the JWKS;
+//! - `jwt` (the `access-token` crate): EdDSA access tokens, the signing keys and the JWKS;
 //! - `throttle`: sign-in rate limits per IP and per account;
 //! - `extract`: the request extractors that authenticate and authorise
 //!   (`Signed`, `CustomerUser`, `PlatformAdmin`, `StoreAccess<perm::X>`,
@@ -18,13 +18,15 @@
 //! change, so logout and password changes take effect at once.
 
 pub mod extract;
-pub mod jwt;
+pub use access_token as jwt;
 pub mod password;
 pub mod throttle;
 
+use std::collections::BTreeMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use domain::roles::Role;
 use rand::RngCore;
 use serde::Serialize;
 
@@ -34,8 +36,7 @@ use jwt::{Claims, Key, KeySet, TokenError};
 
 pub use extract::{CustomerUser, OrgAccess, PlatformAdmin, Signed, StoreAccess, perm};
 
-/// The default `iss` of access tokens.
-pub const DEFAULT_ISSUER: &str = "cloud-hub";
+pub use jwt::DEFAULT_ISSUER;
 /// How often at most an unknown `kid` makes the hub re-read its keys.
 const KEY_RELOAD_EVERY: Duration = Duration::from_secs(10);
 
@@ -175,7 +176,13 @@ impl AuthState {
     }
 
     /// Signs an access token for `user_id` in session `family`.
-    pub fn mint(&self, user_id: &str, kind: &str, family: &str) -> anyhow::Result<String> {
+    pub fn mint(
+        &self,
+        user_id: &str,
+        kind: &str,
+        family: &str,
+        grants: StaffGrants,
+    ) -> anyhow::Result<String> {
         let iat = secs_now();
         let claims = Claims {
             iss: self.config.issuer.clone(),
@@ -186,6 +193,8 @@ impl AuthState {
             jti: uuid::Uuid::now_v7().to_string(),
             sid: family.into(),
             kind: kind.into(),
+            stores: grants.stores,
+            name: grants.name,
         };
         Ok(self
             .keys
@@ -242,18 +251,20 @@ impl AuthState {
             now + ms(self.config.refresh_ttl_secs),
         )
         .await?;
-        self.pair(user_id, kind, &family, refresh)
+        self.pair(db, user_id, kind, &family, refresh).await
     }
 
-    fn pair(
+    async fn pair(
         &self,
+        db: &Db,
         user_id: &str,
         kind: &str,
         family: &str,
         refresh: String,
     ) -> anyhow::Result<TokenPair> {
+        let grants = StaffGrants::of(db, user_id, kind).await?;
         Ok(TokenPair {
-            access_token: self.mint(user_id, kind, family)?,
+            access_token: self.mint(user_id, kind, family, grants)?,
             token_type: "Bearer",
             expires_in: self.config.access_ttl_secs,
             refresh_token: refresh,
@@ -304,7 +315,47 @@ impl AuthState {
                 .map_err(anyhow::Error::from)?;
             return Err(RefreshError::Reused);
         }
-        Ok(self.pair(&user.id, &user.kind, &row.family_id, fresh)?)
+        Ok(self
+            .pair(db, &user.id, &user.kind, &row.family_id, fresh)
+            .await?)
+    }
+}
+
+/// What a staff member's access token says about them beyond who they are:
+/// their name and their role in each store, so a store node can authorise the
+/// token offline. Empty for customers and admins.
+#[derive(Debug, Default)]
+pub struct StaffGrants {
+    pub name: Option<String>,
+    pub stores: BTreeMap<String, Role>,
+}
+
+/// More stores than this and a token would outgrow request headers: it then
+/// names none, and such a user signs in at a store's node with their PIN.
+const MAX_STORES_IN_TOKEN: usize = 100;
+
+impl StaffGrants {
+    pub async fn of(db: &Db, user_id: &str, kind: &str) -> anyhow::Result<StaffGrants> {
+        if kind != "staff" {
+            return Ok(StaffGrants::default());
+        }
+        let name = db.user_by_id(user_id).await?.map(|u| u.name);
+        let mut stores: BTreeMap<String, Role> = BTreeMap::new();
+        for (store, role) in db.store_grants(user_id).await? {
+            let Some(role) = Role::parse(&role) else {
+                continue;
+            };
+            // Several memberships reach the same store: the one allowing most wins.
+            let held = stores.entry(store).or_insert(role);
+            if role.permissions().len() > held.permissions().len() {
+                *held = role;
+            }
+        }
+        if stores.len() > MAX_STORES_IN_TOKEN {
+            tracing::warn!(user = %user_id, stores = stores.len(), "too many stores to name in an access token; naming none");
+            stores.clear();
+        }
+        Ok(StaffGrants { name, stores })
     }
 }
 

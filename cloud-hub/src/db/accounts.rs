@@ -335,6 +335,24 @@ impl Db {
         })
     }
 
+    /// Every (store, role) a user's memberships give: an organisation-wide
+    /// membership gives its role in each of the organisation's stores.
+    pub async fn store_grants(&self, user_id: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT s.id AS store_id, m.role FROM memberships m \
+                 JOIN stores s ON s.org_id = m.org_id AND (m.store_id IS NULL OR m.store_id = s.id) \
+                 WHERE m.user_id = $1 ORDER BY s.id",
+            )
+            .bind(user_id.to_owned())
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get("store_id")?, row.try_get("role")?)))
+                .collect()
+        })
+    }
+
     /// Whether a store belongs to an organisation.
     pub async fn store_in_org(&self, store_id: &str, org_id: &str) -> Result<bool, sqlx::Error> {
         on_pool!(self, pool => Ok(sqlx::query("SELECT 1 FROM stores WHERE id = $1 AND org_id = $2")

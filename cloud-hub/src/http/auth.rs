@@ -259,7 +259,7 @@ pub async fn logout(
         )
         .into());
     };
-    hub.db.revoke_family(&signed.claims.sid, now).await?;
+    hub.db.revoke_family(&signed.sid, now).await?;
     tracing::info!(user = %signed.user_id, "signed out");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -163,6 +163,18 @@ impl Conn {
         if let Some(why) = self.step_and_send(Op::Start).await {
             return why;
         }
+        // The node keeps these to accept hub-signed staff tokens while we are unreachable.
+        let keys = Frame::Keys {
+            issuer: hub.auth.config.issuer.clone(),
+            jwks: hub.auth.jwks(),
+        };
+        if let Err(e) = self
+            .socket
+            .send(Message::Binary(wire::encode(&keys).into()))
+            .await
+        {
+            return format!("send failed: {e}");
+        }
         loop {
             tokio::select! {
                 biased;

@@ -368,6 +368,8 @@ pub struct Peer {
     pub remote_errors: Vec<String>,
     /// The close the hub sent, once it did.
     pub closed: Option<Option<(u16, String)>>,
+    /// The token issuer and JWKS the hub last sent.
+    pub keys: Option<(String, Value)>,
 }
 
 impl Peer {
@@ -385,6 +387,7 @@ impl Peer {
             acks_received: 0,
             remote_errors: vec![],
             closed: None,
+            keys: None,
         }
     }
 
@@ -449,9 +452,12 @@ impl Peer {
         let ws = self.ws.as_mut().expect("connected");
         match next_got(ws, deadline).await {
             Got::Frame(f) => {
-                match f {
+                match &f {
                     Frame::Events { .. } => self.events_frames_received += 1,
                     Frame::Ack { .. } => self.acks_received += 1,
+                    Frame::Keys { issuer, jwks } => {
+                        self.keys = Some((issuer.clone(), jwks.clone()))
+                    }
                     _ => {}
                 }
                 match self.session.receive(f, &mut self.log, &mut self.docs) {

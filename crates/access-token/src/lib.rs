@@ -1,5 +1,8 @@
 //! Access tokens: EdDSA (Ed25519) JWTs the hub signs and anyone holding its
-//! JWKS can verify offline (store nodes included).
+//! JWKS can verify offline. The hub signs and verifies with [`KeySet`]; a
+//! store node verifies with [`PublicKeys`], built from the JWKS the hub sends
+//! it over the sync link, so hub-issued staff tokens work at the till even
+//! while the hub is unreachable.
 //!
 //! `jsonwebtoken` does the JWT format and claim checks; its cryptography is a
 //! small provider over `ring` (already in the build for TLS) that knows only
@@ -8,13 +11,14 @@
 //!
 //! Verification pins EdDSA, requires `iss`, `aud`, `exp` and `sub`, checks the
 //! issuer and audience, allows no clock leeway, and looks the header's `kid`
-//! up among the hub's current keys (reloading them from the database once in a
-//! while, so a key added by another replica is found).
+//! up among the signer's current keys.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::roles::Role;
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{EllipticCurve, ThumbprintHash};
@@ -24,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Digest;
 
+/// The default `iss` of access tokens (the hub's `--jwt-issuer`).
+pub const DEFAULT_ISSUER: &str = "cloud-hub";
 /// The audience of every access token the hub issues.
 pub const AUDIENCE: &str = "edge-restaurant";
 /// The longest an access token lives.
@@ -44,6 +50,14 @@ pub struct Claims {
     pub sid: String,
     /// customer, staff or admin.
     pub kind: String,
+    /// Staff only: each store the user works at and their role there (the
+    /// most privileged when they hold several), as of when the token was
+    /// signed. A store node authorises hub-signed tokens with it, offline.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stores: BTreeMap<String, Role>,
+    /// Staff only: the name the till shows for whoever is signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Why an access token is refused (all are 401 for the client).
@@ -51,7 +65,7 @@ pub struct Claims {
 pub enum TokenError {
     #[error("the access token has expired")]
     Expired,
-    #[error("the access token is signed with a key the hub does not know")]
+    #[error("the access token is signed with a key this server does not know")]
     UnknownKey,
     #[error("the access token is not valid: {0}")]
     Invalid(String),
@@ -301,17 +315,90 @@ pub fn kid_of(token: &str) -> Result<String, TokenError> {
 
 /// Verifies `token` with `key`: EdDSA only, issuer, audience, expiry (no leeway).
 pub fn verify_with(key: &Key, token: &str, issuer: &str) -> Result<Claims, TokenError> {
+    verify_decoding(&key.decoding, token, issuer)
+}
+
+fn verify_decoding(key: &DecodingKey, token: &str, issuer: &str) -> Result<Claims, TokenError> {
     let mut v = Validation::new(Algorithm::EdDSA);
     v.leeway = 0;
     v.set_issuer(&[issuer]);
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    jsonwebtoken::decode::<Claims>(token, &key.decoding, &v)
+    jsonwebtoken::decode::<Claims>(token, key, &v)
         .map(|d| d.claims)
         .map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid(e.to_string()),
         })
+}
+
+// ---- verifying elsewhere: the public half only ------------------------------
+
+/// The hub's public keys as another server holds them: parsed from its JWKS,
+/// with the issuer its tokens must name. Verifies, never signs.
+#[derive(Debug, Clone)]
+pub struct PublicKeys {
+    issuer: String,
+    keys: Vec<(String, DecodingKey)>,
+}
+
+/// A JWKS that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key set: {0}")]
+pub struct JwksError(pub String);
+
+impl PublicKeys {
+    /// From `{"keys": [...]}`: every key must be an Ed25519 OKP key with a
+    /// `kid` and a 32-byte `x`; a set with none, or with any other key, is
+    /// refused whole rather than trusted in part.
+    pub fn from_jwks(issuer: &str, jwks: &Value) -> Result<PublicKeys, JwksError> {
+        install_provider();
+        if issuer.is_empty() {
+            return Err(JwksError("the issuer is empty".into()));
+        }
+        let list = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| JwksError("no \"keys\" array".into()))?;
+        if list.is_empty() {
+            return Err(JwksError("no keys".into()));
+        }
+        let mut keys = Vec::with_capacity(list.len());
+        for k in list {
+            let field = |name: &str| k.get(name).and_then(Value::as_str);
+            let kid = field("kid").ok_or_else(|| JwksError("a key has no kid".into()))?;
+            if field("kty") != Some("OKP") || field("crv") != Some("Ed25519") {
+                return Err(JwksError(format!("{kid}: not an Ed25519 (OKP) key")));
+            }
+            if field("alg").is_some_and(|a| a != "EdDSA") {
+                return Err(JwksError(format!("{kid}: not for EdDSA")));
+            }
+            let x = field("x")
+                .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
+                .filter(|x| x.len() == 32)
+                .ok_or_else(|| JwksError(format!("{kid}: x is not a 32-byte key")))?;
+            keys.push((kid.to_owned(), DecodingKey::from_ed_der(&x)));
+        }
+        Ok(PublicKeys {
+            issuer: issuer.to_owned(),
+            keys,
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Checks a token's signature and claims against these keys.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let kid = kid_of(token)?;
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(k, _)| *k == kid)
+            .ok_or(TokenError::UnknownKey)?;
+        verify_decoding(key, token, &self.issuer)
+    }
 }
 
 #[cfg(test)]
@@ -336,6 +423,8 @@ mod tests {
             jti: "j".into(),
             sid: "f".into(),
             kind: "customer".into(),
+            stores: BTreeMap::new(),
+            name: None,
         }
     }
 
@@ -379,6 +468,75 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_jwks_verifies_what_its_keys_signed() {
+        let keys = keyset();
+        let public = PublicKeys::from_jwks("cloud-hub", &keys.jwks()).unwrap();
+        let mut staff = claims(now() + 60);
+        staff.kind = "staff".into();
+        staff.stores = BTreeMap::from([("s1".into(), Role::Cashier), ("s2".into(), Role::Owner)]);
+        staff.name = Some("Sam".into());
+        let got = public.verify(&keys.sign(&staff).unwrap()).unwrap();
+        assert_eq!(got, staff);
+        // Customers' tokens carry neither field.
+        let t = keys.sign(&claims(now() + 60)).unwrap();
+        let payload = t.split('.').nth(1).unwrap();
+        let body: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert!(
+            body.get("stores").is_none() && body.get("name").is_none(),
+            "{body}"
+        );
+
+        assert_eq!(
+            public.verify(&keyset().sign(&claims(now() + 60)).unwrap()),
+            Err(TokenError::Invalid("InvalidSignature".into()))
+        );
+        let expired = keys.sign(&claims(now() - 1)).unwrap();
+        assert_eq!(public.verify(&expired), Err(TokenError::Expired));
+        let other_issuer = PublicKeys::from_jwks("elsewhere", &keys.jwks()).unwrap();
+        assert!(matches!(
+            other_issuer.verify(&t),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_token_from_an_unknown_key_is_refused_as_such() {
+        let keys = keyset();
+        let mut jwks = keys.jwks();
+        jwks["keys"][0]["kid"] = json!("k2");
+        let public = PublicKeys::from_jwks("cloud-hub", &jwks).unwrap();
+        let t = keys.sign(&claims(now() + 60)).unwrap();
+        assert_eq!(public.verify(&t), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn unusable_key_sets_are_refused_whole() {
+        let good = keyset().jwks()["keys"][0].clone();
+        let with = |f: &dyn Fn(&mut Value)| {
+            let mut k = good.clone();
+            f(&mut k);
+            json!({ "keys": [good.clone(), k] })
+        };
+        let cases = [
+            json!({}),
+            json!({ "keys": [] }),
+            json!({ "keys": "k1" }),
+            with(&|k| k["kty"] = json!("RSA")),
+            with(&|k| k["crv"] = json!("X25519")),
+            with(&|k| k["alg"] = json!("HS256")),
+            with(&|k| k["x"] = json!("AAAA")),
+            with(&|k| k["x"] = json!(17)),
+            with(&|k| drop(k.as_object_mut().unwrap().remove("kid"))),
+        ];
+        for jwks in cases {
+            assert!(PublicKeys::from_jwks("cloud-hub", &jwks).is_err(), "{jwks}");
+        }
+        assert!(PublicKeys::from_jwks("", &json!({ "keys": [good.clone()] })).is_err());
+        assert!(PublicKeys::from_jwks("cloud-hub", &json!({ "keys": [good] })).is_ok());
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_tokens_are_refused_without_panicking(s in "\\PC{0,200}") {
@@ -386,6 +544,8 @@ mod tests {
             let key = keys.get("k1").unwrap();
             let _ = kid_of(&s);
             proptest::prop_assert!(verify_with(key, &s, "cloud-hub").is_err());
+            let public = PublicKeys::from_jwks("cloud-hub", &keys.jwks()).unwrap();
+            proptest::prop_assert!(public.verify(&s).is_err());
         }
     }
 }

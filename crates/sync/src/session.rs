@@ -205,6 +205,8 @@ impl Session {
                 }
             }
             Frame::Error { code, message } => return Err(SessionError::Remote { code, message }),
+            // For whoever drives the session (the node keeps them); nothing to sync.
+            Frame::Keys { .. } => {}
         }
         Ok(step)
     }

@@ -5,8 +5,8 @@
 //! "EDGS"  version:u8  kind:u8  length:u32 (big-endian)  payload[length]
 //! ```
 //! Kinds: 1 hello, 2 events, 3 ack, 4 doc (payload: doc kind byte, then an
-//! automerge sync message), 5 error. Hello, events, ack and error payloads are
-//! JSON. The decoder checks everything before it allocates or parses: magic,
+//! automerge sync message), 5 error, 6 keys. Hello, events, ack, error and
+//! keys payloads are JSON. The decoder checks everything before it allocates or parses: magic,
 //! a version it speaks, a known kind, a length that matches and stays under
 //! [`MAX_FRAME`]. Anything else is a [`WireError`], never a panic.
 
@@ -37,6 +37,13 @@ pub enum Frame {
     Doc { kind: DocKind, message: Vec<u8> },
     /// Why the sender is about to close.
     Error { code: String, message: String },
+    /// Hub to node, after each hello: the issuer and public keys (a JWKS) of
+    /// the hub's access tokens, so the node can accept hub-signed staff tokens
+    /// while the hub is unreachable. Not part of the sync exchange itself.
+    Keys {
+        issuer: String,
+        jwks: serde_json::Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +77,11 @@ struct EventsBody {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AckBody {
     vector: VersionVector,
+}
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeysBody {
+    issuer: String,
+    jwks: serde_json::Value,
 }
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ErrorBody {
@@ -118,6 +130,13 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
             json(&ErrorBody {
                 code: code.clone(),
                 message: message.clone(),
+            }),
+        ),
+        Frame::Keys { issuer, jwks } => (
+            6,
+            json(&KeysBody {
+                issuer: issuer.clone(),
+                jwks: jwks.clone(),
             }),
         ),
     };
@@ -185,6 +204,13 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, WireError> {
             Ok(Frame::Error {
                 code: b.code,
                 message: b.message,
+            })
+        }
+        6 => {
+            let b: KeysBody = parse(payload)?;
+            Ok(Frame::Keys {
+                issuer: b.issuer,
+                jwks: b.jwks,
             })
         }
         k => Err(WireError::UnknownKind(k)),

@@ -41,6 +41,10 @@ fn frames_round_trip() {
             code: "wrong_store".into(),
             message: "no".into(),
         },
+        Frame::Keys {
+            issuer: "cloud-hub".into(),
+            jwks: serde_json::json!({"keys": [{"kty": "OKP", "kid": "k1"}]}),
+        },
     ] {
         assert_eq!(decode(&encode(&f)).unwrap(), f);
     }

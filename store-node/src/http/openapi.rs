@@ -31,7 +31,16 @@ impl Modify for Bearer {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A session token from POST /api/v1/auth/login (staff id and PIN), or a \
+                         staff member's access token from the hub, checked against the hub's keys \
+                         (also while the hub is unreachable).",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

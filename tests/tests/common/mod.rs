@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 /// How long any single wait may take.
 pub const WAIT: Duration = Duration::from_secs(90);
 
@@ -49,6 +51,93 @@ pub fn spawn(mut cmd: Command) -> Proc {
         .trim()
         .to_owned();
     Proc { child, base }
+}
+
+/// The platform admin token the tests start hubs with.
+pub const ADMIN: &str = "admin-token-for-tests-only";
+
+/// A hub on a free port over `database_url`, with [`ADMIN`] as its admin token.
+pub fn hub_command(database_url: &str) -> Command {
+    let mut cmd = Command::new(bin("cloud-hub"));
+    cmd.args(["--bind", "127.0.0.1:0", "--database-url", database_url])
+        .env("HUB_ADMIN_TOKEN", ADMIN);
+    cmd
+}
+
+/// The demo store node for `store` with its data in `dir`, syncing with the
+/// hub at `hub_base` (its http:// address) with node token `token`.
+pub fn node_command(dir: &std::path::Path, store: &str, hub_base: &str, token: &str) -> Command {
+    let hub_ws = format!(
+        "ws://{}/api/v1/sync",
+        hub_base.trim_start_matches("http://")
+    );
+    let mut cmd = Command::new(bin("store-node"));
+    cmd.args([
+        "--demo",
+        "--bind",
+        "127.0.0.1:0",
+        "--mqtt-bind",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(dir)
+    .env("STORE_NODE__STORE__ID", store)
+    .env("STORE_NODE__HUB__URL", hub_ws)
+    .env("STORE_NODE__HUB__TOKEN", token);
+    cmd
+}
+
+/// A JSON API client: method, URL, bearer token, body, Idempotency-Key; returns
+/// the status and the JSON body (Null when there is none).
+pub struct Api {
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut r = self.http.request(method, url);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        if let Some(k) = key {
+            r = r.header("Idempotency-Key", k);
+        }
+        let r = r.send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET with a bearer token; the JSON body.
+    pub async fn get(&self, url: &str, token: &str) -> Value {
+        self.call(reqwest::Method::GET, url, Some(token), None, None)
+            .await
+            .1
+    }
+
+    /// Signs in at a node with a staff id and PIN; the session token.
+    pub async fn login(&self, base: &str, staff: &str, pin: &str) -> String {
+        let (st, r) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{base}/api/v1/auth/login"),
+                None,
+                Some(serde_json::json!({"staff_id": staff, "pin": pin})),
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{r}");
+        r["token"].as_str().unwrap().to_owned()
+    }
 }
 
 /// Polls `check` until it holds; the deadline fails the test (the interval is not synchronisation).
