@@ -125,6 +125,14 @@ W=$(curl -sf -XPOST "$HUB/api/v1/stores/store-1/orders" -H "authorization: Beare
   -H 'idempotency-key: demo-web-1' -d '{"lines":[{"item_id":"shoestring-fries","quantity":2,"modifiers":[]}],"note":"extra salt"}')
 W_ID=$(echo "$W" | json_field '["id"]')
 echo "$W" | python3 -c 'import sys,json; o=json.load(sys.stdin); t=o["totals"]; print("   %s  %d line(s)  total %.2f %s  (%s, pay at pickup)" % (o["ticket"], len(o["lines"]), t["total"]/100, t["currency"], o["status"]))'
+echo "==> a manager invited at the hub signs in at the node with their hub account (works offline too)"
+INVITE=$(admin POST /api/v1/orgs/default/invitations '{"email":"morgan@example.com","role":"manager","store_id":"store-1"}' | json_field '["token"]')
+MORGAN=$(curl -sf -XPOST "$HUB/api/v1/auth/accept-invitation" -H 'content-type: application/json' \
+  -d "{\"token\":\"$INVITE\",\"name\":\"Morgan Manager\",\"password\":\"plum-kettle-73-orbit\"}" | json_field '["access_token"]')
+# The node checks hub tokens against the keys the hub sent it over sync (and keeps them).
+for _ in $(seq 1 100); do curl -sf "$NODE/api/v1/auth/me" -H "authorization: Bearer $MORGAN" >/dev/null && break; sleep 0.1; done
+curl -sf "$NODE/api/v1/auth/me" -H "authorization: Bearer $MORGAN" | sed 's/^/   the node says: /'
+echo
 # The printers have the tickets and receipts a moment after each commit (the web order's after sync).
 for _ in $(seq 1 50); do [ "$(ls "$PRINTED"/*.png 2>/dev/null | wc -l)" -ge 7 ] && break; sleep 0.1; done
 
@@ -147,6 +155,9 @@ cat <<MSG
     track it live (WS)  ws://127.0.0.1:$HUB_PORT/api/v1/me/orders/$W_ID/events?access_token=$CUSTOMER
                         (the access token lives 15 minutes; sign in again: POST $HUB/api/v1/auth/login)
                         (then mark it ready at the KDS or: curl -XPOST $NODE/api/v1/orders/$W_ID/accept|start|ready -H "authorization: Bearer $KITCHEN")
+  Hub staff at the till  morgan@example.com / plum-kettle-73-orbit (manager, invited at the hub):
+                        curl -s $NODE/api/v1/auth/me -H "authorization: Bearer $MORGAN"
+                        (the node checks the hub's token itself, also with the hub stopped)
   Printed tickets     $PRINTED/   (one .png and .txt per ticket, receipt and drawer kick; open the PNGs)
 $(ls "$PRINTED"/*.png 2>/dev/null | sed 's/^/                        /')
   Devices             curl -s $NODE/api/v1/devices -H "authorization: Bearer $MANAGER"
