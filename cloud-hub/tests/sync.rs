@@ -88,6 +88,64 @@ async fn events_reach_the_hub_once(backend: Backend) {
 }
 both!(events_reach_the_hub_once);
 
+/// The hub sends its token keys only to a node whose hello says it reads
+/// them: a node built before the `Keys` frame would refuse it.
+async fn keys_go_only_to_nodes_that_read_them(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till 1").await;
+    let send = async |ws: &mut common::Ws, f: &Frame| {
+        ws.send(Message::Binary(wire::encode(f).into()))
+            .await
+            .unwrap()
+    };
+    let hello = |features: Vec<String>| Frame::Hello {
+        store: "s1".into(),
+        replica: "node-1".into(),
+        vector: Default::default(),
+        features,
+    };
+    let mut ws = ws_connect(&hub.ws_url(), Some(&token)).await.unwrap();
+    send(&mut ws, &hello(vec![])).await;
+    // Frames are answered in order: everything before this event's ack
+    // includes whatever the hub sent in reply to the hello.
+    let event = Peer::new("s1", "node-1").record_order("o1", "S-0001", 1000);
+    send(
+        &mut ws,
+        &Frame::Events {
+            events: vec![event],
+        },
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match common::next_got(&mut ws, deadline).await {
+            common::Got::Frame(Frame::Ack { .. }) => break,
+            common::Got::Frame(Frame::Keys { .. }) => {
+                panic!("keys sent to a node that cannot read them")
+            }
+            common::Got::Frame(_) => {}
+            common::Got::Closed(c) => panic!("closed: {c:?}"),
+        }
+    }
+    // The same node, upgraded, says it reads them: they come once.
+    send(&mut ws, &hello(vec!["keys".into()])).await;
+    loop {
+        match common::next_got(&mut ws, deadline).await {
+            common::Got::Frame(Frame::Keys { issuer, jwks }) => {
+                assert_eq!(issuer, "cloud-hub");
+                assert_eq!(jwks["keys"][0]["kty"], "OKP");
+                break;
+            }
+            common::Got::Frame(_) => {}
+            common::Got::Closed(c) => panic!("closed: {c:?}"),
+        }
+    }
+    hub.stop().await;
+}
+both!(keys_go_only_to_nodes_that_read_them);
+
 /// A node that sends many small `Events` frames back to back (a busy till, or
 /// a hub that fell behind) has them all held in order, with a document message
 /// in between applied in its place: the hub appends frames that queued up
@@ -298,6 +356,7 @@ async fn bad_input_is_refused(backend: Backend) {
         store: "s2".into(),
         replica: "node-1".into(),
         vector: Default::default(),
+        features: vec![],
     };
     ws.send(Message::Binary(wire::encode(&hello).into()))
         .await

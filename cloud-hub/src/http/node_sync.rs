@@ -163,18 +163,7 @@ impl Conn {
         if let Some(why) = self.step_and_send(Op::Start).await {
             return why;
         }
-        // The node keeps these to accept hub-signed staff tokens while we are unreachable.
-        let keys = Frame::Keys {
-            issuer: hub.auth.config.issuer.clone(),
-            jwks: hub.auth.jwks(),
-        };
-        if let Err(e) = self
-            .socket
-            .send(Message::Binary(wire::encode(&keys).into()))
-            .await
-        {
-            return format!("send failed: {e}");
-        }
+        let mut keys_sent = false;
         loop {
             tokio::select! {
                 biased;
@@ -195,6 +184,15 @@ impl Conn {
                             Ok(mut frame) => {
                                 if let Frame::Events { events } = &mut frame {
                                     self.batch_events(events);
+                                }
+                                if let Frame::Hello { features, .. } = &frame
+                                    && !keys_sent
+                                    && features.iter().any(|f| f == wire::FEATURE_KEYS)
+                                {
+                                    keys_sent = true;
+                                    if let Some(why) = self.send_keys(hub).await {
+                                        return why;
+                                    }
                                 }
                                 if let Some(why) = self.step_and_send(Op::Receive(frame)).await {
                                     return why;
@@ -232,6 +230,20 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Our token issuer and public keys, which the node keeps to accept
+    /// hub-signed staff tokens while we are unreachable.
+    async fn send_keys(&mut self, hub: &Hub) -> Option<String> {
+        let keys = Frame::Keys {
+            issuer: hub.auth.config.issuer.clone(),
+            jwks: hub.auth.jwks(),
+        };
+        self.socket
+            .send(Message::Binary(wire::encode(&keys).into()))
+            .await
+            .err()
+            .map(|e| format!("send failed: {e}"))
     }
 
     /// The next message: one read ahead by [`Conn::batch_events`], or the socket's next.

@@ -124,6 +124,10 @@ impl Session {
             store: self.store.clone(),
             replica: self.replica.clone(),
             vector: log.vector()?,
+            features: crate::wire::FEATURES
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
         })
     }
 
@@ -150,6 +154,7 @@ impl Session {
                 store,
                 replica,
                 vector,
+                features: _,
             } => {
                 if store != self.store {
                     return Err(SessionError::WrongStore {

@@ -19,6 +19,10 @@ pub const MAGIC: [u8; 4] = *b"EDGS";
 pub const VERSION: u8 = 1;
 /// Largest frame accepted, header included.
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// The peer accepts [`Frame::Keys`].
+pub const FEATURE_KEYS: &str = "keys";
+/// What this build announces in its hello.
+pub const FEATURES: &[&str] = &[FEATURE_KEYS];
 const HEADER: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -28,6 +32,10 @@ pub enum Frame {
         store: String,
         replica: String,
         vector: VersionVector,
+        /// What the sender understands beyond the base protocol ([`FEATURES`]
+        /// in this build), so a newer peer sends only frames it can read.
+        /// Absent on the wire when empty; older builds send none.
+        features: Vec<String>,
     },
     /// A batch of events, in order per origin.
     Events { events: Vec<Event> },
@@ -37,9 +45,10 @@ pub enum Frame {
     Doc { kind: DocKind, message: Vec<u8> },
     /// Why the sender is about to close.
     Error { code: String, message: String },
-    /// Hub to node, after each hello: the issuer and public keys (a JWKS) of
-    /// the hub's access tokens, so the node can accept hub-signed staff tokens
-    /// while the hub is unreachable. Not part of the sync exchange itself.
+    /// Hub to node, once the node's hello announced [`FEATURE_KEYS`]: the
+    /// issuer and public keys (a JWKS) of the hub's access tokens, so the node
+    /// can accept hub-signed staff tokens while the hub is unreachable. Not
+    /// part of the sync exchange itself.
     Keys {
         issuer: String,
         jwks: serde_json::Value,
@@ -69,6 +78,8 @@ struct HelloBody {
     store: String,
     replica: String,
     vector: VersionVector,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    features: Vec<String>,
 }
 #[derive(serde::Serialize, serde::Deserialize)]
 struct EventsBody {
@@ -99,12 +110,14 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
             store,
             replica,
             vector,
+            features,
         } => (
             1u8,
             json(&HelloBody {
                 store: store.clone(),
                 replica: replica.clone(),
                 vector: vector.clone(),
+                features: features.clone(),
             }),
         ),
         Frame::Events { events } => (
@@ -182,6 +195,7 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, WireError> {
                 store: b.store,
                 replica: b.replica,
                 vector: b.vector,
+                features: b.features,
             })
         }
         2 => Ok(Frame::Events {

@@ -17,6 +17,7 @@ fn wrong_store_foreign_and_forged_events_are_refused() {
         store: store.into(),
         replica: "node-a".into(),
         vector: Default::default(),
+        features: vec![],
     };
     assert!(matches!(
         s.receive(hello("store-2"), &mut log, &mut docs),
@@ -152,6 +153,7 @@ fn events_the_peer_sent_are_never_sent_back() {
             store: "store-1".into(),
             replica: "node-a".into(),
             vector: Default::default(),
+            features: vec![],
         },
         &mut hub_log,
         &mut docs,

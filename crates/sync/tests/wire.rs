@@ -28,6 +28,7 @@ fn frames_round_trip() {
             store: "store-1".into(),
             replica: "node-a".into(),
             vector: v.clone(),
+            features: vec!["keys".into()],
         },
         Frame::Events {
             events: vec![event(1), event(2)],
@@ -48,6 +49,24 @@ fn frames_round_trip() {
     ] {
         assert_eq!(decode(&encode(&f)).unwrap(), f);
     }
+}
+
+/// Builds before `features` existed send hellos without it, and read ours.
+#[test]
+fn hellos_without_features_are_what_older_builds_speak() {
+    let old = br#"{"store":"s","replica":"n","vector":{}}"#;
+    let mut bytes = b"EDGS".to_vec();
+    bytes.extend([1, 1]);
+    bytes.extend((old.len() as u32).to_be_bytes());
+    bytes.extend(old);
+    let bare = Frame::Hello {
+        store: "s".into(),
+        replica: "n".into(),
+        vector: VersionVector::new(),
+        features: vec![],
+    };
+    assert_eq!(decode(&bytes).unwrap(), bare);
+    assert_eq!(encode(&bare), bytes);
 }
 
 #[test]
