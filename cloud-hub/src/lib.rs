@@ -157,6 +157,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     hub.auth.load_keys(&hub.db).await?;
     online::spawn_tasks(&hub);
     tokio::spawn(housekeeping::run(hub.clone()));
+    tokio::spawn(auth::reload_keys_periodically(hub.clone()));
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
@@ -190,6 +191,57 @@ pub async fn add_admin(
     let r = auth::create_user(&db, email, password, name, auth::extract::Kind::Admin).await;
     db.close().await;
     Ok(r?.id)
+}
+
+/// What `cloud-hub keys` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysAction {
+    List,
+    Rotate,
+    Retire(String),
+}
+
+/// Runs `cloud-hub keys ...` against the database; returns what to print.
+pub async fn keys_command(database_url: &str, action: KeysAction) -> anyhow::Result<String> {
+    let db = db::Db::connect(database_url, 1).await?;
+    let out = match action {
+        KeysAction::List => {
+            let keys = db.signing_key_list().await?;
+            let signer = keys
+                .iter()
+                .filter(|(_, _, retired)| retired.is_none())
+                .max_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)))
+                .map(|(kid, _, _)| kid.clone());
+            let when = |ms: i64| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_else(|| ms.to_string())
+            };
+            let mut out = format!("{:<33} {:<24} state\n", "kid", "created");
+            for (kid, created, retired) in &keys {
+                let state = match retired {
+                    Some(at) => format!("retired {}", when(*at)),
+                    None if Some(kid) == signer.as_ref() => "signs and verifies".into(),
+                    None => "verifies".into(),
+                };
+                out.push_str(&format!("{kid:<33} {:<24} {state}\n", when(*created)));
+            }
+            out
+        }
+        KeysAction::Rotate => {
+            let kid = auth::rotate_signing_key(&db).await?;
+            format!(
+                "new signing key {kid}; running hubs sign with it within a minute.\n\
+                 Retire the old key after 15 minutes or more: cloud-hub keys retire <kid>\n"
+            )
+        }
+        KeysAction::Retire(kid) => {
+            auth::retire_signing_key(&db, &kid).await?;
+            format!("key {kid} retired: tokens it signed are refused within a minute\n")
+        }
+    };
+    db.close().await;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -67,6 +67,23 @@ enum Command {
     },
     /// Print the OpenAPI document (what `cloud-hub/openapi.json` holds) and exit.
     Openapi,
+    /// The keys that sign access tokens: list, rotate, retire. Running hubs
+    /// pick changes up within a minute and pass them to their store nodes.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysAction {
+    /// Every key: id, created, retired, and which one signs.
+    List,
+    /// Add a key that signs from now on; the others still verify what they signed.
+    Rotate,
+    /// Stop accepting tokens signed with KID (not the newest key: rotate first).
+    /// Wait at least 15 minutes after a rotation, so no live token is cut off.
+    Retire { kid: String },
 }
 
 #[tokio::main]
@@ -92,6 +109,16 @@ async fn main() -> anyhow::Result<()> {
     {
         let id = cloud_hub::add_admin(&cli.database_url, &email, &password, &name).await?;
         let _ = writeln!(std::io::stdout(), "platform admin {email} created ({id})");
+        return Ok(());
+    }
+    if let Some(Command::Keys { action }) = cli.command {
+        let action = match action {
+            KeysAction::List => cloud_hub::KeysAction::List,
+            KeysAction::Rotate => cloud_hub::KeysAction::Rotate,
+            KeysAction::Retire { kid } => cloud_hub::KeysAction::Retire(kid),
+        };
+        let out = cloud_hub::keys_command(&cli.database_url, action).await?;
+        let _ = write!(std::io::stdout(), "{out}");
         return Ok(());
     }
     let Some(admin_token) = cli.admin_token else {

@@ -146,6 +146,88 @@ async fn keys_go_only_to_nodes_that_read_them(backend: Backend) {
 }
 both!(keys_go_only_to_nodes_that_read_them);
 
+/// `cloud-hub keys rotate` and `retire` reach the running hub and, through
+/// sync, its connected nodes; a retired key's tokens are refused.
+async fn key_rotation_reaches_connected_nodes(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start_with(&db, |c| c.auth.key_reload_secs = 1).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till 1").await;
+    let mut peer = Peer::new("s1", "node-1");
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    let kids = |p: &Peer| -> Vec<String> {
+        p.keys.as_ref().map_or(vec![], |(_, jwks)| {
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["kid"].as_str().unwrap().to_owned())
+                .collect()
+        })
+    };
+    peer.pump_until("the hub's keys", |p| kids(p).len() == 1)
+        .await;
+    let old = kids(&peer)[0].clone();
+    let sign_up = async |email: &str| {
+        let body = json!({ "email": email, "password": "plum-kettle-73-orbit", "name": "A" });
+        let (st, b) = hub
+            .call_as(None, "POST", "/api/v1/auth/signup", Some(&body))
+            .await;
+        assert_eq!(st, 201, "{b}");
+        b["access_token"].as_str().unwrap().to_owned()
+    };
+    let me = async |t: &str| hub.call_as(Some(t), "GET", "/api/v1/auth/me", None).await.0;
+    let before = sign_up("ada@example.com").await;
+
+    let out = cloud_hub::keys_command(&db.url, cloud_hub::KeysAction::Rotate)
+        .await
+        .unwrap();
+    assert!(out.contains("new signing key"), "{out}");
+    peer.pump_until("both keys at the node", |p| kids(p).len() == 2)
+        .await;
+    let new = kids(&peer).into_iter().find(|k| *k != old).unwrap();
+    let after = sign_up("bea@example.com").await;
+    assert_eq!(jwt_kid(&after), new, "the new key signs");
+    assert_eq!((me(&before).await, me(&after).await), (200, 200));
+
+    // The signing key cannot be retired; an unknown one is no key.
+    for kid in [new.as_str(), "nope"] {
+        let r = cloud_hub::keys_command(&db.url, cloud_hub::KeysAction::Retire(kid.into())).await;
+        assert!(r.is_err(), "retiring {kid}");
+    }
+    cloud_hub::keys_command(&db.url, cloud_hub::KeysAction::Retire(old.clone()))
+        .await
+        .unwrap();
+    peer.pump_until("only the new key at the node", |p| kids(p) == [new.clone()])
+        .await;
+    assert_eq!((me(&before).await, me(&after).await), (401, 200));
+    let list = cloud_hub::keys_command(&db.url, cloud_hub::KeysAction::List)
+        .await
+        .unwrap();
+    assert!(
+        list.contains(old.as_str()) && list.contains("retired 20"),
+        "{list}"
+    );
+    assert!(
+        list.contains(&format!("{new:<33}")) && list.contains("signs and verifies"),
+        "{list}"
+    );
+    hub.stop().await;
+}
+both!(key_rotation_reaches_connected_nodes);
+
+fn jwt_kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
 /// A node that sends many small `Events` frames back to back (a busy till, or
 /// a hub that fell behind) has them all held in order, with a document message
 /// in between applied in its place: the hub appends frames that queued up

@@ -54,6 +54,9 @@ pub struct AuthConfig {
     pub limits: throttle::Limits,
     /// Take the client's IP from the last `X-Forwarded-For` entry (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// How often a replica re-reads the signing keys, to pick up a rotation or
+    /// retirement made elsewhere (`cloud-hub keys ...`) and pass it to its nodes.
+    pub key_reload_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -65,6 +68,7 @@ impl Default for AuthConfig {
             invitation_ttl_secs: 7 * 24 * 3600,
             limits: throttle::Limits::default(),
             trust_forwarded_for: false,
+            key_reload_secs: 60,
         }
     }
 }
@@ -99,6 +103,8 @@ pub enum RefreshError {
 pub struct AuthState {
     pub config: AuthConfig,
     keys: RwLock<KeySet>,
+    /// Bumped whenever the set of keys changes (sync connections resend them to nodes).
+    keys_changed: tokio::sync::watch::Sender<u64>,
     last_reload: std::sync::Mutex<Option<Instant>>,
     pub throttle: throttle::Throttle,
 }
@@ -135,6 +141,7 @@ impl AuthState {
             throttle: throttle::Throttle::new(config.limits),
             config,
             keys: RwLock::new(KeySet::default()),
+            keys_changed: tokio::sync::watch::channel(0).0,
             last_reload: std::sync::Mutex::new(None),
         }
     }
@@ -143,21 +150,14 @@ impl AuthState {
     /// (Two replicas starting at once may each add one: both then verify, the newer signs.)
     pub async fn load_keys(&self, db: &Db) -> anyhow::Result<()> {
         if db.signing_keys().await?.is_empty() {
-            let (private_key, public_key) = jwt::generate_key()?;
-            let kid = uuid::Uuid::now_v7().simple().to_string();
-            db.insert_signing_key(&KeyRow {
-                kid: kid.clone(),
-                private_key,
-                public_key,
-                created_at: now_ms(),
-            })
-            .await?;
+            let kid = new_signing_key(db).await?;
             tracing::info!(%kid, "signing key created");
         }
         self.reload_keys(db).await
     }
 
-    async fn reload_keys(&self, db: &Db) -> anyhow::Result<()> {
+    /// Re-reads the signing keys; when the set changed, tells the sync connections.
+    pub async fn reload_keys(&self, db: &Db) -> anyhow::Result<()> {
         let rows = db.signing_keys().await?;
         let keys = rows
             .into_iter()
@@ -166,8 +166,22 @@ impl AuthState {
         if keys.is_empty() {
             anyhow::bail!("the database holds no signing key");
         }
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = KeySet::new(keys);
+        let fresh = KeySet::new(keys);
+        let changed = {
+            let mut held = self.keys.write().unwrap_or_else(|p| p.into_inner());
+            let changed = held.kids() != fresh.kids();
+            *held = fresh;
+            changed
+        };
+        if changed {
+            self.keys_changed.send_modify(|v| *v += 1);
+        }
         Ok(())
+    }
+
+    /// Changes whenever the set of keys does.
+    pub fn keys_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.keys_changed.subscribe()
     }
 
     /// The JWKS document: every current public key.
@@ -318,6 +332,74 @@ impl AuthState {
         Ok(self
             .pair(db, &user.id, &user.kind, &row.family_id, fresh)
             .await?)
+    }
+}
+
+async fn new_signing_key(db: &Db) -> anyhow::Result<String> {
+    let (private_key, public_key) = jwt::generate_key()?;
+    let kid = uuid::Uuid::now_v7().simple().to_string();
+    db.insert_signing_key(&KeyRow {
+        kid: kid.clone(),
+        private_key,
+        public_key,
+        created_at: now_ms(),
+    })
+    .await?;
+    Ok(kid)
+}
+
+/// Rotation, step one: a new key that signs from now on, on every replica
+/// within its `key_reload_secs`. The old keys still verify the tokens they
+/// signed. Returns the new key's id.
+pub async fn rotate_signing_key(db: &Db) -> anyhow::Result<String> {
+    new_signing_key(db).await
+}
+
+/// Why a key was not retired.
+#[derive(Debug, thiserror::Error)]
+pub enum RetireError {
+    #[error("no unretired signing key has that id")]
+    Unknown,
+    #[error("that key is the newest, so it signs: rotate first, then retire it")]
+    Signing,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Rotation, step two: tokens signed with `kid` stop verifying (at the hub
+/// and, once they reconnect or are told, at the nodes). Retire a key once the
+/// rotation has reached every replica and its tokens have expired (15 min).
+pub async fn retire_signing_key(db: &Db, kid: &str) -> Result<(), RetireError> {
+    let live = db.signing_keys().await?;
+    let newest = live
+        .iter()
+        .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.kid.cmp(&b.kid)));
+    match newest {
+        Some(n) if n.kid == kid => return Err(RetireError::Signing),
+        _ if !live.iter().any(|k| k.kid == kid) => return Err(RetireError::Unknown),
+        _ => {}
+    }
+    if db.retire_signing_key(kid, now_ms()).await? {
+        Ok(())
+    } else {
+        Err(RetireError::Unknown)
+    }
+}
+
+/// Re-reads the keys every `key_reload_secs` until the hub shuts down.
+pub async fn reload_keys_periodically(hub: std::sync::Arc<crate::hub::Hub>) {
+    let every = Duration::from_secs(hub.auth.config.key_reload_secs.max(1));
+    let mut shutdown = hub.shutdown.subscribe();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = async { drop(shutdown.wait_for(|s| *s).await) } => return,
+        }
+        if let Err(e) = hub.auth.reload_keys(&hub.db).await {
+            tracing::warn!(error = %e, "could not re-read the signing keys");
+        }
     }
 }
 

@@ -607,6 +607,32 @@ impl Db {
         .map(|_| ()))
     }
 
+    /// Every signing key, retired ones too: (kid, created_at, retired_at), oldest first.
+    pub async fn signing_key_list(&self) -> Result<Vec<(String, i64, Option<i64>)>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT kid, created_at, retired_at FROM signing_keys ORDER BY created_at, kid",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get("kid")?, row.try_get("created_at")?, row.try_get("retired_at")?)))
+                .collect()
+        })
+    }
+
+    /// Retires an unretired key; false when there is no such key.
+    pub async fn retire_signing_key(&self, kid: &str, now: i64) -> Result<bool, sqlx::Error> {
+        on_pool!(self, pool => Ok(sqlx::query(
+            "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL",
+        )
+        .bind(kid.to_owned())
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected() == 1))
+    }
+
     // ---- idempotency ----
 
     /// Claims `(principal, key)` for a request; a claim older than `stale_before`

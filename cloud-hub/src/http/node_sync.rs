@@ -164,6 +164,7 @@ impl Conn {
             return why;
         }
         let mut keys_sent = false;
+        let mut keys_changed = hub.auth.keys_changed();
         loop {
             tokio::select! {
                 biased;
@@ -213,6 +214,12 @@ impl Conn {
                         }
                         Message::Close(_) => return "peer closed".into(),
                         Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+                Ok(()) = keys_changed.changed() => {
+                    // A rotation or retirement: a node that has our keys gets the new set.
+                    if keys_sent && let Some(why) = self.send_keys(hub).await {
+                        return why;
                     }
                 }
                 r = flush.recv() => {

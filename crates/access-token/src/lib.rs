@@ -277,6 +277,11 @@ impl KeySet {
         self.keys.is_empty()
     }
 
+    /// The keys' ids, newest first.
+    pub fn kids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.kid.as_str()).collect()
+    }
+
     pub fn get(&self, kid: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.kid == kid)
     }
