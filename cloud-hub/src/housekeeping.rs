@@ -43,23 +43,18 @@ pub async fn sweep(hub: &Hub, now: i64) -> Result<Swept, sqlx::Error> {
 
 /// Sweeps now and every [`EVERY`] until the hub shuts down.
 pub async fn run(hub: Arc<Hub>) {
-    let mut shutdown = hub.shutdown.subscribe();
-    let mut tick = tokio::time::interval(EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = async { drop(shutdown.wait_for(|s| *s).await) } => return,
-        }
-        match sweep(&hub, now_ms()).await {
-            Ok(s) if s != Swept::default() => tracing::info!(
-                refresh_tokens = s.refresh_tokens,
-                invitations = s.invitations,
-                idempotent_answers = s.idempotent_answers,
-                "deleted expired rows"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not delete expired rows"),
-        }
+    hub.every(EVERY, || sweep_logged(&hub)).await;
+}
+
+async fn sweep_logged(hub: &Hub) {
+    match sweep(hub, now_ms()).await {
+        Ok(s) if s != Swept::default() => tracing::info!(
+            refresh_tokens = s.refresh_tokens,
+            invitations = s.invitations,
+            idempotent_answers = s.idempotent_answers,
+            "deleted expired rows"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not delete expired rows"),
     }
 }

@@ -249,6 +249,25 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
+    /// Runs `work` now and then every `period` until the hub shuts down (a
+    /// late tick waits rather than bunching up).
+    pub async fn every<F: Future<Output = ()>>(
+        &self,
+        period: std::time::Duration,
+        mut work: impl FnMut() -> F,
+    ) {
+        let mut shutdown = self.shutdown.subscribe();
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = async { drop(shutdown.wait_for(|s| *s).await) } => return,
+            }
+            work().await;
+        }
+    }
+
     /// A hub over `db`; its signing keys are loaded by `auth.load_keys` (as `run` does).
     pub fn new(db: Db, admin_token: &str, auth: AuthConfig) -> Hub {
         Hub {

@@ -207,11 +207,11 @@ pub async fn keys_command(database_url: &str, action: KeysAction) -> anyhow::Res
     let out = match action {
         KeysAction::List => {
             let keys = db.signing_key_list().await?;
-            let signer = keys
-                .iter()
-                .filter(|(_, _, retired)| retired.is_none())
-                .max_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)))
-                .map(|(kid, _, _)| kid.clone());
+            let signer = auth::signer(
+                keys.iter()
+                    .filter(|(_, _, retired)| retired.is_none())
+                    .map(|(kid, created, _)| (kid.as_str(), *created)),
+            );
             let when = |ms: i64| {
                 chrono::DateTime::from_timestamp_millis(ms)
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -221,7 +221,7 @@ pub async fn keys_command(database_url: &str, action: KeysAction) -> anyhow::Res
             for (kid, created, retired) in &keys {
                 let state = match retired {
                     Some(at) => format!("retired {}", when(*at)),
-                    None if Some(kid) == signer.as_ref() => "signs and verifies".into(),
+                    None if signer == Some(kid.as_str()) => "signs and verifies".into(),
                     None => "verifies".into(),
                 };
                 out.push_str(&format!("{kid:<33} {:<24} {state}\n", when(*created)));

@@ -187,7 +187,11 @@ async fn key_rotation_reaches_connected_nodes(backend: Backend) {
         .await;
     let new = kids(&peer).into_iter().find(|k| *k != old).unwrap();
     let after = sign_up("bea@example.com").await;
-    assert_eq!(jwt_kid(&after), new, "the new key signs");
+    assert_eq!(
+        cloud_hub::auth::jwt::kid_of(&after).unwrap(),
+        new,
+        "the new key signs"
+    );
     assert_eq!((me(&before).await, me(&after).await), (200, 200));
 
     // The signing key cannot be retired; an unknown one is no key.
@@ -215,18 +219,6 @@ async fn key_rotation_reaches_connected_nodes(backend: Backend) {
     hub.stop().await;
 }
 both!(key_rotation_reaches_connected_nodes);
-
-fn jwt_kid(token: &str) -> String {
-    use base64::Engine;
-    let header = token.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .unwrap(),
-    )
-    .unwrap();
-    header["kid"].as_str().unwrap().to_owned()
-}
 
 /// A node that sends many small `Events` frames back to back (a busy till, or
 /// a hub that fell behind) has them all held in order, with a document message

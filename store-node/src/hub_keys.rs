@@ -23,9 +23,9 @@ use crate::state::AppState;
 
 const META_KEY: &str = "hub_keys";
 
-/// The hub's keys as this node last received them.
+/// The hub's keys as this node last received them, with their stored form.
 #[derive(Default)]
-pub struct HubKeys(RwLock<Option<PublicKeys>>);
+pub struct HubKeys(RwLock<Option<(String, PublicKeys)>>);
 
 impl HubKeys {
     /// The set stored by an earlier run, if any (an unusable stored set is logged and skipped).
@@ -36,7 +36,7 @@ impl HubKeys {
             })
             .optional()?;
         let keys = stored.and_then(|s| match parse_stored(&s) {
-            Ok(k) => Some(k),
+            Ok(k) => Some((s, k)),
             Err(e) => {
                 tracing::warn!(error = %e, "the stored hub keys are unusable; waiting for the hub's");
                 None
@@ -46,11 +46,17 @@ impl HubKeys {
     }
 
     fn get(&self) -> Option<PublicKeys> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        let held = self.0.read().unwrap_or_else(|p| p.into_inner());
+        held.as_ref().map(|(_, k)| k.clone())
     }
 
-    fn set(&self, keys: PublicKeys) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(keys);
+    fn holds(&self, stored: &str) -> bool {
+        let held = self.0.read().unwrap_or_else(|p| p.into_inner());
+        held.as_ref().is_some_and(|(s, _)| s == stored)
+    }
+
+    fn set(&self, stored: String, keys: PublicKeys) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some((stored, keys));
     }
 }
 
@@ -62,23 +68,29 @@ fn parse_stored(s: &str) -> Result<PublicKeys, String> {
 
 /// Keeps the keys the hub just sent: checked first, stored durably, then used.
 /// A set that does not parse is refused (and logged); the previous one stays.
+/// The set this node already holds (every reconnect sends it again) is not
+/// written again.
 pub async fn accept(state: &AppState, issuer: String, jwks: Value) -> anyhow::Result<()> {
+    let value = json!({ "issuer": issuer, "jwks": jwks }).to_string();
+    if state.hub_keys.holds(&value) {
+        return Ok(());
+    }
     let keys = PublicKeys::from_jwks(&issuer, &jwks)
         .map_err(|e| anyhow::anyhow!("the hub sent unusable keys: {e}"))?;
-    let value = json!({ "issuer": issuer, "jwks": jwks }).to_string();
+    let stored = value.clone();
     state
         .db
         .write(move |ctx| -> Result<(), ApiError> {
             ctx.conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [META_KEY, &value],
+                [META_KEY, &stored],
             )?;
             Ok(())
         })
         .await
         .map_err(|e| anyhow::anyhow!("storing the hub's keys: {}", e.message))?;
-    state.hub_keys.set(keys);
+    state.hub_keys.set(value, keys);
     Ok(())
 }
 

@@ -30,7 +30,7 @@ use domain::roles::Role;
 use rand::RngCore;
 use serde::Serialize;
 
-use crate::db::{Db, KeyRow, RefreshRow};
+use crate::db::{Db, KeyRow, RefreshRow, UserRow};
 use crate::hub::{now_ms, token_hash};
 use jwt::{Claims, Key, KeySet, TokenError};
 
@@ -248,37 +248,31 @@ impl AuthState {
     }
 
     /// Starts a session for a user: a new refresh-token family and an access token.
-    pub async fn start_session(
-        &self,
-        db: &Db,
-        user_id: &str,
-        kind: &str,
-    ) -> anyhow::Result<TokenPair> {
+    pub async fn start_session(&self, db: &Db, user: &UserRow) -> anyhow::Result<TokenPair> {
         let family = uuid::Uuid::now_v7().to_string();
         let refresh = new_secret();
         let now = now_ms();
         db.insert_refresh(
             &token_hash(&refresh),
-            user_id,
+            &user.id,
             &family,
             now,
             now + ms(self.config.refresh_ttl_secs),
         )
         .await?;
-        self.pair(db, user_id, kind, &family, refresh).await
+        self.pair(db, user, &family, refresh).await
     }
 
     async fn pair(
         &self,
         db: &Db,
-        user_id: &str,
-        kind: &str,
+        user: &UserRow,
         family: &str,
         refresh: String,
     ) -> anyhow::Result<TokenPair> {
-        let grants = StaffGrants::of(db, user_id, kind).await?;
+        let grants = StaffGrants::of(db, user).await?;
         Ok(TokenPair {
-            access_token: self.mint(user_id, kind, family, grants)?,
+            access_token: self.mint(&user.id, &user.kind, family, grants)?,
             token_type: "Bearer",
             expires_in: self.config.access_ttl_secs,
             refresh_token: refresh,
@@ -329,9 +323,7 @@ impl AuthState {
                 .map_err(anyhow::Error::from)?;
             return Err(RefreshError::Reused);
         }
-        Ok(self
-            .pair(db, &user.id, &user.kind, &row.family_id, fresh)
-            .await?)
+        Ok(self.pair(db, &user, &row.family_id, fresh).await?)
     }
 }
 
@@ -355,6 +347,13 @@ pub async fn rotate_signing_key(db: &Db) -> anyhow::Result<String> {
     new_signing_key(db).await
 }
 
+/// Which of the unretired keys `(kid, created_at)` signs: the newest (as
+/// [`KeySet::new`] orders them).
+pub fn signer<'a>(live: impl Iterator<Item = (&'a str, i64)>) -> Option<&'a str> {
+    live.max_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)))
+        .map(|(kid, _)| kid)
+}
+
 /// Why a key was not retired.
 #[derive(Debug, thiserror::Error)]
 pub enum RetireError {
@@ -371,13 +370,11 @@ pub enum RetireError {
 /// rotation has reached every replica and its tokens have expired (15 min).
 pub async fn retire_signing_key(db: &Db, kid: &str) -> Result<(), RetireError> {
     let live = db.signing_keys().await?;
-    let newest = live
-        .iter()
-        .max_by(|a, b| a.created_at.cmp(&b.created_at).then(a.kid.cmp(&b.kid)));
-    match newest {
-        Some(n) if n.kid == kid => return Err(RetireError::Signing),
-        _ if !live.iter().any(|k| k.kid == kid) => return Err(RetireError::Unknown),
-        _ => {}
+    if signer(live.iter().map(|k| (k.kid.as_str(), k.created_at))) == Some(kid) {
+        return Err(RetireError::Signing);
+    }
+    if !live.iter().any(|k| k.kid == kid) {
+        return Err(RetireError::Unknown);
     }
     if db.retire_signing_key(kid, now_ms()).await? {
         Ok(())
@@ -388,18 +385,13 @@ pub async fn retire_signing_key(db: &Db, kid: &str) -> Result<(), RetireError> {
 
 /// Re-reads the keys every `key_reload_secs` until the hub shuts down.
 pub async fn reload_keys_periodically(hub: std::sync::Arc<crate::hub::Hub>) {
-    let every = Duration::from_secs(hub.auth.config.key_reload_secs.max(1));
-    let mut shutdown = hub.shutdown.subscribe();
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = async { drop(shutdown.wait_for(|s| *s).await) } => return,
-        }
-        if let Err(e) = hub.auth.reload_keys(&hub.db).await {
-            tracing::warn!(error = %e, "could not re-read the signing keys");
-        }
+    let period = Duration::from_secs(hub.auth.config.key_reload_secs.max(1));
+    hub.every(period, || reload_logged(&hub)).await;
+}
+
+async fn reload_logged(hub: &crate::hub::Hub) {
+    if let Err(e) = hub.auth.reload_keys(&hub.db).await {
+        tracing::warn!(error = %e, "could not re-read the signing keys");
     }
 }
 
@@ -417,13 +409,12 @@ pub struct StaffGrants {
 const MAX_STORES_IN_TOKEN: usize = 100;
 
 impl StaffGrants {
-    pub async fn of(db: &Db, user_id: &str, kind: &str) -> anyhow::Result<StaffGrants> {
-        if kind != "staff" {
+    pub async fn of(db: &Db, user: &UserRow) -> anyhow::Result<StaffGrants> {
+        if user.kind != "staff" {
             return Ok(StaffGrants::default());
         }
-        let name = db.user_by_id(user_id).await?.map(|u| u.name);
         let mut stores: BTreeMap<String, Role> = BTreeMap::new();
-        for (store, role) in db.store_grants(user_id).await? {
+        for (store, role) in db.store_grants(&user.id).await? {
             let Some(role) = Role::parse(&role) else {
                 continue;
             };
@@ -434,10 +425,13 @@ impl StaffGrants {
             }
         }
         if stores.len() > MAX_STORES_IN_TOKEN {
-            tracing::warn!(user = %user_id, stores = stores.len(), "too many stores to name in an access token; naming none");
+            tracing::warn!(user = %user.id, stores = stores.len(), "too many stores to name in an access token; naming none");
             stores.clear();
         }
-        Ok(StaffGrants { name, stores })
+        Ok(StaffGrants {
+            name: Some(user.name.clone()),
+            stores,
+        })
     }
 }
 

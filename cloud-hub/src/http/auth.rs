@@ -139,10 +139,7 @@ pub async fn signup(
         Kind::Customer,
     )
     .await?;
-    let pair = hub
-        .auth
-        .start_session(&hub.db, &user.id, &user.kind)
-        .await?;
+    let pair = hub.auth.start_session(&hub.db, &user).await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
 
@@ -192,10 +189,7 @@ pub async fn login(
             Err(e) => tracing::warn!(user = %user.id, error = %e, "rehash failed"),
         }
     }
-    let pair = hub
-        .auth
-        .start_session(&hub.db, &user.id, &user.kind)
-        .await?;
+    let pair = hub.auth.start_session(&hub.db, &user).await?;
     Ok(Json(pair))
 }
 
@@ -312,10 +306,7 @@ pub async fn change_password(
     let hash = auth::hash_password(body.new_password).await?;
     hub.db.change_password(&user.id, &hash, now_ms()).await?;
     tracing::info!(user = %user.id, "password changed; other sessions ended");
-    let pair = hub
-        .auth
-        .start_session(&hub.db, &user.id, &user.kind)
-        .await?;
+    let pair = hub.auth.start_session(&hub.db, &user).await?;
     Ok(Json(pair))
 }
 
@@ -448,7 +439,7 @@ pub async fn accept_invitation(
         .await
         .map_err(accept_error)?;
     tracing::info!(user = %row.id, org = %inv.org_id, role = %inv.role, "staff account created from invitation");
-    let pair = hub.auth.start_session(&hub.db, &row.id, &row.kind).await?;
+    let pair = hub.auth.start_session(&hub.db, &row).await?;
     let mut out = serde_json::to_value(pair).map_err(ApiError::internal)?;
     out["user_id"] = json!(row.id);
     out["membership"] = membership;

@@ -10,7 +10,6 @@
 //! readies had, and times each delivery from its `fire`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -90,7 +89,7 @@ pub async fn measure(
     offsets: &[Duration],
 ) -> anyhow::Result<Histogram<u64>> {
     let groups = offsets.len();
-    let joined = Arc::new(AtomicU64::new(0));
+    let joined = super::Tally::new();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let mut tasks = vec![];
     for s in 0..sockets {
@@ -102,7 +101,7 @@ pub async fn measure(
             while let Some(m) = ws.next().await {
                 let Message::Text(t) = m? else { continue };
                 if t.as_str() == "joined" {
-                    joined.fetch_add(1, Ordering::Relaxed);
+                    joined.add();
                 } else {
                     let _ = done.send((g, Instant::now()));
                     return Ok(());
@@ -112,11 +111,13 @@ pub async fn measure(
         }));
     }
     drop(done_tx);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while joined.load(Ordering::Relaxed) < sockets as u64 {
-        anyhow::ensure!(Instant::now() < deadline, "baseline sockets did not join");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    joined
+        .reach(
+            sockets as u64,
+            Duration::from_secs(120),
+            "joined the baseline",
+        )
+        .await?;
     let (mut ctl, _) = tokio_tungstenite::connect_async(url).await?;
     let start = Instant::now();
     let mut fired = vec![];

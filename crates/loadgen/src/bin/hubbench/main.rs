@@ -281,12 +281,14 @@ async fn main() -> anyhow::Result<()> {
         }
     })
     .await;
-    out.push_str(&format!(
-        "| menu browse (`GET /public/stores/{{id}}/menu`), {} clients | {:.0} req/s, p50 {} / p99 **{}** ms |\n",
-        args.clients,
+    out.push_str(&rate_row(
+        &format!(
+            "menu browse (`GET /public/stores/{{id}}/menu`), {} clients",
+            args.clients
+        ),
         n as f64 / args.seconds as f64,
-        ms(&h, 0.5),
-        ms(&h, 0.99)
+        "req/s",
+        &h,
     ));
 
     // 2. Orders: one customer per client.
@@ -322,12 +324,14 @@ async fn main() -> anyhow::Result<()> {
         }
     })
     .await;
-    out.push_str(&format!(
-        "| order placement (`POST /stores/{{id}}/orders`, durable, synced to the node), {} customers | {:.0} orders/s, p50 {} / p99 **{}** ms |\n",
-        args.clients,
+    out.push_str(&rate_row(
+        &format!(
+            "order placement (`POST /stores/{{id}}/orders`, durable, synced to the node), {} customers",
+            args.clients
+        ),
         n as f64 / args.seconds as f64,
-        ms(&h, 0.5),
-        ms(&h, 0.99)
+        "orders/s",
+        &h,
     ));
 
     // 3. Fan-out.
@@ -353,9 +357,9 @@ async fn main() -> anyhow::Result<()> {
     let ws_base = hub.replace("http://", "ws://");
     // (order index, when the socket got "ready", the hub's own send time in Unix ms)
     let ready_at: Arc<std::sync::Mutex<Vec<(usize, Instant, i64)>>> = Arc::default();
-    let opened = Arc::new(AtomicU64::new(0));
+    let opened = Tally::new();
     // Sockets that have heard "in_preparation" (the kitchen started the order).
-    let preparing = Arc::new(AtomicU64::new(0));
+    let preparing = Tally::new();
     let mut tasks = vec![];
     for s in 0..args.sockets {
         let which = s % orders.len();
@@ -369,13 +373,13 @@ async fn main() -> anyhow::Result<()> {
                 Ok(ws) => ws,
                 Err(e) => return Err(format!("socket {s}: {e}")),
             };
-            opened.fetch_add(1, Ordering::Relaxed);
+            opened.add();
             while let Some(Ok(m)) = ws.next().await {
                 let tokio_tungstenite::tungstenite::Message::Text(t) = m else {
                     continue;
                 };
                 if t.contains("\"in_preparation\"") {
-                    preparing.fetch_add(1, Ordering::Relaxed);
+                    preparing.add();
                 }
                 if t.contains("\"ready\"") {
                     let received = Instant::now();
@@ -397,15 +401,9 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("  {} sockets opening", s + 1);
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while opened.load(Ordering::Relaxed) < args.sockets as u64 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {} sockets opened",
-            opened.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    opened
+        .reach(args.sockets as u64, Duration::from_secs(120), "opened")
+        .await?;
     // Each socket got the current status on connect; give the hub a moment to settle its buffers.
     let rss_after = rss_kib(hub_pid);
     eprintln!(
@@ -443,15 +441,13 @@ async fn main() -> anyhow::Result<()> {
     // Let the accept and start waves (2 x sockets messages) reach every socket first, so
     // the ready wave is timed on its own rather than queued behind them.
     let wave = Instant::now();
-    let deadline = wave + Duration::from_secs(120);
-    while preparing.load(Ordering::Relaxed) < args.sockets as u64 {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {} sockets heard in_preparation",
-            preparing.load(Ordering::Relaxed)
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    preparing
+        .reach(
+            args.sockets as u64,
+            Duration::from_secs(120),
+            "heard in_preparation",
+        )
+        .await?;
     eprintln!(
         "  every socket heard in_preparation ({:.0} ms after the last start); now ready ...",
         wave.elapsed().as_secs_f64() * 1000.0
@@ -544,6 +540,39 @@ async fn main() -> anyhow::Result<()> {
         bail!("{failures} sockets did not receive ready");
     }
     Ok(())
+}
+
+/// A report row for a closed-loop phase: its rate and latency percentiles.
+fn rate_row(what: &str, rate: f64, unit: &str, h: &Histogram<u64>) -> String {
+    format!(
+        "| {what} | {rate:.0} {unit}, p50 {} / p99 **{}** ms |\n",
+        ms(h, 0.5),
+        ms(h, 0.99)
+    )
+}
+
+/// A count the sockets' tasks raise and the bench waits on (woken by each
+/// raise, not polled).
+#[derive(Clone)]
+struct Tally(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Tally {
+    fn new() -> Tally {
+        Tally(Arc::new(tokio::sync::watch::channel(0).0))
+    }
+
+    fn add(&self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until the count reaches `n`; fails after `within`, saying how far it got.
+    async fn reach(&self, n: u64, within: Duration, what: &str) -> anyhow::Result<()> {
+        let mut rx = self.0.subscribe();
+        match tokio::time::timeout(within, rx.wait_for(|c| *c >= n)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => bail!("only {} of {n} sockets {what}", *self.0.borrow()),
+        }
+    }
 }
 
 fn psql(sql: &str) -> anyhow::Result<()> {
