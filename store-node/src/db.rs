@@ -12,10 +12,17 @@
 //! closure that fails is rolled back to its savepoint alone; the others commit.
 //! So durable throughput is not capped at the disk's fsync rate.
 //!
+//! **A full disk.** A write that fails because the disk is full (SQLite's
+//! `SQLITE_FULL`) keeps its error code up to the caller, so the API answers
+//! 507 `disk_full` rather than a generic 500, and the writer remembers it:
+//! [`Db::disk_full`] stays true (readiness fails) until a later commit
+//! succeeds, which [`Db::probe_while_full`] tries every few seconds.
+//!
 //! **No blocking on the runtime.** The writer is a plain thread; reads run on
 //! `spawn_blocking` with a pooled connection.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -321,7 +328,18 @@ pub struct Db {
     readers: Arc<Mutex<Vec<Connection>>>,
     path: Arc<PathBuf>,
     pub origin: Arc<str>,
+    /// The last commit failed because the disk is full (cleared by the next one that succeeds).
+    disk_full: Arc<AtomicBool>,
 }
+
+/// Whether a database error says the disk is full.
+pub fn is_disk_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
+
+/// How often a node whose disk filled up tries a small write to learn that space is back:
+/// often enough that readiness recovers within seconds, rarely enough to cost nothing.
+const DISK_PROBE_EVERY: Duration = Duration::from_secs(2);
 
 impl Db {
     /// Opens (creating if needed) the database in `dir`, migrates it and starts the writer thread.
@@ -359,9 +377,16 @@ impl Db {
         };
         let (tx, rx) = mpsc::channel::<Job>(8192);
         let origin_for_thread = origin.clone();
+        let disk_full = Arc::new(AtomicBool::new(false));
+        let writer = Writer {
+            origin: origin_for_thread,
+            max_batch,
+            bus: events,
+            disk_full: disk_full.clone(),
+        };
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || writer_loop(conn, rx, origin_for_thread, clock, max_batch, events))?;
+            .spawn(move || writer.run(conn, rx, clock))?;
         let readers = (0..4)
             .map(|_| open(&path, true))
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -370,7 +395,40 @@ impl Db {
             readers: Arc::new(Mutex::new(readers)),
             path: Arc::new(path),
             origin: origin.into(),
+            disk_full,
         })
+    }
+
+    /// True while the last commit failed because the disk is full: no write can succeed.
+    pub fn disk_full(&self) -> bool {
+        self.disk_full.load(Ordering::Relaxed)
+    }
+
+    /// While the disk is full, tries a one-row write every [`DISK_PROBE_EVERY`], so
+    /// readiness recovers when space returns even if no client writes; `recovered`
+    /// runs after each full-to-free change. Ends when the writer stops.
+    pub async fn probe_while_full(&self, recovered: impl Fn()) {
+        let mut tick = tokio::time::interval(DISK_PROBE_EVERY);
+        while self.writer_alive() {
+            tick.tick().await;
+            if !self.disk_full() {
+                continue;
+            }
+            let probed = self
+                .write(|ctx| -> Result<(), WriteError> {
+                    ctx.conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('disk_probe_ms', ?1)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [now_ms().to_string()],
+                    )?;
+                    Ok(())
+                })
+                .await;
+            if probed.is_ok() {
+                tracing::info!("the disk has room again; writes succeed");
+                recovered();
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -444,8 +502,19 @@ impl Db {
     }
 }
 
+/// A copy of a commit error for each caller of the batch, keeping SQLite's
+/// error code (a full disk must reach the API as such).
 fn clone_err(e: &rusqlite::Error) -> rusqlite::Error {
-    rusqlite::Error::InvalidParameterName(format!("commit failed: {e}"))
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => rusqlite::Error::SqliteFailure(
+            *code,
+            Some(format!(
+                "commit failed: {}",
+                msg.as_deref().unwrap_or("no message")
+            )),
+        ),
+        _ => rusqlite::Error::InvalidParameterName(format!("commit failed: {e}")),
+    }
 }
 
 fn parse_hlc(s: &str) -> Option<Hlc> {
@@ -456,72 +525,91 @@ fn parse_hlc(s: &str) -> Option<Hlc> {
     })
 }
 
-fn writer_loop(
-    mut conn: Connection,
-    mut rx: mpsc::Receiver<Job>,
+/// What the writer thread needs besides its connection and queue.
+struct Writer {
     origin: String,
-    mut clock: ClockState,
     max_batch: usize,
     bus: broadcast::Sender<Arc<StoredEvent>>,
-) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
+    disk_full: Arc<AtomicBool>,
+}
+
+impl Writer {
+    fn run(self, mut conn: Connection, mut rx: mpsc::Receiver<Job>, mut clock: ClockState) {
+        let Writer {
+            origin,
+            max_batch,
+            bus,
+            disk_full,
+        } = self;
+        let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            let size = batch.len();
+            let before = clock;
+            let mut completions = Vec::with_capacity(size);
+            let mut events = Vec::new();
+            let mut any_ok = false;
+            let result = (|| -> rusqlite::Result<()> {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                for job in batch.drain(..) {
+                    tx.execute_batch("SAVEPOINT job")?;
+                    let saved = clock;
+                    let mut ctx = WriteCtx {
+                        conn: &tx,
+                        origin: &origin,
+                        clock: &mut clock,
+                        events: Vec::new(),
+                    };
+                    let (ok, done) = job(&mut ctx);
+                    let job_events = std::mem::take(&mut ctx.events);
+                    if ok {
+                        any_ok = true;
+                        tx.execute_batch("RELEASE job")?;
+                        events.extend(job_events);
+                    } else {
+                        tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                        clock = saved;
+                    }
+                    completions.push(done);
+                }
+                tx.commit()
+            })();
+            metrics::histogram!("store_db_commit_batch_size").record(size as f64);
+            match result {
+                Ok(()) => {
+                    // Only a commit that wrote something shows there is room again.
+                    if any_ok && disk_full.swap(false, Ordering::Relaxed) {
+                        tracing::info!("a write succeeded again after the disk was full");
+                    }
+                    for ev in events {
+                        // No subscribers is fine: the log is the source of truth.
+                        let _ = bus.send(Arc::new(ev));
+                    }
+                    for done in completions {
+                        done(Ok(()));
+                    }
+                }
+                Err(e) => {
+                    if is_disk_full(&e) {
+                        disk_full.store(true, Ordering::Relaxed);
+                    }
+                    tracing::error!(error = %e, batch = size, "group commit failed; batch rolled back");
+                    clock = before;
+                    batch.clear();
+                    let e = Arc::new(e);
+                    for done in completions {
+                        done(Err(e.clone()));
+                    }
+                }
             }
         }
-        let size = batch.len();
-        let before = clock;
-        let mut completions = Vec::with_capacity(size);
-        let mut events = Vec::new();
-        let result = (|| -> rusqlite::Result<()> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for job in batch.drain(..) {
-                tx.execute_batch("SAVEPOINT job")?;
-                let saved = clock;
-                let mut ctx = WriteCtx {
-                    conn: &tx,
-                    origin: &origin,
-                    clock: &mut clock,
-                    events: Vec::new(),
-                };
-                let (ok, done) = job(&mut ctx);
-                let job_events = std::mem::take(&mut ctx.events);
-                if ok {
-                    tx.execute_batch("RELEASE job")?;
-                    events.extend(job_events);
-                } else {
-                    tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
-                    clock = saved;
-                }
-                completions.push(done);
-            }
-            tx.commit()
-        })();
-        metrics::histogram!("store_db_commit_batch_size").record(size as f64);
-        match result {
-            Ok(()) => {
-                for ev in events {
-                    // No subscribers is fine: the log is the source of truth.
-                    let _ = bus.send(Arc::new(ev));
-                }
-                for done in completions {
-                    done(Ok(()));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, batch = size, "group commit failed; batch rolled back");
-                clock = before;
-                batch.clear();
-                let e = Arc::new(e);
-                for done in completions {
-                    done(Err(e.clone()));
-                }
-            }
-        }
+        tracing::info!("writer thread stopped");
     }
-    tracing::info!("writer thread stopped");
 }

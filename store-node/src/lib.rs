@@ -200,6 +200,11 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     let sync_task = sync_client::spawn(state.clone());
     let mut background = vec![printing::start(state.clone()).await?];
     background.extend(device_bridge::spawn(state.clone()));
+    // A full disk: readiness and the print lanes recover when a probe write succeeds again.
+    let probing = state.clone();
+    background.push(tokio::spawn(async move {
+        probing.db.probe_while_full(|| probing.lanes.kick()).await
+    }));
     let app = http::router(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     // Small writes (a WebSocket event, a short JSON answer) must leave at once, not wait

@@ -12,13 +12,24 @@
 //! seconds when idle, and reports health to the device registry. A lane is
 //! woken after every commit (it listens to the event bus) and by reprints.
 //!
+//! **An attempt is written before it is sent.** A lane records the attempt
+//! (count, next retry time) before it sends the job, and records the result
+//! before it sends anything else, retrying that write until the database takes
+//! it. So a job whose state cannot be written (a full disk) is not sent again
+//! and again: it is not sent until the attempt can be recorded, and once it has
+//! printed it is never sent again by the same lane. Database errors back off
+//! from [`DB_RETRY_FIRST`] to [`DB_RETRY_MAX`] and are logged once per wait.
+//!
 //! **Retries and the dead-letter list.** A failed attempt (unreachable, timed
 //! out, paper out, cover open) is retried with exponential backoff; after
 //! [`PrintConfig::attempts`] failures the job is `dead` and waits for a
 //! manager, who can reprint it on the same or a backup printer
 //! (`http::devices`). Jobs survive restarts: a lane picks up every `queued` job
 //! when the node starts. A job that was on the wire when the node died is sent
-//! again (at least once: a duplicate ticket beats a lost one).
+//! again (at least once across a crash: a duplicate ticket beats a lost one).
+//! Over TCP a job counts as printed when the printer has answered a status
+//! question sent after it on the same connection (`drivers::transport::send`),
+//! not when it closes the connection, so a slow printer does not print twice.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -37,6 +48,13 @@ use crate::devices::{Device, HealthState, PrinterHealth};
 use crate::http::error::ApiError;
 use crate::http::orders::OrderView;
 use crate::state::AppState;
+
+/// First wait after the database refused a lane's write (a full disk); doubles with each refusal.
+const DB_RETRY_FIRST: Duration = Duration::from_millis(250);
+/// Longest wait between a lane's write attempts while the database refuses them: space freed
+/// shows within seconds (a lane also wakes when the disk probe succeeds), and a lane waiting
+/// for space logs one line per wait, not megabytes.
+const DB_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Print queue settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -511,7 +529,8 @@ impl Lanes {
 /// Starts the lanes of every registered printer and wakes them after each commit.
 pub async fn start(state: Arc<AppState>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     // After a restart, jobs waiting out a retry delay are tried at once: restarts often follow a fix.
-    state
+    // Not fatal (a full disk refuses it): the jobs then wait out their delay.
+    let resumed = state
         .db
         .write(|ctx| -> Result<usize, ApiError> {
             Ok(ctx.conn.execute(
@@ -519,8 +538,10 @@ pub async fn start(state: Arc<AppState>) -> anyhow::Result<tokio::task::JoinHand
                 [now_ms() as i64],
             )?)
         })
-        .await
-        .map_err(|e| anyhow::anyhow!("resuming the print queue: {}", e.message))?;
+        .await;
+    if let Err(e) = resumed {
+        tracing::warn!(error = %e.message, "could not make waiting print jobs due now");
+    }
     let devices = state.db.read(|c| crate::devices::list(c, false)).await?;
     state.lanes.sync(&state, &devices);
     let mut bus = state.bus.subscribe();
@@ -597,6 +618,7 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
     let timeout = Duration::from_millis(cfg.send_timeout_ms.max(100));
     let poll = Duration::from_millis(cfg.status_poll_ms.max(200));
     let mut last_poll = tokio::time::Instant::now() - poll;
+    let mut db_wait = DbBackoff::default();
     loop {
         let dev = id.clone();
         let next = match state.db.read(move |c| next_job(c, &dev)).await {
@@ -609,6 +631,22 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
         let now = now_ms();
         match next {
             Some(job) if job.due_ms <= now => {
+                let outcome = Outcome::new(&state.config.print, job.attempts);
+                // The attempt is on disk before a byte is sent, or nothing is sent.
+                match claim(&state, &job.id, now + outcome.backoff_ms).await {
+                    Ok(true) => db_wait.reset(),
+                    // Reprinted, discarded or already done meanwhile.
+                    Ok(false) => continue,
+                    Err(e) => {
+                        // Nothing is sent, but the printer's health is still news for the manager.
+                        if last_poll.elapsed() >= poll {
+                            last_poll = tokio::time::Instant::now();
+                            poll_status(&state, &id, &transport, timeout).await;
+                        }
+                        db_wait.wait(&id, &e, &wake).await;
+                        continue;
+                    }
+                }
                 let t = transport.clone();
                 let payload = job.payload;
                 let (result, health) =
@@ -616,16 +654,24 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
                         .await
                         .unwrap_or_else(|e| (Err(format!("print task failed: {e}")), None));
                 last_poll = tokio::time::Instant::now();
-                record(
+                let after = outcome.after(&result);
+                report_health(&state, &id, &result, health);
+                // A printed job left `queued` would print again: nothing else is sent until its
+                // result is written.
+                while let Err(e) = record(&state, &job.id, after, &result).await {
+                    db_wait.wait(&id, &e, &wake).await;
+                }
+                db_wait.reset();
+                announce(
                     &state,
                     &id,
                     &job.id,
                     &job.label,
                     job.attempts,
-                    result,
-                    health,
-                )
-                .await;
+                    after,
+                    &result,
+                    outcome.backoff_ms,
+                );
                 continue;
             }
             Some(job) => {
@@ -649,6 +695,73 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
             }
         }
     }
+}
+
+/// How long a lane waits before its next write after the database refused one.
+#[derive(Default)]
+struct DbBackoff {
+    next: Option<Duration>,
+}
+
+impl DbBackoff {
+    /// Logs the refusal and waits (or until the lane is woken: a commit or the disk probe
+    /// succeeded, so there may be room again).
+    async fn wait(&mut self, device: &str, e: &ApiError, wake: &Notify) {
+        let wait = self.next.unwrap_or(DB_RETRY_FIRST);
+        self.next = Some((wait * 2).min(DB_RETRY_MAX));
+        tracing::error!(device, error = %e.message, code = e.code, retry_in_ms = wait.as_millis() as u64,
+            "print lane cannot write its queue; nothing is sent until it can");
+        let _ = tokio::time::timeout(wait, wake.notified()).await;
+    }
+
+    fn reset(&mut self) {
+        self.next = None;
+    }
+}
+
+/// What an attempt leads to, decided before it is made.
+#[derive(Clone, Copy)]
+struct Outcome {
+    /// Delay before the next attempt if this one fails.
+    backoff_ms: u64,
+    /// This is the last attempt allowed.
+    last: bool,
+}
+
+impl Outcome {
+    fn new(cfg: &PrintConfig, attempts_before: u32) -> Outcome {
+        Outcome {
+            backoff_ms: cfg
+                .retry_base_ms
+                .saturating_mul(1u64 << attempts_before.min(16)),
+            last: attempts_before + 1 >= cfg.attempts.max(1),
+        }
+    }
+
+    fn after(self, result: &Result<(), String>) -> JobState {
+        match result {
+            Ok(()) => JobState::Done,
+            Err(_) if self.last => JobState::Dead,
+            Err(_) => JobState::Queued,
+        }
+    }
+}
+
+/// Counts the attempt and moves the job's next try past this one's backoff; false when
+/// the job is no longer queued.
+async fn claim(state: &AppState, job_id: &str, retry_at_ms: u64) -> Result<bool, ApiError> {
+    let job = job_id.to_owned();
+    state
+        .db
+        .write(move |ctx| -> Result<bool, ApiError> {
+            let n = ctx.conn.execute(
+                "UPDATE print_jobs SET attempts = attempts + 1, next_attempt_ms = ?1, updated_ms = ?2
+                 WHERE id = ?3 AND state = 'queued'",
+                rusqlite::params![retry_at_ms as i64, now_ms() as i64, job],
+            )?;
+            Ok(n == 1)
+        })
+        .await
 }
 
 /// Makes a printer's waiting jobs due now.
@@ -718,51 +831,47 @@ async fn poll_status(
     }
 }
 
+/// Writes the result of a claimed attempt.
 async fn record(
-    state: &Arc<AppState>,
-    device: &str,
+    state: &AppState,
     job_id: &str,
-    label: &str,
-    attempts: u32,
-    result: Result<(), String>,
-    health: Option<PrinterHealth>,
-) {
-    let max = state.config.print.attempts.max(1);
-    let base = state.config.print.retry_base_ms;
-    let now = now_ms();
-    let (state_after, error) = match &result {
-        Ok(()) => (JobState::Done, None),
-        Err(e) if attempts + 1 >= max => (JobState::Dead, Some(e.clone())),
-        Err(e) => (JobState::Queued, Some(e.clone())),
-    };
-    let backoff = base.saturating_mul(1u64 << attempts.min(16));
+    after: JobState,
+    result: &Result<(), String>,
+) -> Result<(), ApiError> {
     let job = job_id.to_owned();
-    let err = error.clone();
-    let written = state
+    let err = result.as_ref().err().cloned();
+    state
         .db
         .write(move |ctx| -> Result<(), ApiError> {
+            let now = now_ms() as i64;
             ctx.conn.execute(
-                "UPDATE print_jobs SET state = ?1, attempts = attempts + 1, next_attempt_ms = ?2,
-                        last_error = ?3, updated_ms = ?4, printed_ms = CASE WHEN ?1 = 'done' THEN ?4 ELSE printed_ms END
-                 WHERE id = ?5 AND state = 'queued'",
-                rusqlite::params![state_after.as_str(), (now + backoff) as i64, err, now as i64, job],
+                "UPDATE print_jobs SET state = ?1, last_error = ?2, updated_ms = ?3,
+                        printed_ms = CASE WHEN ?1 = 'done' THEN ?3 ELSE printed_ms END
+                 WHERE id = ?4 AND state = 'queued'",
+                rusqlite::params![after.as_str(), err, now, job],
             )?;
             Ok(())
         })
-        .await;
-    if let Err(e) = written {
-        tracing::error!(job = job_id, error = %e.message, "could not record a print attempt");
-    }
+        .await
+}
+
+/// The printer's health as the attempt showed it.
+fn report_health(
+    state: &AppState,
+    device: &str,
+    result: &Result<(), String>,
+    health: Option<PrinterHealth>,
+) {
     metrics::counter!("store_print_attempts_total", "result" => if result.is_ok() { "ok" } else { "failed" }).increment(1);
     state.devices.update(device, |h| {
         if let Some(p) = health {
             h.printer = Some(p);
         }
-        match &result {
+        match result {
             Ok(()) => {
                 h.state = HealthState::Online;
                 h.last_error = None;
-                h.last_seen_ms = Some(now);
+                h.last_seen_ms = Some(now_ms());
             }
             Err(e) => {
                 h.state = if health.is_some() {
@@ -774,7 +883,22 @@ async fn record(
             }
         }
     });
-    match state_after {
+}
+
+/// Tells event streams (and the log) what became of a recorded attempt.
+#[allow(clippy::too_many_arguments)]
+fn announce(
+    state: &AppState,
+    device: &str,
+    job_id: &str,
+    label: &str,
+    attempts_before: u32,
+    after: JobState,
+    result: &Result<(), String>,
+    backoff_ms: u64,
+) {
+    let error = result.as_ref().err();
+    match after {
         JobState::Dead => {
             tracing::warn!(job = job_id, device, label, error = ?error, "print job failed every attempt: dead-letter list");
             let _ = state.notices.send(serde_json::json!({
@@ -783,7 +907,7 @@ async fn record(
             }));
         }
         JobState::Queued => {
-            tracing::info!(job = job_id, device, attempt = attempts + 1, retry_in_ms = backoff, error = ?error, "print attempt failed, will retry");
+            tracing::info!(job = job_id, device, attempt = attempts_before + 1, retry_in_ms = backoff_ms, error = ?error, "print attempt failed, will retry");
         }
         JobState::Done => {
             let _ = state.notices.send(serde_json::json!({

@@ -62,6 +62,16 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
+    /// The server's disk is full: nothing can be written until space is freed.
+    /// Not the client's fault, and not a bug: the same request succeeds later.
+    pub fn disk_full(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "write refused: the disk is full");
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            "the server's disk is full, so the request was not applied; free some space and try again",
+        )
+    }
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(
@@ -75,7 +85,11 @@ impl ApiError {
 #[cfg(feature = "rusqlite")]
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
-        ApiError::internal(e)
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            ApiError::disk_full(e)
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 
@@ -156,4 +170,13 @@ pub enum WriteErrors {
     /// Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...).
     #[response(status = 422)]
     Unprocessable(ErrorBody),
+}
+
+/// What a write to a server's own disk can answer besides [`WriteErrors`] (for the OpenAPI document).
+#[allow(dead_code)] // only its derive is used
+#[derive(utoipa::IntoResponses)]
+pub enum StorageErrors {
+    /// The server's disk is full (`disk_full`): nothing was written; retry once space is freed.
+    #[response(status = 507)]
+    DiskFull(ErrorBody),
 }

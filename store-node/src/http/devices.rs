@@ -14,7 +14,7 @@ use domain::Ident;
 use domain::device::DeviceKind;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
+use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path, Query};
 use super::idempotency;
 use crate::auth::{Auth, perm};
@@ -290,7 +290,7 @@ pub async fn get_one(
 /// its station, the first receipt printer takes receipts.
 #[utoipa::path(post, path = "/api/v1/devices", operation_id = "register_device", tag = "devices", request_body = NewDevice,
     params(("Idempotency-Key" = String, Header, description = "Unique per registration; reuse it on retry")),
-    responses((status = 201, body = RegisteredDevice), WriteErrors),
+    responses((status = 201, body = RegisteredDevice), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -358,7 +358,7 @@ pub async fn create(
 #[utoipa::path(put, path = "/api/v1/devices/{id}", operation_id = "update_device", tag = "devices", request_body = DeviceChange,
     params(("id" = String, Path, description = "Device id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = DeviceView), WriteErrors),
+    responses((status = 200, body = DeviceView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
@@ -417,7 +417,7 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", operation_id = "remove_device", tag = "devices",
     params(("id" = String, Path, description = "Device id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = DeviceView), WriteErrors),
+    responses((status = 200, body = DeviceView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<Arc<AppState>>,
@@ -457,7 +457,7 @@ pub async fn remove(
 #[utoipa::path(post, path = "/api/v1/devices/{id}/credentials", operation_id = "rotate_device_credentials", tag = "devices",
     params(("id" = String, Path, description = "Device id"),
            ("Idempotency-Key" = String, Header, description = "Unique per rotation; reuse it on retry")),
-    responses((status = 201, body = MqttAccess), WriteErrors),
+    responses((status = 201, body = MqttAccess), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
@@ -507,7 +507,7 @@ pub struct Queued {
 #[utoipa::path(post, path = "/api/v1/devices/{id}/test-print", operation_id = "test_print", tag = "devices",
     params(("id" = String, Path, description = "Printer id"),
            ("Idempotency-Key" = String, Header, description = "Unique per test print")),
-    responses((status = 202, body = Queued), WriteErrors),
+    responses((status = 202, body = Queued), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn test_print(
     State(state): State<Arc<AppState>>,
@@ -637,7 +637,7 @@ pub struct ReprintRequest {
 #[utoipa::path(post, path = "/api/v1/print-jobs/{id}/reprint", operation_id = "reprint", tag = "devices", request_body = ReprintRequest,
     params(("id" = uuid::Uuid, Path, description = "Print job id"),
            ("Idempotency-Key" = String, Header, description = "Unique per reprint; reuse it on retry")),
-    responses((status = 202, body = Queued), WriteErrors),
+    responses((status = 202, body = Queued), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn reprint(
     State(state): State<Arc<AppState>>,
@@ -699,7 +699,7 @@ pub async fn reprint(
 #[utoipa::path(post, path = "/api/v1/orders/{id}/receipt", operation_id = "print_receipt", tag = "orders",
     params(("id" = uuid::Uuid, Path, description = "Order id"),
            ("Idempotency-Key" = String, Header, description = "Unique per copy; reuse it on retry")),
-    responses((status = 202, body = Queued), WriteErrors),
+    responses((status = 202, body = Queued), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn receipt_copy(
     State(state): State<Arc<AppState>>,

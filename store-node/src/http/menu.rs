@@ -14,7 +14,7 @@ use domain::Ident;
 use domain::menu::{Item, Menu};
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
+use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path};
 use super::idempotency;
 use crate::auth::{Auth, perm};
@@ -173,7 +173,7 @@ pub async fn read(
 /// Replace the whole menu (import). Managers.
 #[utoipa::path(put, path = "/api/v1/menu", tag = "menu", request_body = Menu,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), WriteErrors),
+    responses((status = 200, body = MenuView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn replace(
     State(state): State<Arc<AppState>>,
@@ -208,7 +208,7 @@ pub async fn replace(
 #[utoipa::path(put, path = "/api/v1/menu/items/{id}", tag = "menu", request_body = Item,
     params(("id" = String, Path, description = "Item id; must equal the body's id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), WriteErrors),
+    responses((status = 200, body = MenuView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn upsert_item(
     State(state): State<Arc<AppState>>,
@@ -240,7 +240,7 @@ pub async fn upsert_item(
 #[utoipa::path(post, path = "/api/v1/menu/items/{id}/sold-out", tag = "menu", request_body = SoldOut,
     params(("id" = String, Path, description = "Item id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), WriteErrors),
+    responses((status = 200, body = MenuView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn item_sold_out(
     State(state): State<Arc<AppState>>,
@@ -270,7 +270,7 @@ pub async fn item_sold_out(
 #[utoipa::path(post, path = "/api/v1/menu/modifiers/{id}/sold-out", tag = "menu", request_body = SoldOut,
     params(("id" = String, Path, description = "Modifier id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = MenuView), WriteErrors),
+    responses((status = 200, body = MenuView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn modifier_sold_out(
     State(state): State<Arc<AppState>>,

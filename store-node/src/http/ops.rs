@@ -26,7 +26,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The node can serve: the database answers and the writer thread runs.
+/// The node can serve: the database answers, the writer thread runs and the
+/// last write did not fail for a full disk (`disk_full`).
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, description = "Ready"), (status = 503, description = "Not ready")))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
@@ -36,14 +37,16 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         .await
         .is_ok();
     let writer_ok = state.db.writer_alive();
+    // Reads still work on a full disk, but no order can be taken: not ready.
+    let disk_full = state.db.disk_full();
     // The broker is reported, not required: orders and the KDS work without it.
     let mqtt = serde_json::json!({
         "enabled": state.config.mqtt.enabled,
         "listening": state.mqtt.as_ref().is_some_and(|m| m.plain_addr().is_some() || m.tls_addr().is_some()),
         "error": state.mqtt_error,
     });
-    let body = serde_json::json!({ "database": db_ok, "writer": writer_ok, "mqtt": mqtt });
-    let code = if db_ok && writer_ok {
+    let body = serde_json::json!({ "database": db_ok, "writer": writer_ok, "disk_full": disk_full, "mqtt": mqtt });
+    let code = if db_ok && writer_ok && !disk_full {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

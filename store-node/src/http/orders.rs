@@ -19,7 +19,7 @@ use domain::ticket::{STORE_PREFIX, TicketNumber};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ApiResult, ReadErrors, WriteErrors};
+use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path, Query, parse_json};
 use super::idempotency;
 use crate::auth::{Auth, perm};
@@ -148,7 +148,7 @@ fn map_order_error(e: domain::order::OrderError) -> ApiError {
     request_body = OrderDraft,
     params(("Idempotency-Key" = String, Header, description = "Unique per order attempt; reuse it on retry"),
            ("X-Manager-Approval" = Option<String>, Header, description = "A manager's session token, when a cashier gives a discount")),
-    responses((status = 201, description = "Placed and durable", body = OrderView), WriteErrors),
+    responses((status = 201, description = "Placed and durable", body = OrderView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -404,7 +404,7 @@ fn parse_transition(s: &str) -> Option<Transition> {
            ("transition" = String, Path, description = "accept | start | ready | complete | cancel | void | refund"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
     request_body(content = Option<TransitionBody>, description = "Optional; `reason` is required for void and refund"),
-    responses((status = 200, body = OrderView), WriteErrors),
+    responses((status = 200, body = OrderView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn transition(
     State(state): State<Arc<AppState>>,
@@ -550,7 +550,7 @@ pub struct PaymentResult {
 #[utoipa::path(post, path = "/api/v1/orders/{id}/payments", tag = "orders", request_body = PaymentRequest,
     params(("id" = uuid::Uuid, Path, description = "Order id"),
            ("Idempotency-Key" = String, Header, description = "Unique per payment attempt; reuse it on retry")),
-    responses((status = 201, body = PaymentResult), WriteErrors),
+    responses((status = 201, body = PaymentResult), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn pay(
     State(state): State<Arc<AppState>>,
@@ -677,7 +677,7 @@ pub fn record_card_payment(
 #[utoipa::path(post, path = "/api/v1/orders/{id}/stations/{station}/done", tag = "orders",
     params(("id" = uuid::Uuid, Path, description = "Order id"), ("station" = String, Path, description = "Station id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 200, body = OrderView), WriteErrors),
+    responses((status = 200, body = OrderView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
 pub async fn station_done(
     State(state): State<Arc<AppState>>,
