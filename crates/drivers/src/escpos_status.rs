@@ -20,6 +20,11 @@ pub fn request(kind: StatusKind) -> [u8; 3] {
     [0x10, 0x04, kind as u8]
 }
 
+/// The bytes of `DLE EOT n` for n = 1..=4; `None` for other `n`.
+pub fn request_for(n: u8) -> Option<[u8; 3]> {
+    (1..=4).contains(&n).then_some([0x10, 0x04, n])
+}
+
 /// What one reply byte says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Status {

@@ -48,6 +48,10 @@ pub struct SimOptions {
     pub name: String,
     /// Characters per line of font A (48 for 80 mm paper, 32 for 58 mm).
     pub columns: u16,
+    /// TCP: how long the printer keeps its side of a connection open after
+    /// the host ends its stream. Zero closes at once; real printers are often
+    /// slow here, or wait for the host to close.
+    pub close_delay: Duration,
 }
 
 impl Default for SimOptions {
@@ -56,6 +60,7 @@ impl Default for SimOptions {
             out_dir: None,
             name: "printer".to_string(),
             columns: crate::escpos_decode::DEFAULT_COLUMNS,
+            close_delay: Duration::ZERO,
         }
     }
 }
@@ -429,6 +434,11 @@ impl Session {
             }
             match self.decoder.feed_byte(b) {
                 Some(Output::StatusRequest(n)) => {
+                    // A real-time question is answered, not printed: it is no part of the job's bytes.
+                    let question = crate::escpos_status::request_for(n);
+                    if question.is_some_and(|q| self.raw.ends_with(&q)) {
+                        self.raw.truncate(self.raw.len().saturating_sub(3));
+                    }
                     let status = *lock(&shared.status);
                     if let Some(byte) = status_reply(n, &status) {
                         reply(byte);
@@ -550,7 +560,19 @@ fn serve_tcp(shared: &Shared, id: u64, mut stream: TcpStream) {
         }
     }
     session.flush(shared);
+    linger(shared, id);
     lock(&shared.conns).remove(&id);
+}
+
+/// Keeps a connection open for [`SimOptions::close_delay`] after the host's
+/// end of stream, or until the printer is unplugged or stopped.
+fn linger(shared: &Shared, id: u64) {
+    /// How often the wait checks whether the connection was closed meanwhile.
+    const STEP: Duration = Duration::from_millis(20);
+    let until = Instant::now() + shared.opts.close_delay;
+    while Instant::now() < until && lock(&shared.conns).contains_key(&id) {
+        std::thread::sleep(STEP.min(until.saturating_duration_since(Instant::now())));
+    }
 }
 
 impl PtyPort {

@@ -119,9 +119,10 @@ impl fmt::Display for Transport {
 
 /// Sends one whole job; returns once the device has taken every byte.
 ///
-/// Over TCP "taken" means the printer closed the connection after our
-/// end-of-stream, so a [`TransportError::Timeout`] there may still have
-/// printed: retrying can print twice.
+/// Over TCP "taken" means the printer answered the status question sent
+/// after the job (or closed the connection after our end of stream); a
+/// [`TransportError::Timeout`] there may still have printed, so a retry can
+/// print twice, but a printer that is merely slow to close no longer does.
 pub fn send(t: &Transport, bytes: &[u8], timeout: Duration) -> Result<(), TransportError> {
     t.validate()?;
     let deadline = Deadline::after(timeout);
@@ -393,21 +394,41 @@ fn read_tcp_byte(stream: &mut TcpStream, deadline: Deadline) -> Result<u8, Trans
     }
 }
 
-/// Writes the job, ends our half of the stream and waits for the printer to
-/// close its half: only then has it read everything.
+/// Writes the job, then asks for the printer's status (`DLE EOT 1`) on the
+/// same connection and ends our half of the stream. A printer reads its input
+/// in order, so its answer (or, from a printer that does not answer status,
+/// its close after our end of stream) shows that it has taken every byte of
+/// the job. Waiting for the close alone is not enough: many printers keep the
+/// connection open until the host closes it, and a slow close would count as
+/// a failed job that is then printed again.
 fn send_tcp(host: &str, port: u16, bytes: &[u8], deadline: Deadline) -> Result<(), TransportError> {
     let mut stream = connect(host, port, deadline)?;
     write_tcp(&mut stream, bytes, deadline)?;
+    // Sent at once, not held back by Nagle's algorithm behind the job's last segment.
+    let _ = stream.set_nodelay(true);
+    write_tcp(
+        &mut stream,
+        &escpos_status::request(StatusKind::Printer),
+        deadline,
+    )?;
+    stream.flush().map_err(io_error)?;
     stream.shutdown(Shutdown::Write).map_err(io_error)?;
-    let mut sink = [0u8; 256];
+    let mut reply = [0u8; 256];
     loop {
         stream
             .set_read_timeout(Some(deadline.remaining()?))
             .map_err(io_error)?;
-        match stream.read(&mut sink) {
+        match stream.read(&mut reply) {
             Ok(0) => return Ok(()),
-            // Some printers send automatic status bytes; they are not our concern here.
-            Ok(_) => {}
+            Ok(n) => {
+                // Automatic status blocks some printers send are not the answer; a status byte is.
+                let answered = reply.get(..n).unwrap_or_default().iter().any(|b| {
+                    escpos_status::parse(StatusKind::Printer, std::slice::from_ref(b)).is_ok()
+                });
+                if answered {
+                    return Ok(());
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_error(e)),
         }

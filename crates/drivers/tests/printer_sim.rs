@@ -21,6 +21,7 @@ fn opts(name: &str, dir: Option<&std::path::Path>) -> SimOptions {
         out_dir: dir.map(|d| d.to_path_buf()),
         name: name.to_string(),
         columns: 48,
+        ..SimOptions::default()
     }
 }
 

@@ -80,7 +80,38 @@ fn tcp_send_delivers_the_exact_bytes() {
     });
     let bytes = job();
     send(&tcp(port), &bytes, WAIT).unwrap();
-    assert_eq!(printer.join().unwrap(), bytes);
+    // The job, then the status question whose answer (or this close) shows it was taken.
+    let mut want = bytes;
+    want.extend_from_slice(&[0x10, 0x04, 0x01]);
+    assert_eq!(printer.join().unwrap(), want);
+}
+
+/// A printer that answers status but keeps the connection open until the host
+/// closes it (many do): its answer after the job is the evidence, not a close.
+#[test]
+fn tcp_send_is_done_when_the_printer_answers_the_status_question_after_the_job() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let bytes = job();
+    let len = bytes.len();
+    let printer = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut got = vec![0u8; len + 3];
+        stream.read_exact(&mut got).unwrap();
+        stream.write_all(&[0x12]).unwrap(); // online
+        // Never closes first: holds the connection until the test is over.
+        let _ = done_rx.recv_timeout(WAIT);
+        got
+    });
+    // The printer never closes: waiting for its close would end in Timeout.
+    let r = send(&tcp(port), &bytes, SHORT);
+    assert_eq!(r, Ok(()));
+    done_tx.send(()).unwrap();
+    let got = printer.join().unwrap();
+    assert_eq!(&got[..len], bytes.as_slice());
+    assert_eq!(&got[len..], [0x10, 0x04, 0x01]);
 }
 
 #[test]

@@ -64,6 +64,7 @@ fn main() -> ExitCode {
         out_dir: Some(args.out.clone()),
         name: args.name.clone(),
         columns: args.columns,
+        ..SimOptions::default()
     };
     let started = match &args.tcp {
         Some(addr) => VirtualPrinter::tcp(addr, opts),
