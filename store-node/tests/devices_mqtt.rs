@@ -274,6 +274,60 @@ async fn rotated_and_removed_credentials_stop_working() {
     assert!(!out.status.success(), "a removed device cannot sign in");
 }
 
+/// A replaced screen takes its old id (its MQTT user name) again, with fresh credentials.
+#[tokio::test]
+async fn a_removed_device_can_be_registered_again_under_its_id_with_new_credentials() {
+    let node = spawn_app().await;
+    let mgr = node.manager().await;
+    let screen = json!({
+        "id": "kds-x", "kind": "kds_screen", "name": "Grill screen", "station": "grill",
+        "transport": {"type": "mqtt"}
+    });
+    let (s, reg) = node
+        .post(&mgr, "/api/v1/devices", Some("kds-x-1"), &screen)
+        .await;
+    assert_eq!(s, 201, "{reg}");
+    let old = creds(&node, &reg);
+    let topic = "store/store-1/devices/kds-x/status";
+    // The old screen is connected when it is removed.
+    let mut sub = Sub::spawn(&old, "store/store-1/broadcast/#");
+    sub.line(|l| l.contains("Subscribed (mid")).await;
+    let r = node
+        .http
+        .delete(node.url("/api/v1/devices/kds-x"))
+        .bearer_auth(&mgr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ended = timeout(DEADLINE, sub.child.wait())
+        .await
+        .expect("the removed screen's connection is cut");
+    assert!(ended.is_ok());
+
+    // Its replacement registers under the same id.
+    let (s, again) = node
+        .post(&mgr, "/api/v1/devices", Some("kds-x-2"), &screen)
+        .await;
+    assert_eq!(s, 201, "{again}");
+    assert_eq!(again["device"]["active"], true, "{again}");
+    let new = creds(&node, &again);
+    assert_eq!(new.user, "kds-x");
+    assert_ne!(new.password, old.password, "fresh credentials");
+    let out = publish(&old, topic, "online").await;
+    assert!(!out.status.success(), "the old secret is refused");
+    assert!(publish(&new, topic, "online").await.status.success());
+    let (_, dev) = node.get(&mgr, "/api/v1/devices/kds-x").await;
+    assert_eq!(dev["active"], true, "{dev}");
+
+    // While it is registered, the id is taken.
+    let (s, b) = node
+        .post(&mgr, "/api/v1/devices", Some("kds-x-3"), &screen)
+        .await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["error"]["code"], "device_exists");
+}
+
 #[tokio::test]
 async fn a_broker_that_cannot_start_does_not_stop_the_node() {
     // Something else owns the port (here: our own listener; on many boxes a system mosquitto).

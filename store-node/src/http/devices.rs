@@ -286,6 +286,9 @@ pub async fn get_one(
 
 /// Register a device (managers). Returns its MQTT credentials once.
 ///
+/// The id of a removed device may be registered again (a replaced screen or
+/// printer keeps its id); it gets new credentials, and the old ones stop working.
+///
 /// Printers start printing at once; a kitchen printer takes the tickets of
 /// its station, the first receipt printer takes receipts.
 #[utoipa::path(post, path = "/api/v1/devices", operation_id = "register_device", tag = "devices", request_body = NewDevice,
@@ -322,17 +325,24 @@ pub async fn create(
         body.hash,
         StatusCode::CREATED,
         move |ctx| {
-            if devices::load(ctx.conn, req.id.as_str())?.is_some() {
+            // A removed device's id is free again: a replaced screen or printer takes its old id
+            // (also its MQTT user name) with new settings and a new secret. Its old jobs stay as
+            // they were (dead-lettered at the removal).
+            if devices::load(ctx.conn, req.id.as_str())?.is_some_and(|d| d.active) {
                 return Err(ApiError::conflict(
                     "device_exists",
-                    format!("a device {} is already registered (remove it or pick another id)", req.id),
+                    format!("a device {} is already registered (remove it first to replace it, or pick another id)", req.id),
                 ));
             }
             let now = now_ms();
             let transport = serde_json::to_string(&req.transport).map_err(ApiError::internal)?;
             ctx.conn.execute(
                 "INSERT INTO devices (id, kind, name, station, transport, secret_hash, active, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+                     station = excluded.station, transport = excluded.transport,
+                     secret_hash = excluded.secret_hash, active = 1,
+                     created_ms = excluded.created_ms, updated_ms = excluded.updated_ms",
                 rusqlite::params![
                     req.id.as_str(),
                     req.kind.as_str(),
@@ -350,6 +360,13 @@ pub async fn create(
         },
     )
     .await?;
+    // A connection still open under this id (the device it replaces) must not outlive its secret.
+    if resp.status() == StatusCode::CREATED
+        && !resp.headers().contains_key("idempotent-replayed")
+        && let Some(m) = &state.mqtt
+    {
+        m.disconnect(&id);
+    }
     registry_changed(&state, &id).await;
     Ok(resp)
 }
