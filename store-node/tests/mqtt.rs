@@ -645,6 +645,52 @@ async fn keep_alive_zero_is_accepted_and_pings_pass() {
     assert_eq!(pong, [0xD0, 0x00]);
 }
 
+/// One host on the LAN opening 1,000 sockets that send nothing once held every
+/// connection slot for the CONNECT window, and registered screens got no CONNACK.
+#[tokio::test]
+async fn silent_sockets_do_not_lock_registered_devices_out() {
+    let (mqtt, addr) = start(64 * 1024).await;
+    let mut signals = mqtt.signals();
+    let mut silent = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        silent.push(TcpStream::connect(addr).await.expect("connects"));
+    }
+    // A registered screen (same address: the test's host) is answered at once...
+    let (_kds, connack) = raw_connect(addr, KDS.0, KDS, 30).await;
+    assert_eq!(connack, [0x20, 2, 0, 0], "CONNACK accepted");
+    signal(&mut signals, "connected", connected(KDS.0)).await;
+    // ...and so is a real client, while the silent sockets are still open on their side.
+    let mut sub = Sub::spawn(addr, PRINTER, "store/demo/devices/printer-1/#");
+    sub.subscribed().await;
+    let out = run(publisher(
+        addr,
+        Some(KIOSK),
+        &[
+            "-q",
+            "1",
+            "-t",
+            "store/demo/devices/kiosk-1/status",
+            "-m",
+            "up",
+        ],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The oldest silent sockets made room for them: they are closed.
+    until_closed(&mut silent[0], DEADLINE).await;
+    // Authenticated sessions do not count against the silent ones' budget: both stay.
+    assert!(
+        mqtt.online().contains(&KDS.0.to_owned()),
+        "{:?}",
+        mqtt.online()
+    );
+    assert!(
+        mqtt.online().contains(&PRINTER.0.to_owned()),
+        "{:?}",
+        mqtt.online()
+    );
+}
+
 #[tokio::test]
 async fn a_second_connection_takes_over() {
     let (mqtt, addr) = start(64 * 1024).await;

@@ -62,6 +62,7 @@
 
 mod broker;
 mod frame;
+mod pending;
 mod proxy;
 mod sessions;
 mod tls;
@@ -85,7 +86,8 @@ use sessions::Sessions;
 pub const PACKET_HEADROOM: usize = 1024;
 /// The largest `max_payload` accepted in the configuration.
 pub const MAX_PAYLOAD_LIMIT: usize = 16 * 1024 * 1024;
-/// Most device connections open at once (authenticated or not).
+/// Most device sessions open at once (CONNECT accepted; connections still to send
+/// CONNECT have their own budget, see `pending`).
 const MAX_CONNECTIONS: usize = 1000;
 
 /// Who may connect: the device registry answers for each CONNECT.
@@ -284,6 +286,7 @@ impl Mqtt {
             max_payload: cfg.max_payload,
             max_packet,
             connections: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            pending: pending::Pending::new(),
             max_publish_rate: cfg.max_publish_rate,
         });
         inner.broker = Some(broker);

@@ -4,6 +4,10 @@
 //! per-device topic rules, the packet size, the keep-alive, and the takeover
 //! of a device's older connection.
 //!
+//! Connections that have not sent CONNECT have a budget of their own
+//! ([`super::pending`]); only checked sessions count against the connection
+//! limit, so silent sockets cannot keep devices out.
+//!
 //! Client to broker, the proxy cuts the stream into packets and looks at each
 //! one before forwarding its original bytes; broker to client it copies bytes.
 
@@ -22,6 +26,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 
 use super::frame;
+use super::pending::{Pending, Ticket};
 use super::sessions::{OnlineGuard, Registration, Sessions};
 use super::topics::{DeviceScope, NODE_CLIENT_ID, is_valid_device_id, is_valid_id};
 use super::{DeviceDirectory, DeviceSignal};
@@ -50,8 +55,10 @@ pub(crate) struct Proxy {
     pub max_payload: usize,
     /// Largest remaining length of any packet: `max_payload` plus room for topic and headers.
     pub max_packet: usize,
-    /// Bounds the number of open connections.
+    /// Bounds the number of sessions (connections whose CONNECT was accepted).
     pub connections: Arc<Semaphore>,
+    /// Connections still to send CONNECT.
+    pub pending: Arc<Pending>,
     /// PUBLISH packets per second one connection may send (0: no limit).
     pub max_publish_rate: u32,
 }
@@ -100,10 +107,7 @@ pub(crate) async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, proxy
                 continue;
             }
         };
-        let Ok(permit) = proxy.connections.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "too many MQTT connections: refused");
-            continue;
-        };
+        let mut ticket = proxy.pending.admit(peer.ip(), CONNECT_TIMEOUT);
         // Small packets (a PINGRESP, a print job) must leave at once.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
@@ -111,14 +115,22 @@ pub(crate) async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, proxy
         let proxy = proxy.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             match tls {
-                None => proxy.session(stream, peer).await,
+                None => proxy.session(stream, peer, ticket).await,
                 Some(acceptor) => {
-                    match timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => proxy.session(stream, peer).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    let handshake = timeout(
+                        TLS_HANDSHAKE_TIMEOUT.min(ticket.window),
+                        acceptor.accept(stream),
+                    );
+                    tokio::select! {
+                        shaken = handshake => match shaken {
+                            Ok(Ok(stream)) => proxy.session(stream, peer, ticket).await,
+                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        },
+                        () = ticket.pushed_out() => {
+                            tracing::debug!(%peer, "closed during its TLS handshake for newer connections");
+                        }
                     }
                 }
             }
@@ -158,6 +170,8 @@ impl Refusal {
 
 /// A connection the broker has accepted.
 struct Established {
+    /// Its place among the sessions.
+    _permit: tokio::sync::OwnedSemaphorePermit,
     device: String,
     scope: DeviceScope,
     keep_alive: u16,
@@ -231,20 +245,21 @@ pub(crate) fn broker_keep_alive(client: u16) -> u16 {
 }
 
 impl Proxy {
-    async fn session<S>(self: Arc<Self>, client: S, peer: SocketAddr)
+    async fn session<S>(self: Arc<Self>, client: S, peer: SocketAddr, ticket: Ticket)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
         let (mut client_rd, mut client_wr) = tokio::io::split(client);
         let mut inbuf = Vec::with_capacity(READ_CHUNK);
         let established = match self
-            .handshake(&mut client_rd, &mut client_wr, &mut inbuf)
+            .handshake(&mut client_rd, &mut client_wr, &mut inbuf, ticket)
             .await
         {
             Ok(established) => established,
             Err(refusal) => return self.refuse(&mut client_wr, refusal, peer).await,
         };
         let Established {
+            _permit,
             device,
             scope,
             keep_alive,
@@ -303,12 +318,13 @@ impl Proxy {
         client_rd: &mut R,
         client_wr: &mut W,
         inbuf: &mut Vec<u8>,
+        mut ticket: Ticket,
     ) -> Result<Established, Refusal>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
-        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        let deadline = Instant::now() + ticket.window;
         let (len, packet) = loop {
             match frame::next_packet(inbuf, self.max_packet) {
                 Ok(Some(found)) => break found,
@@ -316,7 +332,13 @@ impl Proxy {
                 Err(e) => return Err(refuse_bad_connect(inbuf, e)),
             }
             inbuf.reserve(READ_CHUNK);
-            match timeout_at(deadline, client_rd.read_buf(inbuf)).await {
+            let read = tokio::select! {
+                read = timeout_at(deadline, client_rd.read_buf(inbuf)) => read,
+                () = ticket.pushed_out() => {
+                    return Err(Refusal::quiet("no CONNECT yet; closed for newer connections"));
+                }
+            };
+            match read {
                 Err(_) => return Err(Refusal::quiet("no CONNECT in time")),
                 Ok(Ok(0)) => return Err(Refusal::quiet("closed before CONNECT")),
                 Ok(Err(e)) => return Err(Refusal::quiet(format!("connection error: {e}"))),
@@ -325,6 +347,8 @@ impl Proxy {
         };
         // The keep-alive counts from the last packet received: this CONNECT.
         let connect_at = Instant::now();
+        // No longer pending: what it does from here is checked.
+        drop(ticket);
         let Packet::Connect(connect) = packet else {
             return Err(Refusal::quiet("the first packet is not CONNECT").violation(None));
         };
@@ -351,6 +375,11 @@ impl Proxy {
             )
             .violation(None));
         }
+        let permit = self
+            .connections
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| unavailable("too many device connections"))?;
 
         if let Some(will) = &connect.last_will {
             let refused = match scope.check_publish(&will.topic) {
@@ -437,6 +466,7 @@ impl Proxy {
         }
         let registration = self.sessions.register(&device);
         Ok(Established {
+            _permit: permit,
             device,
             scope,
             keep_alive: connect.keep_alive,
