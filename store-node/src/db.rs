@@ -157,6 +157,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX print_jobs_by_state ON print_jobs (state, created_ms);
     ALTER TABLE payments ADD COLUMN reference TEXT;
     "#,
+    // 5: card payments in flight, written before the terminal is asked: one approved at the
+    //    terminal while the node crashed is found again with the terminal's last transaction.
+    r#"
+    CREATE TABLE card_attempts (
+        id           TEXT PRIMARY KEY,     -- UUIDv7
+        order_id     TEXT NOT NULL,
+        device_id    TEXT NOT NULL,        -- the card terminal
+        amount       INTEGER NOT NULL,     -- asked for, minor units
+        staff_id     TEXT NOT NULL,        -- who asked, and under which Idempotency-Key
+        idem_key     TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        state        TEXT NOT NULL,        -- asking | recorded | not_charged | unsettled
+        reference    TEXT,                 -- the terminal's, once known
+        note         TEXT,                 -- for the manager who settles it
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX card_attempts_by_state ON card_attempts (state, device_id);
+    "#,
 ];
 
 pub fn now_ms() -> u64 {

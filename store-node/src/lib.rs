@@ -200,6 +200,8 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     let sync_task = sync_client::spawn(state.clone());
     let mut background = vec![printing::start(state.clone()).await?];
     background.extend(device_bridge::spawn(state.clone()));
+    // Card payments a crash cut off: ask their terminals what became of them.
+    background.push(tokio::spawn(terminal::recover(state.clone())));
     // A full disk: readiness and the print lanes recover when a probe write succeeds again.
     let probing = state.clone();
     background.push(tokio::spawn(async move {

@@ -10,6 +10,19 @@
 //! whole conversation, so a retried request while the customer is still at
 //! the terminal is 409 `request_in_flight`, and a retry after approval gets
 //! the stored payment back instead of charging twice.
+//!
+//! **A crash mid-payment.** Before the terminal is asked, the attempt is
+//! written (`card_attempts`, state `asking`); the approved payment is recorded
+//! in the same transaction that settles the attempt. An attempt still
+//! `asking` when the node starts was cut off by a crash: the node asks the
+//! terminal for its last transaction (ZVT Repeat Receipt, 06 20) at start-up
+//! and every [`RECOVERY_EVERY`] until the terminal answers. An approved one
+//! that matches (amount, a reference not yet recorded) is recorded once,
+//! under the attempt's Idempotency-Key, so the till's retry gets it; none, or
+//! a failed one, means nothing was charged; anything else is left
+//! `unsettled` for a manager (`GET /api/v1/card-payments/unsettled`). While an
+//! order has an open attempt, a new card payment for it is refused (409
+//! `payment_unsettled`): it could charge the customer twice.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -22,10 +35,16 @@ use domain::device::DeviceKind;
 use drivers::terminal::{AuthorizeRequest, PaymentTerminal, TerminalError};
 use serde::{Deserialize, Serialize};
 
+use crate::db::now_ms;
 use crate::devices::{self, Transport};
 use crate::http::error::ApiError;
 use crate::http::idempotency;
 use crate::state::AppState;
+
+/// How often attempts cut off by a crash are retried while their terminal does
+/// not answer: soon enough that the till sees the payment within a minute of
+/// the terminal coming back, rarely enough not to disturb it.
+pub const RECOVERY_EVERY: Duration = Duration::from_secs(30);
 
 /// Card terminal settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +201,7 @@ pub async fn pay_by_card(
     }
     let _claim = Claim(&state.terminal_busy, tid.clone());
     let pw = password(&state.config.terminal)?;
+    let attempt = open_attempt(state, &order_id.to_string(), &tid, due, staff, &key, &hash).await?;
     let timeout = Duration::from_secs(state.config.terminal.timeout_secs.max(5));
     let transport = terminal.transport.clone();
     tracing::info!(order = %order_id, terminal = %tid, amount = due, "asking the card terminal for payment");
@@ -213,6 +233,8 @@ pub async fn pay_by_card(
         }
         Err(e) => {
             tracing::info!(order = %order_id, terminal = %tid, error = %e, "card payment not approved");
+            // Best effort: an attempt left open is settled by asking the terminal later.
+            settle_attempt(state, &attempt, "not_charged", None, Some(e.to_string())).await;
             // The terminal answered (a decline is a healthy terminal); silence or a dead line is not.
             if matches!(
                 e,
@@ -241,6 +263,13 @@ pub async fn pay_by_card(
     let oid = order_id.to_string();
     let resp =
         idempotency::write_reserved(state, staff, key, hash, StatusCode::CREATED, move |ctx| {
+            mark_attempt(
+                ctx.conn,
+                &attempt,
+                "recorded",
+                Some(&approval.reference),
+                None,
+            )?;
             crate::http::orders::record_card_payment(
                 ctx,
                 &head,
@@ -253,4 +282,275 @@ pub async fn pay_by_card(
         .await?;
     state.lanes.kick();
     Ok(resp)
+}
+
+/// A card payment the node asked a terminal for and has not settled: the
+/// terminal may have charged the card (state `asking`: the node was cut off;
+/// `unsettled`: the terminal's answer did not settle it).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CardAttempt {
+    pub id: String,
+    pub order_id: String,
+    /// The card terminal's device id.
+    pub device_id: String,
+    /// Asked for, minor units.
+    pub amount: i64,
+    /// `asking` (the node is still finding out) or `unsettled` (a manager must check the terminal's journal).
+    pub state: String,
+    /// The terminal's reference of a payment that may be this one.
+    pub reference: Option<String>,
+    /// What the node knows, for the manager.
+    pub note: Option<String>,
+    pub staff_id: String,
+    pub created_ms: u64,
+    /// The request's Idempotency-Key and hash, to store the recovered answer under.
+    #[serde(skip)]
+    idem_key: String,
+    #[serde(skip)]
+    request_hash: String,
+}
+
+/// Writes the attempt before the terminal is asked; refuses a second payment while one is open.
+async fn open_attempt(
+    state: &AppState,
+    order_id: &str,
+    device: &str,
+    amount: i64,
+    staff: &str,
+    key: &str,
+    hash: &str,
+) -> Result<String, ApiError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let row = (
+        id.clone(),
+        order_id.to_owned(),
+        device.to_owned(),
+        staff.to_owned(),
+        key.to_owned(),
+        hash.to_owned(),
+    );
+    state
+        .db
+        .write(move |ctx| -> Result<(), ApiError> {
+            let (id, order, device, staff, key, hash) = row;
+            let open: i64 = ctx.conn.query_row(
+                "SELECT COUNT(*) FROM card_attempts WHERE order_id = ?1 AND state IN ('asking', 'unsettled')",
+                [&order],
+                |r| r.get(0),
+            )?;
+            if open > 0 {
+                return Err(ApiError::conflict(
+                    "payment_unsettled",
+                    "an earlier card payment for this order may have been charged and is not settled yet: \
+                     a manager must check it (unsettled card payments) before the card is asked again",
+                ));
+            }
+            let now = now_ms() as i64;
+            ctx.conn.execute(
+                "INSERT INTO card_attempts (id, order_id, device_id, amount, staff_id, idem_key, request_hash, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'asking', ?8, ?8)",
+                rusqlite::params![id, order, device, amount, staff, key, hash, now],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(id)
+}
+
+/// Moves an open attempt to `to`; false when it was settled already.
+fn mark_attempt(
+    conn: &rusqlite::Connection,
+    id: &str,
+    to: &str,
+    reference: Option<&str>,
+    note: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE card_attempts SET state = ?1, reference = COALESCE(?2, reference), note = COALESCE(?3, note), updated_ms = ?4
+         WHERE id = ?5 AND state IN ('asking', 'unsettled')",
+        rusqlite::params![to, reference, note, now_ms() as i64, id],
+    )?;
+    Ok(n == 1)
+}
+
+/// Best effort: an attempt left open is settled later by asking the terminal.
+async fn settle_attempt(
+    state: &AppState,
+    id: &str,
+    to: &'static str,
+    reference: Option<String>,
+    note: Option<String>,
+) {
+    let id = id.to_owned();
+    let written = state
+        .db
+        .write(move |ctx| -> Result<bool, ApiError> {
+            Ok(mark_attempt(
+                ctx.conn,
+                &id,
+                to,
+                reference.as_deref(),
+                note.as_deref(),
+            )?)
+        })
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(error = %e.message, "could not settle a card attempt; the terminal will be asked again");
+    }
+}
+
+/// Card payments that may have been charged and are not recorded, oldest first.
+pub fn unsettled(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<CardAttempt>> {
+    conn.prepare_cached(
+        "SELECT id, order_id, device_id, amount, state, reference, note, staff_id, created_ms, idem_key, request_hash
+         FROM card_attempts WHERE state IN ('asking', 'unsettled') ORDER BY id",
+    )?
+    .query_map([], |r| {
+        Ok(CardAttempt {
+            id: r.get(0)?,
+            order_id: r.get(1)?,
+            device_id: r.get(2)?,
+            amount: r.get(3)?,
+            state: r.get(4)?,
+            reference: r.get(5)?,
+            note: r.get(6)?,
+            staff_id: r.get(7)?,
+            created_ms: r.get::<_, i64>(8)? as u64,
+            idem_key: r.get(9)?,
+            request_hash: r.get(10)?,
+        })
+    })?
+    .collect()
+}
+
+/// Asks each terminal with attempts cut off by a crash for its last
+/// transaction: at start-up, then every [`RECOVERY_EVERY`] while any is open.
+pub async fn recover(state: Arc<AppState>) {
+    loop {
+        let open = match recover_once(&state).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "checking card payments cut off by a crash");
+                true
+            }
+        };
+        if !open {
+            return;
+        }
+        tokio::time::sleep(RECOVERY_EVERY).await;
+    }
+}
+
+/// One round; true while attempts remain to ask about.
+async fn recover_once(state: &Arc<AppState>) -> Result<bool, ApiError> {
+    let (attempts, terminals) = state
+        .db
+        .read(|c| {
+            let all = unsettled(c)?;
+            let terminals = devices::printers(c, DeviceKind::CardTerminal, None)?;
+            Ok((all, terminals))
+        })
+        .await?;
+    let mut remaining = false;
+    let mut by_terminal: std::collections::BTreeMap<String, Vec<CardAttempt>> = Default::default();
+    for a in attempts.into_iter().filter(|a| a.state == "asking") {
+        by_terminal.entry(a.device_id.clone()).or_default().push(a);
+    }
+    for (tid, mut asking) in by_terminal {
+        let Some(terminal) = terminals.iter().find(|t| t.id.as_str() == tid) else {
+            for a in asking {
+                let note = "the card terminal was removed before the node learnt the outcome: check its journal";
+                settle_attempt(state, &a.id, "unsettled", None, Some(note.into())).await;
+            }
+            continue;
+        };
+        // A payment being taken on the terminal right now is not disturbed: next round.
+        {
+            let mut busy = state.terminal_busy.0.lock().map_err(ApiError::internal)?;
+            if !busy.insert(tid.clone()) {
+                remaining = true;
+                continue;
+            }
+        }
+        let _claim = Claim(&state.terminal_busy, tid.clone());
+        let pw = password(&state.config.terminal)?;
+        let transport = terminal.transport.clone();
+        let last = tokio::task::spawn_blocking(move || connect(&transport, pw)?.last_transaction())
+            .await
+            .map_err(ApiError::internal)?;
+        let last = match last {
+            Ok(last) => last,
+            Err(e) => {
+                tracing::warn!(terminal = %tid, error = %e, "cannot ask the card terminal for its last transaction; will retry");
+                remaining = true;
+                continue;
+            }
+        };
+        // Only the newest attempt can be the terminal's last transaction; older ones need the journal.
+        let Some(newest) = asking.pop() else { continue };
+        for a in asking {
+            let note = "a later payment followed on the terminal: check its journal";
+            settle_attempt(state, &a.id, "unsettled", None, Some(note.into())).await;
+        }
+        settle_from_terminal(state, newest, last).await?;
+    }
+    Ok(remaining)
+}
+
+/// Records, clears or reports one attempt from the terminal's last transaction.
+async fn settle_from_terminal(
+    state: &Arc<AppState>,
+    attempt: CardAttempt,
+    last: Option<drivers::terminal::Approval>,
+) -> Result<(), ApiError> {
+    let head = crate::printing::Letterhead::of(state);
+    let a = attempt.clone();
+    let outcome = state
+        .db
+        .write(move |ctx| -> Result<&'static str, ApiError> {
+            let Some(approval) = last else {
+                let note = "the terminal has no approved payment to repeat";
+                mark_attempt(ctx.conn, &a.id, "not_charged", None, Some(note))?;
+                return Ok("not charged");
+            };
+            let recorded: bool = ctx.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM payments WHERE reference = ?1)",
+                [&approval.reference],
+                |r| r.get(0),
+            )?;
+            if recorded {
+                let note = "the terminal's last payment is recorded already";
+                mark_attempt(ctx.conn, &a.id, "not_charged", None, Some(note))?;
+                return Ok("not charged");
+            }
+            let order = crate::http::orders::load_order(ctx.conn, &a.order_id)?;
+            let due = order.map_or(0, |o| o.order.totals.total - o.paid);
+            if approval.amount != a.amount || approval.amount > due {
+                let note = format!(
+                    "the terminal's last payment ({}, {} minor units) does not match this one ({} asked, {} due): check its journal",
+                    approval.reference, approval.amount, a.amount, due
+                );
+                mark_attempt(ctx.conn, &a.id, "unsettled", Some(&approval.reference), Some(&note))?;
+                return Ok("unsettled");
+            }
+            let note = "recovered from the terminal's last transaction after a restart";
+            if !mark_attempt(ctx.conn, &a.id, "recorded", Some(&approval.reference), Some(note))? {
+                return Ok("settled already");
+            }
+            let value = crate::http::orders::record_card_payment(
+                ctx,
+                &head,
+                &a.order_id,
+                approval.amount,
+                approval.reference,
+                &a.staff_id,
+            )?;
+            // The till's retry with the same key gets this payment back.
+            idempotency::store(ctx.conn, &a.staff_id, &a.idem_key, &a.request_hash, StatusCode::CREATED, &value)?;
+            Ok("recorded")
+        })
+        .await?;
+    tracing::warn!(attempt = %attempt.id, order = %attempt.order_id, outcome, "a card payment cut off by a restart was settled from the terminal's last transaction");
+    state.lanes.kick();
+    Ok(())
 }

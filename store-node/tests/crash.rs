@@ -208,3 +208,172 @@ async fn acknowledged_orders_survive_repeated_sigkill() {
         "each order has exactly one order.created event"
     );
 }
+
+/// Signs in to a node started with `start`.
+async fn login(http: &reqwest::Client, node: &Node, staff: &str, pin: &str) -> String {
+    let r: Value = http
+        .post(format!("{}/api/v1/auth/login", node.base))
+        .json(&json!({"staff_id": staff, "pin": pin}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().unwrap().to_owned()
+}
+
+/// A card approved at the terminal while the node dies before recording it:
+/// after the restart the node asks the terminal for its last transaction
+/// (ZVT Repeat Receipt) and records the payment exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_payment_approved_while_the_node_was_killed_is_recorded_once_after_restart() {
+    use drivers::zvt::sim::{Scenario, SimOutcome, TerminalSim};
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    // Approves, then never sends Completion: the node is still waiting when it is killed.
+    let sim = Arc::new(TerminalSim::pty(Scenario::ApproveWithoutCompletion).unwrap());
+    let mut node = start(dir.path());
+    let mgr = login(&http, &node, "manager", "2000").await;
+    let r = http
+        .post(format!("{}/api/v1/devices", node.base))
+        .bearer_auth(&mgr)
+        .header("Idempotency-Key", "reg-t1")
+        .json(
+            &json!({"id": "t1", "kind": "card_terminal", "name": "Counter terminal",
+            "transport": {"type": "serial", "path": sim.device_path().unwrap(), "baud": 9600}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let cashier = login(&http, &node, "cashier", "3000").await;
+    let order: Value = http
+        .post(format!("{}/api/v1/orders", node.base))
+        .bearer_auth(&cashier)
+        .header("Idempotency-Key", "card-crash-order")
+        .json(&burger_order())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = order["id"].as_str().unwrap().to_owned();
+    let total = order["totals"]["total"].as_i64().unwrap();
+    let pay = {
+        let (http, url, token) = (
+            http.clone(),
+            format!("{}/api/v1/orders/{id}/payments", node.base),
+            cashier.clone(),
+        );
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "card-crash-pay")
+                .json(&json!({"method": "card"}))
+                .send()
+                .await
+        })
+    };
+    // The terminal approves; the node has not heard the end of it.
+    let approved = {
+        let sim = sim.clone();
+        tokio::task::spawn_blocking(move || {
+            sim.wait_for(Duration::from_secs(20), |t| {
+                t.iter()
+                    .any(|t| matches!(t.outcome, SimOutcome::Approved { .. }))
+            })
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(approved.len(), 1, "{approved:?}");
+    node.child.kill().unwrap(); // SIGKILL
+    node.child.wait().unwrap();
+    assert!(pay.await.unwrap().is_err(), "the till never got an answer");
+
+    let mut node = start(dir.path());
+    let cashier = login(&http, &node, "cashier", "3000").await;
+    let paid = common::eventually(|| async {
+        let o: Value = http
+            .get(format!("{}/api/v1/orders/{id}", node.base))
+            .bearer_auth(&cashier)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (o["paid"].as_i64() == Some(total)).then_some(o)
+    })
+    .await;
+    assert_eq!(paid["paid"], total);
+    // The till retries its request: it gets the recovered payment, and the card is not asked again.
+    let r = http
+        .post(format!("{}/api/v1/orders/{id}/payments", node.base))
+        .bearer_auth(&cashier)
+        .header("Idempotency-Key", "card-crash-pay")
+        .json(&json!({"method": "card"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let b: Value = r.json().await.unwrap();
+    assert!(
+        b["payment"]["reference"]
+            .as_str()
+            .is_some_and(|r| r.contains("52500038")),
+        "{b}"
+    );
+    assert_eq!(sim.transactions().len(), 1, "the card was charged once");
+    let mgr = login(&http, &node, "manager", "2000").await;
+    let open: Value = http
+        .get(format!("{}/api/v1/card-payments/unsettled", node.base))
+        .bearer_auth(&mgr)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open["attempts"], json!([]), "{open}");
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+
+    // Another restart records nothing more: exactly one payment, one event.
+    let mut node = start(dir.path());
+    let cashier = login(&http, &node, "cashier", "3000").await;
+    let o: Value = http
+        .get(format!("{}/api/v1/orders/{id}", node.base))
+        .bearer_auth(&cashier)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(o["paid"], total);
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+    let payments: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM payments WHERE order_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(payments, 1);
+    let events: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM event_log WHERE kind = 'payment.recorded' AND subject = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(events, 1);
+}

@@ -18,6 +18,10 @@ pub trait PaymentTerminal: Send {
     fn authorize(&mut self, request: &AuthorizeRequest) -> Result<Approval, TerminalError>;
     /// Cancels a payment in progress (ZVT Abort 06 B0), best effort.
     fn abort(&mut self) -> Result<(), TerminalError>;
+    /// The last payment the terminal stored (ZVT Repeat Receipt 06 20):
+    /// `Some` if it was approved, `None` if the terminal has none or its last
+    /// one failed. For a payment whose answer was lost (the node crashed).
+    fn last_transaction(&mut self) -> Result<Option<Approval>, TerminalError>;
 }
 
 /// One payment to authorise at the terminal.

@@ -99,6 +99,30 @@ fn replayed(code: u16, body: String) -> Response {
     r
 }
 
+/// Stores the answer to a request under its key, in the caller's transaction (with its effect).
+pub fn store(
+    conn: &rusqlite::Connection,
+    principal: &str,
+    key: &str,
+    request_hash: &str,
+    status: StatusCode,
+    value: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO idempotency (principal, key, request_hash, status, body, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![
+        principal,
+        key,
+        request_hash,
+        status.as_u16(),
+        value.to_string(),
+        now_ms() as i64
+    ])?;
+    Ok(())
+}
+
 /// Runs a write under an optional idempotency key and answers with `status` and the JSON it returns.
 pub async fn write<F>(
     state: &Arc<AppState>,
@@ -152,19 +176,7 @@ where
                 return Ok(Outcome::Replay(code, body));
             }
             let value = f(ctx)?;
-            ctx.conn
-                .prepare_cached(
-                    "INSERT INTO idempotency (principal, key, request_hash, status, body, created_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(rusqlite::params![
-                    principal,
-                    key,
-                    request_hash,
-                    status.as_u16(),
-                    value.to_string(),
-                    now_ms() as i64
-                ])?;
+            store(ctx.conn, &principal, &key, &request_hash, status, &value)?;
             Ok(Outcome::Fresh(value))
         })
         .await?;

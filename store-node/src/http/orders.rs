@@ -33,6 +33,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/orders/{id}", get(get_one))
         .route("/api/v1/orders/{id}/payments", post(pay))
         .route(
+            "/api/v1/card-payments/unsettled",
+            get(unsettled_card_payments),
+        )
+        .route(
             "/api/v1/orders/{id}/stations/{station}/done",
             post(station_done),
         )
@@ -546,7 +550,9 @@ pub struct PaymentResult {
 /// (up to the terminal timeout); the node stores only the terminal's
 /// reference. A declined or cancelled card is 402 (`card_declined`,
 /// `payment_cancelled`), a busy, silent or unreachable terminal 409
-/// (`terminal_busy`, `terminal_timeout`, `terminal_unreachable`).
+/// (`terminal_busy`, `terminal_timeout`, `terminal_unreachable`), and an order
+/// with a card payment the node lost to a restart and has not settled yet 409
+/// (`payment_unsettled`).
 #[utoipa::path(post, path = "/api/v1/orders/{id}/payments", tag = "orders", request_body = PaymentRequest,
     params(("id" = uuid::Uuid, Path, description = "Order id"),
            ("Idempotency-Key" = String, Header, description = "Unique per payment attempt; reuse it on retry")),
@@ -668,6 +674,26 @@ pub fn record_card_payment(
     })?;
     ctx.append(kind::PAYMENT_RECORDED, Some(order_id), result.clone())?;
     Ok(result)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnsettledCardPayments {
+    pub attempts: Vec<crate::terminal::CardAttempt>,
+}
+
+/// Card payments the terminal may have charged that the node has not recorded
+/// (managers): cut off by a restart and not yet answered by the terminal
+/// (`asking`), or answered in a way only the terminal's journal can settle
+/// (`unsettled`).
+#[utoipa::path(get, path = "/api/v1/card-payments/unsettled", operation_id = "unsettled_card_payments", tag = "orders",
+    responses((status = 200, body = UnsettledCardPayments), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn unsettled_card_payments(
+    State(state): State<Arc<AppState>>,
+    _auth: Auth<perm::OrderRefund>,
+) -> ApiResult<Json<UnsettledCardPayments>> {
+    let attempts = state.db.read(crate::terminal::unsettled).await?;
+    Ok(Json(UnsettledCardPayments { attempts }))
 }
 
 /// A kitchen station has finished its part of the order (a KDS bump at that station).

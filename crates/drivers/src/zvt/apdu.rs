@@ -609,6 +609,12 @@ pub fn authorization(amount: u64, currency: u16) -> Result<Apdu, ApduError> {
     Apdu::new(command::AUTHORIZATION, data)
 }
 
+/// Repeat Receipt (06 20): the password (3 BCD bytes).
+pub fn repeat_receipt(password: [u8; 3]) -> Apdu {
+    Apdu::new(command::REPEAT_RECEIPT, password.to_vec())
+        .unwrap_or_else(|_| Apdu::bare(command::REPEAT_RECEIPT))
+}
+
 /// Abort (06 B0) sent by the ECR.
 pub fn abort_by_ecr() -> Apdu {
     Apdu::bare(command::ABORT_BY_ECR)

@@ -17,6 +17,11 @@
 //!    and listens a little longer, so a payment that completes at the last
 //!    moment is still reported as approved.
 //!
+//! A payment whose answer never reached the node (it crashed meanwhile) is
+//! asked for again with **Repeat Receipt (06 20)**: the PT repeats its last
+//! stored payment's Status-Information, receipt and Completion
+//! ([`PaymentTerminal::last_transaction`]).
+//!
 //! The transport (serial frames or TCP) is `super::link`; field parsing,
 //! and the dropping of card data, is [`super::apdu`].
 
@@ -385,6 +390,34 @@ impl PaymentTerminal for ZvtTerminal {
                 }
             }
             Err(error) => Err(error),
+        }
+    }
+
+    fn last_transaction(&mut self) -> Result<Option<Approval>, TerminalError> {
+        // Registration and the command each get the usual answer time, plus the receipt's lines.
+        let deadline = Instant::now() + self.config.ack_timeout * 4;
+        self.link.discard_input();
+        if !self.registered {
+            self.register_within(None, deadline)?;
+        }
+        self.send_command(&apdu::repeat_receipt(self.password), deadline)?;
+        match self.follow_command(deadline)? {
+            // A repeated receipt without an amount, or of a failed payment: nothing booked.
+            Finished::Completed(info) => match info.amount {
+                Some(amount) if info.result_code.is_none_or(|code| code == 0) => {
+                    self.approval(info, amount).map(Some)
+                }
+                _ => Ok(None),
+            },
+            // Nothing stored to repeat (or the PT will not say): no approved payment to report.
+            Finished::Aborted { code } => {
+                debug!(
+                    code,
+                    text = spec::result_code_text(code),
+                    "no last transaction"
+                );
+                Ok(None)
+            }
         }
     }
 

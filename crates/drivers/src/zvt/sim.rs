@@ -4,8 +4,10 @@
 //! It serves one ECR at a time on its own thread and plays a [`Scenario`]:
 //! approve (with a card number in clear in BMP 22 and track 2, so tests can
 //! prove the driver drops them), decline, cancel, busy, never answer, or
-//! answer garbage. Every authorization it sees is recorded as a
-//! [`SimTransaction`]; [`TerminalSim::wait_for`] lets tests wait for one
+//! answer garbage, or approve and then fall silent before Completion (the
+//! node crashed mid-payment). Like a real PT it keeps its last payment and
+//! repeats it on Repeat Receipt (06 20). Every authorization it sees is
+//! recorded as a [`SimTransaction`]; [`TerminalSim::wait_for`] lets tests wait for one
 //! with a deadline instead of sleeping.
 
 use std::net::{SocketAddr, TcpListener};
@@ -49,6 +51,11 @@ pub enum Scenario {
     Busy,
     /// Answers every command with random bytes that are not ZVT.
     Garbage,
+    /// Approves (Status-Information with result 00, acknowledged), then sends
+    /// nothing more: the booking is made but the ECR never sees Completion,
+    /// as when the cash register dies between the two. An Abort (06 B0)
+    /// after that is refused: the payment is booked.
+    ApproveWithoutCompletion,
 }
 
 /// How the simulator ended one authorization.
@@ -86,6 +93,8 @@ struct Shared {
     transactions: Mutex<Vec<SimTransaction>>,
     changed: Condvar,
     next_trace: Mutex<u32>,
+    /// Status-Information of the last payment the PT booked or refused, for Repeat Receipt.
+    last_status: Mutex<Option<Vec<u8>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -196,6 +205,7 @@ impl TerminalSim {
             transactions: Mutex::new(Vec::new()),
             changed: Condvar::new(),
             next_trace: Mutex::new(1),
+            last_status: Mutex::new(None),
         });
         (shared, Arc::new(AtomicBool::new(false)))
     }
@@ -311,6 +321,20 @@ fn handle(
             expect_ack(link)?;
         }
         command::AUTHORIZATION => authorize(link, command, scenario, shared)?,
+        command::REPEAT_RECEIPT => repeat_receipt(link, shared)?,
+        command::ABORT_BY_ECR
+            if matches!(
+                lock(&shared.transactions).last(),
+                Some(SimTransaction {
+                    outcome: SimOutcome::Approved { .. },
+                    ..
+                })
+            ) && scenario == Scenario::ApproveWithoutCompletion =>
+        {
+            // Booked already: nothing left to abort.
+            shared.mark_abort();
+            send(link, &apdu::negative_ack(0x83))?;
+        }
         command::ABORT_BY_ECR => {
             shared.mark_abort();
             send(link, &apdu::positive_ack())?;
@@ -350,7 +374,7 @@ fn authorize(
     send(link, &message(command::INTERMEDIATE_STATUS, vec![0x0A]))?; // "insert card"
     expect_ack(link)?;
     match scenario {
-        Scenario::Approve => {
+        Scenario::Approve | Scenario::ApproveWithoutCompletion => {
             let trace = shared.next_trace();
             let receipt_no = trace % 10_000;
             let (card_type, card) = if trace % 2 == 1 {
@@ -360,8 +384,17 @@ fn authorize(
             };
             let status = approved_status(amount, currency, trace, receipt_no, card_type, card)
                 .unwrap_or_default();
+            *lock(&shared.last_status) = Some(status.clone());
             send(link, &message(command::STATUS_INFORMATION, status))?;
             expect_ack(link)?;
+            if scenario == Scenario::ApproveWithoutCompletion {
+                record(SimOutcome::Approved {
+                    trace,
+                    receipt_no,
+                    card: card.to_owned(),
+                });
+                return Ok(());
+            }
             // One receipt line, as PTs send when the ECR prints receipts.
             let mut line = vec![0x00];
             line.extend_from_slice(b"Kundenbeleg / customer receipt");
@@ -382,6 +415,7 @@ fn authorize(
                 .and_then(|w| w.bcd(bmp::TERMINAL_ID, tid()))
                 .map(BmpWriter::finish)
                 .unwrap_or_default();
+            *lock(&shared.last_status) = Some(status.clone());
             send(link, &message(command::STATUS_INFORMATION, status))?;
             expect_ack(link)?;
             record(SimOutcome::Declined { code });
@@ -403,6 +437,26 @@ fn authorize(
         }
         Scenario::Busy | Scenario::Garbage => Ok(()),
     }
+}
+
+/// Repeat Receipt (06 20): the last payment's Status-Information again, a
+/// receipt line marked as a copy, and Completion; with no payment stored,
+/// Abort (06 1E) "function not possible".
+fn repeat_receipt(link: &mut Link, shared: &Shared) -> Result<(), LinkError> {
+    send(link, &apdu::positive_ack())?;
+    let last = lock(&shared.last_status).clone();
+    let Some(status) = last else {
+        send(link, &message(command::ABORT_BY_PT, vec![0x83]))?;
+        return expect_ack(link);
+    };
+    send(link, &message(command::STATUS_INFORMATION, status))?;
+    expect_ack(link)?;
+    let mut line = vec![0x00];
+    line.extend_from_slice(b"Duplikat / copy");
+    send(link, &message(command::PRINT_LINE, line))?;
+    expect_ack(link)?;
+    send(link, &message(command::COMPLETION, Vec::new()))?;
+    expect_ack(link)
 }
 
 /// Status-Information of an approved payment, including card data a real

@@ -30,6 +30,11 @@ pub mod command {
     /// "Abort (06 B0)", chapter "Commands from ECR to PT": cancel the
     /// command in progress.
     pub const ABORT_BY_ECR: Control = [0x06, 0xB0];
+    /// "Repeat Receipt (06 20)", chapter "Commands from ECR to PT": password
+    /// (3 BCD bytes). The PT repeats its last stored payment: Status-Information
+    /// (04 0F) with the transaction's BMPs, its receipt, then Completion (06 0F).
+    /// The node uses it to learn the outcome of a payment it lost to a crash.
+    pub const REPEAT_RECEIPT: Control = [0x06, 0x20];
     /// "Status-Information (04 0F)", chapter "Commands from PT to ECR":
     /// the transaction's BMPs.
     pub const STATUS_INFORMATION: Control = [0x04, 0x0F];
