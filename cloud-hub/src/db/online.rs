@@ -14,7 +14,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sync::log::Event;
 
-use super::Db;
+use super::{BeginWrite, Db};
 
 /// The PostgreSQL channel the replicas tell each other on.
 pub const NOTIFY_CHANNEL: &str = "hub_events";
@@ -550,14 +550,14 @@ impl Db {
             attempt += 1;
             let r = match self {
                 Db::Sqlite(pool) => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     match sqlite_tx::place(&mut tx, o, view).await {
                         Ok(p) => tx.commit().await.map(|_| p),
                         Err(e) => Err(e),
                     }
                 }
                 Db::Postgres(pool) => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     match pg_tx::place(&mut tx, o, view).await {
                         Ok(p) => tx.commit().await.map(|_| p),
                         Err(e) => Err(e),
