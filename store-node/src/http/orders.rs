@@ -14,7 +14,7 @@ use domain::Ident;
 use domain::order::{Channel, OrderDraft, PricedOrder, price_order};
 use domain::payment::{PaymentError, PaymentMethod, settle_cash};
 use domain::roles::Permission;
-use domain::status::{OrderStatus, Transition};
+use domain::status::{OrderStatus, Progress, Transition};
 use domain::ticket::{STORE_PREFIX, TicketNumber};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
@@ -748,8 +748,8 @@ pub fn mark_station_done(
 /// Projects an order event made by another replica (received through sync) into the read model.
 ///
 /// Every order event carries the order's full view after it happened; the
-/// projection inserts a new order, and otherwise never moves a status
-/// backwards (the fold's rule) and never lowers what was paid.
+/// projection inserts a new order, and otherwise joins the views' progress
+/// (`Progress::join`: status and amount paid only rise, the hub's rule too).
 pub fn project_remote(conn: &rusqlite::Connection, e: &sync::log::Event) -> rusqlite::Result<()> {
     let Some(order) = e.data.get("order") else {
         return Ok(());
@@ -790,19 +790,22 @@ pub fn project_remote(conn: &rusqlite::Connection, e: &sync::log::Event) -> rusq
             )?;
         }
         Some(cur) => {
-            let status = if view.status.rank() > cur.status.rank() {
-                view.status
-            } else {
-                cur.status
-            };
+            let progress = Progress {
+                status: cur.status,
+                paid: cur.paid,
+            }
+            .join(Progress {
+                status: view.status,
+                paid: view.paid,
+            });
             let stations = if view.stations_done.len() > cur.stations_done.len() {
                 stations
             } else {
                 serde_json::to_string(&cur.stations_done).unwrap_or_else(|_| "[]".into())
             };
             conn.execute(
-                "UPDATE orders SET status = ?1, paid = MAX(paid, ?2), stations_done = ?3, updated_ms = MAX(updated_ms, ?4) WHERE id = ?5",
-                rusqlite::params![status.as_str(), view.paid, stations, view.updated_ms as i64, id],
+                "UPDATE orders SET status = ?1, paid = ?2, stations_done = ?3, updated_ms = MAX(updated_ms, ?4) WHERE id = ?5",
+                rusqlite::params![progress.status.as_str(), progress.paid, stations, view.updated_ms as i64, id],
             )?;
         }
     }
