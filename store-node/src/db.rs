@@ -321,6 +321,25 @@ pub struct Db {
     readers: Arc<Mutex<Vec<Connection>>>,
     path: Arc<PathBuf>,
     pub origin: Arc<str>,
+    /// This database's event log, as the event stream names it (see [`log_id`]).
+    pub log_id: Arc<str>,
+}
+
+/// The identity of this database's event log: a random id made when the
+/// database is created (or first opened by a build that has one) and kept in
+/// `meta`. Stream cursors are positions in one log; a client that connects
+/// with a cursor of another log (the node was replaced, or its database
+/// restored from a backup or started afresh, at the same address) is told to
+/// start over instead of skipping the new log's first events.
+fn log_id(conn: &Connection) -> rusqlite::Result<String> {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('log_id', ?1) ON CONFLICT (key) DO NOTHING",
+        [&id],
+    )?;
+    conn.query_row("SELECT value FROM meta WHERE key = 'log_id'", [], |r| {
+        r.get(0)
+    })
 }
 
 impl Db {
@@ -347,6 +366,7 @@ impl Db {
                 o
             }
         };
+        let log_id = log_id(&conn)?;
         let (seq, hlc): (i64, Option<String>) = conn.query_row(
             "SELECT COALESCE(MAX(seq), 0), MAX(hlc) FROM event_log WHERE origin = ?1",
             [&origin],
@@ -370,6 +390,7 @@ impl Db {
             readers: Arc::new(Mutex::new(readers)),
             path: Arc::new(path),
             origin: origin.into(),
+            log_id: log_id.into(),
         })
     }
 

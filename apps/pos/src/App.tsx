@@ -181,6 +181,8 @@ function Till({
       const o = e.data.order as OrderView | undefined;
       if (o && typeof o === "object" && typeof o.id === "string") upsert([o]);
     },
+    // Another node's log (the node was replaced): its orders are the only ones; the replay and the re-read follow.
+    onReset: () => setOrders(new Map()),
     // After a reconnect (or when the first read failed), re-read the lists: the server's answer is the truth.
     onCaughtUp: () => {
       if (caughtUpOnce.current || !ordersLoaded.current) void loadOrders();
