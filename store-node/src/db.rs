@@ -150,6 +150,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX print_jobs_by_state ON print_jobs (state, created_ms);
     ALTER TABLE payments ADD COLUMN reference TEXT;
     "#,
+    // 5: money given back when a paid order is cancelled or voided, one row per payment (tender).
+    r#"
+    ALTER TABLE orders ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE refunds (
+        id          TEXT PRIMARY KEY,
+        order_id    TEXT NOT NULL REFERENCES orders (id),
+        payment_id  TEXT NOT NULL REFERENCES payments (id),
+        method      TEXT NOT NULL,        -- the payment's tender: cash | card
+        amount      INTEGER NOT NULL,
+        reference   TEXT,                 -- card: the payment's terminal reference, to refund there
+        created_ms  INTEGER NOT NULL,
+        created_by  TEXT,
+        approved_by TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX refunds_by_order ON refunds (order_id);
+    "#,
 ];
 
 pub fn now_ms() -> u64 {
