@@ -506,3 +506,79 @@ async fn closed_hours_and_the_merchants_switch(backend: Backend) {
     hub.stop().await;
 }
 both!(closed_hours_and_the_merchants_switch);
+
+/// Customers at once (a busy lunch): more than the pool's five connections.
+const CUSTOMERS: usize = 8;
+/// Orders each customer places, one after another: 200 in all.
+const ORDERS_EACH: usize = 25;
+
+/// Eight customers sign up and place orders at the same moment; every order is
+/// placed (201), each once, with its own ticket. On SQLite a plain `BEGIN`
+/// that reads the idempotency key before its first write failed over half of
+/// them with `database is locked`.
+async fn a_busy_lunch_places_every_order(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let node_token = store_with_menu(&hub).await;
+    let mut node = Peer::new(STORE, "node-a");
+    node.connect(&hub.ws_url(), &node_token).await.unwrap();
+    eventually("the store to take orders", async || {
+        ordering(&hub).await["accepting"] == true
+    })
+    .await;
+
+    let mut customers = tokio::task::JoinSet::new();
+    for c in 0..CUSTOMERS {
+        let (http, base) = (hub.http.clone(), hub.base.clone());
+        customers.spawn(async move {
+            let signup = http
+                .post(format!("{base}/api/v1/auth/signup"))
+                .json(&json!({ "email": format!("c{c}@example.com"), "password": PASSWORD, "name": "Robin" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(signup.status(), 201, "{}", signup.text().await.unwrap());
+            let token = common::s(&signup.json::<Value>().await.unwrap(), "access_token");
+            let mut placed = vec![];
+            for n in 0..ORDERS_EACH {
+                let r = http
+                    .post(format!("{base}/api/v1/stores/{STORE}/orders"))
+                    .bearer_auth(&token)
+                    .header("idempotency-key", format!("c{c}-{n}"))
+                    .json(&cart())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                placed.push((status, r.json::<Value>().await.unwrap()));
+            }
+            placed
+        });
+    }
+    let mut tickets = std::collections::BTreeSet::new();
+    let mut refused = vec![];
+    while let Some(placed) = customers.join_next().await {
+        for (status, body) in placed.unwrap() {
+            if status == 201 {
+                tickets.insert(common::s(&body, "ticket"));
+            } else {
+                refused.push((status, body));
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} of {} orders refused, the first: {:?}",
+        refused.len(),
+        CUSTOMERS * ORDERS_EACH,
+        refused.first()
+    );
+    assert_eq!(tickets.len(), CUSTOMERS * ORDERS_EACH, "one ticket each");
+    node.pump_until("every web order at the node", |p| {
+        p.log.events().filter(|e| e.origin == "hub").count() == CUSTOMERS * ORDERS_EACH
+    })
+    .await;
+    node.disconnect().await;
+    hub.stop().await;
+}
+both!(a_busy_lunch_places_every_order);

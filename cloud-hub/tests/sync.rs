@@ -669,3 +669,68 @@ async fn events_fan_out_to_other_connections(backend: Backend) {
     hub.stop().await;
 }
 both!(events_fan_out_to_other_connections);
+
+/// One order's progress recorded at two nodes of a store: the counter node
+/// ("node-b") takes it, accepts it and takes the money; the kitchen node
+/// ("node-a") starts it and marks it ready before the payment reaches it. The
+/// merchant's order list shows the furthest status and the amount paid,
+/// whichever node's events the hub reads last.
+async fn two_nodes_progress_one_order(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let (tc, tk) = (
+        hub.create_token("s1", "counter").await,
+        hub.create_token("s1", "kitchen").await,
+    );
+    let mut counter = Peer::new("s1", "node-b");
+    let mut kitchen = Peer::new("s1", "node-a");
+    counter.connect(&hub.ws_url(), &tc).await.unwrap();
+    kitchen.connect(&hub.ws_url(), &tk).await.unwrap();
+
+    let created = counter.record_order("o1", "S-0001", 1500);
+    let mut view = created.data["order"].clone();
+    view["paid"] = json!(0);
+    view["stations_done"] = json!([]);
+    let mut change = |peer: &mut Peer, kind: &str, status: &str, paid: i64, updated_ms: i64| {
+        view["status"] = json!(status);
+        view["paid"] = json!(paid);
+        view["updated_ms"] = json!(updated_ms);
+        let origin = peer.origin.clone();
+        peer.log.record(
+            "s1",
+            &origin,
+            kind,
+            Some("o1"),
+            json!({ "order": view.clone() }),
+        );
+    };
+    change(&mut counter, "order.changed", "accepted", 0, 1);
+    counter.flush().await;
+    counter.wait_acked(2).await;
+    kitchen
+        .pump_until("the accepted order at the kitchen", |p| p.log.len() == 2)
+        .await;
+
+    // The kitchen works on it while the counter takes the money: neither has the other's news.
+    change(&mut kitchen, "order.changed", "in_preparation", 0, 2);
+    change(&mut kitchen, "order.changed", "ready", 0, 3);
+    change(&mut counter, "payment.recorded", "accepted", 1500, 4);
+    kitchen.flush().await;
+    counter.flush().await;
+    kitchen.wait_acked(2).await;
+    counter.wait_acked(3).await;
+
+    let orders = hub.orders("s1").await;
+    assert_eq!(orders["events"], 5);
+    let order = &orders["orders"][0];
+    assert_eq!(
+        (order["status"].as_str(), order["paid"].as_i64()),
+        (Some("ready"), Some(1500)),
+        "{order}"
+    );
+    counter.disconnect().await;
+    kitchen.disconnect().await;
+    hub.stop().await;
+}
+both!(two_nodes_progress_one_order);

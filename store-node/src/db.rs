@@ -176,6 +176,22 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX card_attempts_by_state ON card_attempts (state, device_id);
     "#,
+    // 6: money given back when a paid order is cancelled or voided, one row per payment (tender).
+    r#"
+    ALTER TABLE orders ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE refunds (
+        id          TEXT PRIMARY KEY,
+        order_id    TEXT NOT NULL REFERENCES orders (id),
+        payment_id  TEXT NOT NULL REFERENCES payments (id),
+        method      TEXT NOT NULL,        -- the payment's tender: cash | card
+        amount      INTEGER NOT NULL,
+        reference   TEXT,                 -- card: the payment's terminal reference, to refund there
+        created_ms  INTEGER NOT NULL,
+        created_by  TEXT,
+        approved_by TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX refunds_by_order ON refunds (order_id);
+    "#,
 ];
 
 pub fn now_ms() -> u64 {
@@ -349,6 +365,25 @@ pub struct Db {
     pub origin: Arc<str>,
     /// The last commit failed because the disk is full (cleared by the next one that succeeds).
     disk_full: Arc<AtomicBool>,
+    /// This database's event log, as the event stream names it (see [`log_id`]).
+    pub log_id: Arc<str>,
+}
+
+/// The identity of this database's event log: a random id made when the
+/// database is created (or first opened by a build that has one) and kept in
+/// `meta`. Stream cursors are positions in one log; a client that connects
+/// with a cursor of another log (the node was replaced, or its database
+/// restored from a backup or started afresh, at the same address) is told to
+/// start over instead of skipping the new log's first events.
+fn log_id(conn: &Connection) -> rusqlite::Result<String> {
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('log_id', ?1) ON CONFLICT (key) DO NOTHING",
+        [&id],
+    )?;
+    conn.query_row("SELECT value FROM meta WHERE key = 'log_id'", [], |r| {
+        r.get(0)
+    })
 }
 
 /// Whether a database error says the disk is full.
@@ -384,6 +419,7 @@ impl Db {
                 o
             }
         };
+        let log_id = log_id(&conn)?;
         let (seq, hlc): (i64, Option<String>) = conn.query_row(
             "SELECT COALESCE(MAX(seq), 0), MAX(hlc) FROM event_log WHERE origin = ?1",
             [&origin],
@@ -415,6 +451,7 @@ impl Db {
             path: Arc::new(path),
             origin: origin.into(),
             disk_full,
+            log_id: log_id.into(),
         })
     }
 

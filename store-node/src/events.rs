@@ -14,6 +14,8 @@ pub mod kind {
     pub const ORDER_CHANGED: &str = "order.changed";
     pub const MENU_CHANGED: &str = "menu.changed";
     pub const PAYMENT_RECORDED: &str = "payment.recorded";
+    /// A payment given back (one per tender) when a paid order is cancelled or voided.
+    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
     /// A device's health changed state (online, attention, offline); synced so the hub can show it.
     pub const DEVICE_HEALTH: &str = "device.health";
 }

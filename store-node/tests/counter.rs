@@ -328,3 +328,127 @@ async fn serves_built_apps_and_says_when_one_is_missing() {
             .contains("npm run build")
     );
 }
+
+/// A manager signs in at the till for a short approval session; returns its token.
+async fn manager_approval(app: &TestNode) -> String {
+    let r = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"staff_id": "manager", "pin": "2000", "ttl_secs": 120}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A cashier may cancel an unpaid order, but not a paid one on their own: that
+/// gives the money back, so a manager approves it (PIN at the till), and the
+/// refund is recorded by tender, with the drawer opening for the cash.
+#[tokio::test]
+async fn cancelling_a_paid_order_needs_a_manager_and_records_the_refund() {
+    let app = spawn_app().await;
+    let cashier = app.cashier().await;
+    let kitchen = app.kitchen().await;
+
+    let unpaid = app.place(&cashier, "unpaid").await;
+    let (s, b) = app
+        .post(
+            &cashier,
+            &format!("/api/v1/orders/{}/cancel", unpaid["id"].as_str().unwrap()),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("cancelled")), "{b}");
+
+    let order = app.place(&cashier, "paid").await;
+    let id = order["id"].as_str().unwrap();
+    let total = order["totals"]["total"].as_i64().unwrap();
+    let (s, b) = app
+        .post(
+            &cashier,
+            &format!("/api/v1/orders/{id}/payments"),
+            Some("cash"),
+            &json!({"method": "cash", "tendered": total}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let mut ws = connect_events(&app, &kitchen, 0).await;
+    let (_, head) = until_caught_up(&mut ws).await;
+
+    let cancel = format!("/api/v1/orders/{id}/cancel");
+    let (s, b) = app.post(&cashier, &cancel, None, &json!({})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (403, Some("manager_approval_required")),
+        "{b}"
+    );
+    let (_, still) = app.get(&cashier, &format!("/api/v1/orders/{id}")).await;
+    assert_eq!(
+        (&still["status"], still["refunded"].as_i64()),
+        (&order["status"], Some(0)),
+        "refused: nothing changed"
+    );
+    // Another cashier's session is no approval.
+    let r = app
+        .http
+        .post(app.url(&cancel))
+        .bearer_auth(&cashier)
+        .header("X-Manager-Approval", &cashier)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let approval = manager_approval(&app).await;
+    let r = app
+        .http
+        .post(app.url(&cancel))
+        .bearer_auth(&cashier)
+        .header("X-Manager-Approval", &approval)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let done: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            done["status"].as_str(),
+            done["paid"].as_i64(),
+            done["refunded"].as_i64()
+        ),
+        (Some("cancelled"), Some(total), Some(total)),
+        "{done}"
+    );
+
+    // On the stream: the cancel, then one refund per tender, approved by the manager.
+    let changed = next_json(&mut ws).await;
+    assert_eq!(
+        (changed["type"].as_str(), changed["cursor"].as_i64()),
+        (Some("order.changed"), Some(head + 1))
+    );
+    let refund = next_json(&mut ws).await;
+    assert_eq!(refund["type"], "payment.refunded", "{refund}");
+    let r = &refund["data"]["refund"];
+    assert_eq!(
+        (
+            r["method"].as_str(),
+            r["amount"].as_i64(),
+            r["approved_by"].as_str(),
+            r["created_by"].as_str()
+        ),
+        (Some("cash"), Some(total), Some("manager"), Some("cashier"))
+    );
+    assert_eq!(refund["data"]["order"]["refunded"].as_i64(), Some(total));
+
+    // A retry gives nothing back twice.
+    let (s, b) = app.post(&approval, &cancel, None, &json!({})).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
+}

@@ -115,3 +115,120 @@ async fn the_stream_needs_a_session_with_permission() {
         .unwrap_err();
     assert!(err.to_string().contains("403"), "{err}");
 }
+
+/// The first message of a stream that a node sends when the cursor is not from its log.
+async fn expect_reset(ws: &mut Ws) -> String {
+    let m = next_json(ws).await;
+    assert_eq!(
+        (m["type"].as_str(), m["cursor"].as_i64()),
+        (Some("reset"), Some(0)),
+        "{m}"
+    );
+    m["log"].as_str().unwrap().to_owned()
+}
+
+/// A KDS that knew a node whose database was replaced (a fresh node at the same
+/// address) holds a cursor beyond the new log's end, or from another log. It is
+/// told to reset and replays the new log, and the new orders reach it live;
+/// before, it skipped every event up to its old cursor while showing "live".
+#[tokio::test]
+async fn a_cursor_from_a_replaced_database_is_reset() {
+    let old = spawn_app().await;
+    let cashier = old.cashier().await;
+    let kitchen = old.kitchen().await;
+    let mut ws = connect_events(&old, &kitchen, 0).await;
+    let (_, fresh_head) = until_caught_up(&mut ws).await;
+    for i in 0..5 {
+        old.place(&cashier, &format!("old-{i}")).await;
+    }
+    let mut old_cursor = 0;
+    while old_cursor < fresh_head + 5 {
+        old_cursor = next_json(&mut ws).await["cursor"]
+            .as_i64()
+            .unwrap_or(old_cursor);
+    }
+    drop(ws);
+    let mut ws = connect_events(&old, &kitchen, old_cursor).await;
+    let caught_up = next_json(&mut ws).await;
+    assert_eq!(caught_up["type"], "caught_up", "{caught_up}");
+    let old_log = caught_up["log"].as_str().unwrap().to_owned();
+    drop(ws);
+
+    // The replacement: a fresh database, so its log ends where the old one began.
+    let new = spawn_app().await;
+    let cashier = new.cashier().await;
+    let kitchen = new.kitchen().await;
+    // An older client sends no log: its cursor is beyond the end.
+    let mut ws = connect_events(&new, &kitchen, old_cursor).await;
+    let new_log = expect_reset(&mut ws).await;
+    assert_ne!(new_log, old_log);
+    let (replayed, head) = until_caught_up(&mut ws).await;
+    assert_eq!(head, fresh_head, "the whole new log is replayed");
+    assert_eq!(
+        replayed.first().map(|e| e["cursor"].as_i64()),
+        Some(Some(1))
+    );
+    let order = new.place(&cashier, "new-0").await;
+    let ev = next_json(&mut ws).await;
+    assert_eq!(
+        (
+            ev["type"].as_str(),
+            ev["cursor"].as_i64(),
+            &ev["data"]["order"]["id"]
+        ),
+        (Some("order.created"), Some(head + 1), &order["id"]),
+        "the new order arrives live though its cursor is below the old one"
+    );
+    drop(ws);
+
+    // A cursor within the new log's range, but of the old log: reset too.
+    let url = format!("{}&log={old_log}", new.ws_url(&kitchen, 2));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(expect_reset(&mut ws).await, new_log);
+    let (replayed, _) = until_caught_up(&mut ws).await;
+    assert_eq!(replayed.len() as i64, head + 1);
+    drop(ws);
+
+    // The new log's own cursor resumes as before (no reset), and `caught_up` names the log.
+    let url = format!("{}&log={new_log}", new.ws_url(&kitchen, head));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let (resumed, _) = until_caught_up(&mut ws).await;
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0]["cursor"].as_i64(), Some(head + 1));
+    drop(ws);
+    let url = format!("{}&log={new_log}", new.ws_url(&kitchen, head + 1));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let caught_up = next_json(&mut ws).await;
+    assert_eq!(
+        (caught_up["type"].as_str(), caught_up["log"].as_str()),
+        (Some("caught_up"), Some(new_log.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn the_stream_without_an_upgrade_is_a_json_400() {
+    let app = spawn_app().await;
+    let kitchen = app.kitchen().await;
+    let r = app
+        .http
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(&kitchen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "websocket_required", "{b}");
+    // Who may not subscribe hears that first.
+    let r = app
+        .http
+        .get(app.url("/api/v1/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -105,7 +105,17 @@ export function useTickets({ api, token, onError }: { api: Api; token: string | 
     scheduleRender();
   }, [scheduleRender]);
 
-  const status: LinkStatus = useEventStream({ token, onEvent, onCaughtUp });
+  // The node's log was replaced: drop every ticket built from the old one; the new log replays next.
+  const onReset = useCallback(() => {
+    orders.current.clear();
+    gone.current.clear();
+    caughtUpRef.current = false;
+    setCaughtUp(false);
+    setNotices([]);
+    scheduleRender();
+  }, [scheduleRender]);
+
+  const status: LinkStatus = useEventStream({ token, onEvent, onCaughtUp, onReset });
 
   // Until the stream has replayed, show the open orders straight away.
   const load = useCallback(async () => {

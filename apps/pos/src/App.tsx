@@ -14,6 +14,7 @@ import {
   ModifierDialog,
   type OrderView,
   type PaymentResult,
+  type PricedOrder,
   type PrintJob,
   type Session,
   SignIn,
@@ -27,6 +28,7 @@ import {
   useSession,
   HubBadge,
 } from "@edge/shared";
+import { endApproval } from "./Approval";
 import { type CartAction, CartPanel, DiscountDialog } from "./Cart";
 import { DevicesButton, DevicesPanel } from "./Devices";
 import { MenuPanel } from "./Menu";
@@ -98,6 +100,8 @@ function Till({
   const [picking, setPicking] = useState<Item | null>(null);
   const [discounting, setDiscounting] = useState(false);
   const [cashFor, setCashFor] = useState<OrderView | null>(null);
+  /** The cart's price, while the cashier takes cash for it (placed only on confirm). */
+  const [cashQuote, setCashQuote] = useState<PricedOrder | null>(null);
   const [cardFor, setCardFor] = useState<OrderView | null>(null);
   const [paid, setPaid] = useState<PaymentResult | null>(null);
   const [orders, setOrders] = useState<ReadonlyMap<string, OrderView>>(new Map());
@@ -181,6 +185,8 @@ function Till({
       const o = e.data.order as OrderView | undefined;
       if (o && typeof o === "object" && typeof o.id === "string") upsert([o]);
     },
+    // Another node's log (the node was replaced): its orders are the only ones; the replay and the re-read follow.
+    onReset: () => setOrders(new Map()),
     // After a reconnect (or when the first read failed), re-read the lists: the server's answer is the truth.
     onCaughtUp: () => {
       if (caughtUpOnce.current || !ordersLoaded.current) void loadOrders();
@@ -210,16 +216,7 @@ function Till({
   const readyCount = openOrders.filter((o) => o.status === "ready").length;
 
   // ---- Manager approval tokens: used for one order, then signed out ----
-  const releaseApproval = useCallback(
-    (d: DiscountDraft | null) => {
-      if (!d?.approval) return;
-      const token = d.approval.token;
-      // Not through onError: a 401 here is about the manager's token, not this till's session.
-      // If it fails the token expires by itself within two minutes.
-      call(api.POST("/api/v1/auth/logout", { headers: { Authorization: `Bearer ${token}` } })).catch(() => undefined);
-    },
-    [api],
-  );
+  const releaseApproval = useCallback((d: DiscountDraft | null) => endApproval(api, d?.approval), [api]);
 
   // ---- Cart actions ----
   const pick = (item: Item) => {
@@ -288,11 +285,10 @@ function Till({
       setNotice(`${o.ticket} sent to the kitchen — ${formatMoney(o.totals.total, o.totals.currency)}, unpaid (see Open orders).`);
     });
 
+  /** Prices the cart; it is placed (and fired to the kitchen) only when the cashier confirms the cash. */
   const payCash = () =>
     act("cash", async () => {
-      const o = await place();
-      setPlaced(o);
-      setCashFor(o);
+      setCashQuote(await call(api.POST("/api/v1/orders/quote", { body: toDraft(cart) })));
     });
 
   /** Places the cart if needed, then the card dialog asks the terminal. */
@@ -438,17 +434,28 @@ function Till({
           onClose={() => setDiscounting(false)}
         />
       )}
-      {cashFor && (
+      {(cashFor || cashQuote) && (
         <CashDialog
           api={api}
           keys={keys}
-          order={orders.get(cashFor.id) ?? cashFor}
+          order={cashFor && (orders.get(cashFor.id) ?? cashFor)}
+          quote={cashQuote}
+          place={async () => {
+            const o = await place();
+            setPlaced(o);
+            setCashFor(o);
+            return o;
+          }}
           onPaid={(r) => {
             upsert([r.order]);
             setCashFor(null);
+            setCashQuote(null);
             setPaid(r);
           }}
-          onClose={() => setCashFor(null)}
+          onClose={() => {
+            setCashFor(null);
+            setCashQuote(null);
+          }}
           onError={onError}
         />
       )}

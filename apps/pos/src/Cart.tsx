@@ -1,21 +1,17 @@
 // The cart side of the till: the lines being rung up, dine-in or takeaway,
 // the order note, the discount (with a manager's PIN when a cashier gives it),
 // the running estimate, the server's totals once placed, and the pay buttons.
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import {
   type Api,
-  ErrorBanner,
   type Menu,
   Modal,
   type OrderView,
-  PinPad,
   type Role,
-  type StaffView,
-  call,
-  describe,
   formatMoney,
   parseAmount,
 } from "@edge/shared";
+import { ManagerApproval } from "./Approval";
 import { type Cart, type CartLine, type DiscountDraft, describeDiscount, estimate, isManager } from "./model";
 
 export type CartAction = "send" | "cash" | "card";
@@ -256,7 +252,7 @@ export function CartPanel({
             disabled={(empty && !placed) || busy !== null || (placed !== null && placed.paid >= placed.totals.total)}
             onClick={onPayCash}
           >
-            {busy === "cash" ? "Placing…" : "Pay cash"}
+            {busy === "cash" ? "Pricing…" : "Pay cash"}
           </button>
           <button
             type="button"
@@ -274,7 +270,6 @@ export function CartPanel({
 
 const QUICK_PERCENT = [5, 10, 15, 20, 50, 100];
 const QUICK_REASONS = ["Staff meal", "Complaint", "Loyalty", "Promotion"];
-const APPROVER_ROLES: Role[] = ["manager", "owner"];
 
 /**
  * Percent or amount off the whole order, with a reason. A cashier's discount
@@ -300,10 +295,6 @@ export function DiscountDialog({
   const [text, setText] = useState("");
   const [reason, setReason] = useState("");
   const [step, setStep] = useState<"details" | "approve">("details");
-  const [managers, setManagers] = useState<StaffView[] | null>(null);
-  const [manager, setManager] = useState<StaffView | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const needsApproval = !isManager(role);
 
   // Server value: basis points for percent, minor units for an amount.
@@ -318,38 +309,10 @@ export function DiscountDialog({
   const off = value === null ? 0 : kind === "percent" ? Math.round((subtotal * value) / 10_000) : Math.min(value, subtotal);
   const valid = value !== null && reason.trim().length > 0;
 
-  useEffect(() => {
-    if (step !== "approve" || managers) return;
-    call(api.GET("/api/v1/auth/staff"))
-      .then((r) => setManagers(r.staff.filter((s) => APPROVER_ROLES.includes(s.role))))
-      .catch((e) => setError(describe(e)));
-  }, [api, step, managers]);
-
   const draft = (approval: DiscountDraft["approval"]): DiscountDraft => ({ kind, value: value!, reason: reason.trim(), approval });
 
-  // A wrong manager PIN is a 401 for the manager, not for the signed-in cashier: shown here, never a sign-out.
-  const approve = async (pin: string) => {
-    if (!manager) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await call(api.POST("/api/v1/auth/login", { body: { staff_id: manager.id, pin, ttl_secs: 120 } }));
-      if (!isManager(r.staff.role)) {
-        await call(api.POST("/api/v1/auth/logout", { headers: { Authorization: `Bearer ${r.token}` } })).catch(() => undefined);
-        setError(`${r.staff.name} cannot approve discounts. Ask a manager.`);
-        return;
-      }
-      onApply(draft({ token: r.token, managerName: r.staff.name }));
-    } catch (e) {
-      setError(describe(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-
   return (
-    <Modal title={step === "details" ? "Discount" : "Manager approval"} onClose={busy ? undefined : onClose}>
-      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+    <Modal title={step === "details" ? "Discount" : "Manager approval"} onClose={onClose}>
       {step === "details" ? (
         <div className="discount-form">
           <div className="segmented" role="group" aria-label="Kind of discount">
@@ -431,33 +394,12 @@ export function DiscountDialog({
             {describeDiscount({ kind, value: value! }, (m) => formatMoney(m, currency))} off · {reason.trim()}. A manager
             approves with their PIN.
           </p>
-          {!manager ? (
-            <div className="staff-grid">
-              {managers === null && !error && <p>Loading managers…</p>}
-              {managers?.length === 0 && <p>No manager can sign in at this store.</p>}
-              {managers?.map((m) => (
-                <button key={m.id} type="button" className="staff-tile" onClick={() => setManager(m)}>
-                  <strong>{m.name}</strong>
-                  <span>{m.role}</span>
-                </button>
-              ))}
-            </div>
-          ) : (
-            <div className="approve-pin">
-              <p>
-                <strong>{manager.name}</strong>, enter your PIN to approve.{" "}
-                <button type="button" className="link" onClick={() => setManager(null)}>
-                  someone else?
-                </button>
-              </p>
-              <PinPad onSubmit={approve} busy={busy} />
-            </div>
-          )}
+          <ManagerApproval api={api} action="approve discounts" onApproved={(a) => onApply(draft(a))} />
           <div className="modal-actions">
-            <button type="button" onClick={() => setStep("details")} disabled={busy}>
+            <button type="button" onClick={() => setStep("details")}>
               Back
             </button>
-            <button type="button" onClick={onClose} disabled={busy}>
+            <button type="button" onClick={onClose}>
               Cancel
             </button>
           </div>

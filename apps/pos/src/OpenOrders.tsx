@@ -1,8 +1,11 @@
 // Today's open orders (kept live from the event stream by the till): ticket,
 // status, total and whether it is paid, with the counter's row actions —
 // take cash or card, print the receipt, complete, cancel, void (managers).
+// Cancelling or voiding a paid order gives the money back, so a cashier needs a
+// manager's PIN for it, as for a discount; the node records the refund by tender.
 import { useEffect, useState } from "react";
-import { type Api, ErrorBanner, Modal, type OrderView, type PrintJob, type Role, call, describe, formatMoney } from "@edge/shared";
+import { type Api, ApiError, ErrorBanner, Modal, type OrderView, type PrintJob, type Role, call, describe, formatMoney } from "@edge/shared";
+import { type Approval, ManagerApproval, endApproval } from "./Approval";
 import { type Idempotency, isManager } from "./model";
 import { ReceiptButton } from "./Payment";
 
@@ -42,8 +45,11 @@ export function OpenOrders({
   const [asking, setAsking] = useState<{ order: OrderView; transition: "cancel" | "void" } | null>(null);
   const manager = isManager(role);
 
-  /** Moves an order on; returns whether it worked (errors are shown in words). */
-  const move = async (order: OrderView, transition: Transition, reason?: string) => {
+  /**
+   * Moves an order on, with a manager's approval when one was given (used once, then signed out).
+   * Returns "done", "approval" when the node asks for a manager's approval, or "failed" (shown in words).
+   */
+  const move = async (order: OrderView, transition: Transition, reason?: string, approval?: Approval | null) => {
     setBusy(order.id);
     setError(null);
     // No body at all without a reason: the server refuses a JSON `null` (though the schema allows it).
@@ -52,18 +58,23 @@ export function OpenOrders({
       const r = await keys.run(`${transition}:${order.id}`, body, (key) =>
         call(
           api.POST("/api/v1/orders/{id}/{transition}", {
-            params: { path: { id: order.id, transition }, header: { "Idempotency-Key": key } },
+            params: {
+              path: { id: order.id, transition },
+              header: { "Idempotency-Key": key, "X-Manager-Approval": approval?.token },
+            },
             body,
           }),
         ),
       );
       onChanged(r);
-      return true;
+      return "done" as const;
     } catch (e) {
+      if (e instanceof ApiError && e.code === "manager_approval_required") return "approval" as const;
       onError(e);
       setError(`${order.ticket}: ${describe(e)}`);
-      return false;
+      return "failed" as const;
     } finally {
+      endApproval(api, approval);
       setBusy(null);
     }
   };
@@ -177,12 +188,16 @@ export function OpenOrders({
       </ul>
       {asking && (
         <ReasonDialog
+          api={api}
+          manager={manager}
           order={asking.order}
           transition={asking.transition}
           busy={busy === asking.order.id}
           error={error}
-          onConfirm={async (reason) => {
-            if (await move(asking.order, asking.transition, reason)) setAsking(null);
+          onConfirm={async (reason, approval) => {
+            const r = await move(asking.order, asking.transition, reason, approval);
+            if (r === "done") setAsking(null);
+            return r;
           }}
           onClose={() => setAsking(null)}
         />
@@ -193,8 +208,13 @@ export function OpenOrders({
 
 const VOID_REASONS = ["Rung up by mistake", "Duplicate order", "Customer left", "Test order"];
 
-/** Confirm a cancel (reason optional) or a void (reason required). */
+/**
+ * Confirm a cancel (reason optional) or a void (reason required). A paid order's money goes back
+ * to the customer: a cashier then asks a manager to approve with their PIN before it is sent.
+ */
 function ReasonDialog({
+  api,
+  manager,
   order,
   transition,
   busy,
@@ -202,24 +222,60 @@ function ReasonDialog({
   onConfirm,
   onClose,
 }: {
+  api: Api;
+  /** The signed-in staff member may give money back themselves. */
+  manager: boolean;
   order: OrderView;
   transition: "cancel" | "void";
   busy: boolean;
   error: string | null;
-  onConfirm: (reason: string | undefined) => void;
+  onConfirm: (reason: string | undefined, approval: Approval | null) => Promise<"done" | "approval" | "failed">;
   onClose: () => void;
 }) {
   const [reason, setReason] = useState("");
+  const [step, setStep] = useState<"reason" | "approve">("reason");
   const isVoid = transition === "void";
   const money = (m: number) => formatMoney(m, order.totals.currency);
+  const giveBack = order.paid - (order.refunded ?? 0);
+  const verb = isVoid ? "Void" : "Cancel";
+  const send = async (approval: Approval | null) => {
+    // The node may know of a payment this till has not seen yet: then it asks for a manager too.
+    if ((await onConfirm(reason.trim() || undefined, approval)) === "approval") setStep("approve");
+  };
+  const confirm = () => (giveBack > 0 && !manager ? setStep("approve") : send(null));
+
+  if (step === "approve") {
+    return (
+      <Modal title={`Manager approval: ${verb.toLowerCase()} ${order.ticket}`} onClose={busy ? undefined : onClose}>
+        {error && <p className="dialog-error">{error}</p>}
+        <p>
+          {order.ticket} was paid {money(order.paid)}. {isVoid ? "Voiding" : "Cancelling"} it gives {money(giveBack > 0 ? giveBack : order.paid)} back to
+          the customer, so a manager approves with their PIN.
+        </p>
+        <ManagerApproval api={api} action="approve refunds" onApproved={(a) => void send(a)} />
+        <div className="modal-actions">
+          <button type="button" onClick={() => setStep("reason")} disabled={busy}>
+            Back
+          </button>
+          <button type="button" onClick={onClose} disabled={busy}>
+            Keep order
+          </button>
+        </div>
+      </Modal>
+    );
+  }
+
   return (
-    <Modal title={`${isVoid ? "Void" : "Cancel"} order ${order.ticket}?`} onClose={busy ? undefined : onClose}>
+    <Modal title={`${verb} order ${order.ticket}?`} onClose={busy ? undefined : onClose}>
       {error && <p className="dialog-error">{error}</p>}
       <p>
         {order.lines.map((l) => `${l.quantity}× ${l.name}`).join(", ")} — {money(order.totals.total)}
       </p>
-      {order.paid > 0 && (
-        <p className="warn-text">This order was paid {money(order.paid)}. Give the money back to the customer.</p>
+      {giveBack > 0 && (
+        <p className="warn-text" data-testid="refund-note">
+          This order was paid {money(order.paid)}. The money goes back the way it came: cash from the drawer, a card payment
+          refunded at the card terminal.{manager ? "" : " A manager approves this with their PIN."}
+        </p>
       )}
       <label className="field">
         Reason{isVoid ? "" : " (optional)"}
@@ -243,9 +299,15 @@ function ReasonDialog({
           className="danger"
           data-testid={`confirm-${transition}`}
           disabled={busy || (isVoid && !reason.trim())}
-          onClick={() => onConfirm(reason.trim() || undefined)}
+          onClick={() => void confirm()}
         >
-          {busy ? "Working…" : isVoid ? "Void order" : "Cancel order"}
+          {busy
+            ? "Working…"
+            : giveBack > 0
+              ? manager
+                ? `${verb} and refund ${money(giveBack)}`
+                : "Next: manager approval"
+              : `${verb} order`}
         </button>
       </div>
     </Modal>

@@ -12,6 +12,7 @@ import {
   Modal,
   type OrderView,
   type PaymentResult,
+  type PricedOrder,
   type PrintJob,
   call,
   describe,
@@ -20,24 +21,34 @@ import {
 } from "@edge/shared";
 import { type Idempotency, minorDigits, mayRetry, quickCash } from "./model";
 
+/**
+ * Cash for an order already placed, or for the cart: then `quote` is the node's price for it
+ * and `place` places it, only once the cashier confirms the cash taken (so nothing reaches the
+ * kitchen for a customer who walks away at the till).
+ */
 export function CashDialog({
   api,
   keys,
   order,
+  quote,
+  place,
   onPaid,
   onClose,
   onError,
 }: {
   api: Api;
   keys: Idempotency;
-  order: OrderView;
+  order: OrderView | null;
+  quote?: PricedOrder | null;
+  place?: () => Promise<OrderView>;
   onPaid: (r: PaymentResult) => void;
   onClose: () => void;
   onError: (e: unknown) => void;
 }) {
-  const currency = order.totals.currency;
+  const totals = order?.totals ?? quote?.totals;
+  const currency = totals?.currency ?? "USD";
   const money = (m: number) => formatMoney(m, currency);
-  const due = Math.max(0, order.totals.total - order.paid);
+  const due = Math.max(0, (totals?.total ?? 0) - (order?.paid ?? 0));
   const [text, setText] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -50,10 +61,11 @@ export function CashDialog({
     setError(null);
     const body = { method: "cash" as const, tendered: amount };
     try {
-      const r = await keys.run(`pay:${order.id}`, body, (key) =>
+      const target = order ?? (await place!());
+      const r = await keys.run(`pay:${target.id}`, body, (key) =>
         call(
           api.POST("/api/v1/orders/{id}/payments", {
-            params: { path: { id: order.id }, header: { "Idempotency-Key": key } },
+            params: { path: { id: target.id }, header: { "Idempotency-Key": key } },
             body,
           }),
         ),
@@ -68,7 +80,7 @@ export function CashDialog({
   };
 
   return (
-    <Modal title={`Cash · ${order.ticket}`} onClose={busy ? undefined : onClose}>
+    <Modal title={order ? `Cash · ${order.ticket}` : "Cash · new order"} onClose={busy ? undefined : onClose}>
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       <div className="cash">
         <div className="due">

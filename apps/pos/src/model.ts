@@ -1,6 +1,7 @@
 // The till's data model: the cart being rung up, what it would cost (a
 // client-side estimate until the server prices it), the order draft sent to
 // the store node, and idempotency keys that survive a cashier's retry.
+import type { Approval } from "./Approval";
 import { useMemo, useRef } from "react";
 import {
   ApiError,
@@ -35,7 +36,7 @@ export interface DiscountDraft {
   value: number;
   reason: string;
   /** A cashier's discount: the approving manager's short-lived session token. */
-  approval: { token: string; managerName: string } | null;
+  approval: Approval | null;
 }
 
 export interface Cart {

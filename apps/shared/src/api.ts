@@ -17,6 +17,7 @@ export type OrderView = Schemas["OrderView"];
 export type OrderStatus = Schemas["OrderStatus"];
 export type PricedLine = Schemas["PricedLine"];
 export type PaymentResult = Schemas["PaymentResult"];
+export type PricedOrder = Schemas["PricedOrder"];
 export type StaffView = Schemas["StaffView"];
 export type Role = Schemas["Role"];
 export type PaymentView = Schemas["PaymentView"];

@@ -261,6 +261,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/quote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Price an order without placing it: what it would cost now.
+         * @description The till shows the exact amount due (tax included) before it places an
+         *     order to be paid in cash, so the order reaches the kitchen only once the
+         *     cashier has confirmed the cash taken. Nothing is stored; placing it later
+         *     prices it again (the menu may have changed meanwhile). A discount is priced
+         *     but not approved here.
+         */
+        post: operations["quote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{id}": {
         parameters: {
             query?: never;
@@ -354,6 +378,11 @@ export interface paths {
          * Move an order through its lifecycle: `accept`, `start`, `ready`, `complete`, `cancel`, `void`, `refund`.
          * @description Status only moves forward; an illegal move is 409 `invalid_transition`.
          *     Kitchen staff may progress orders; cancel needs a cashier, void and refund a manager.
+         *     Cancelling or voiding an order that was paid gives the money back, one
+         *     refund per payment (`payment.refunded` events; cash opens the drawer, card
+         *     is noted for a refund at the terminal): that needs a manager, signed in or
+         *     approving with their session in `X-Manager-Approval`; otherwise 403
+         *     `manager_approval_required`.
          */
         post: operations["transition"];
         delete?: never;
@@ -785,6 +814,11 @@ export interface components {
              * @description Paid so far, minor units; the balance due is `totals.total - paid`.
              */
             paid: number;
+            /**
+             * Format: int64
+             * @description Given back so far, minor units: what was paid for an order later cancelled or voided.
+             */
+            refunded?: number;
             /** @description Kitchen stations that have finished their part; when every station of the order is done it is ready. */
             stations_done: components["schemas"]["Ident"][];
             status: components["schemas"]["OrderStatus"];
@@ -1904,6 +1938,8 @@ export interface operations {
             query?: {
                 /** @description Resume after this cursor (the `cursor` of the last event you processed). */
                 cursor?: number | null;
+                /** @description The log that cursor is from (`log` of the last `caught_up` or `reset`); another log's cursor gets a `reset`. */
+                log?: string | null;
                 /** @description The session token, for browsers that cannot set `Authorization` on a WebSocket. */
                 token?: string | null;
             };
@@ -2583,6 +2619,66 @@ export interface operations {
             };
         };
     };
+    quote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderDraft"];
+            };
+        };
+        responses: {
+            /** @description What the order would cost */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricedOrder"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_one: {
         parameters: {
             query?: never;
@@ -2944,6 +3040,8 @@ export interface operations {
             header?: {
                 /** @description Makes a retry return the first answer */
                 "Idempotency-Key"?: string | null;
+                /** @description A manager's session token, when a cashier cancels a paid order */
+                "X-Manager-Approval"?: string | null;
             };
             path: {
                 /** @description Order id */

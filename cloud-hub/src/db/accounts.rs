@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{BeginWrite, Db};
 
 /// A user as stored (the email lower-cased).
 #[derive(Debug, Clone)]
@@ -244,7 +244,7 @@ impl Db {
         now: i64,
     ) -> Result<(), sqlx::Error> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
                 .bind(user_id.to_owned())
                 .bind(new_hash.to_owned())
@@ -418,7 +418,7 @@ impl Db {
         now: i64,
     ) -> Result<(), AcceptError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // The user first: the invitation records who accepted it (a foreign key).
             if let Some(u) = new_user {
                 let r = sqlx::query(
@@ -532,7 +532,7 @@ impl Db {
         expires_at: i64,
     ) -> Result<bool, sqlx::Error> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE refresh_tokens SET replaced_by = $2 WHERE token_hash = $1 AND replaced_by IS NULL AND revoked_at IS NULL",
             )

@@ -11,7 +11,7 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{BeginWrite, Db};
 
 /// A membership with its user's email and name.
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ impl Db {
         role: &str,
     ) -> Result<MemberChange, sqlx::Error> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(LOCK_ORG).bind(org_id.to_owned()).execute(&mut *tx).await?;
             let current = sqlx::query(
                 "SELECT role FROM memberships WHERE user_id = $1 AND org_id = $2 AND (store_id = $3 OR (store_id IS NULL AND CAST($3 AS TEXT) IS NULL))",
@@ -185,7 +185,7 @@ impl Db {
         now: i64,
     ) -> Result<MemberChange, sqlx::Error> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(LOCK_ORG).bind(org_id.to_owned()).execute(&mut *tx).await?;
             let held = sqlx::query(
                 "SELECT store_id, role FROM memberships WHERE user_id = $1 AND org_id = $2",

@@ -3,18 +3,24 @@
 //!
 //! Two things happen inside the transaction that appends events (the
 //! transactional outbox of the architecture): every order event updates the
-//! `orders` projection (a status only ever moves up, by `OrderStatus::rank`),
-//! device events update `node_devices`, and on PostgreSQL a `NOTIFY
-//! hub_events` goes out, delivered to every replica when the transaction
-//! commits. The transaction-level functions are written once and expanded per
-//! backend by `tx_ops!` (sqlx's types differ per database; the SQL does not).
+//! `orders` projection, device events update `node_devices`, and on PostgreSQL
+//! a `NOTIFY hub_events` goes out, delivered to every replica when the
+//! transaction commits. An order's row holds the join of every view of it
+//! received so far (`join_views`: status and amount paid only rise, the
+//! domain's `Progress::join`), so the projection is the same whatever order
+//! events arrive in. The transaction-level functions are written once and
+//! expanded per backend by `tx_ops!` (sqlx's types differ per database; the
+//! SQL does not).
 
+use std::collections::BTreeSet;
+
+use domain::status::{OrderStatus, Progress};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
 use sync::log::Event;
 
-use super::Db;
+use super::{BeginWrite, Db};
 
 /// The PostgreSQL channel the replicas tell each other on.
 pub const NOTIFY_CHANNEL: &str = "hub_events";
@@ -152,7 +158,8 @@ struct OrderFacts {
     total: i64,
     created: i64,
     updated: i64,
-    snapshot: String,
+    /// The order's view as the event carries it.
+    view: Value,
 }
 
 fn order_facts(e: &Event, now: i64) -> Option<OrderFacts> {
@@ -165,7 +172,7 @@ fn order_facts(e: &Event, now: i64) -> Option<OrderFacts> {
     {
         return None;
     }
-    let status = domain::status::OrderStatus::parse(order.get("status")?.as_str()?)?;
+    let status = progress(order)?.status;
     let int = |k: &str| order.get(k).and_then(Value::as_i64);
     let text = |k: &str| {
         order
@@ -189,9 +196,60 @@ fn order_facts(e: &Event, now: i64) -> Option<OrderFacts> {
             .unwrap_or(0),
         created,
         updated: int("updated_ms").unwrap_or(created),
-        snapshot: order.to_string(),
+        view: order.clone(),
         id,
     })
+}
+
+/// An order view's status and amount paid (`None` without a readable status).
+fn progress(view: &Value) -> Option<Progress> {
+    Some(Progress {
+        status: OrderStatus::parse(view.get("status")?.as_str()?)?,
+        paid: view.get("paid").and_then(Value::as_i64).unwrap_or(0),
+    })
+}
+
+/// Joins two views of one order that replicas recorded (`OrderView` JSON), so
+/// that any arrival order of a store's events gives the same order: status and
+/// amount paid are the domain's join (each only rises, `Progress::join`), the
+/// stations done are the union of both, and the rest comes from the further
+/// view (higher status, then later `updated_ms`; between two different views
+/// equal in both, the larger text, so no tie depends on arrival). The stations
+/// done come out sorted: a set, in one order whatever the arrival. A view
+/// without a readable status loses to one with.
+pub fn join_views(a: &Value, b: &Value) -> Value {
+    let (pa, pb) = match (progress(a), progress(b)) {
+        (Some(pa), Some(pb)) => (pa, pb),
+        (None, Some(_)) => return b.clone(),
+        _ => return a.clone(),
+    };
+    let key =
+        |v: &Value, p: Progress| (p.status.rank(), v.get("updated_ms").and_then(Value::as_i64));
+    let a_leads = match key(a, pa).cmp(&key(b, pb)) {
+        std::cmp::Ordering::Equal => {
+            let (ta, tb) = (a.to_string(), b.to_string());
+            ta >= tb
+        }
+        order => order.is_gt(),
+    };
+    let mut joined = if a_leads { a.clone() } else { b.clone() };
+    let p = pa.join(pb);
+    joined["status"] = Value::from(p.status.as_str());
+    joined["paid"] = Value::from(p.paid);
+    let stations = |v: &Value| -> BTreeSet<String> {
+        v.get("stations_done")
+            .and_then(Value::as_array)
+            .map(|s| {
+                s.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut done = stations(a);
+    done.extend(stations(b));
+    joined["stations_done"] = Value::from(done.into_iter().collect::<Vec<_>>());
+    joined
 }
 
 /// Device events the nodes log (`device.health` today; `device.status` accepted too).
@@ -322,16 +380,18 @@ macro_rules! tx_ops {
                 f: &OrderFacts,
                 web: Option<(&str, Option<&str>, &str)>,
             ) -> Result<Option<OrderUpdate>, sqlx::Error> {
-                let current = sqlx::query("SELECT store_id, status_rank FROM orders WHERE id = $1")
+                // The row is read, joined with the event's view and written back: on
+                // PostgreSQL locked meanwhile, as another replica may project the same
+                // order (SQLite's write transactions are already one at a time).
+                let select = if IS_PG {
+                    "SELECT store_id, status_rank, snapshot, updated_at FROM orders WHERE id = $1 FOR UPDATE"
+                } else {
+                    "SELECT store_id, status_rank, snapshot, updated_at FROM orders WHERE id = $1"
+                };
+                let current = sqlx::query(select)
                     .bind(f.id.clone())
                     .fetch_optional(&mut **tx)
                     .await?;
-                let update = || OrderUpdate {
-                    store: store_id.to_owned(),
-                    order: f.id.clone(),
-                    status: f.status.clone(),
-                    rank: f.rank,
-                };
                 let Some(current) = current else {
                     let (customer, key, payment) = match web {
                         Some((c, k, p)) => (Some(c.to_owned()), k.map(str::to_owned), Some(p.to_owned())),
@@ -350,14 +410,19 @@ macro_rules! tx_ops {
                     .bind(f.status.clone())
                     .bind(f.rank)
                     .bind(f.total)
-                    .bind(f.snapshot.clone())
+                    .bind(f.view.to_string())
                     .bind(payment)
                     .bind(f.created)
                     .bind(f.updated)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected();
-                    return Ok((n == 1).then(update));
+                    return Ok((n == 1).then(|| OrderUpdate {
+                        store: store_id.to_owned(),
+                        order: f.id.clone(),
+                        status: f.status.clone(),
+                        rank: f.rank,
+                    }));
                 };
                 let owner: String = current.try_get("store_id")?;
                 if owner != store_id {
@@ -365,35 +430,31 @@ macro_rules! tx_ops {
                     return Ok(None);
                 }
                 let rank: i64 = current.try_get("status_rank")?;
-                if f.rank > rank {
-                    let n = sqlx::query(
-                        "UPDATE orders SET status = $2, status_rank = $3, snapshot = $4, updated_at = $5 \
-                         WHERE id = $1 AND status_rank < $3",
-                    )
-                    .bind(f.id.clone())
-                    .bind(f.status.clone())
-                    .bind(f.rank)
-                    .bind(f.snapshot.clone())
-                    .bind(f.updated)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-                    return Ok((n == 1).then(update));
+                let held = decode_json(&current.try_get::<String, _>("snapshot")?)?;
+                let joined = join_views(&held, &f.view);
+                if joined == held {
+                    return Ok(None);
                 }
-                if f.rank == rank {
-                    // Same status, newer view (a station done, a payment): keep the newest snapshot.
-                    sqlx::query(
-                        "UPDATE orders SET snapshot = $2, updated_at = $3 \
-                         WHERE id = $1 AND status_rank = $4 AND updated_at <= $3",
-                    )
-                    .bind(f.id.clone())
-                    .bind(f.snapshot.clone())
-                    .bind(f.updated)
-                    .bind(f.rank)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                Ok(None)
+                let Some(status) = progress(&joined).map(|p| p.status) else {
+                    return Ok(None);
+                };
+                let updated = current.try_get::<i64, _>("updated_at")?.max(f.updated);
+                sqlx::query(
+                    "UPDATE orders SET status = $2, status_rank = $3, snapshot = $4, updated_at = $5 WHERE id = $1",
+                )
+                .bind(f.id.clone())
+                .bind(status.as_str())
+                .bind(i64::from(status.rank()))
+                .bind(joined.to_string())
+                .bind(updated)
+                .execute(&mut **tx)
+                .await?;
+                Ok((i64::from(status.rank()) > rank).then(|| OrderUpdate {
+                    store: store_id.to_owned(),
+                    order: f.id.clone(),
+                    status: status.as_str().to_owned(),
+                    rank: i64::from(status.rank()),
+                }))
             }
 
             async fn project_device(
@@ -550,14 +611,14 @@ impl Db {
             attempt += 1;
             let r = match self {
                 Db::Sqlite(pool) => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     match sqlite_tx::place(&mut tx, o, view).await {
                         Ok(p) => tx.commit().await.map(|_| p),
                         Err(e) => Err(e),
                     }
                 }
                 Db::Postgres(pool) => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     match pg_tx::place(&mut tx, o, view).await {
                         Ok(p) => tx.commit().await.map(|_| p),
                         Err(e) => Err(e),

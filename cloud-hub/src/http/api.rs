@@ -25,6 +25,7 @@ use sync::log::Event;
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path, Query};
 use crate::auth::{PlatformAdmin, StoreAccess, perm};
+use crate::db::online::join_views;
 use crate::hub::{HUB_REPLICA, Hub, StoreError, StoreState, now_ms, token_hash};
 
 pub(crate) fn check_id(id: &str) -> ApiResult<()> {
@@ -424,8 +425,11 @@ pub async fn put_menu(
 }
 
 /// The orders the synced events describe: each `order.created` event's
-/// `data.order`, replaced by the `data.order` of later events of the same
-/// subject (`order.changed`, `payment.recorded`), in (origin, seq) order.
+/// `data.order`, joined with the `data.order` of every other event of the same
+/// subject (`order.changed`, `payment.recorded`) by `online::join_views`, so
+/// the answer does not depend on the order the events are read in: two nodes
+/// of a store each record part of an order's progress, and the furthest status
+/// and the most paid win.
 pub fn project_orders(events: &[Event]) -> Vec<Value> {
     let mut orders: Vec<Value> = vec![];
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -438,15 +442,18 @@ pub fn project_orders(events: &[Event]) -> Vec<Value> {
             orders.push(order.clone());
         }
     }
-    let updates = events
-        .iter()
-        .filter(|e| e.kind == "order.changed" || e.kind == "payment.recorded");
+    let updates = events.iter().filter(|e| {
+        matches!(
+            e.kind.as_str(),
+            "order.created" | "order.changed" | "payment.recorded"
+        )
+    });
     for e in updates {
         let (Some(subject), Some(order)) = (e.subject.as_deref(), e.data.get("order")) else {
             continue;
         };
         if let (Some(&i), true) = (index.get(subject), order.is_object()) {
-            orders[i] = order.clone();
+            orders[i] = join_views(&orders[i], order);
         }
     }
     orders

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
@@ -38,7 +38,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::oneshot;
 
 use super::error::ApiError;
-use super::extract::bearer;
+use super::extract::{WebSocketUpgrade, bearer};
 use crate::hub::{HUB_REPLICA, HubLog, StoreError, StoreState, token_hash};
 use crate::online::{LinkGuard, Online};
 use crate::{Hub, db::Db};
@@ -57,7 +57,7 @@ pub async fn sync_socket(
     State(hub): State<Arc<Hub>>,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    ws: Result<WebSocketUpgrade, ApiError>,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
     let Some(token) = bearer(&headers).or(query.get("token").map(String::as_str)) else {
@@ -87,14 +87,8 @@ pub async fn sync_socket(
             .into_response();
     };
     let ws = match ws {
-        Ok(ws) => ws,
-        Err(e) => {
-            return ApiError::bad_request(
-                "websocket_required",
-                format!("this endpoint speaks WebSocket only: {}", e.body_text()),
-            )
-            .into_response();
-        }
+        Ok(WebSocketUpgrade(ws)) => ws,
+        Err(e) => return e.into_response(),
     };
     let store = match hub.store(&row.store_id).await {
         Ok(s) => s,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api_kit::extract::IdempotencyKey;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -38,7 +38,7 @@ use sync::doc::DocKind;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
-use super::extract::{JsonBody, Path, bearer};
+use super::extract::{JsonBody, Path, WebSocketUpgrade, bearer};
 use crate::auth::{CustomerUser, StoreAccess, perm};
 use crate::db::online::{NewWebOrder, OrderRow, Placed};
 use crate::hub::{Hub, StoreError, StoreState, now_ms};
@@ -512,7 +512,7 @@ pub async fn track_order(
     customer: TrackingCustomer,
     State(hub): State<Arc<Hub>>,
     Path(order_id): Path<String>,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    ws: Result<WebSocketUpgrade, ApiError>,
 ) -> Response {
     let user = customer.0.0.user_id;
     // Subscribe before reading, so no change slips between the read and the stream.
@@ -523,14 +523,8 @@ pub async fn track_order(
         Err(e) => return ApiError::internal(e).into_response(),
     };
     let ws = match ws {
-        Ok(ws) => ws,
-        Err(e) => {
-            return ApiError::bad_request(
-                "websocket_required",
-                format!("this endpoint speaks WebSocket only: {}", e.body_text()),
-            )
-            .into_response();
-        }
+        Ok(WebSocketUpgrade(ws)) => ws,
+        Err(e) => return e.into_response(),
     };
     // A tracker receives a few short messages in its life: small buffers keep 10,000 of them
     // cheap (tungstenite's defaults reserve 128 KiB to write and 128 KiB to read per socket).

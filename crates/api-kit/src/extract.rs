@@ -1,7 +1,7 @@
 //! Request extractors that answer bad input with our JSON errors instead of
 //! axum's plain-text rejections: a JSON body (content type, size, syntax,
-//! shape), path and query parameters, the `Idempotency-Key` header, and the
-//! bearer token.
+//! shape), path and query parameters, the `Idempotency-Key` header, the
+//! bearer token, and a WebSocket upgrade.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -90,6 +90,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .await
             .map(|q| Query(q.0))
             .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}
+
+/// A WebSocket upgrade. A plain HTTP request to a WebSocket endpoint is 400
+/// `websocket_required` in JSON (axum's own rejection is `text/plain`). Put it
+/// after the extractors that check who is calling, or take it as
+/// `Result<WebSocketUpgrade, ApiError>` to check first, so a caller without
+/// the right still hears 401/403/404 rather than how to connect.
+pub struct WebSocketUpgrade(pub axum::extract::ws::WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(WebSocketUpgrade)
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "websocket_required",
+                    format!("this endpoint speaks WebSocket only: {}", e.body_text()),
+                )
+            })
     }
 }
 

@@ -195,6 +195,45 @@ pub fn fold(events: impl IntoIterator<Item = LifecycleEvent>) -> Option<OrderSta
     events.into_iter().map(LifecycleEvent::status).max()
 }
 
+/// How far an order has got as one replica saw it: its status and what was
+/// paid. Replicas record their views independently (one node accepts and takes
+/// the money, another marks the order ready without having seen the payment),
+/// so two views join by taking the higher of each: the same result in any
+/// arrival order (commutative, associative, idempotent), and never lower than
+/// either view. Projections of order views use this, not their own rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Progress {
+    pub status: OrderStatus,
+    /// Paid so far, minor units.
+    pub paid: i64,
+}
+
+impl Progress {
+    pub fn join(self, other: Progress) -> Progress {
+        Progress {
+            status: fold([self.status, other.status].map(LifecycleEvent::from))
+                .unwrap_or(self.status),
+            paid: self.paid.max(other.paid),
+        }
+    }
+}
+
+impl From<OrderStatus> for LifecycleEvent {
+    /// The event that leaves an order in `status`.
+    fn from(status: OrderStatus) -> LifecycleEvent {
+        match status {
+            OrderStatus::Placed => LifecycleEvent::Placed,
+            OrderStatus::Accepted => LifecycleEvent::Moved(Transition::Accept),
+            OrderStatus::InPreparation => LifecycleEvent::Moved(Transition::Start),
+            OrderStatus::Ready => LifecycleEvent::Moved(Transition::Ready),
+            OrderStatus::Completed => LifecycleEvent::Moved(Transition::Complete),
+            OrderStatus::Cancelled => LifecycleEvent::Moved(Transition::Cancel),
+            OrderStatus::Voided => LifecycleEvent::Moved(Transition::Void),
+            OrderStatus::Refunded => LifecycleEvent::Moved(Transition::Refund),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

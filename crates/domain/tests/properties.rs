@@ -4,7 +4,7 @@ use domain::Ident;
 use domain::menu::{Category, Item, LineRequest, Menu, Modifier, ModifierGroup, Station, TaxClass};
 use domain::money::{Currency, TaxMode, TaxRate};
 use domain::order::{Channel, DiscountKind, DiscountRequest, Fulfillment, OrderDraft, price_order};
-use domain::status::{LifecycleEvent, OrderStatus, Transition, fold};
+use domain::status::{LifecycleEvent, OrderStatus, Progress, Transition, fold};
 use proptest::prelude::*;
 
 fn id(s: &str) -> Ident {
@@ -169,6 +169,23 @@ proptest! {
             let f = fold(permuted[..k].iter().copied()).unwrap();
             prop_assert!(f.rank() >= last.rank());
             last = f;
+        }
+    }
+
+    /// Replicas' views of an order join to the same progress in any arrival
+    /// order, and the join is never below either view.
+    #[test]
+    fn progress_joins_in_any_order(views in prop::collection::vec(
+        (prop::sample::select(OrderStatus::ALL.to_vec()), 0..10_000i64), 1..6),
+    ) {
+        let views: Vec<Progress> = views.into_iter().map(|(status, paid)| Progress { status, paid }).collect();
+        let joined = views.iter().copied().reduce(Progress::join).unwrap();
+        let reversed = views.iter().rev().copied().reduce(Progress::join).unwrap();
+        prop_assert_eq!(joined, reversed);
+        prop_assert_eq!(joined.join(joined), joined);
+        for v in &views {
+            prop_assert_eq!(v.join(joined), joined);
+            prop_assert!(joined.status.rank() >= v.status.rank() && joined.paid >= v.paid);
         }
     }
 }

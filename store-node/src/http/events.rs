@@ -1,9 +1,21 @@
 //! `GET /api/v1/events`: the live event stream over WebSocket.
 //!
 //! A client connects with `?cursor=N` (the last cursor it processed; 0 or
-//! absent for everything) and receives every event after it, in order, then
+//! absent for everything) and `&log=ID` (the log that cursor is from, as the
+//! last `caught_up` named it) and receives every event after it, in order, then
 //! live events as they commit. After the backlog the server sends
-//! `{"type":"caught_up","cursor":N}`. The stream subscribes to the live bus
+//! `{"type":"caught_up","cursor":N,"log":ID}`.
+//!
+//! Cursors are positions in one database's log. When the client's cursor is
+//! from another log, or beyond the end of this one (the node was replaced or
+//! its database started afresh at the same address; a client without `log`,
+//! from an older build, is judged by the end alone), the server first sends
+//! `{"type":"reset","cursor":0,"log":ID}` and then the whole log: the client
+//! drops what it built from the old log and rebuilds. Without this it would
+//! skip every new event up to its old cursor and show "live" while missing
+//! tickets.
+//!
+//! The stream subscribes to the live bus
 //! *before* reading the backlog and drops anything at or below the last cursor
 //! sent, and whenever it sees a gap (or lags behind the bus) it re-reads the
 //! log: a KDS that reconnects with its cursor never misses or doubles a ticket.
@@ -20,16 +32,16 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket};
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::ReadErrors;
-use super::extract::Query;
+use super::extract::{Query, WebSocketUpgrade};
 use crate::auth::{Auth, perm};
-use crate::events::{StoredEvent, read_after};
+use crate::events::{StoredEvent, head, read_after};
 use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -40,6 +52,8 @@ pub fn router() -> Router<Arc<AppState>> {
 pub struct StreamParams {
     /// Resume after this cursor (the `cursor` of the last event you processed).
     pub cursor: Option<i64>,
+    /// The log that cursor is from (`log` of the last `caught_up` or `reset`); another log's cursor gets a `reset`.
+    pub log: Option<String>,
     /// The session token, for browsers that cannot set `Authorization` on a WebSocket.
     pub token: Option<String>,
 }
@@ -52,13 +66,13 @@ pub async fn subscribe(
     State(state): State<Arc<AppState>>,
     _auth: Auth<perm::EventsSubscribe>,
     Query(p): Query<StreamParams>,
-    ws: WebSocketUpgrade,
+    WebSocketUpgrade(ws): WebSocketUpgrade,
 ) -> Response {
     let cursor = p.cursor.unwrap_or(0).max(0);
     ws.on_upgrade(move |socket| async move {
         state.ws_clients.fetch_add(1, Ordering::Relaxed);
         metrics::gauge!("store_ws_clients").increment(1.0);
-        if let Err(e) = stream(&state, socket, cursor).await {
+        if let Err(e) = stream(&state, socket, cursor, p.log).await {
             tracing::debug!(error = %e, "event stream ended");
         }
         state.ws_clients.fetch_sub(1, Ordering::Relaxed);
@@ -97,11 +111,29 @@ async fn send_sync_notice(state: &AppState, socket: &mut WebSocket) -> anyhow::R
     Ok(())
 }
 
-async fn stream(state: &AppState, mut socket: WebSocket, cursor: i64) -> anyhow::Result<()> {
+async fn stream(
+    state: &AppState,
+    mut socket: WebSocket,
+    cursor: i64,
+    log: Option<String>,
+) -> anyhow::Result<()> {
     let mut live = state.bus.subscribe();
+    let log_id = &*state.db.log_id;
+    // Read after subscribing: the end only grows, so no cursor within the log is taken for one beyond it.
+    let end = state.db.read(head).await?;
     let mut last = cursor;
+    if cursor > end || log.is_some_and(|l| l != log_id) {
+        tracing::info!(
+            cursor,
+            end,
+            "an event stream client's cursor is from another log; resetting it"
+        );
+        let reset = serde_json::json!({ "type": "reset", "cursor": 0, "log": log_id });
+        socket.send(Message::Text(reset.to_string().into())).await?;
+        last = 0;
+    }
     catch_up(state, &mut socket, &mut last).await?;
-    let hello = serde_json::json!({ "type": "caught_up", "cursor": last });
+    let hello = serde_json::json!({ "type": "caught_up", "cursor": last, "log": log_id });
     socket.send(Message::Text(hello.to_string().into())).await?;
     // Sync health travels as a notice: no cursor, not in the log, the latest state only.
     let mut sync_changed = state.sync_changed.subscribe();

@@ -14,7 +14,7 @@ use domain::Ident;
 use domain::order::{Channel, OrderDraft, PricedOrder, price_order};
 use domain::payment::{PaymentError, PaymentMethod, settle_cash};
 use domain::roles::Permission;
-use domain::status::{OrderStatus, Transition};
+use domain::status::{OrderStatus, Progress, Transition};
 use domain::ticket::{STORE_PREFIX, TicketNumber};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,7 @@ use crate::state::AppState;
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/orders", post(create).get(list))
+        .route("/api/v1/orders/quote", post(quote))
         .route("/api/v1/orders/{id}", get(get_one))
         .route("/api/v1/orders/{id}/payments", post(pay))
         .route(
@@ -59,6 +60,9 @@ pub struct OrderView {
     pub created_by: Option<String>,
     /// Paid so far, minor units; the balance due is `totals.total - paid`.
     pub paid: i64,
+    /// Given back so far, minor units: what was paid for an order later cancelled or voided.
+    #[serde(default)]
+    pub refunded: i64,
     /// Kitchen stations that have finished their part; when every station of the order is done it is ready.
     pub stations_done: Vec<Ident>,
 }
@@ -80,6 +84,7 @@ fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OrderView, String)>
             updated_ms: r.get::<_, i64>("updated_ms")? as u64,
             created_by: r.get("created_by")?,
             paid: r.get("paid")?,
+            refunded: r.get("refunded")?,
             stations_done: serde_json::from_str(&r.get::<_, String>("stations_done")?)
                 .unwrap_or_default(),
         },
@@ -87,7 +92,7 @@ fn view_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OrderView, String)>
     ))
 }
 
-const SELECT_ORDER: &str = "SELECT id, ticket, status, snapshot, created_ms, updated_ms, created_by, paid, stations_done FROM orders";
+const SELECT_ORDER: &str = "SELECT id, ticket, status, snapshot, created_ms, updated_ms, created_by, paid, refunded, stations_done FROM orders";
 
 fn load(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<OrderView>> {
     conn.prepare_cached(&format!("{SELECT_ORDER} WHERE id = ?1"))?
@@ -200,32 +205,99 @@ pub async fn create(
     Ok(resp)
 }
 
+/// Price an order without placing it: what it would cost now.
+///
+/// The till shows the exact amount due (tax included) before it places an
+/// order to be paid in cash, so the order reaches the kitchen only once the
+/// cashier has confirmed the cash taken. Nothing is stored; placing it later
+/// prices it again (the menu may have changed meanwhile). A discount is priced
+/// but not approved here.
+#[utoipa::path(post, path = "/api/v1/orders/quote", tag = "orders",
+    request_body = OrderDraft,
+    responses((status = 200, description = "What the order would cost", body = PricedOrder), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn quote(
+    State(state): State<Arc<AppState>>,
+    auth: Auth<perm::OrderCreate>,
+    body: JsonBody<OrderDraft>,
+) -> ApiResult<Json<PricedOrder>> {
+    let draft = body.value;
+    if !auth.session.role.may_place_on(draft.channel) {
+        return Err(ApiError::forbidden(format!(
+            "a {} may not place {} orders",
+            auth.session.role.as_str(),
+            draft.channel.as_str()
+        )));
+    }
+    price_order(&state.menu().menu, &draft)
+        .map(Json)
+        .map_err(map_order_error)
+}
+
 /// Who approves a discount: the signed-in staff member if their role may discount, otherwise the
 /// manager whose session token is in `X-Manager-Approval`.
-async fn discount_approver(
+async fn discount_approver<P>(
     state: &AppState,
-    auth: &Auth<perm::OrderCreate>,
+    auth: &Auth<P>,
     headers: &axum::http::HeaderMap,
 ) -> ApiResult<String> {
-    if auth.session.role.can(Permission::OrderDiscount) {
-        return Ok(auth.session.staff_id.clone());
-    }
     let needed = || {
         ApiError::forbidden(
             "a discount needs a manager's approval: have a manager sign in to approve it",
         )
     };
-    let token = headers
-        .get("x-manager-approval")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(needed)?;
+    match approver(state, auth, headers, Permission::OrderDiscount).await {
+        Ok(Some(staff_id)) => Ok(staff_id),
+        _ => Err(needed()),
+    }
+}
+
+/// Who may give money back when a paid order is cancelled or voided (`Permission::OrderRefund`):
+/// the signed-in staff member if their role may refund, otherwise the manager whose session token
+/// is in `X-Manager-Approval`; `None` when neither (then only an unpaid order may be cancelled).
+async fn refund_approver<P>(
+    state: &AppState,
+    auth: &Auth<P>,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<Option<String>> {
+    approver(state, auth, headers, Permission::OrderRefund)
+        .await
+        .map_err(|_| refund_needs_approval())
+}
+
+/// 403 `manager_approval_required`: the order is paid, so ending it gives money back.
+fn refund_needs_approval() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "manager_approval_required",
+        "this order is paid: cancelling it gives the money back, which needs a manager's approval (manager PIN)",
+    )
+}
+
+/// The staff member who grants `needed`: the caller if their role has it, else the
+/// holder of the session in `X-Manager-Approval` (`None` without that header; an
+/// error when its session is unknown, expired or lacks the permission).
+async fn approver<P>(
+    state: &AppState,
+    auth: &Auth<P>,
+    headers: &axum::http::HeaderMap,
+    needed: Permission,
+) -> ApiResult<Option<String>> {
+    if auth.session.role.can(needed) {
+        return Ok(Some(auth.session.staff_id.clone()));
+    }
+    let Some(token) = headers.get("x-manager-approval") else {
+        return Ok(None);
+    };
+    let no = || ApiError::forbidden("the approval is not a manager's current session");
+    let token = token.to_str().map_err(|_| no())?;
     let approver = crate::auth::session_for(state, token)
         .await
-        .map_err(|_| needed())?;
-    if !approver.role.can(Permission::OrderDiscount) {
-        return Err(needed());
+        .map_err(|_| no())?;
+    if !approver.role.can(needed) {
+        return Err(no());
     }
-    Ok(approver.staff_id)
+    Ok(Some(approver.staff_id))
 }
 
 /// Records a priced order: ticket number, read model row and `order.created` event, in the caller's transaction.
@@ -245,6 +317,7 @@ pub fn place(
         updated_ms: now,
         created_by,
         paid: 0,
+        refunded: 0,
         stations_done: vec![],
     };
     let snapshot = serde_json::to_string(&view.order).map_err(ApiError::internal)?;
@@ -403,10 +476,16 @@ fn parse_transition(s: &str) -> Option<Transition> {
 ///
 /// Status only moves forward; an illegal move is 409 `invalid_transition`.
 /// Kitchen staff may progress orders; cancel needs a cashier, void and refund a manager.
+/// Cancelling or voiding an order that was paid gives the money back, one
+/// refund per payment (`payment.refunded` events; cash opens the drawer, card
+/// is noted for a refund at the terminal): that needs a manager, signed in or
+/// approving with their session in `X-Manager-Approval`; otherwise 403
+/// `manager_approval_required`.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/{transition}", tag = "orders",
     params(("id" = uuid::Uuid, Path, description = "Order id"),
            ("transition" = String, Path, description = "accept | start | ready | complete | cancel | void | refund"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer"),
+           ("X-Manager-Approval" = Option<String>, Header, description = "A manager's session token, when a cashier cancels a paid order")),
     request_body(content = Option<TransitionBody>, description = "Optional; `reason` is required for void and refund"),
     responses((status = 200, body = OrderView), WriteErrors, StorageErrors),
     security(("bearer" = [])))]
@@ -465,15 +544,132 @@ pub async fn transition(
         ))
     };
     let by = auth.session.staff_id.clone();
-    idempotency::write(
+    // Ending a paid order gives the money back: that needs a manager, checked in the write
+    // (where whether it is paid is known).
+    let refund = match t {
+        Transition::Cancel | Transition::Void | Transition::Refund => Some(Refund {
+            approved_by: refund_approver(&state, &auth, &headers).await?,
+            head: crate::printing::Letterhead::of(&state),
+        }),
+        _ => None,
+    };
+    let resp = idempotency::write(
         &state,
         &auth.session.staff_id,
         key.0,
         hash,
         StatusCode::OK,
-        move |ctx| apply_transition(ctx, &id.to_string(), t, &by, reason),
+        move |ctx| {
+            let json = apply_transition(ctx, &id.to_string(), t, &by, reason)?;
+            match refund {
+                Some(r) => refund_payments(ctx, &id.to_string(), &by, r),
+                None => Ok(json),
+            }
+        },
     )
-    .await
+    .await?;
+    state.lanes.kick();
+    Ok(resp)
+}
+
+/// What giving back a cancelled, voided or refunded order's payments needs.
+struct Refund {
+    /// The manager who approved it (the caller, or the `X-Manager-Approval` session).
+    approved_by: Option<String>,
+    /// For the receipt that goes with the cash.
+    head: crate::printing::Letterhead,
+}
+
+/// A payment given back, as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RefundView {
+    pub id: uuid::Uuid,
+    pub order_id: uuid::Uuid,
+    /// The payment given back.
+    pub payment_id: uuid::Uuid,
+    /// The payment's tender: cash comes out of the drawer; card is refunded at the terminal.
+    pub method: PaymentMethod,
+    /// Minor units.
+    pub amount: i64,
+    /// Card: the payment's terminal reference, to find it for the refund at the terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    pub created_ms: u64,
+    pub created_by: Option<String>,
+    pub approved_by: String,
+}
+
+/// Gives back what an order that has just been cancelled, voided or refunded had paid, in the caller's
+/// transaction: one refund per payment, so each tender is returned the way it came (a
+/// `payment.refunded` event each: cash from the drawer, which opens with a receipt; card to be
+/// refunded at the terminal). The day's payments less its refunds is then what the drawer and
+/// the card batch hold. 403 `manager_approval_required` when money is due back and no manager
+/// approved. Returns the order.
+fn refund_payments(
+    ctx: &mut WriteCtx<'_>,
+    order_id: &str,
+    by: &str,
+    refund: Refund,
+) -> Result<serde_json::Value, ApiError> {
+    let mut view = load(ctx.conn, order_id)?.ok_or_else(|| ApiError::not_found("order"))?;
+    let payments = payments_of(ctx.conn, order_id)?;
+    let given_back: std::collections::HashSet<String> = ctx
+        .conn
+        .prepare_cached("SELECT payment_id FROM refunds WHERE order_id = ?1")?
+        .query_map([order_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let due: Vec<&PaymentView> = payments
+        .iter()
+        .filter(|p| p.amount > 0 && !given_back.contains(&p.id.to_string()))
+        .collect();
+    if due.is_empty() {
+        return to_json(&view);
+    }
+    let approved_by = refund.approved_by.ok_or_else(refund_needs_approval)?;
+    let mut cash = false;
+    for p in due {
+        let now = now_ms().max(view.updated_ms);
+        let r = RefundView {
+            id: uuid::Uuid::now_v7(),
+            order_id: view.id,
+            payment_id: p.id,
+            method: p.method,
+            amount: p.amount,
+            reference: p.reference.clone(),
+            created_ms: now,
+            created_by: Some(by.to_owned()),
+            approved_by: approved_by.clone(),
+        };
+        ctx.conn
+            .prepare_cached(
+                "INSERT INTO refunds (id, order_id, payment_id, method, amount, reference, created_ms, created_by, approved_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(rusqlite::params![
+                r.id.to_string(),
+                order_id,
+                p.id.to_string(),
+                if p.method == PaymentMethod::Card { "card" } else { "cash" },
+                r.amount,
+                r.reference,
+                now as i64,
+                r.created_by,
+                r.approved_by
+            ])?;
+        cash |= p.method == PaymentMethod::Cash;
+        view.refunded += r.amount;
+        view.updated_ms = now;
+        ctx.conn
+            .prepare_cached("UPDATE orders SET refunded = ?1, updated_ms = ?2 WHERE id = ?3")?
+            .execute(rusqlite::params![view.refunded, now as i64, order_id])?;
+        let json = serde_json::json!({ "refund": to_json(&r)?, "order": to_json(&view)? });
+        ctx.append(kind::PAYMENT_REFUNDED, Some(order_id), json)?;
+    }
+    if cash {
+        // The drawer opens for the cash to go back, with a receipt showing the order's end.
+        crate::printing::enqueue_receipt(ctx.conn, &refund.head, &view, &payments, true)?;
+    }
+    to_json(&view)
 }
 
 /// Validates and records one transition, in the caller's transaction.
@@ -774,8 +970,9 @@ pub fn mark_station_done(
 /// Projects an order event made by another replica (received through sync) into the read model.
 ///
 /// Every order event carries the order's full view after it happened; the
-/// projection inserts a new order, and otherwise never moves a status
-/// backwards (the fold's rule) and never lowers what was paid.
+/// projection inserts a new order, and otherwise joins the views' progress
+/// (`Progress::join`: status and amount paid only rise) and never lowers
+/// what was given back.
 pub fn project_remote(conn: &rusqlite::Connection, e: &sync::log::Event) -> rusqlite::Result<()> {
     let Some(order) = e.data.get("order") else {
         return Ok(());
@@ -797,8 +994,8 @@ pub fn project_remote(conn: &rusqlite::Connection, e: &sync::log::Event) -> rusq
                 tracing::error!(order = %id, error = %e.message, "could not queue the kitchen tickets of an online order");
             }
             conn.execute(
-                "INSERT INTO orders (id, ticket, channel, fulfillment, status, total, created_ms, updated_ms, created_by, snapshot, paid, stations_done)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO orders (id, ticket, channel, fulfillment, status, total, created_ms, updated_ms, created_by, snapshot, paid, stations_done, refunded)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 rusqlite::params![
                     id,
                     view.ticket,
@@ -811,24 +1008,28 @@ pub fn project_remote(conn: &rusqlite::Connection, e: &sync::log::Event) -> rusq
                     view.created_by,
                     snapshot,
                     view.paid,
-                    stations
+                    stations,
+                    view.refunded
                 ],
             )?;
         }
         Some(cur) => {
-            let status = if view.status.rank() > cur.status.rank() {
-                view.status
-            } else {
-                cur.status
-            };
+            let progress = Progress {
+                status: cur.status,
+                paid: cur.paid,
+            }
+            .join(Progress {
+                status: view.status,
+                paid: view.paid,
+            });
             let stations = if view.stations_done.len() > cur.stations_done.len() {
                 stations
             } else {
                 serde_json::to_string(&cur.stations_done).unwrap_or_else(|_| "[]".into())
             };
             conn.execute(
-                "UPDATE orders SET status = ?1, paid = MAX(paid, ?2), stations_done = ?3, updated_ms = MAX(updated_ms, ?4) WHERE id = ?5",
-                rusqlite::params![status.as_str(), view.paid, stations, view.updated_ms as i64, id],
+                "UPDATE orders SET status = ?1, paid = ?2, stations_done = ?3, updated_ms = MAX(updated_ms, ?4), refunded = MAX(refunded, ?6) WHERE id = ?5",
+                rusqlite::params![progress.status.as_str(), progress.paid, stations, view.updated_ms as i64, id, view.refunded],
             )?;
         }
     }
