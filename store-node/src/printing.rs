@@ -638,11 +638,7 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
                     // Reprinted, discarded or already done meanwhile.
                     Ok(false) => continue,
                     Err(e) => {
-                        // Nothing is sent, but the printer's health is still news for the manager.
-                        if last_poll.elapsed() >= poll {
-                            last_poll = tokio::time::Instant::now();
-                            poll_status(&state, &id, &transport, timeout).await;
-                        }
+                        poll_if_due(&state, &id, &transport, timeout, poll, &mut last_poll).await;
                         db_wait.wait(&id, &e, &wake).await;
                         continue;
                     }
@@ -659,6 +655,7 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
                 // A printed job left `queued` would print again: nothing else is sent until its
                 // result is written.
                 while let Err(e) = record(&state, &job.id, after, &result).await {
+                    poll_if_due(&state, &id, &transport, timeout, poll, &mut last_poll).await;
                     db_wait.wait(&id, &e, &wake).await;
                 }
                 db_wait.reset();
@@ -694,6 +691,22 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
                 let _ = tokio::time::timeout(poll, wake.notified()).await;
             }
         }
+    }
+}
+
+/// While a lane waits for the database, nothing is sent, but the printer's health is still
+/// news for the manager: asks for it every `poll`.
+async fn poll_if_due(
+    state: &AppState,
+    id: &str,
+    transport: &drivers::transport::Transport,
+    timeout: Duration,
+    poll: Duration,
+    last_poll: &mut tokio::time::Instant,
+) {
+    if last_poll.elapsed() >= poll {
+        *last_poll = tokio::time::Instant::now();
+        poll_status(state, id, transport, timeout).await;
     }
 }
 
