@@ -294,6 +294,17 @@ async fn customers_browse_price_order_and_track(backend: Backend) {
         other => panic!("bob may not track alice's order: {other:?}"),
     }
 
+    // The tracking socket answers a plain GET with the JSON error.
+    let (s, b) = hub
+        .call_as(
+            Some(&alice),
+            "GET",
+            &format!("/api/v1/me/orders/{id}/events"),
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&b)), (400, "websocket_required"), "{b}");
+
     // Live tracking: the current status at once, then the kitchen's change made at the node.
     let mut tracker = track(&hub, &alice, &id).await;
     let first = next_status(&mut tracker).await;

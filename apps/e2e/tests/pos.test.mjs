@@ -296,3 +296,55 @@ test("a menu change reaches the till without a reload", async () => {
   assert.deepEqual(page.errors, []);
   await page.close();
 });
+
+test("cash is confirmed before the order is placed, and a paid order is cancelled only with a manager's PIN", async () => {
+  const page = await newPage();
+  const approvals = [];
+  page.on("request", (r) => {
+    const h = r.headers()["x-manager-approval"];
+    if (h) approvals.push(h);
+  });
+  await signIn(page, "Casey Cashier", "3000");
+  const token = await node.token("cashier", "3000");
+  const count = async () => (await node.api(token, "GET", "/api/v1/orders?limit=500")).body.orders.length;
+  const before = await count();
+
+  await page.getByTestId("menu-search").fill("fries");
+  await page.getByTestId("item-shoestring-fries").click();
+  await page.getByTestId("cart").getByTestId("cart-line").first().waitFor();
+  await page.getByTestId("pay-cash").click();
+  const cash = page.getByRole("dialog", { name: "Cash · new order" });
+  await cash.waitFor();
+  // The exact amount due (tax included) is known, but nothing is placed or fired yet.
+  assert.ok(cents(await cash.getByTestId("amount-due").innerText()) > 450);
+  assert.equal(await count(), before, "no order before the cash is confirmed");
+  await shot(page, "pos-cash-before-placing");
+  await cash.getByRole("button", { name: /^Exact/ }).click();
+  await cash.getByTestId("confirm-payment").click();
+  await page.getByTestId("change-due").waitFor();
+  const ticket = (await page.getByTestId("last-ticket").innerText()).trim();
+  assert.equal(await count(), before + 1);
+  await page.getByTestId("new-order").click();
+
+  // Cancel it from Open orders (the full panel has the row actions): the money goes back, so a manager approves.
+  await page.getByTestId("show-open-orders").click();
+  const row = page.getByTestId("open-orders").getByTestId(`order-${ticket}`);
+  await row.getByRole("button", { name: "Cancel", exact: true }).click();
+  const ask = page.getByRole("dialog", { name: `Cancel order ${ticket}?` });
+  await ask.getByTestId("refund-note").waitFor();
+  await shot(page, "pos-cancel-paid");
+  await ask.getByTestId("confirm-cancel").click();
+  const approve = page.getByRole("dialog", { name: `Manager approval: cancel ${ticket}` });
+  await approve.getByRole("button", { name: /Marco Manager/ }).click();
+  await shot(page, "pos-cancel-approval");
+  for (const d of "2000") await approve.getByRole("button", { name: `digit ${d}`, exact: true }).click();
+  await approve.getByRole("button", { name: "OK", exact: true }).click();
+  await approve.waitFor({ state: "detached" });
+
+  const order = await orderByTicket(token, ticket);
+  assert.equal(order.status, "cancelled");
+  assert.equal(order.refunded, order.paid);
+  assert.equal(approvals.length, 1, "the approval went with the cancel once");
+  assert.deepEqual(page.errors, []);
+  await page.close();
+});

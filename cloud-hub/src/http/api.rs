@@ -426,7 +426,8 @@ pub async fn put_menu(
 
 /// The orders the synced events describe: each `order.created` event's
 /// `data.order`, joined with the `data.order` of every other event of the same
-/// subject (`order.changed`, `payment.recorded`) by `online::join_views`, so
+/// subject (`order.changed`, `payment.recorded`, `payment.refunded`) by
+/// `online::join_views`, so
 /// the answer does not depend on the order the events are read in: two nodes
 /// of a store each record part of an order's progress, and the furthest status
 /// and the most paid win.
@@ -445,7 +446,7 @@ pub fn project_orders(events: &[Event]) -> Vec<Value> {
     let updates = events.iter().filter(|e| {
         matches!(
             e.kind.as_str(),
-            "order.created" | "order.changed" | "payment.recorded"
+            "order.created" | "order.changed" | "payment.recorded" | "payment.refunded"
         )
     });
     for e in updates {
