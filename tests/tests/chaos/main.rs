@@ -13,8 +13,9 @@
 //! 2. every acknowledged order is there exactly once, with the status and the
 //!    paid amount of its last acknowledged change, and nothing else is;
 //! 3. every silent cut (a black hole longer than the detection bound,
-//!    `CHAOS_DETECT_SECS`, default 30 s) showed at the node as not connected
-//!    (`GET /api/v1/sync/status`) within that bound.
+//!    `CHAOS_DETECT_SECS`, default 30 s) showed as not connected within that
+//!    bound at both ends: at the node (`GET /api/v1/sync/status`) and at the
+//!    hub (`GET /api/v1/stores/{id}/nodes`).
 //!
 //! How the faults are modelled (the kernel has no `sch_netem` and there is no
 //! packet filter): in user space, at the TCP level, by the relay. A black hole
@@ -533,47 +534,66 @@ async fn connected(ctx: &Ctx, n: usize) -> bool {
         == true
 }
 
-/// A silent cut longer than the detection bound: the node must show "not connected" within it.
+/// Whether the hub shows node `n`'s link as connected (`GET /api/v1/stores/{id}/nodes`, by the
+/// label its token was issued with).
+async fn hub_sees(ctx: &Ctx, n: usize) -> bool {
+    let url = format!("{}/api/v1/stores/{}/nodes", ctx.hub, ctx.nodes[n].store);
+    let (_, b) = ctx.send(Method::GET, &url, Some(ADMIN), None, None).await;
+    b["nodes"].as_array().is_some_and(|nodes| {
+        nodes
+            .iter()
+            .any(|x| x["label"] == format!("node-{n}").as_str() && x["connected"] == true)
+    })
+}
+
+/// A silent cut longer than the detection bound: both ends, the node
+/// (`/api/v1/sync/status`) and the hub (`/api/v1/stores/{id}/nodes`), must show the link
+/// as not connected within it.
 async fn long_black_hole(ctx: &Ctx, n: usize) {
     let relay = &ctx.relays[n];
     let bound = ctx.knobs.detect;
     // Only a live link going silent tests detection; give a reconnecting node a moment.
     let ready = Instant::now() + Duration::from_secs(20);
-    while !connected(ctx, n).await {
+    while !(connected(ctx, n).await && hub_sees(ctx, n).await) {
         if Instant::now() > ready {
-            ctx.count("black holes (not checked: node not connected)");
+            ctx.count("black holes (not checked: link not up)");
             return;
         }
         sleep(Duration::from_millis(250)).await;
     }
     relay.set(Link::BlackHole);
     let cut = Instant::now();
-    let mut seen = None;
+    let (mut node_saw, mut hub_saw) = (None, None);
     while cut.elapsed() < bound + DETECT_MARGIN {
-        if seen.is_none() && !connected(ctx, n).await {
-            seen = Some(cut.elapsed());
+        if node_saw.is_none() && !connected(ctx, n).await {
+            node_saw = Some(cut.elapsed());
+        }
+        if hub_saw.is_none() && !hub_sees(ctx, n).await {
+            hub_saw = Some(cut.elapsed());
         }
         sleep(Duration::from_millis(250)).await;
     }
     relay.set(Link::Open);
-    match seen {
-        Some(t) if t <= bound => {
-            ctx.count("black holes detected in time");
-            eprintln!(
-                "node {n}: silent link noticed after {:.1} s",
-                t.as_secs_f64()
-            );
+    ctx.count("long black holes");
+    for (side, saw) in [("the node", node_saw), ("the hub", hub_saw)] {
+        match saw {
+            Some(t) if t <= bound => {
+                eprintln!(
+                    "node {n}: {side} noticed the silent link after {:.1} s",
+                    t.as_secs_f64()
+                );
+            }
+            Some(t) => ctx.fail(format!(
+                "node {n}: {side} noticed a silent link after {:.1} s, beyond the bound of {} s",
+                t.as_secs_f64(),
+                bound.as_secs()
+            )),
+            None => ctx.fail(format!(
+                "node {n}: {side} still showed a silent link as connected after {} s (bound {} s)",
+                (bound + DETECT_MARGIN).as_secs(),
+                bound.as_secs()
+            )),
         }
-        Some(t) => ctx.fail(format!(
-            "node {n}: a silent link was noticed after {:.1} s, beyond the bound of {} s",
-            t.as_secs_f64(),
-            bound.as_secs()
-        )),
-        None => ctx.fail(format!(
-            "node {n}: a silent link was still shown as connected after {} s (bound {} s)",
-            (bound + DETECT_MARGIN).as_secs(),
-            bound.as_secs()
-        )),
     }
 }
 
