@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need beyond the Rust toolchain, and only
 # what is missing: Debian's chromium and a font for the browser tests (never a
-# downloaded browser), mosquitto-clients for the MQTT tests, the npm packages (npm ci), and schemathesis from PyPI.
+# downloaded browser), mosquitto-clients for the MQTT tests, iproute2 for the chaos test, the npm packages (npm ci), and schemathesis from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()
@@ -10,6 +10,8 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v curl >/dev/null || need_apt+=(curl)
 # Outside MQTT clients for the broker tests (mosquitto_pub / mosquitto_sub).
 command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)
+# Network namespaces and veth pairs for the chaos test (tests/tests/chaos).
+command -v ip >/dev/null || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> apt-get install ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

@@ -13,7 +13,7 @@
 //! Progress goes to stderr once a second; the report to stdout.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +24,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
+use loadgen::{fsync_rate, sqlite_rate};
 use serde_json::{Value, json};
 
 #[derive(Parser, Debug)]
@@ -50,45 +51,6 @@ struct Args {
     /// Where the node's database and the baselines' files go (must be the disk under test; default ./loadgen-data).
     #[arg(long, default_value = "loadgen-data")]
     data_dir: PathBuf,
-}
-
-const BASELINE: Duration = Duration::from_secs(3);
-
-fn fsync_rate(dir: &Path) -> anyhow::Result<f64> {
-    let path = dir.join("fsync-probe");
-    let mut f = std::fs::File::create(&path)?;
-    let block = [0x5au8; 4096];
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < BASELINE {
-        f.write_all(&block)?;
-        f.sync_data()?;
-        n += 1;
-    }
-    std::fs::remove_file(path)?;
-    Ok(n as f64 / start.elapsed().as_secs_f64())
-}
-
-/// Rows per second with one transaction per row, as a node without group commit would write.
-fn sqlite_rate(dir: &Path) -> anyhow::Result<f64> {
-    let path = dir.join("sqlite-probe.db");
-    let conn = rusqlite::Connection::open(&path)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-         CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL);",
-    )?;
-    let body = "x".repeat(1500); // about one order's snapshot
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < BASELINE {
-        conn.execute("INSERT INTO t (body) VALUES (?1)", [&body])?;
-        n += 1;
-    }
-    drop(conn);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
 struct NodeProcess(Child);

@@ -102,6 +102,18 @@ impl Api {
         body: Option<Value>,
         key: Option<&str>,
     ) -> (u16, Value) {
+        self.try_call(method, url, token, body, key).await.unwrap()
+    }
+
+    /// [`Api::call`], with a connection failure (a server down) as an error instead of a panic.
+    pub async fn try_call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> reqwest::Result<(u16, Value)> {
         let mut r = self.http.request(method, url);
         if let Some(t) = token {
             r = r.bearer_auth(t);
@@ -112,9 +124,9 @@ impl Api {
         if let Some(k) = key {
             r = r.header("Idempotency-Key", k);
         }
-        let r = r.send().await.unwrap();
+        let r = r.send().await?;
         let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+        Ok((s, r.json().await.unwrap_or(Value::Null)))
     }
 
     /// GET with a bearer token; the JSON body.

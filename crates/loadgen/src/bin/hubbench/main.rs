@@ -21,17 +21,16 @@
 
 mod baseline;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
+use loadgen::{DropDb, json_req, psql, start, uuid_like};
 use serde_json::{Value, json};
 
 #[derive(Parser, Debug)]
@@ -61,36 +60,6 @@ struct Args {
     baseline_server: bool,
 }
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a process and returns it with the rest of the first stdout line that starts with `prefix`.
-fn start(mut cmd: Command, prefix: &str) -> anyhow::Result<(Proc, String)> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting a process")?;
-    let out = child.stdout.take().context("piped stdout")?;
-    let proc = Proc(child);
-    let mut lines = BufReader::new(out).lines();
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix(prefix) {
-            let rest = rest.trim().to_owned();
-            // Keep draining stdout so the process never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return Ok((proc, rest));
-        }
-    }
-    bail!("the process ended before printing {prefix:?}")
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -114,16 +83,6 @@ fn histogram() -> Histogram<u64> {
 
 fn ms(h: &Histogram<u64>, q: f64) -> String {
     format!("{:.2}", h.value_at_quantile(q) as f64 / 1000.0)
-}
-
-async fn json_req(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
-    let r = req.send().await?;
-    let status = r.status().as_u16();
-    let text = r.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
 }
 
 /// The order object in an answer that is either the order or `{order: ...}`.
@@ -573,43 +532,6 @@ impl Tally {
             _ => bail!("only {} of {n} sockets {what}", *self.0.borrow()),
         }
     }
-}
-
-fn psql(sql: &str) -> anyhow::Result<()> {
-    let st = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            sql,
-        ])
-        .status()
-        .context("running psql")?;
-    anyhow::ensure!(st.success(), "psql failed: {sql}");
-    Ok(())
-}
-
-/// Drops the bench's PostgreSQL database at the end.
-struct DropDb(Option<String>);
-impl Drop for DropDb {
-    fn drop(&mut self) {
-        if let Some(db) = &self.0 {
-            let _ = psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-        }
-    }
-}
-
-fn uuid_like() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "bench-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 async fn signup(http: &reqwest::Client, hub: &str, c: usize) -> anyhow::Result<String> {
