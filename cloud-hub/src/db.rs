@@ -215,6 +215,15 @@ impl Db {
         Ok(row)
     }
 
+    /// Node tokens ever issued for a store (revoked ones too): the next node's number.
+    pub async fn count_tokens(&self, store_id: &str) -> Result<usize, sqlx::Error> {
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM node_tokens WHERE store_id = $1")
+            .bind(store_id.to_owned())
+            .fetch_one(pool)
+            .await?);
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     pub async fn insert_token(
         &self,
         hash: &str,

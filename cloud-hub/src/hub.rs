@@ -238,6 +238,12 @@ pub struct Hub {
     pub active: watch::Sender<usize>,
     /// Online ordering: status fan-out, node presence, the grace period (`run` sets it from the config).
     pub online: Online,
+    /// How long a sync or tracking WebSocket may stay silent before it is dropped (`api_kit::liveness`).
+    pub link_timeout: std::time::Duration,
+    /// Events held back ahead of gaps: the bytes every sync connection of this
+    /// process may hold together, and what one may hold (`run` sets both).
+    pub held_back: Arc<sync::session::HeldPool>,
+    pub held_back_per_link: usize,
 }
 
 impl std::fmt::Debug for Hub {
@@ -281,6 +287,9 @@ impl Hub {
             shutdown: watch::Sender::new(false),
             active: watch::Sender::new(0),
             online: Online::default(),
+            link_timeout: api_kit::liveness::DEFAULT_TIMEOUT,
+            held_back: sync::session::HeldPool::new(crate::DEFAULT_HELD_BACK_TOTAL),
+            held_back_per_link: sync::session::MAX_PENDING_BYTES,
         }
     }
 

@@ -46,7 +46,21 @@ pub struct Config {
     pub auth: auth::AuthConfig,
     /// Seconds a store's node may be unreachable before the store stops taking online orders.
     pub node_grace_secs: u64,
+    /// Seconds a sync or tracking WebSocket may stay silent (no message, no
+    /// pong) before the hub closes it; it pings every third of that.
+    pub link_timeout_secs: u64,
+    /// Bytes of events one sync connection may hold back ahead of a gap, and
+    /// all of them together; what does not fit is dropped and fetched again
+    /// once the gap is filled.
+    pub held_back_bytes_per_link: usize,
+    pub held_back_bytes_total: usize,
 }
+
+/// Bytes of events all sync connections of one hub process may hold back
+/// ahead of gaps: four connections' worth at the per-connection default
+/// (`sync::session::MAX_PENDING_BYTES`, 16 MiB). An honest node's events
+/// arrive in order and are never held, so only broken or hostile peers meet it.
+pub const DEFAULT_HELD_BACK_TOTAL: usize = 4 * sync::session::MAX_PENDING_BYTES;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +71,9 @@ impl std::fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("auth", &self.auth)
             .field("node_grace_secs", &self.node_grace_secs)
+            .field("link_timeout_secs", &self.link_timeout_secs)
+            .field("held_back_bytes_per_link", &self.held_back_bytes_per_link)
+            .field("held_back_bytes_total", &self.held_back_bytes_total)
             .finish()
     }
 }
@@ -88,6 +105,9 @@ impl Config {
             db_max_connections: 10,
             auth: auth::AuthConfig::default(),
             node_grace_secs: online::DEFAULT_NODE_GRACE_SECS,
+            link_timeout_secs: api_kit::liveness::DEFAULT_TIMEOUT.as_secs(),
+            held_back_bytes_per_link: sync::session::MAX_PENDING_BYTES,
+            held_back_bytes_total: DEFAULT_HELD_BACK_TOTAL,
         }
     }
 }
@@ -153,6 +173,9 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     let db = db::Db::connect(&config.database_url, config.db_max_connections.max(1)).await?;
     let mut hub = Hub::new(db, config.admin_token.trim(), config.auth.clone());
     hub.online = online::Online::new(std::time::Duration::from_secs(config.node_grace_secs));
+    hub.link_timeout = std::time::Duration::from_secs(config.link_timeout_secs.max(1));
+    hub.held_back = sync::session::HeldPool::new(config.held_back_bytes_total);
+    hub.held_back_per_link = config.held_back_bytes_per_link;
     let hub = Arc::new(hub);
     hub.auth.load_keys(&hub.db).await?;
     online::spawn_tasks(&hub);

@@ -49,6 +49,12 @@ struct Cli {
     #[arg(long, env = "HUB_NODE_GRACE_SECS", default_value_t = cloud_hub::online::DEFAULT_NODE_GRACE_SECS)]
     node_grace_secs: u64,
 
+    /// Seconds a store node's sync link or a customer's tracking socket may
+    /// stay silent (no message, no pong to our pings) before the hub drops it;
+    /// a node behind a dead link then counts as away (see --node-grace-secs).
+    #[arg(long, env = "HUB_LINK_TIMEOUT_SECS", default_value_t = 30)]
+    link_timeout_secs: u64,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -136,6 +142,9 @@ async fn main() -> anyhow::Result<()> {
             ..Default::default()
         },
         node_grace_secs: cli.node_grace_secs,
+        link_timeout_secs: cli.link_timeout_secs,
+        held_back_bytes_per_link: sync::session::MAX_PENDING_BYTES,
+        held_back_bytes_total: cloud_hub::DEFAULT_HELD_BACK_TOTAL,
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(

@@ -7,7 +7,9 @@
 //! - `hub_logins_total{outcome}`: sign-ins at `/api/v1/auth/login` by outcome
 //!   (`success`, `invalid_credentials`, `throttled`, `rejected` for a malformed
 //!   request, `error`);
-//! - `hub_sync_connections_open`: the store nodes' open sync WebSockets.
+//! - `hub_sync_connections_open`: the store nodes' open sync WebSockets;
+//! - `hub_sync_held_back_bytes`: events held back ahead of gaps by every sync
+//!   connection together (bounded by `Config::held_back_bytes_total`).
 //!
 //! The recorder is the hub's own (one per process), not the global one: a
 //! process that also runs a store node (the end-to-end tests do) keeps the two
@@ -107,8 +109,10 @@ impl HubMetrics {
     /// The Prometheus text, with the gauges read from `hub` first.
     pub fn render(&self, hub: &Hub) -> String {
         let open = *hub.active.borrow();
+        let held = hub.held_back.used();
         metrics::with_local_recorder(&self.recorder, || {
             metrics::gauge!("hub_sync_connections_open").set(open as f64);
+            metrics::gauge!("hub_sync_held_back_bytes").set(held as f64);
         });
         self.handle.render()
     }

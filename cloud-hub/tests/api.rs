@@ -122,6 +122,18 @@ async fn admin_api_refuses_bad_input(backend: Backend) {
     assert_eq!(token.len(), 64);
     assert_eq!(b["token_sha256"].as_str().unwrap().len(), 64);
     assert_ne!(b["token_sha256"], b["token"]);
+    // The store's first node keeps `S` tickets; the next one gets its own letter, in its token.
+    assert_eq!((&token[..1], b["ticket_prefix"].as_str()), ("S", Some("S")));
+    let (s, second) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/stores/s1/node-tokens",
+            Some(&json!({ "label": "kitchen box" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(second["ticket_prefix"], "T");
+    assert!(second["token"].as_str().unwrap().starts_with('T'));
     for body in [
         json!({}),
         json!({ "token": "a", "token_sha256": "b" }),

@@ -593,3 +593,61 @@ async fn a_busy_lunch_places_every_order(backend: Backend) {
     hub.stop().await;
 }
 both!(a_busy_lunch_places_every_order);
+
+/// A node link that dies without closing (the relay between node and hub stops
+/// moving bytes, both sockets stay open) is dropped within the link timeout,
+/// so after the grace period the store pauses online ordering exactly as for a
+/// closed connection; a customer's tracking socket behind the same dead link is
+/// dropped too, instead of piling up.
+async fn a_silently_dead_link_pauses_ordering(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start_with(&db, |c| {
+        c.node_grace_secs = 1;
+        c.link_timeout_secs = 3;
+    })
+    .await;
+    let node_token = store_with_menu(&hub).await;
+    // Signed up first: the peer below reads (and so answers pings) only when pumped.
+    let alice = customer(&hub, "alice@example.com").await;
+    let relay = test_relay::Relay::start(hub.running.addr.to_string()).await;
+    let mut node = Peer::new(STORE, "node-a");
+    node.connect(&format!("ws://{}/api/v1/sync", relay.addr()), &node_token)
+        .await
+        .unwrap();
+    eventually("the store to take orders", async || {
+        ordering(&hub).await["accepting"] == true
+    })
+    .await;
+    let (s, order) = place(&hub, &alice, Some("k1"), &cart()).await;
+    assert_eq!(s, 201, "{order}");
+    // The node is alive: it reads (and so answers the hub's pings) while the order arrives.
+    node.pump_until("the web order at the node", |p| {
+        p.log.events().any(|e| e.origin == "hub")
+    })
+    .await;
+    let url = format!(
+        "ws://{}/api/v1/me/orders/{}/events?access_token={alice}",
+        relay.addr(),
+        order["id"].as_str().unwrap()
+    );
+    let (mut tracker, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(next_status(&mut tracker).await["status"], "placed");
+
+    relay.freeze();
+    eventually("ordering to pause behind the dead link", async || {
+        ordering(&hub).await["reason"] == "store_offline"
+    })
+    .await;
+    let (s, b) = place(&hub, &alice, Some("k2"), &cart()).await;
+    assert_eq!(
+        (s, code(&b), b["ordering"]["reason"].as_str()),
+        (409, "ordering_paused", Some("store_offline")),
+        "{b}"
+    );
+    eventually("the hub to drop both dead sockets", async || {
+        relay.server_closed() == 2
+    })
+    .await;
+    hub.stop().await;
+}
+both!(a_silently_dead_link_pauses_ordering);

@@ -46,6 +46,76 @@ pub struct HubConfig {
     pub url: String,
     /// This node's credential from enrollment. Never logged.
     pub token: Secret,
+    /// Seconds the link may stay silent (no frame, no pong to our pings, which go
+    /// out every third of this) before the node drops it and reconnects.
+    #[serde(default = "default_link_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Allow a plain `ws://` URL to a host that is not this machine. The link
+    /// carries the node token and the store's orders unencrypted across every
+    /// network in between, so the node refuses it unless this is set.
+    #[serde(default)]
+    pub allow_insecure: bool,
+}
+
+fn default_link_timeout_secs() -> u64 {
+    api_kit::liveness::DEFAULT_TIMEOUT.as_secs()
+}
+
+impl HubConfig {
+    /// A hub at `url` with the node's `token`; the other settings at their defaults.
+    pub fn new(url: impl Into<String>, token: Secret) -> HubConfig {
+        HubConfig {
+            url: url.into(),
+            token,
+            timeout_secs: default_link_timeout_secs(),
+            allow_insecure: false,
+        }
+    }
+
+    /// How long the link may stay silent ([`HubConfig::timeout_secs`]).
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs.max(1))
+    }
+
+    /// Refuses a URL the node cannot or should not use: anything but `ws://`
+    /// (this build has no TLS client yet, so not `wss://` either), and plain
+    /// `ws://` to anything but a loopback address without `allow_insecure`
+    /// (a TLS tunnel on this machine, such as stunnel, keeps the link private).
+    pub fn check(&self) -> Result<(), String> {
+        let uri: axum::http::Uri = self
+            .url
+            .parse()
+            .map_err(|e| format!("the hub URL {:?} is not a URL: {e}", self.url))?;
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        match uri.scheme_str() {
+            Some("wss") => Err(format!(
+                "the hub URL {} uses wss://, which this build cannot speak yet; run a TLS tunnel \
+                 on this machine and point [hub] url at it (ws://127.0.0.1:PORT/...)",
+                self.url
+            )),
+            Some("ws") if self.allow_insecure || is_loopback(host) => Ok(()),
+            Some("ws") => Err(format!(
+                "the hub URL {} is plain ws:// to {host}, which would send the node token and the \
+                 store's orders unencrypted; reach the hub through a TLS tunnel on this machine \
+                 (ws://127.0.0.1:PORT/...), or allow it explicitly with \
+                 --allow-insecure-hub ([hub] allow_insecure = true, STORE_NODE__HUB__ALLOW_INSECURE=true)",
+                self.url
+            )),
+            _ => Err(format!("the hub URL {:?} must start with ws://", self.url)),
+        }
+    }
+}
+
+/// `localhost` or a loopback IP (127.0.0.0/8, ::1): traffic that never leaves the machine.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A secret that prints as `***`.
@@ -88,6 +158,10 @@ pub struct HttpConfig {
     pub bind: SocketAddr,
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+    /// Seconds an event-stream client may stay silent (no message, no pong to
+    /// the pings sent every third of this) before the node closes its socket.
+    #[serde(default = "default_link_timeout_secs")]
+    pub ws_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +188,7 @@ impl Default for Config {
             http: HttpConfig {
                 bind: "0.0.0.0:8080".parse().expect("valid default address"),
                 body_limit_bytes: 256 * 1024,
+                ws_timeout_secs: default_link_timeout_secs(),
             },
             session_ttl_secs: 12 * 3600,
             demo: false,

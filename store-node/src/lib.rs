@@ -117,6 +117,9 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// Opens the database, seeds it if asked, binds the HTTP listener and starts serving.
 pub async fn run(config: Config) -> anyhow::Result<Running> {
+    if let Some(hub) = &config.hub {
+        hub.check().map_err(|e| anyhow::anyhow!(e))?;
+    }
     let (bus, _) = broadcast::channel(4096);
     let db = Db::open(
         &config.data_dir,
@@ -176,7 +179,14 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         .read(hub_keys::HubKeys::load)
         .await
         .context("loading the hub's keys")?;
+    let ticket_prefix = config
+        .hub
+        .as_ref()
+        .map_or(domain::ticket::STORE_PREFIX, |h| {
+            domain::ticket::prefix_of_token(h.token.expose())
+        });
     let state = Arc::new(AppState {
+        ticket_prefix,
         config,
         db,
         bus,

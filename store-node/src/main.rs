@@ -41,6 +41,11 @@ struct Cli {
     /// Log format: json (default) or pretty.
     #[arg(long, global = true, value_name = "FORMAT")]
     log_format: Option<String>,
+    /// Allow a plain ws:// hub URL ([hub] url) to a host other than this machine. Without
+    /// it the node refuses to start with one: the sync link carries the node token and the
+    /// store's orders, unencrypted over ws://. Same as [hub] allow_insecure = true.
+    #[arg(long, global = true)]
+    allow_insecure_hub: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -104,6 +109,11 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(f) = cli.log_format {
         config.log.format = f;
+    }
+    if cli.allow_insecure_hub
+        && let Some(hub) = config.hub.as_mut()
+    {
+        hub.allow_insecure = true;
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {

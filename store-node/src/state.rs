@@ -22,6 +22,8 @@ pub struct MenuState {
 
 pub struct AppState {
     pub config: Config,
+    /// The letter of this node's tickets: from its hub token (`domain::ticket::prefix_of_token`), else `S`.
+    pub ticket_prefix: char,
     pub db: Db,
     pub bus: broadcast::Sender<Arc<StoredEvent>>,
     /// Read-mostly copy of the stored menu; replaced after each committed edit.

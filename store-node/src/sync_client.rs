@@ -9,10 +9,16 @@
 //! them on the event stream. Local changes (any committed event) trigger a
 //! flush. The node keeps serving everything while the hub is unreachable;
 //! [`SyncHealth`] says how the link is doing.
+//!
+//! A link can die without closing (a relay or NAT that drops traffic, a frozen
+//! hub): the node pings every third of `[hub] timeout_secs` and drops the link
+//! when nothing (no frame, no pong) arrived for the whole timeout, or when a
+//! write could not finish within it; then it reconnects as after any drop.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use api_kit::liveness::{Liveness, Tick};
 use futures_util::{SinkExt, StreamExt};
 use rusqlite::params;
 use serde::Serialize;
@@ -244,6 +250,8 @@ impl EventStore for NodeLog<'_, '_> {
 /// What one session call produced, after its transaction committed.
 struct Outcome {
     send: Vec<Frame>,
+    /// The hub joins parts: frames over the budget may be cut (`wire::encode_within`).
+    parts: bool,
     menu_changed: bool,
     /// How many of this node's events the hub has acknowledged, once it has said.
     acked_seq: Option<u64>,
@@ -304,7 +312,8 @@ async fn in_writer(
             // How much of our own history the hub has acknowledged. (What is still waiting is
             // computed from the log when asked, off this thread: `current`.)
             let acked_seq = session.acked().map(|a| a.get(&origin));
-            Ok(Outcome { send, menu_changed, acked_seq })
+            let parts = session.peer_reads(wire::FEATURE_PARTS);
+            Ok(Outcome { send, parts, menu_changed, acked_seq })
         })
         .await
 }
@@ -351,7 +360,7 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
         tx.close().await?;
         anyhow::Ok(())
     });
-    let result = drive(state, &hub.url, &out, &mut rx).await;
+    let result = drive(state, &hub, &out, &mut rx).await;
     drop(out);
     // Let the writer finish what is queued (an Error frame saying why), briefly.
     if tokio::time::timeout(Duration::from_secs(2), &mut writer)
@@ -363,13 +372,17 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
     result
 }
 
+/// Queues frames for the writer, each within the frame budget when the hub joins `parts`.
 fn queue(
     out: &tokio::sync::mpsc::UnboundedSender<Message>,
     frames: Vec<Frame>,
+    parts: bool,
 ) -> anyhow::Result<()> {
     for f in frames {
-        out.send(Message::Binary(wire::encode(&f).into()))
-            .map_err(|_| anyhow::anyhow!("the link to the hub is closed"))?;
+        for bytes in wire::encode_within(&f, wire::FRAME_BUDGET, parts) {
+            out.send(Message::Binary(bytes.into()))
+                .map_err(|_| anyhow::anyhow!("the link to the hub is closed"))?;
+        }
     }
     Ok(())
 }
@@ -377,7 +390,7 @@ fn queue(
 /// Runs one connection's session until it drops.
 async fn drive(
     state: &Arc<AppState>,
-    url: &str,
+    hub: &crate::config::HubConfig,
     out: &tokio::sync::mpsc::UnboundedSender<Message>,
     rx: &mut futures_util::stream::SplitStream<Ws>,
 ) -> anyhow::Result<bool> {
@@ -392,17 +405,19 @@ async fn drive(
     })
     .await
     .map_err(|e| anyhow::anyhow!(e.0))?;
-    queue(out, start.send)?;
+    queue(out, start.send, start.parts)?;
     update(state, |h| {
         h.connected = true;
         h.last_error = None;
     });
     metrics::gauge!("store_sync_connected").set(1.0);
-    tracing::info!(hub = %url, "connected to the hub");
-    let mut ping = tokio::time::interval(Duration::from_secs(15));
+    tracing::info!(hub = %hub.url, "connected to the hub");
+    let mut live = Liveness::new(hub.timeout());
     loop {
         let outcome = tokio::select! {
-            msg = rx.next() => match msg {
+            // What has arrived is read before the silence check: a busy writer is not a dead hub.
+            biased;
+            msg = rx.next() => match msg.inspect(|m| if m.is_ok() { live.heard() }) {
                 Some(Ok(Message::Binary(bytes))) => {
                     let frame = match wire::decode(&bytes) {
                         Ok(Frame::Keys { issuer, jwks }) => {
@@ -414,7 +429,7 @@ async fn drive(
                         }
                         Ok(f) => f,
                         Err(e) => {
-                            let _ = queue(out, vec![Frame::Error { code: "malformed_frame".into(), message: e.to_string() }]);
+                            let _ = queue(out, vec![Frame::Error { code: "malformed_frame".into(), message: e.to_string() }], false);
                             anyhow::bail!("the hub sent a bad frame: {e}");
                         }
                     };
@@ -426,7 +441,7 @@ async fn drive(
                     {
                         Ok(o) => o,
                         Err(e) => {
-                            let _ = queue(out, vec![Frame::Error { code: "rejected".into(), message: e.0.clone() }]);
+                            let _ = queue(out, vec![Frame::Error { code: "rejected".into(), message: e.0.clone() }], false);
                             anyhow::bail!("sync stopped: {}", e.0);
                         }
                     }
@@ -453,10 +468,13 @@ async fn drive(
                     .await
                     .map_err(|e| anyhow::anyhow!(e.0))?
             }
-            _ = ping.tick() => {
-                out.send(Message::Ping(Vec::new().into())).map_err(|_| anyhow::anyhow!("the link to the hub is closed"))?;
-                continue;
-            }
+            tick = live.tick() => match tick {
+                Tick::Ping => {
+                    out.send(Message::Ping(Vec::new().into())).map_err(|_| anyhow::anyhow!("the link to the hub is closed"))?;
+                    continue;
+                }
+                Tick::Silent => anyhow::bail!("nothing heard from the hub for {:?}; reconnecting", live.timeout()),
+            },
         };
         record_health(state, &outcome);
         if outcome.menu_changed {
@@ -464,6 +482,6 @@ async fn drive(
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
         }
-        queue(out, outcome.send)?;
+        queue(out, outcome.send, outcome.parts)?;
     }
 }

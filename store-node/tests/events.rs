@@ -232,3 +232,26 @@ async fn the_stream_without_an_upgrade_is_a_json_400() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// A screen that vanishes without closing (its network goes dead, the socket
+/// stays open) does not hold its stream forever: the node pings, hears no pong
+/// within `ws_timeout_secs`, and closes the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_is_dropped() {
+    let app = spawn_with(|c| c.http.ws_timeout_secs = 1).await;
+    let kitchen = app.kitchen().await;
+    let relay = test_relay::Relay::start(app.node.addr.to_string()).await;
+    let url = app
+        .ws_url(&kitchen, 0)
+        .replace(&app.node.addr.to_string(), &relay.addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    until_caught_up(&mut ws).await;
+
+    relay.freeze();
+    eventually(|| async { (relay.server_closed() == 1).then_some(()) }).await;
+    // A live client on the same node keeps its stream (it answers the pings).
+    let mut live = connect_events(&app, &kitchen, 0).await;
+    until_caught_up(&mut live).await;
+    app.place(&app.cashier().await, "after").await;
+    assert_eq!(next_json(&mut live).await["type"], "order.created");
+}

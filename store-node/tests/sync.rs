@@ -155,10 +155,10 @@ async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
     let hub = FakeHub::new();
     let (port, hub_task) = start_hub(hub.clone(), 0).await;
     let app = spawn_with(move |c| {
-        c.hub = Some(HubConfig {
-            url: format!("ws://127.0.0.1:{port}/api/v1/sync"),
-            token: Secret::new("node-secret"),
-        });
+        c.hub = Some(HubConfig::new(
+            format!("ws://127.0.0.1:{port}/api/v1/sync"),
+            Secret::new("node-secret"),
+        ));
     })
     .await;
     let cashier = app.cashier().await;
@@ -292,4 +292,139 @@ async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
         hub.changed.notify_waiters();
         tokio::task::yield_now().await;
     }
+}
+
+/// A link that dies without closing (the relay between node and hub stops
+/// moving bytes, both sockets stay open): the node notices within its link
+/// timeout, says it is disconnected, and reconnects once traffic flows again;
+/// orders taken meanwhile reach the hub then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_dead_link_is_noticed_and_replaced() {
+    let hub = FakeHub::new();
+    let (port, _hub_task) = start_hub(hub.clone(), 0).await;
+    let relay = test_relay::Relay::start(format!("127.0.0.1:{port}")).await;
+    let url = format!("ws://{}/api/v1/sync", relay.addr());
+    let app = spawn_with(move |c| {
+        let mut hub = HubConfig::new(url, Secret::new("node-secret"));
+        hub.timeout_secs = 1;
+        c.hub = Some(hub);
+    })
+    .await;
+    let cashier = app.cashier().await;
+    let connected = async |want: bool| {
+        eventually(|| async {
+            let (_, s) = app.get(&cashier, "/api/v1/sync/status").await;
+            (s["connected"] == want).then_some(s)
+        })
+        .await
+    };
+    connected(true).await;
+    app.place(&cashier, "before").await;
+    until(&hub, "the first order at the hub", || hub_orders(&hub) == 1).await;
+
+    relay.freeze();
+    app.place(&cashier, "during").await;
+    let s = connected(false).await;
+    assert!(
+        s["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing heard from the hub"),
+        "{s}"
+    );
+
+    relay.thaw();
+    connected(true).await;
+    until(&hub, "the order taken while the link was dead", || {
+        hub_orders(&hub) == 2
+    })
+    .await;
+}
+
+/// The sync link carries the node token and the store's orders: a plain
+/// `ws://` URL is refused at start-up unless it stays on this machine or is
+/// explicitly allowed (`--allow-insecure-hub`, `[hub] allow_insecure`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_ws_hub_off_this_machine_is_refused_unless_allowed() {
+    let bin = env!("CARGO_BIN_EXE_store-node");
+    let help = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--allow-insecure-hub"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let start = |url: &str, allow: bool| {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(["--bind", "127.0.0.1:0", "--mqtt-bind", "off", "--data-dir"])
+            .arg(dir.path())
+            .env("STORE_NODE__HUB__URL", url)
+            .env("STORE_NODE__HUB__TOKEN", "node-secret");
+        if allow {
+            cmd.arg("--allow-insecure-hub");
+        }
+        cmd
+    };
+    for url in [
+        "ws://hub.example.com/api/v1/sync",
+        "ws://192.0.2.10:9090/api/v1/sync",
+        "http://127.0.0.1:9090/api/v1/sync",
+        "wss://hub.example.com/api/v1/sync",
+    ] {
+        let out = start(url, false).output().unwrap();
+        assert!(!out.status.success(), "{url} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("hub URL"), "{url}: {err}");
+    }
+    let err = String::from_utf8_lossy(
+        &start("ws://192.0.2.10/api/v1/sync", false)
+            .output()
+            .unwrap()
+            .stderr,
+    )
+    .to_string();
+    assert!(
+        err.contains("--allow-insecure-hub") && err.contains("unencrypted"),
+        "{err}"
+    );
+
+    // Loopback and an explicit allowance start (the link itself may then fail).
+    for (url, allow) in [
+        ("ws://127.0.0.1:9/api/v1/sync", false),
+        ("ws://[::1]:9/api/v1/sync", false),
+        ("ws://localhost:9/api/v1/sync", false),
+        ("ws://192.0.2.10:9/api/v1/sync", true),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let mut c = common::config(d.path());
+        let mut hub = HubConfig::new(url, Secret::new("node-secret"));
+        hub.allow_insecure = allow;
+        c.hub = Some(hub);
+        let node = store_node::run(c).await;
+        assert!(node.is_ok(), "{url}: {:?}", node.err());
+    }
+}
+
+/// Two nodes of one store number their tickets apart: the letter comes with
+/// the hub token (`T...` for the store's second node), a token without one
+/// (or no hub at all) keeps `S-0001`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_of_a_store_numbers_its_own_tickets() {
+    for (token, want) in [
+        ("T2c9d0a41f1e7b5c3", "T-0001"),
+        ("0f2c9d0a41f1e7b5c3", "S-0001"),
+    ] {
+        let app = spawn_with(move |c| {
+            c.hub = Some(HubConfig::new(
+                "ws://127.0.0.1:9/api/v1/sync",
+                Secret::new(token),
+            ));
+        })
+        .await;
+        let cashier = app.cashier().await;
+        assert_eq!(app.place(&cashier, "first").await["ticket"], want);
+    }
+    let app = spawn_app().await;
+    let cashier = app.cashier().await;
+    assert_eq!(app.place(&cashier, "first").await["ticket"], "S-0001");
 }

@@ -179,6 +179,9 @@ pub struct NodeTokenIssued {
     pub token_sha256: String,
     pub store_id: String,
     pub label: String,
+    /// The letter of this node's ticket numbers (`S-0001`, `T-0001`, ...), one per node of the
+    /// store in enrollment order. The token begins with it, so the node needs no setting.
+    pub ticket_prefix: String,
 }
 
 /// `POST /api/v1/admin/stores/{id}/node-tokens {label}` -> 201 `{token, token_sha256, ...}`.
@@ -224,7 +227,11 @@ async fn issue_token(
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
+    // The node's ticket letter, then 63 random hex digits (252 bits). Two
+    // enrollments racing for one store may get the same letter: tickets then
+    // overlap as before, and order ids still never collide.
+    let prefix = domain::ticket::node_prefix(hub.db.count_tokens(&store_id).await?);
+    let token = format!("{prefix}{}", &hex::encode(bytes)[1..]);
     let hash = token_hash(&token);
     hub.db
         .insert_token(&hash, &store_id, body.label.trim(), now_ms())
@@ -237,6 +244,7 @@ async fn issue_token(
             token_sha256: hash,
             store_id,
             label: body.label.trim().to_owned(),
+            ticket_prefix: prefix.to_string(),
         }),
     ))
 }

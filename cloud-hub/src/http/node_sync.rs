@@ -10,19 +10,24 @@
 //!
 //! Close codes (the reason says more; an `Error` frame precedes all but 1001 and 4401):
 //! - 4400: the peer sent something that is not a valid frame (garbage,
-//!   truncated, an unknown version or kind, a text message), a bad document
-//!   message, or too many events behind a gap;
+//!   truncated, an unknown version or kind, a text message, parts that do
+//!   not join), or a bad document message. (Events far ahead of a gap are not
+//!   an error: past the held-back limits they are dropped and asked for again.)
 //! - 4401: the node token was revoked while connected;
 //! - 4403: the peer synced another store, or sent an event of another store or
 //!   one that contradicts what the hub holds (`wrong_store`, `foreign_event`,
 //!   `forged_event`);
 //! - 4500: the hub failed to store something; nothing from that frame was acknowledged;
+//! - 4408: the node sent nothing (not even a pong to our pings) for the link
+//!   timeout (`--link-timeout-secs`), or stopped taking what we send: the link
+//!   is dead even if the socket looks open, so the node counts as away;
 //! - 1000: the peer sent an `Error` frame; 1001: the hub is shutting down.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api_kit::liveness::{Liveness, Tick};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Query, State};
@@ -47,6 +52,7 @@ pub const CLOSE_BAD_INPUT: u16 = 4400;
 pub const CLOSE_REVOKED: u16 = 4401;
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 pub const CLOSE_STORAGE: u16 = 4500;
+pub const CLOSE_SILENT: u16 = 4408;
 
 /// How long to wait for the peer's close reply before dropping the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -108,7 +114,10 @@ pub async fn sync_socket(
                 link,
                 db: hub.db.clone(),
                 store,
-                session: Some(Session::new(HUB_REPLICA, &row.store_id)),
+                session: Some(
+                    Session::new(HUB_REPLICA, &row.store_id)
+                        .with_held_budget(hub.held_back_per_link, hub.held_back.clone()),
+                ),
                 conn_id: guard.id,
                 socket,
             };
@@ -157,6 +166,8 @@ impl Conn {
         if let Some(why) = self.step_and_send(Op::Start).await {
             return why;
         }
+        // When the node was last heard from; when to ping it.
+        let mut live = Liveness::new(hub.link_timeout);
         let mut keys_sent = false;
         let mut keys_changed = hub.auth.keys_changed();
         loop {
@@ -174,6 +185,7 @@ impl Conn {
                         Some(Err(e)) => return format!("socket error: {e}"),
                         Some(Ok(m)) => m,
                     };
+                    live.heard();
                     match msg {
                         Message::Binary(bytes) => match wire::decode(&bytes) {
                             Ok(mut frame) => {
@@ -210,6 +222,17 @@ impl Conn {
                         Message::Ping(_) | Message::Pong(_) => {}
                     }
                 }
+                tick = live.tick() => match tick {
+                    Tick::Ping => {
+                        if let Some(why) = self.send(Message::Ping(Vec::new().into())).await {
+                            return why;
+                        }
+                    }
+                    Tick::Silent => {
+                        tracing::warn!(store = %self.store.id, conn = self.conn_id, "the node went silent; dropping its link");
+                        return self.abandon(CLOSE_SILENT, "nothing heard from the node within the link timeout").await;
+                    }
+                },
                 Ok(()) = keys_changed.changed() => {
                     // A rotation or retirement: a node that has our keys gets the new set.
                     if keys_sent && let Some(why) = self.send_keys(hub).await {
@@ -240,11 +263,16 @@ impl Conn {
             issuer: hub.auth.config.issuer.clone(),
             jwks: hub.auth.jwks(),
         };
-        self.socket
-            .send(Message::Binary(wire::encode(&keys).into()))
-            .await
-            .err()
-            .map(|e| format!("send failed: {e}"))
+        self.send(Message::Binary(wire::encode(&keys).into())).await
+    }
+
+    /// Sends one message within the link timeout; `Some(reason)` when the connection is lost.
+    async fn send(&mut self, msg: Message) -> Option<String> {
+        match tokio::time::timeout(self.hub.link_timeout, self.socket.send(msg)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("send failed: {e}")),
+            Err(_) => Some("send failed: the node took no data within the link timeout".into()),
+        }
     }
 
     /// The next message: one read ahead by [`Conn::batch_events`], or the socket's next.
@@ -285,13 +313,14 @@ impl Conn {
                 if out.changed {
                     self.store.notify(self.conn_id);
                 }
-                for f in out.send {
-                    if let Err(e) = self
-                        .socket
-                        .send(Message::Binary(wire::encode(&f).into()))
-                        .await
-                    {
-                        return Some(format!("send failed: {e}"));
+                // Within the node's frame budget: large frames go as parts to a node that joins them.
+                let messages: Vec<Vec<u8>> = match &self.session {
+                    Some(s) => out.send.iter().flat_map(|f| s.encode(f)).collect(),
+                    None => out.send.iter().map(wire::encode).collect(),
+                };
+                for bytes in messages {
+                    if let Some(why) = self.send(Message::Binary(bytes.into())).await {
+                        return Some(why);
                     }
                 }
                 None
@@ -303,7 +332,7 @@ impl Conn {
                     | SessionError::Log(sync::log::LogError::Forged { .. }) => CLOSE_FORBIDDEN,
                     SessionError::Log(_) => CLOSE_STORAGE,
                     SessionError::Remote { .. } => 1000,
-                    SessionError::TooManyPending | SessionError::Doc(_) => CLOSE_BAD_INPUT,
+                    SessionError::Doc(_) | SessionError::Wire(_) => CLOSE_BAD_INPUT,
                 };
                 if code == CLOSE_STORAGE {
                     tracing::error!(store = %self.store.id, conn = self.conn_id, error = %e, "sync storage failure");
@@ -315,7 +344,6 @@ impl Conn {
                 }
                 let frame = e.frame();
                 let _ = self
-                    .socket
                     .send(Message::Binary(wire::encode(&frame).into()))
                     .await;
                 Some(self.close(code, &e.to_string()).await)
@@ -363,17 +391,29 @@ impl Conn {
             message: message.into(),
         };
         let _ = self
-            .socket
             .send(Message::Binary(wire::encode(&frame).into()))
             .await;
         self.close(close, message).await
+    }
+
+    /// Sends a close frame (if the socket still takes one) without waiting for the
+    /// peer's answer: for a peer that has gone silent.
+    async fn abandon(&mut self, code: u16, reason: &str) -> String {
+        let _ = tokio::time::timeout(
+            CLOSE_GRACE,
+            self.socket.send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            }))),
+        )
+        .await;
+        format!("closed {code}: {reason}")
     }
 
     /// Sends a close frame and waits (briefly) for the peer's, so the close reaches it intact.
     async fn close(&mut self, code: u16, reason: &str) -> String {
         let reason = truncate(reason, 120);
         let _ = self
-            .socket
             .send(Message::Close(Some(CloseFrame {
                 code,
                 reason: reason.clone().into(),

@@ -17,7 +17,6 @@
 //!   what waits for them, and their devices (`DeviceRead`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use api_kit::extract::IdempotencyKey;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -37,6 +36,8 @@ use sync::catalog::read_menu;
 use sync::doc::DocKind;
 use tokio::sync::broadcast::error::RecvError;
 
+use api_kit::liveness::{Liveness, Tick};
+
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path, WebSocketUpgrade, bearer};
 use crate::auth::{CustomerUser, StoreAccess, perm};
@@ -47,8 +48,6 @@ use crate::online::{Signal, WebPayment, presence, store_reachable};
 
 /// Most orders `GET /api/v1/me/orders` returns.
 const MY_ORDERS_LIMIT: i64 = 100;
-/// Keep-alive pings on tracking sockets.
-const PING_EVERY: Duration = Duration::from_secs(25);
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -535,7 +534,12 @@ pub async fn track_order(
     })
 }
 
-async fn send_status(socket: &mut WebSocket, row: &OrderRow, status: &str) -> bool {
+async fn send_status(
+    socket: &mut WebSocket,
+    live: &Liveness,
+    row: &OrderRow,
+    status: &str,
+) -> bool {
     let msg = StatusMessage {
         kind: "status",
         order_id: row.id.clone(),
@@ -544,12 +548,17 @@ async fn send_status(socket: &mut WebSocket, row: &OrderRow, status: &str) -> bo
         at_ms: now_ms(),
     };
     match serde_json::to_string(&msg) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Ok(text) => matches!(
+            live.write(socket.send(Message::Text(text.into()))).await,
+            Ok(Ok(()))
+        ),
         Err(_) => false,
     }
 }
 
-/// Streams one order's status until the client leaves or the hub shuts down.
+/// Streams one order's status until the client leaves, goes silent (no pong
+/// to our pings within the link timeout: a half-open socket is not kept), or
+/// the hub shuts down.
 async fn track(
     hub: &Hub,
     mut socket: WebSocket,
@@ -558,29 +567,31 @@ async fn track(
     mut signals: tokio::sync::broadcast::Receiver<Signal>,
 ) -> String {
     let mut rank = row.rank;
-    if !send_status(&mut socket, &row, &row.status).await {
+    let mut live = Liveness::new(hub.link_timeout);
+    if !send_status(&mut socket, &live, &row, &row.status).await {
         return "send failed".into();
     }
     let mut shutdown = hub.shutdown.subscribe();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
     loop {
         tokio::select! {
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
-                let _ = socket
-                    .send(Message::Close(Some(CloseFrame { code: 1001, reason: "hub shutting down".into() })))
+                let _ = live
+                    .write(socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "hub shutting down".into() }))))
                     .await;
                 return "hub shutting down".into();
             }
             msg = socket.recv() => match msg {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return "client left".into(),
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => live.heard(),
             },
-            _ = ping.tick() => {
-                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    return "ping failed".into();
+            tick = live.tick() => match tick {
+                Tick::Ping => {
+                    if !matches!(live.write(socket.send(Message::Ping(Vec::new().into()))).await, Ok(Ok(()))) {
+                        return "ping failed".into();
+                    }
                 }
-            }
+                Tick::Silent => return "client silent".into(),
+            },
             s = signals.recv() => {
                 let status = match s {
                     Ok(Signal::Order(u)) if u.order == row.id && u.rank > rank => {
@@ -604,7 +615,7 @@ async fn track(
                     }
                     Err(RecvError::Closed) => return "hub closed".into(),
                 };
-                if !send_status(&mut socket, &row, &status).await {
+                if !send_status(&mut socket, &live, &row, &status).await {
                     return "send failed".into();
                 }
             }

@@ -2,9 +2,10 @@
 //! same way: one error type (`{"error":{"code","message"}}`, a 4xx with a
 //! stable code for client mistakes, a logged generic 500 otherwise) and the
 //! extractors that turn bad input into those errors instead of axum's plain
-//! text. Servers depend on this crate; it depends on no server.
+//! text; and `liveness`, how a long-lived WebSocket notices a silent peer. Servers depend on this crate; it depends on no server.
 
 pub mod error;
 pub mod extract;
+pub mod liveness;
 
 pub use error::{ApiError, ApiResult, ErrorBody, ErrorDetail, ReadErrors, WriteErrors};

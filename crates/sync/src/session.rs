@@ -10,20 +10,81 @@
 //! it also sends a fresh `Hello`, which makes the sender resend from there: a
 //! request for the missing range. Lost, duplicated and reordered frames are
 //! therefore harmless; a reconnect simply starts over from the vectors.
+//!
+//! Frames are bounded by bytes, not only by count: an `Events` frame is filled
+//! up to the session's frame budget ([`wire::FRAME_BUDGET`]), one call sends at
+//! most [`FLUSH_FRAMES`] budgets before waiting for an ack, and
+//! [`Session::encode`] cuts any frame still over the budget into parts for a
+//! peer that joins them. So a day of the largest orders taken offline reaches
+//! the peer in frames it accepts, however many there are.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::VersionVector;
 use crate::doc::{DocError, DocKind, SharedDoc};
 use crate::log::{Event, EventStore, LogError};
-use crate::wire::Frame;
+use crate::wire::{self, Frame, WireError};
 
 /// Events per `Events` frame.
 pub const BATCH: usize = 500;
 /// Events sent per call before waiting for the peer's ack.
 pub const MAX_EVENTS_PER_FLUSH: usize = 20_000;
-/// Events held back ahead of gaps before the peer is considered broken.
+/// Frame budgets of events sent per call before waiting for the peer's ack:
+/// 16 MiB at the default budget, which keeps a link busy for a round trip
+/// without holding a day's backlog in memory at once.
+pub const FLUSH_FRAMES: usize = 4;
+/// Bytes of an `Events` frame besides its events (header, `{"events":[]}`).
+const EVENTS_OVERHEAD: usize = 32;
+/// Events held back ahead of gaps per connection; more are dropped (and asked for again later).
 pub const MAX_PENDING: usize = 100_000;
+/// Bytes of events held back ahead of gaps per connection, unless set
+/// ([`Session::with_held_budget`]): four frame budgets, room for what a peer
+/// sends in one flush, while one connection cannot make a replica hold more.
+pub const MAX_PENDING_BYTES: usize = 4 * wire::FRAME_BUDGET;
+
+/// Bytes of events held back ahead of gaps that all sessions of one process
+/// may use together: one peer (or many) sending far ahead of a gap cannot
+/// exhaust a server's memory. Sessions take from it and give back when the gap
+/// fills or the connection ends.
+#[derive(Debug)]
+pub struct HeldPool {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl HeldPool {
+    pub fn new(limit: usize) -> Arc<HeldPool> {
+        Arc::new(HeldPool {
+            limit,
+            used: AtomicUsize::new(0),
+        })
+    }
+
+    /// Takes `n` bytes if they fit under the limit.
+    fn take(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                (u + n <= self.limit).then_some(u + n)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Bytes held now, by every session together.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// What an event costs to hold: its encoded size (its JSON, as on the wire).
+fn event_bytes(e: &Event) -> usize {
+    serde_json::to_vec(e).map_or(0, |v| v.len())
+}
 
 /// The shared documents of one store.
 pub type Docs = BTreeMap<DocKind, SharedDoc>;
@@ -34,14 +95,14 @@ pub enum SessionError {
     WrongStore { ours: String, theirs: String },
     #[error("event {0} belongs to another store")]
     ForeignEvent(uuid::Uuid),
-    #[error("too many events held back behind a gap")]
-    TooManyPending,
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
     Doc(#[from] DocError),
     #[error("the peer closed with {code}: {message}")]
     Remote { code: String, message: String },
+    #[error(transparent)]
+    Wire(#[from] WireError),
 }
 
 impl SessionError {
@@ -50,11 +111,11 @@ impl SessionError {
         match self {
             SessionError::WrongStore { .. } => "wrong_store",
             SessionError::ForeignEvent(_) => "foreign_event",
-            SessionError::TooManyPending => "too_many_pending",
             SessionError::Log(LogError::Forged { .. }) => "forged_event",
             SessionError::Log(_) => "storage",
             SessionError::Doc(_) => "bad_document",
             SessionError::Remote { .. } => "remote_error",
+            SessionError::Wire(_) => "bad_frame",
         }
     }
 
@@ -89,6 +150,15 @@ pub struct Session {
     sent: VersionVector,
     pending: BTreeMap<(String, u64), Event>,
     doc_states: BTreeMap<DocKind, automerge::sync::State>,
+    /// Largest frame built on purpose ([`wire::FRAME_BUDGET`] unless set).
+    budget: usize,
+    /// Bytes of `pending`, its limit, and the budget shared with other connections (if any).
+    pending_bytes: usize,
+    max_pending_bytes: usize,
+    pool: Option<Arc<HeldPool>>,
+    /// What the peer's hello said it reads beyond the base protocol.
+    peer_features: Vec<String>,
+    parts: wire::Assembler,
 }
 
 impl Session {
@@ -101,7 +171,39 @@ impl Session {
             sent: VersionVector::new(),
             pending: BTreeMap::new(),
             doc_states: BTreeMap::new(),
+            budget: wire::FRAME_BUDGET,
+            pending_bytes: 0,
+            max_pending_bytes: MAX_PENDING_BYTES,
+            pool: None,
+            peer_features: vec![],
+            parts: wire::Assembler::default(),
         }
+    }
+
+    /// The same session with a smaller frame budget (at most [`wire::FRAME_BUDGET`]):
+    /// the simulator uses a tiny one so that every run splits frames.
+    pub fn with_frame_budget(mut self, bytes: usize) -> Session {
+        self.budget = bytes.min(wire::FRAME_BUDGET);
+        self
+    }
+
+    /// The same session holding back at most `per_connection` bytes of events
+    /// ahead of gaps, and taking them from `pool`, which other connections share.
+    pub fn with_held_budget(mut self, per_connection: usize, pool: Arc<HeldPool>) -> Session {
+        self.max_pending_bytes = per_connection;
+        self.pool = Some(pool);
+        self
+    }
+
+    /// Whether the peer's hello listed `feature` (one of [`wire::FEATURES`]).
+    pub fn peer_reads(&self, feature: &str) -> bool {
+        self.peer_features.iter().any(|f| f == feature)
+    }
+
+    /// The messages that carry `frame` to this peer: one, or its parts when it
+    /// is over the frame budget and the peer joins parts.
+    pub fn encode(&self, frame: &Frame) -> Vec<Vec<u8>> {
+        wire::encode_within(frame, self.budget, self.peer_reads(wire::FEATURE_PARTS))
     }
 
     /// The first frames of a (re)connection; forgets everything about the previous one.
@@ -112,8 +214,10 @@ impl Session {
     ) -> Result<Vec<Frame>, SessionError> {
         self.remote = None;
         self.sent = VersionVector::new();
-        self.pending.clear();
+        self.release_pending();
         self.doc_states.clear();
+        self.peer_features.clear();
+        self.parts = wire::Assembler::default();
         let mut out = vec![self.hello(log)?];
         out.extend(self.doc_messages(docs));
         Ok(out)
@@ -154,7 +258,7 @@ impl Session {
                 store,
                 replica,
                 vector,
-                features: _,
+                features,
             } => {
                 if store != self.store {
                     return Err(SessionError::WrongStore {
@@ -163,6 +267,7 @@ impl Session {
                     });
                 }
                 self.peer = Some(replica);
+                self.peer_features = features;
                 self.sent = vector.clone();
                 self.remote = Some(vector);
                 step.send = self.events_to_send(log)?;
@@ -178,11 +283,12 @@ impl Session {
                         .get_or_insert_with(VersionVector::new)
                         .raise(&e.origin, e.seq);
                 }
-                step.applied = self.apply(events, log)?;
+                let mut dropped = false;
+                step.applied = self.apply(events, log, &mut dropped)?;
                 step.send.push(Frame::Ack {
                     vector: log.vector()?,
                 });
-                if !self.pending.is_empty() {
+                if !self.pending.is_empty() || dropped {
                     step.send.push(self.hello(log)?);
                 }
             }
@@ -212,6 +318,16 @@ impl Session {
             Frame::Error { code, message } => return Err(SessionError::Remote { code, message }),
             // For whoever drives the session (the node keeps them); nothing to sync.
             Frame::Keys { .. } => {}
+            Frame::Part {
+                id,
+                index,
+                count,
+                bytes,
+            } => {
+                if let Some(frame) = self.parts.push(id, index, count, &bytes)? {
+                    return self.receive(frame, log, docs);
+                }
+            }
         }
         Ok(step)
     }
@@ -234,27 +350,60 @@ impl Session {
         let mine = log.vector()?;
         let mut out = vec![];
         let mut budget = MAX_EVENTS_PER_FLUSH;
-        for range in mine.missing_in(&self.sent) {
+        let mut bytes_left = self.budget.saturating_mul(FLUSH_FRAMES);
+        'ranges: for range in mine.missing_in(&self.sent) {
             let mut from = range.from;
             while from <= range.to && budget > 0 {
                 let events = log.range(&range.origin, from, range.to, BATCH.min(budget))?;
-                let Some(last) = events.last() else { break };
-                from = last.seq + 1;
-                budget -= events.len();
-                self.sent.raise(&range.origin, last.seq);
-                out.push(Frame::Events { events });
+                if events.is_empty() {
+                    break;
+                }
+                // Fill frames up to the budget; an event over it on its own goes alone
+                // (and `encode` cuts that frame into parts).
+                let mut frame: Vec<Event> = vec![];
+                let mut size = EVENTS_OVERHEAD;
+                for e in events {
+                    let n = serde_json::to_vec(&e).map_or(0, |v| v.len()) + 1;
+                    if !frame.is_empty() && size + n > self.budget {
+                        out.push(Frame::Events {
+                            events: std::mem::take(&mut frame),
+                        });
+                        size = EVENTS_OVERHEAD;
+                    }
+                    if bytes_left == 0 {
+                        break;
+                    }
+                    bytes_left = bytes_left.saturating_sub(n);
+                    size += n;
+                    from = e.seq + 1;
+                    budget -= 1;
+                    self.sent.raise(&range.origin, e.seq);
+                    frame.push(e);
+                }
+                if !frame.is_empty() {
+                    out.push(Frame::Events { events: frame });
+                }
+                if bytes_left == 0 {
+                    // The rest follows the peer's ack.
+                    break 'ranges;
+                }
             }
         }
         Ok(out)
     }
 
-    /// Appends what can be appended in order; holds back the rest.
+    /// Appends what can be appended in order; holds back what arrives ahead of
+    /// a gap, as far as the held-back budgets allow. What does not fit is
+    /// dropped, and `dropped` says so: the caller asks again (a hello) once the
+    /// gap is filled, as for any lost frame.
     fn apply(
         &mut self,
         events: Vec<Event>,
         log: &mut impl EventStore,
+        dropped: &mut bool,
     ) -> Result<Vec<Event>, SessionError> {
         let mut held = log.vector()?;
+        let mut batch: Vec<Event> = vec![];
         for e in events {
             if e.seq == 0 {
                 return Err(LogError::Forged {
@@ -264,8 +413,18 @@ impl Session {
                 .into());
             }
             if e.seq <= held.get(&e.origin) {
-                let have = log.range(&e.origin, e.seq, e.seq, 1)?;
-                if have.first().map(|h| h.id) != Some(e.id) {
+                // Held already (in the log, or earlier in this batch): it must be the same event.
+                let same = match batch
+                    .iter()
+                    .find(|b| b.origin == e.origin && b.seq == e.seq)
+                {
+                    Some(b) => b.id == e.id,
+                    None => {
+                        let have = log.range(&e.origin, e.seq, e.seq, 1)?;
+                        have.first().map(|h| h.id) == Some(e.id)
+                    }
+                };
+                if !same {
                     return Err(LogError::Forged {
                         origin: e.origin,
                         seq: e.seq,
@@ -274,38 +433,75 @@ impl Session {
                 }
                 continue;
             }
-            match self.pending.get(&(e.origin.clone(), e.seq)) {
-                Some(p) if p.id != e.id => {
+            let key = (e.origin.clone(), e.seq);
+            if let Some(p) = self.pending.get(&key) {
+                if p.id != e.id {
                     return Err(LogError::Forged {
                         origin: e.origin,
                         seq: e.seq,
                     }
                     .into());
                 }
-                Some(_) => {}
-                None => {
-                    self.pending.insert((e.origin.clone(), e.seq), e);
-                }
+                continue;
             }
-        }
-        if self.pending.len() > MAX_PENDING {
-            return Err(SessionError::TooManyPending);
-        }
-        let mut batch = vec![];
-        let origins: Vec<String> = self.pending.keys().map(|(o, _)| o.clone()).collect();
-        for origin in origins {
-            while let Some(e) = self
-                .pending
-                .remove(&(origin.clone(), held.get(&origin) + 1))
-            {
+            if e.seq == held.get(&e.origin) + 1 {
+                // Next in line: appended, with whatever was held back right behind it.
+                let origin = e.origin.clone();
                 held.apply(&origin, e.seq);
                 batch.push(e);
+                while let Some(p) = self.unhold(&(origin.clone(), held.get(&origin) + 1)) {
+                    held.apply(&origin, p.seq);
+                    batch.push(p);
+                }
+            } else if !self.hold(key, e) {
+                *dropped = true;
             }
         }
         if !batch.is_empty() {
             log.append(&batch)?;
         }
         Ok(batch)
+    }
+
+    /// Holds back `e` if both budgets (this connection's, and the shared one)
+    /// have room for it; false when it was dropped instead.
+    fn hold(&mut self, key: (String, u64), e: Event) -> bool {
+        let size = event_bytes(&e);
+        if self.pending.len() >= MAX_PENDING || self.pending_bytes + size > self.max_pending_bytes {
+            return false;
+        }
+        if let Some(pool) = &self.pool
+            && !pool.take(size)
+        {
+            return false;
+        }
+        self.pending_bytes += size;
+        self.pending.insert(key, e);
+        true
+    }
+
+    fn unhold(&mut self, key: &(String, u64)) -> Option<Event> {
+        let e = self.pending.remove(key)?;
+        let size = event_bytes(&e);
+        self.pending_bytes -= size;
+        if let Some(pool) = &self.pool {
+            pool.give_back(size);
+        }
+        Some(e)
+    }
+
+    /// Lets go of everything held back (a new connection starts over).
+    fn release_pending(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.give_back(self.pending_bytes);
+        }
+        self.pending_bytes = 0;
+        self.pending.clear();
+    }
+
+    /// Bytes of events held back ahead of gaps on this connection.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 
     fn doc_messages(&mut self, docs: &mut Docs) -> Vec<Frame> {
@@ -320,5 +516,11 @@ impl Session {
             }
         }
         out
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.release_pending();
     }
 }

@@ -8,6 +8,10 @@
 //! Invariants are checked as the simulation runs, not only at the end: no
 //! order's status (the fold of its events) ever moves backwards on any replica,
 //! and no event id is ever held twice.
+//!
+//! Sessions run with a frame budget of [`SIM_FRAME_BUDGET`] bytes instead of
+//! megabytes, so every run fills frames by bytes and cuts documents' sync
+//! messages into parts, which the faults then drop, duplicate and reorder.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -20,6 +24,10 @@ use crate::doc::{DocKind, SharedDoc};
 use crate::log::{Event, EventStore, MemoryLog};
 use crate::session::{Docs, Session};
 use crate::wire;
+
+/// The sessions' frame budget: a couple of the simulator's orders per `Events`
+/// frame, and a catalog's first sync message in several parts.
+pub const SIM_FRAME_BUDGET: usize = 2048;
 
 /// A small deterministic RNG (SplitMix64): the same seed gives the same run.
 #[derive(Debug, Clone)]
@@ -197,13 +205,21 @@ impl Net {
             .collect()
     }
 
+    /// Queues `frames` as the sender's session encodes them for `to` (parts when over budget).
     fn send(&mut self, from: &str, to: &str, frames: Vec<wire::Frame>) {
+        let session = self.replicas.get(from).and_then(|r| r.sessions.get(to));
         for f in frames {
-            self.queue.push_back(InFlight {
-                from: from.into(),
-                to: to.into(),
-                bytes: wire::encode(&f),
-            });
+            let messages = match session {
+                Some(s) => s.encode(&f),
+                None => vec![wire::encode(&f)],
+            };
+            for bytes in messages {
+                self.queue.push_back(InFlight {
+                    from: from.into(),
+                    to: to.into(),
+                    bytes,
+                });
+            }
         }
     }
 
@@ -216,7 +232,7 @@ impl Net {
         ] {
             let store = self.store.clone();
             let r = self.replicas.get_mut(&me).expect("replica");
-            let mut s = Session::new(&me, &store);
+            let mut s = Session::new(&me, &store).with_frame_budget(SIM_FRAME_BUDGET);
             let frames = s.start(&r.log, &mut r.docs).expect("start");
             r.sessions.insert(peer.clone(), s);
             self.send(&me, &peer, frames);

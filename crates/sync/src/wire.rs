@@ -5,10 +5,19 @@
 //! "EDGS"  version:u8  kind:u8  length:u32 (big-endian)  payload[length]
 //! ```
 //! Kinds: 1 hello, 2 events, 3 ack, 4 doc (payload: doc kind byte, then an
-//! automerge sync message), 5 error, 6 keys. Hello, events, ack, error and
+//! automerge sync message), 5 error, 6 keys, 7 part. Hello, events, ack, error and
 //! keys payloads are JSON. The decoder checks everything before it allocates or parses: magic,
 //! a version it speaks, a known kind, a length that matches and stays under
 //! [`MAX_FRAME`]. Anything else is a [`WireError`], never a panic.
+//!
+//! Size: a receiver accepts frames up to [`MAX_FRAME`] (16 MiB, the hub's
+//! WebSocket message limit). Senders stay well below it: the session fills an
+//! `Events` frame up to [`FRAME_BUDGET`] bytes, and a frame that is still over
+//! the budget (one huge event, a large automerge sync message) goes out as
+//! `Part` frames (payload: id:u32, index:u32, count:u32, a slice of the whole
+//! frame's bytes; the id is a hash of the whole, checked when joined) to a peer
+//! whose hello lists [`FEATURE_PARTS`]; the [`Assembler`] joins them, up to
+//! [`MAX_ASSEMBLED`] bytes.
 
 use crate::VersionVector;
 use crate::doc::DocKind;
@@ -21,9 +30,20 @@ pub const VERSION: u8 = 1;
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 /// The peer accepts [`Frame::Keys`].
 pub const FEATURE_KEYS: &str = "keys";
+/// The peer joins [`Frame::Part`]s.
+pub const FEATURE_PARTS: &str = "parts";
 /// What this build announces in its hello.
-pub const FEATURES: &[&str] = &[FEATURE_KEYS];
+pub const FEATURES: &[&str] = &[FEATURE_KEYS, FEATURE_PARTS];
+/// Largest frame a sender builds on purpose: a quarter of [`MAX_FRAME`], so a
+/// frame's JSON escaping or header never pushes it over what the peer accepts,
+/// and one frame holds about 30 of the largest orders (130 KB each: 100 lines
+/// with 200-character notes) or hundreds of ordinary ones.
+pub const FRAME_BUDGET: usize = 4 * 1024 * 1024;
+/// Largest frame joined from parts: bounds what one peer makes us buffer.
+pub const MAX_ASSEMBLED: usize = 64 * 1024 * 1024;
 const HEADER: usize = 10;
+/// Id, index and count before a part's bytes.
+const PART_HEADER: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Frame {
@@ -53,6 +73,15 @@ pub enum Frame {
         issuer: String,
         jwks: serde_json::Value,
     },
+    /// Part `index` (from 0) of `count` of one encoded frame that is over the
+    /// sender's budget; sent only to a peer that announced [`FEATURE_PARTS`].
+    /// `id` is the FNV-1a hash of the whole frame's bytes.
+    Part {
+        id: u32,
+        index: u32,
+        count: u32,
+        bytes: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,6 +100,8 @@ pub enum WireError {
     TooLarge(usize),
     #[error("malformed payload: {0}")]
     Malformed(String),
+    #[error("parts add up to more than {MAX_ASSEMBLED} bytes")]
+    PartsTooLarge,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -152,6 +183,19 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
                 jwks: jwks.clone(),
             }),
         ),
+        Frame::Part {
+            id,
+            index,
+            count,
+            bytes,
+        } => {
+            let mut p = Vec::with_capacity(PART_HEADER + bytes.len());
+            p.extend_from_slice(&id.to_be_bytes());
+            p.extend_from_slice(&index.to_be_bytes());
+            p.extend_from_slice(&count.to_be_bytes());
+            p.extend_from_slice(bytes);
+            (7, p)
+        }
     };
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(&MAGIC);
@@ -170,6 +214,10 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, WireError> {
     if bytes.len() > MAX_FRAME {
         return Err(WireError::TooLarge(bytes.len()));
     }
+    decode_unchecked_size(bytes)
+}
+
+fn decode_unchecked_size(bytes: &[u8]) -> Result<Frame, WireError> {
     if bytes.len() < HEADER {
         return Err(WireError::Truncated);
     }
@@ -227,6 +275,119 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, WireError> {
                 jwks: b.jwks,
             })
         }
+        7 => {
+            if payload.len() < PART_HEADER {
+                return Err(WireError::Truncated);
+            }
+            let word = |i: usize| {
+                u32::from_be_bytes([payload[i], payload[i + 1], payload[i + 2], payload[i + 3]])
+            };
+            let (id, index, count) = (word(0), word(4), word(8));
+            if count < 2 || index >= count {
+                return Err(WireError::Malformed(format!("part {index} of {count}")));
+            }
+            Ok(Frame::Part {
+                id,
+                index,
+                count,
+                bytes: payload[PART_HEADER..].to_vec(),
+            })
+        }
         k => Err(WireError::UnknownKind(k)),
+    }
+}
+
+/// The messages that carry `frame`: its encoding, or, when that is over
+/// `budget` and the peer joins parts (or it is over [`MAX_FRAME`], which no
+/// peer would take whole), `Part` frames of at most `budget` bytes each.
+pub fn encode_within(frame: &Frame, budget: usize, peer_joins_parts: bool) -> Vec<Vec<u8>> {
+    let whole = encode(frame);
+    let budget = budget.clamp(HEADER + PART_HEADER + 1, FRAME_BUDGET);
+    if whole.len() <= budget || !(peer_joins_parts || whole.len() > MAX_FRAME) {
+        return vec![whole];
+    }
+    let slice = budget - HEADER - PART_HEADER;
+    let count = whole.len().div_ceil(slice);
+    let id = fnv1a(&whole);
+    whole
+        .chunks(slice)
+        .enumerate()
+        .map(|(index, bytes)| {
+            encode(&Frame::Part {
+                id,
+                index: index as u32,
+                count: count as u32,
+                bytes: bytes.to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// 32-bit FNV-1a: tells the parts of one frame from another's, and a joined
+/// frame from a mix-up. Not a defence against a forger (the peer could send
+/// any frame whole anyway).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h: u32, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Joins [`Frame::Part`]s back into the frame they carry. Parts of one frame
+/// arrive in order on one connection; anything else (a part out of order or of
+/// another frame, a join whose hash is not its id) drops what was being
+/// joined, exactly as a lost frame would be: the protocol resends what the
+/// peer still lacks.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    bytes: Vec<u8>,
+    id: u32,
+    next: u32,
+    count: u32,
+}
+
+impl Assembler {
+    /// Takes one part; returns the frame once its last part arrived. Fails only
+    /// when the parts add up to more than [`MAX_ASSEMBLED`] or the joined frame
+    /// does not decode.
+    pub fn push(
+        &mut self,
+        id: u32,
+        index: u32,
+        count: u32,
+        bytes: &[u8],
+    ) -> Result<Option<Frame>, WireError> {
+        if index == 0 || index != self.next || count != self.count || id != self.id {
+            self.bytes.clear();
+            self.next = 0;
+            self.count = count;
+            self.id = id;
+            if index != 0 {
+                return Ok(None);
+            }
+        }
+        if self.bytes.len() + bytes.len() > MAX_ASSEMBLED {
+            self.bytes = Vec::new();
+            self.next = 0;
+            return Err(WireError::PartsTooLarge);
+        }
+        self.bytes.extend_from_slice(bytes);
+        self.next += 1;
+        if self.next < self.count {
+            return Ok(None);
+        }
+        let whole = std::mem::take(&mut self.bytes);
+        self.next = 0;
+        if fnv1a(&whole) != id {
+            return Ok(None);
+        }
+        match decode_unchecked_size(&whole)? {
+            Frame::Part { .. } => Err(WireError::Malformed("a part inside parts".into())),
+            f => Ok(Some(f)),
+        }
+    }
+
+    /// Bytes held while joining a frame.
+    pub fn held(&self) -> usize {
+        self.bytes.len()
     }
 }

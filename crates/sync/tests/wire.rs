@@ -4,7 +4,9 @@ use proptest::prelude::*;
 use sync::VersionVector;
 use sync::doc::DocKind;
 use sync::log::Event;
-use sync::wire::{Frame, MAX_FRAME, WireError, decode, encode};
+use sync::wire::{
+    Assembler, FRAME_BUDGET, Frame, MAX_FRAME, WireError, decode, encode, encode_within,
+};
 
 fn event(seq: u64) -> Event {
     Event {
@@ -45,6 +47,12 @@ fn frames_round_trip() {
         Frame::Keys {
             issuer: "cloud-hub".into(),
             jwks: serde_json::json!({"keys": [{"kty": "OKP", "kid": "k1"}]}),
+        },
+        Frame::Part {
+            id: 7,
+            index: 1,
+            count: 3,
+            bytes: vec![1, 2, 3],
         },
     ] {
         assert_eq!(decode(&encode(&f)).unwrap(), f);
@@ -115,5 +123,75 @@ proptest! {
             bytes[i] ^= x;
         }
         let _ = decode(&bytes);
+    }
+}
+
+/// Joins parts the way a receiver does: decodes each message, feeds the parts in.
+fn join(messages: &[Vec<u8>]) -> Vec<Frame> {
+    let mut a = Assembler::default();
+    let mut out = vec![];
+    for m in messages {
+        assert!(
+            m.len() <= FRAME_BUDGET.max(MAX_FRAME),
+            "no message over what a peer accepts"
+        );
+        match decode(m).unwrap() {
+            Frame::Part {
+                id,
+                index,
+                count,
+                bytes,
+            } => {
+                if let Some(f) = a.push(id, index, count, &bytes).unwrap() {
+                    out.push(f);
+                }
+            }
+            f => out.push(f),
+        }
+    }
+    out
+}
+
+/// A frame over [`MAX_FRAME`] (one 20 MB event) reaches a peer that joins parts
+/// in messages within the budget, and comes out whole.
+#[test]
+fn a_frame_over_the_limit_travels_in_parts() {
+    let mut big = event(1);
+    big.data = serde_json::json!({ "note": "x".repeat(MAX_FRAME + 4 * 1024 * 1024) });
+    let f = Frame::Events { events: vec![big] };
+    let messages = encode_within(&f, FRAME_BUDGET, true);
+    assert!(messages.len() > 4);
+    assert!(messages.iter().all(|m| m.len() <= FRAME_BUDGET));
+    assert_eq!(join(&messages), vec![f.clone()]);
+    // Even to a peer that never said it joins parts: whole, it would be refused anyway.
+    assert!(encode_within(&f, FRAME_BUDGET, false).len() > 1);
+    // Under the limit, a peer that does not join parts gets the frame whole.
+    let small = Frame::Events {
+        events: vec![event(1); 10],
+    };
+    assert_eq!(encode_within(&small, 100, false), vec![encode(&small)]);
+}
+
+proptest! {
+    /// Any frame, any budget: the parts stay within the budget and join to the frame.
+    #[test]
+    fn parts_join_to_the_frame(n in 1u64..40, budget in 23usize..4096) {
+        let f = Frame::Events { events: (1..=n).map(event).collect() };
+        let messages = encode_within(&f, budget, true);
+        prop_assert!(messages.iter().all(|m| m.len() <= budget.max(23)));
+        prop_assert_eq!(join(&messages), vec![f]);
+    }
+
+    /// Parts lost, doubled or shuffled never join into a wrong frame: each join is the frame or nothing.
+    #[test]
+    fn mixed_up_parts_join_to_nothing_wrong(order in prop::collection::vec(0usize..12, 0..30)) {
+        let a = Frame::Events { events: (1..=6).map(event).collect() };
+        let b = Frame::Events { events: (7..=12).map(event).collect() };
+        let mut all = encode_within(&a, 300, true);
+        all.extend(encode_within(&b, 300, true));
+        let picked: Vec<Vec<u8>> = order.iter().map(|i| all[i % all.len()].clone()).collect();
+        for f in join(&picked) {
+            prop_assert!(f == a || f == b);
+        }
     }
 }

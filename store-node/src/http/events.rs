@@ -26,10 +26,18 @@
 //! `{"type":"device.status","data":{"id","health"}}` when a device's health
 //! changes; `{"type":"device.changed"}` when the registry changes; and
 //! `{"type":"print.job","data":{"id","state",...}}` when a job prints or dies.
+//!
+//! The node pings every third of `[http] ws_timeout_secs` and closes a socket
+//! that sent nothing (not even a pong; browsers answer pings on their own)
+//! for the whole timeout, or that takes no data for as long: a screen that
+//! vanished without closing (power cut, Wi-Fi gone) does not hold a socket
+//! and a bus subscription forever.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use api_kit::liveness::{Liveness, Tick};
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket};
@@ -80,14 +88,29 @@ pub async fn subscribe(
     })
 }
 
-async fn send(socket: &mut WebSocket, ev: &StoredEvent) -> anyhow::Result<()> {
-    let text = serde_json::to_string(&ev.wire())?;
-    socket.send(Message::Text(text.into())).await?;
-    Ok(())
+/// The client's socket, every write bounded by its [`Liveness`] timeout.
+struct Client {
+    socket: WebSocket,
+    live: Liveness,
+}
+
+impl Client {
+    async fn send(&mut self, msg: Message) -> anyhow::Result<()> {
+        self.live.write(self.socket.send(msg)).await??;
+        Ok(())
+    }
+
+    async fn text(&mut self, text: String) -> anyhow::Result<()> {
+        self.send(Message::Text(text.into())).await
+    }
+}
+
+async fn send(socket: &mut Client, ev: &StoredEvent) -> anyhow::Result<()> {
+    socket.text(serde_json::to_string(&ev.wire())?).await
 }
 
 /// Sends every logged event after `*last`, updating `*last`.
-async fn catch_up(state: &AppState, socket: &mut WebSocket, last: &mut i64) -> anyhow::Result<()> {
+async fn catch_up(state: &AppState, socket: &mut Client, last: &mut i64) -> anyhow::Result<()> {
     const PAGE: usize = 500;
     loop {
         let after = *last;
@@ -102,21 +125,23 @@ async fn catch_up(state: &AppState, socket: &mut WebSocket, last: &mut i64) -> a
     }
 }
 
-async fn send_sync_notice(state: &AppState, socket: &mut WebSocket) -> anyhow::Result<()> {
+async fn send_sync_notice(state: &AppState, socket: &mut Client) -> anyhow::Result<()> {
     let health = crate::sync_client::current(state).await;
     let notice = serde_json::json!({ "type": "sync.status", "data": health });
-    socket
-        .send(Message::Text(notice.to_string().into()))
-        .await?;
-    Ok(())
+    socket.text(notice.to_string()).await
 }
 
 async fn stream(
     state: &AppState,
-    mut socket: WebSocket,
+    socket: WebSocket,
     cursor: i64,
     log: Option<String>,
 ) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(state.config.http.ws_timeout_secs.max(1));
+    let mut socket = Client {
+        socket,
+        live: Liveness::new(timeout),
+    };
     let mut live = state.bus.subscribe();
     let log_id = &*state.db.log_id;
     // Read after subscribing: the end only grows, so no cursor within the log is taken for one beyond it.
@@ -129,19 +154,18 @@ async fn stream(
             "an event stream client's cursor is from another log; resetting it"
         );
         let reset = serde_json::json!({ "type": "reset", "cursor": 0, "log": log_id });
-        socket.send(Message::Text(reset.to_string().into())).await?;
+        socket.text(reset.to_string()).await?;
         last = 0;
     }
     catch_up(state, &mut socket, &mut last).await?;
     let hello = serde_json::json!({ "type": "caught_up", "cursor": last, "log": log_id });
-    socket.send(Message::Text(hello.to_string().into())).await?;
+    socket.text(hello.to_string()).await?;
     // Sync health travels as a notice: no cursor, not in the log, the latest state only.
     let mut sync_changed = state.sync_changed.subscribe();
     let mut notices = state.notices.subscribe();
     if state.config.hub.is_some() {
         send_sync_notice(state, &mut socket).await?;
     }
-    let mut ping = tokio::time::interval(std::time::Duration::from_secs(20));
     loop {
         tokio::select! {
             ev = live.recv() => match ev {
@@ -151,18 +175,22 @@ async fn stream(
                 Ok(_) | Err(RecvError::Lagged(_)) => catch_up(state, &mut socket, &mut last).await?,
                 Err(RecvError::Closed) => return Ok(()),
             },
-            msg = socket.recv() => match msg {
+            msg = socket.socket.recv() => match msg {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
-                Some(Ok(_)) => {} // clients have nothing to say; pings are answered by axum
+                // Clients have nothing to say but pongs (and pings, which axum answers).
+                Some(Ok(_)) => socket.live.heard(),
             },
             Ok(()) = sync_changed.changed() => send_sync_notice(state, &mut socket).await?,
             notice = notices.recv() => match notice {
-                Ok(n) => socket.send(Message::Text(n.to_string().into())).await?,
+                Ok(n) => socket.text(n.to_string()).await?,
                 // Notices are the latest state of something; a missed one is refreshed by the next.
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return Ok(()),
             },
-            _ = ping.tick() => socket.send(Message::Ping(Vec::new().into())).await?,
+            tick = socket.live.tick() => match tick {
+                Tick::Ping => socket.send(Message::Ping(Vec::new().into())).await?,
+                Tick::Silent => anyhow::bail!("the client went silent"),
+            },
         }
     }
 }

@@ -15,7 +15,7 @@ use domain::order::{Channel, OrderDraft, PricedOrder, price_order};
 use domain::payment::{PaymentError, PaymentMethod, settle_cash};
 use domain::roles::Permission;
 use domain::status::{OrderStatus, Progress, Transition};
-use domain::ticket::{STORE_PREFIX, TicketNumber};
+use domain::ticket::TicketNumber;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
@@ -180,6 +180,7 @@ pub async fn create(
         Some(_) => Some(discount_approver(&state, &auth, &headers).await?),
     };
     let menu = state.menu();
+    let prefix = state.ticket_prefix;
     let staff = auth.session.staff_id.clone();
     let channel = draft.channel;
     // Priced inside the idempotent write: a retry of a placed order gets the stored
@@ -195,7 +196,7 @@ pub async fn create(
             if let Some(d) = priced.discount.as_mut() {
                 d.approved_by = approved_by;
             }
-            place(ctx, priced, Some(staff))
+            place(ctx, priced, Some(staff), prefix)
         },
     )
     .await?;
@@ -300,17 +301,19 @@ async fn approver<P>(
     Ok(Some(approver.staff_id))
 }
 
-/// Records a priced order: ticket number, read model row and `order.created` event, in the caller's transaction.
+/// Records a priced order: ticket number (with this node's `prefix`), read model row and
+/// `order.created` event, in the caller's transaction.
 pub fn place(
     ctx: &mut WriteCtx<'_>,
     order: PricedOrder,
     created_by: Option<String>,
+    prefix: char,
 ) -> Result<serde_json::Value, ApiError> {
-    let seq = ctx.next_counter("ticket:S")?;
+    let seq = ctx.next_counter(&format!("ticket:{prefix}"))?;
     let now = now_ms();
     let view = OrderView {
         id: uuid::Uuid::now_v7(),
-        ticket: TicketNumber::nth(STORE_PREFIX, seq).to_string(),
+        ticket: TicketNumber::nth(prefix, seq).to_string(),
         status: OrderStatus::Placed,
         order,
         created_ms: now,
