@@ -609,7 +609,12 @@ async fn a_silently_dead_link_pauses_ordering(backend: Backend) {
     let node_token = store_with_menu(&hub).await;
     // Signed up first: the peer below reads (and so answers pings) only when pumped.
     let alice = customer(&hub, "alice@example.com").await;
-    let relay = test_relay::Relay::start(hub.running.addr.to_string()).await;
+    let relay = relay::Relay::start(
+        ([127, 0, 0, 1], 0).into(),
+        hub.running.addr.to_string().parse().expect("an address"),
+    )
+    .await
+    .expect("the relay starts");
     let mut node = Peer::new(STORE, "node-a");
     node.connect(&format!("ws://{}/api/v1/sync", relay.addr()), &node_token)
         .await
@@ -633,7 +638,7 @@ async fn a_silently_dead_link_pauses_ordering(backend: Backend) {
     let (mut tracker, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     assert_eq!(next_status(&mut tracker).await["status"], "placed");
 
-    relay.freeze();
+    relay.set(relay::Link::BlackHole);
     eventually("ordering to pause behind the dead link", async || {
         ordering(&hub).await["reason"] == "store_offline"
     })
@@ -645,7 +650,7 @@ async fn a_silently_dead_link_pauses_ordering(backend: Backend) {
         "{b}"
     );
     eventually("the hub to drop both dead sockets", async || {
-        relay.server_closed() == 2
+        relay.target_ended() == 2
     })
     .await;
     hub.stop().await;

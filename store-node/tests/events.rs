@@ -240,15 +240,20 @@ async fn the_stream_without_an_upgrade_is_a_json_400() {
 async fn a_silent_client_is_dropped() {
     let app = spawn_with(|c| c.http.ws_timeout_secs = 1).await;
     let kitchen = app.kitchen().await;
-    let relay = test_relay::Relay::start(app.node.addr.to_string()).await;
+    let relay = relay::Relay::start(
+        ([127, 0, 0, 1], 0).into(),
+        app.node.addr.to_string().parse().expect("an address"),
+    )
+    .await
+    .expect("the relay starts");
     let url = app
         .ws_url(&kitchen, 0)
-        .replace(&app.node.addr.to_string(), &relay.addr());
+        .replace(&app.node.addr.to_string(), &relay.addr().to_string());
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     until_caught_up(&mut ws).await;
 
-    relay.freeze();
-    eventually(|| async { (relay.server_closed() == 1).then_some(()) }).await;
+    relay.set(relay::Link::BlackHole);
+    eventually(|| async { (relay.target_ended() == 1).then_some(()) }).await;
     // A live client on the same node keeps its stream (it answers the pings).
     let mut live = connect_events(&app, &kitchen, 0).await;
     until_caught_up(&mut live).await;

@@ -302,7 +302,12 @@ async fn orders_reach_the_hub_and_menu_edits_reach_the_node_offline_and_back() {
 async fn a_silently_dead_link_is_noticed_and_replaced() {
     let hub = FakeHub::new();
     let (port, _hub_task) = start_hub(hub.clone(), 0).await;
-    let relay = test_relay::Relay::start(format!("127.0.0.1:{port}")).await;
+    let relay = relay::Relay::start(
+        ([127, 0, 0, 1], 0).into(),
+        format!("127.0.0.1:{port}").parse().expect("an address"),
+    )
+    .await
+    .expect("the relay starts");
     let url = format!("ws://{}/api/v1/sync", relay.addr());
     let app = spawn_with(move |c| {
         let mut hub = HubConfig::new(url, Secret::new("node-secret"));
@@ -322,7 +327,7 @@ async fn a_silently_dead_link_is_noticed_and_replaced() {
     app.place(&cashier, "before").await;
     until(&hub, "the first order at the hub", || hub_orders(&hub) == 1).await;
 
-    relay.freeze();
+    relay.set(relay::Link::BlackHole);
     app.place(&cashier, "during").await;
     let s = connected(false).await;
     assert!(
@@ -333,7 +338,7 @@ async fn a_silently_dead_link_is_noticed_and_replaced() {
         "{s}"
     );
 
-    relay.thaw();
+    relay.set(relay::Link::Open);
     connected(true).await;
     until(&hub, "the order taken while the link was dead", || {
         hub_orders(&hub) == 2

@@ -61,6 +61,8 @@ struct Control {
     up: AtomicU64,
     down: AtomicU64,
     accepted: AtomicU64,
+    /// Connections whose target side ended (closed or failed) while the relay held them.
+    target_ended: AtomicU64,
 }
 
 /// A running relay; dropping it stops it and resets its connections.
@@ -91,6 +93,7 @@ impl Relay {
             up: AtomicU64::new(0),
             down: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
+            target_ended: AtomicU64::new(0),
         });
         let c = ctl.clone();
         let accept = tokio::spawn(async move {
@@ -147,6 +150,13 @@ impl Relay {
         }
     }
 
+    /// Connections whose target side ended (closed or failed) so far, counted even while
+    /// the link is a black hole and the close cannot reach the other side: how a test sees
+    /// that a server dropped a silent peer.
+    pub fn target_ended(&self) -> u64 {
+        self.ctl.target_ended.load(Ordering::Relaxed)
+    }
+
     /// Connections accepted so far (refused ones included).
     pub fn connections(&self) -> u64 {
         self.ctl.accepted.load(Ordering::Relaxed)
@@ -182,8 +192,8 @@ async fn relay_one(mut inbound: TcpStream, ctl: Arc<Control>) {
     let failed = {
         let (in_r, in_w) = inbound.split();
         let (out_r, out_w) = outbound.split();
-        let up = pump(in_r, out_w, &ctl, &ctl.up);
-        let down = pump(out_r, in_w, &ctl, &ctl.down);
+        let up = pump(in_r, out_w, &ctl, &ctl.up, None);
+        let down = pump(out_r, in_w, &ctl, &ctl.down, Some(&ctl.target_ended));
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
         loop {
@@ -210,15 +220,22 @@ async fn pump(
     mut w: impl AsyncWrite + Unpin,
     ctl: &Control,
     count: &AtomicU64,
+    ended: Option<&AtomicU64>,
 ) -> bool {
+    let end = |clean| {
+        if let Some(ended) = ended {
+            ended.fetch_add(1, Ordering::Relaxed);
+        }
+        clean
+    };
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(IN_FLIGHT);
     let read = async move {
         loop {
             let mut buf = vec![0u8; CHUNK];
             let n = match r.read(&mut buf).await {
-                Ok(0) => return true,
+                Ok(0) => return end(true),
                 Ok(n) => n,
-                Err(_) => return false,
+                Err(_) => return end(false),
             };
             buf.truncate(n);
             let due = Instant::now() + *lock(&ctl.delay);
