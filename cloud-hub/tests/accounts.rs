@@ -376,6 +376,64 @@ async fn sign_in_is_throttled(backend: Backend) {
 }
 both!(sign_in_is_throttled);
 
+/// Wrong passwords from a stranger throttle the stranger, not the owner: the
+/// per-account budget is per IP and account. Guessing from many IPs meets the
+/// account's own, slower budget, which the owner's known IP does not need.
+async fn strangers_cannot_lock_an_owner_out(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start_with(&db, |c| {
+        c.auth.trust_forwarded_for = true;
+        c.auth.limits.account_burst = 5;
+        c.auth.limits.account_per_minute = 1;
+        c.auth.limits.account_total_burst = 10;
+        c.auth.limits.account_total_per_hour = 1;
+    })
+    .await;
+    let login_from = async |ip: &str, password: &str| {
+        let body = json!({ "email": "owner@example.com", "password": password });
+        let headers: &[(&str, &str)] = if ip.is_empty() {
+            &[]
+        } else {
+            &[("x-forwarded-for", ip)]
+        };
+        let (st, b, _) = hub
+            .request(None, "POST", "/api/v1/auth/login", Some(&body), headers)
+            .await;
+        (st, b)
+    };
+    // The owner signs up from 127.0.0.1 (no proxy header: the TCP peer).
+    signup(&hub, "owner@example.com", GOOD).await;
+    for _ in 0..5 {
+        assert_eq!(login_from("10.0.0.66", GOOD2).await.0, 401);
+    }
+    let (st, b) = login_from("10.0.0.66", GOOD).await;
+    assert_eq!((st, code(&b)), (429, "too_many_attempts"));
+    let (st, b) = login_from("", GOOD).await;
+    assert_eq!(st, 200, "the owner is not locked out: {b}");
+
+    // Many addresses spend the account's own budget: new clients then wait...
+    let mut refused = false;
+    for i in 1..=20 {
+        let (st, _) = login_from(&format!("10.0.1.{i}"), GOOD2).await;
+        if st == 429 {
+            refused = true;
+            break;
+        }
+        assert_eq!(st, 401);
+    }
+    assert!(
+        refused,
+        "the account's budget bounds guessing from many IPs"
+    );
+    let (st, b) = login_from("10.0.2.1", GOOD).await;
+    assert_eq!((st, code(&b)), (429, "too_many_attempts"));
+    // ...but the owner's known IP still signs in.
+    let (st, b) = login_from("", GOOD).await;
+    assert_eq!(st, 200, "{b}");
+    hub.stop().await;
+}
+both!(strangers_cannot_lock_an_owner_out);
+
 async fn weak_hashes_are_upgraded_on_login(backend: Backend) {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let db = TestDb::new(backend).await;
@@ -1070,21 +1128,24 @@ async fn writes_replay_under_an_idempotency_key(backend: Backend) {
         .await;
     assert_eq!((st, code(&b)), (409, "email_taken"), "one account was made");
 
-    // A refresh whose answer was lost can be retried with its key.
+    // A refresh is never answered from storage: a spent refresh token sent
+    // again, even with the same key, is reuse and ends the session.
     let r1 = s(&first, "refresh_token");
     let k = [("idempotency-key", "refresh-1")];
     let rb = json!({ "refresh_token": r1 });
-    let (_, a, _) = hub
+    let (st, a, _) = hub
         .request(None, "POST", "/api/v1/auth/refresh", Some(&rb), &k)
         .await;
-    let (st, b, _) = hub
+    assert_eq!(st, 200, "{a}");
+    let (st, b, h) = hub
         .request(None, "POST", "/api/v1/auth/refresh", Some(&rb), &k)
         .await;
-    assert_eq!((st, &a), (200, &b));
+    assert_eq!((st, code(&b)), (401, "refresh_token_reused"), "{b}");
+    assert!(!h.contains_key("idempotent-replayed"));
     assert_eq!(
-        me(&hub, &s(&b, "access_token")).await.0,
-        200,
-        "no reuse was detected"
+        me(&hub, &s(&a, "access_token")).await.0,
+        401,
+        "reuse was detected: the session is over"
     );
 
     // The stored answers keep no token in the clear.
@@ -1103,7 +1164,7 @@ async fn writes_replay_under_an_idempotency_key(backend: Backend) {
                 .unwrap()
         }
     };
-    assert_eq!(dump.len(), 2);
+    assert_eq!(dump.len(), 1, "only the sign-up's answer is stored");
     for sealed in &dump {
         let text = String::from_utf8_lossy(sealed);
         assert!(

@@ -77,6 +77,105 @@ async fn new_store(hub: &TestHub, id: &str, org: &str) {
     assert_eq!(st, 201, "{b}");
 }
 
+/// A replayed write authenticates like a new one: after sign-out, resending
+/// the same node-token request with the same key is 401, not the stored 201
+/// with the node token's secret.
+async fn replays_need_a_live_session(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let (org, owner) = org_with_owner(&hub, "Harbor Group", "owner@a.example").await;
+    new_store(&hub, "a1", &org).await;
+    let body = json!({ "label": "back office box" });
+    let key = [("idempotency-key", "enrol-1")];
+    let (st, first, _) = hub
+        .request(
+            Some(&owner),
+            "POST",
+            "/api/v1/stores/a1/node-tokens",
+            Some(&body),
+            &key,
+        )
+        .await;
+    assert_eq!(st, 201, "{first}");
+    let (st, again, h) = hub
+        .request(
+            Some(&owner),
+            "POST",
+            "/api/v1/stores/a1/node-tokens",
+            Some(&body),
+            &key,
+        )
+        .await;
+    assert_eq!((st, &again), (201, &first));
+    assert_eq!(h["idempotent-replayed"], "true");
+    let (st, b) = hub
+        .call_as(Some(&owner), "POST", "/api/v1/auth/logout", None)
+        .await;
+    assert_eq!(st, 204, "{b}");
+    let (st, b, h) = hub
+        .request(
+            Some(&owner),
+            "POST",
+            "/api/v1/stores/a1/node-tokens",
+            Some(&body),
+            &key,
+        )
+        .await;
+    assert_eq!((st, code(&b)), (401, "token_revoked"), "{b}");
+    assert!(b.get("token").is_none() && !h.contains_key("idempotent-replayed"));
+    hub.stop().await;
+}
+both!(replays_need_a_live_session);
+
+/// An invitation never lowers a role: a manager invites the sole owner's email
+/// as a cashier, the owner accepts, and stays the owner (before, the
+/// organisation was left without one and nobody could repair it).
+async fn an_invitation_never_demotes_the_owner(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let (org, owner) = org_with_owner(&hub, "Harbor Group", "owner@a.example").await;
+    new_store(&hub, "a1", &org).await;
+    let manager = manager_of(&hub, &owner, &org).await;
+    // Managers invite only counter and kitchen staff.
+    let (st, _) = hub
+        .call_as(
+            Some(&manager),
+            "POST",
+            &format!("/api/v1/orgs/{org}/invitations"),
+            Some(&json!({ "email": "x@a.example", "role": "manager" })),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let inv = invite(
+        &hub,
+        &manager,
+        &org,
+        json!({ "email": "owner@a.example", "role": "cashier" }),
+    )
+    .await;
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "POST",
+            "/api/v1/auth/accept-invitation",
+            Some(&json!({ "token": s(&inv, "token") })),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["membership"]["role"], "owner", "{b}");
+    let (st, b) = hub
+        .call_as(
+            Some(&owner),
+            "POST",
+            "/api/v1/stores/a1/node-tokens",
+            Some(&json!({ "label": "box" })),
+        )
+        .await;
+    assert_eq!(st, 201, "still the owner: {b}");
+    hub.stop().await;
+}
+both!(an_invitation_never_demotes_the_owner);
+
 /// An installer sets up the store's box with a node token the owner issues at
 /// the hub (no platform admin needed); the owner revokes it when the box is
 /// lost or replaced. Managers cannot; another organisation's owner sees no store.

@@ -3,7 +3,9 @@
 //! Staff sign in with their id and a PIN; the node keeps only an Argon2id hash
 //! of each PIN. A sign-in returns a random session token (only its SHA-256 is
 //! stored) that expires after `session_ttl_secs`. Five wrong PINs in five
-//! minutes lock that staff member's sign-in for a minute.
+//! minutes lock that staff member's sign-in for a minute; attempts are counted
+//! before their PIN is checked, and only [`CONCURRENT_PIN_CHECKS`] checks run
+//! at once (see [`Lockout`]).
 //!
 //! Handlers state the permission they need in their signature:
 //! `Auth<perm::MenuEdit>` rejects a missing or expired session with 401 and a
@@ -37,17 +39,98 @@ pub struct Session {
 #[derive(Default)]
 pub struct SessionCache(Mutex<HashMap<String, Session>>);
 
-/// Recent failed sign-ins of one staff member.
+/// Sign-in attempts per staff member, counted *before* the PIN is checked.
+///
+/// An attempt takes a reservation before its Argon2 check runs and turns it
+/// into a failure unless the PIN was right, so forty parallel guesses cannot
+/// all pass the lockout check while the first checks are still hashing: at
+/// most [`MAX_FAILURES`] checks per staff member are ever in flight or failed
+/// within the window, and every later one is answered 429 at once.
+#[derive(Default)]
+pub struct Lockout(Mutex<HashMap<String, Attempts>>);
+
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Failures {
-    count: u32,
+struct Attempts {
+    /// Wrong PINs since `first_ms`.
+    failed: u32,
+    /// Checks still running.
+    in_flight: u32,
     first_ms: u64,
     locked_until_ms: u64,
 }
 
+/// Five wrong PINs lock a staff member out: a 4-digit PIN then takes 2,000
+/// minutes of guessing on average, while a person who mistypes twice is not stopped.
 const MAX_FAILURES: u32 = 5;
 const FAILURE_WINDOW_MS: u64 = 5 * 60_000;
 const LOCKOUT_MS: u64 = 60_000;
+
+/// Argon2 checks that may run at once. Each holds 19 MiB (`m = 19456 KiB`)
+/// and a blocking thread for about 50 ms, so two bound the node's hashing
+/// memory at ~40 MiB and still sign in ~40 staff a second, far more than a
+/// store's tills need.
+pub const CONCURRENT_PIN_CHECKS: usize = 2;
+
+/// One reserved sign-in attempt: a failure unless [`Attempt::succeeded`] is
+/// called (also when the request is dropped mid-check).
+struct Attempt<'a> {
+    lockout: &'a Lockout,
+    staff_id: &'a str,
+    ok: bool,
+}
+
+impl Lockout {
+    /// Reserves an attempt for `staff_id`, or `None` when it is locked out or
+    /// the wrong PINs plus the checks still running already reach the limit.
+    fn reserve<'a>(&'a self, staff_id: &'a str, now: u64) -> Option<Attempt<'a>> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let a = m.entry(staff_id.to_owned()).or_default();
+        if now < a.locked_until_ms || a.failed + a.in_flight >= MAX_FAILURES {
+            return None;
+        }
+        if now > a.first_ms + FAILURE_WINDOW_MS {
+            a.failed = 0;
+            a.first_ms = now;
+        }
+        a.in_flight += 1;
+        Some(Attempt {
+            lockout: self,
+            staff_id,
+            ok: false,
+        })
+    }
+}
+
+impl Attempt<'_> {
+    /// The PIN was right: the staff member's wrong PINs are forgotten.
+    fn succeeded(mut self) {
+        self.ok = true;
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let now = now_ms();
+        let mut m = self.lockout.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(a) = m.get_mut(self.staff_id) else {
+            return;
+        };
+        a.in_flight = a.in_flight.saturating_sub(1);
+        if self.ok {
+            a.failed = 0;
+        } else {
+            a.failed += 1;
+            if a.failed >= MAX_FAILURES {
+                a.locked_until_ms = now + LOCKOUT_MS;
+                a.failed = 0;
+                a.first_ms = now;
+            }
+        }
+        if a.failed == 0 && a.in_flight == 0 && now >= a.locked_until_ms {
+            m.remove(self.staff_id);
+        }
+    }
+}
 
 pub fn hash_pin(pin: &Pin) -> anyhow::Result<String> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
@@ -82,21 +165,6 @@ pub async fn sign_in(
     let invalid =
         || ApiError::unauthorized("invalid_credentials", "unknown staff member or wrong PIN");
     let now = now_ms();
-    let locked = state
-        .login_failures
-        .lock()
-        .ok()
-        .and_then(|m| m.get(staff_id).copied())
-        .is_some_and(|f| now < f.locked_until_ms);
-    if locked {
-        return Err(ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many wrong PINs: wait a minute or ask a manager",
-        ));
-    }
-    // A malformed PIN is a wrong PIN: it counts towards the lockout like any other.
-    let pin = Pin::parse(pin).ok();
     let id = staff_id.to_owned();
     let row: Option<(String, String, String)> = state
         .db
@@ -109,36 +177,35 @@ pub async fn sign_in(
             .optional()
         })
         .await?;
-    let ok = match (&row, pin) {
-        (Some((_, _, hash)), Some(pin)) => {
-            let hash = hash.clone();
-            tokio::task::spawn_blocking(move || verify_pin(&pin, &hash))
-                .await
-                .unwrap_or(false)
-        }
-        _ => false,
-    };
-    let Some((name, role, _)) = row.filter(|_| ok) else {
-        if let Ok(mut m) = state.login_failures.lock() {
-            let f = m.entry(staff_id.to_owned()).or_insert(Failures::default());
-            if now > f.first_ms + FAILURE_WINDOW_MS {
-                *f = Failures {
-                    first_ms: now,
-                    ..Failures::default()
-                };
-            }
-            f.count += 1;
-            if f.count >= MAX_FAILURES {
-                f.locked_until_ms = now + LOCKOUT_MS;
-                f.count = 0;
-                f.first_ms = now;
-            }
-        }
+    // An unknown id costs no hash, so it is not counted (and cannot grow the lockout table).
+    let Some((name, role, hash)) = row else {
         return Err(invalid());
     };
-    if let Ok(mut m) = state.login_failures.lock() {
-        m.remove(staff_id);
+    let attempt = state.lockout.reserve(staff_id, now).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many wrong PINs: wait a minute or ask a manager",
+        )
+    })?;
+    // A malformed PIN is a wrong PIN: it counts towards the lockout like any other.
+    let Ok(pin) = Pin::parse(pin) else {
+        return Err(invalid());
+    };
+    let ok = {
+        let _permit = state
+            .pin_checks
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("the PIN check gate is closed"))?;
+        tokio::task::spawn_blocking(move || verify_pin(&pin, &hash))
+            .await
+            .unwrap_or(false)
+    };
+    if !ok {
+        return Err(invalid());
     }
+    attempt.succeeded();
     let role = Role::parse(&role).ok_or_else(|| ApiError::internal("stored role is unknown"))?;
     let token = hex::encode(rand::random::<[u8; 32]>());
     let session = Session {

@@ -1,4 +1,10 @@
 //! `store-node`: parse flags, set up logging, run. See `store-node --help`.
+//!
+//! The binary allocates with mimalloc rather than glibc's malloc. Each PIN
+//! check allocates Argon2's 19 MiB on a blocking thread; glibc raises its
+//! mmap threshold after the first such free and then keeps those blocks in
+//! per-thread arenas, so 40 parallel sign-ins left a node at 837 MB RSS for
+//! good (74 MB before). mimalloc gives freed pages back to the OS.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -7,6 +13,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use domain::roles::Role;
 use store_node::{Config, demo};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The restaurant's store node: orders, menu, staff sign-in and a live event
 /// stream for POS, kiosk and kitchen displays on the LAN. Works offline.

@@ -1,7 +1,7 @@
 //! Shared state of one running node: the database handle, the event bus, the
 //! cached menu, live sessions and bookkeeping for in-flight requests.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -31,7 +31,9 @@ pub struct AppState {
     pub sessions: crate::auth::SessionCache,
     /// The hub's token keys, for staff signed in at the hub.
     pub hub_keys: crate::hub_keys::HubKeys,
-    pub login_failures: Mutex<HashMap<String, crate::auth::Failures>>,
+    pub lockout: crate::auth::Lockout,
+    /// Admits [`crate::auth::CONCURRENT_PIN_CHECKS`] Argon2 checks at a time.
+    pub pin_checks: tokio::sync::Semaphore,
     /// (principal, idempotency key) of writes still running: a concurrent duplicate gets 409.
     pub in_flight: Mutex<HashSet<(String, String)>>,
     pub metrics: PrometheusHandle,

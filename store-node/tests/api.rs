@@ -233,6 +233,45 @@ async fn sign_in_rejects_wrong_pins_and_locks_out_guessing() {
     assert_eq!(r.status(), 401);
 }
 
+/// Forty wrong PINs at once (eight per staff member) must not all be checked:
+/// each attempt is counted before its hash runs, so no more than five per
+/// staff member get an answer about their PIN and the rest are refused at once.
+#[tokio::test]
+async fn parallel_wrong_pins_are_locked_out() {
+    let app = spawn_app().await;
+    let ids = ["owner", "manager", "cashier", "kitchen", "kiosk"];
+    let node = &app;
+    let tries = ids.iter().flat_map(|id| {
+        (0..8).map(move |n| {
+            let req = node
+                .http
+                .post(node.url("/api/v1/auth/login"))
+                .json(&json!({"staff_id": id, "pin": format!("98{n:02}")}));
+            async move { (*id, req.send().await.unwrap().status().as_u16()) }
+        })
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    for id in ids {
+        let mine: Vec<u16> = answers
+            .iter()
+            .filter(|(who, _)| *who == id)
+            .map(|(_, s)| *s)
+            .collect();
+        let checked = mine.iter().filter(|s| **s == 401).count();
+        let refused = mine.iter().filter(|s| **s == 429).count();
+        assert_eq!((checked, refused), (5, 3), "{id}: {mine:?}");
+    }
+    // And the right PIN is refused too until the lockout ends.
+    let r = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"staff_id": "cashier", "pin": "3000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+}
+
 #[tokio::test]
 async fn an_expired_session_is_refused() {
     let app = spawn_with(|c| c.session_ttl_secs = 0).await;

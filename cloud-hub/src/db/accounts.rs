@@ -409,16 +409,22 @@ impl Db {
 
     /// Accepts an invitation in one transaction: creates `new_user` when given
     /// (else the membership goes to `user_id`), and gives that user the
-    /// invitation's role in its scope (replacing a role they had there).
+    /// invitation's role in its scope, unless they already hold a role there
+    /// that it would not raise: an invitation only adds or promotes. Lowering
+    /// a role is `set_member_role`'s job, with its rules (owners only, never
+    /// the last owner), which an inviter, often a manager, could not pass.
+    /// Returns the role the user holds in that scope afterwards.
     pub async fn accept_invitation(
         &self,
         inv: &InvitationRow,
         user_id: &str,
         new_user: Option<&UserRow>,
         now: i64,
-    ) -> Result<(), AcceptError> {
-        on_pool!(self, pool => {
+    ) -> Result<String, AcceptError> {
+        let role = on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            // Serialised with role changes and removals, which count owners under the same lock.
+            sqlx::query(super::members::LOCK_ORG).bind(inv.org_id.clone()).execute(&mut *tx).await?;
             // The user first: the invitation records who accepted it (a foreign key).
             if let Some(u) = new_user {
                 let r = sqlx::query(
@@ -452,28 +458,44 @@ impl Db {
             if n != 1 {
                 return Err(AcceptError::AlreadyAccepted);
             }
-            sqlx::query(
-                "DELETE FROM memberships WHERE user_id = $1 AND org_id = $2 AND COALESCE(store_id, '') = COALESCE($3, '')",
+            let held: Option<String> = sqlx::query(
+                "SELECT role FROM memberships WHERE user_id = $1 AND org_id = $2 AND COALESCE(store_id, '') = COALESCE($3, '')",
             )
             .bind(user_id.to_owned())
             .bind(inv.org_id.clone())
             .bind(inv.store_id.clone())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO memberships (id, user_id, org_id, store_id, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(user_id.to_owned())
-            .bind(inv.org_id.clone())
-            .bind(inv.store_id.clone())
-            .bind(inv.role.clone())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("role"))
+            .transpose()?;
+            if let Some(held) = held.filter(|held| rank(held) >= rank(&inv.role)) {
+                tx.commit().await?;
+                held
+            } else {
+                sqlx::query(
+                    "DELETE FROM memberships WHERE user_id = $1 AND org_id = $2 AND COALESCE(store_id, '') = COALESCE($3, '')",
+                )
+                .bind(user_id.to_owned())
+                .bind(inv.org_id.clone())
+                .bind(inv.store_id.clone())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO memberships (id, user_id, org_id, store_id, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(user_id.to_owned())
+                .bind(inv.org_id.clone())
+                .bind(inv.store_id.clone())
+                .bind(inv.role.clone())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                inv.role.clone()
+            }
         });
-        Ok(())
+        Ok(role)
     }
 
     // ---- refresh tokens ----
@@ -761,5 +783,15 @@ impl Db {
         .execute(pool)
         .await
         .map(|_| ()))
+    }
+}
+
+/// A staff role's standing, for "does this invitation raise the role held":
+/// owner above manager above the counter and kitchen roles (which are peers).
+fn rank(role: &str) -> u8 {
+    match role {
+        "owner" => 3,
+        "manager" => 2,
+        _ => 1,
     }
 }

@@ -58,7 +58,7 @@ pub enum InvitationWithdrawal {
 /// SQL that counts an organisation's organisation-wide owners (`$1`: the organisation).
 const COUNT_OWNERS: &str = "SELECT COUNT(*) AS n FROM memberships WHERE org_id = $1 AND store_id IS NULL AND role = 'owner'";
 /// Takes the organisation's row lock (PostgreSQL) or the write lock (SQLite) for the transaction.
-const LOCK_ORG: &str = "UPDATE orgs SET name = name WHERE id = $1";
+pub(super) const LOCK_ORG: &str = "UPDATE orgs SET name = name WHERE id = $1";
 
 impl Db {
     /// The memberships of an organisation that cover a store (organisation-wide ones and that store's).

@@ -663,8 +663,8 @@ pub async fn put_staff(
         })?;
     let pin = domain::roles::Pin::parse(&body.pin)
         .map_err(|e| ApiError::unprocessable("invalid_pin", e.to_string()))?;
-    // Argon2 is deliberately slow: hash off the async runtime.
-    let pin_hash = tokio::task::spawn_blocking(move || {
+    // Argon2 is deliberately slow: hash off the async runtime, a few at a time.
+    let pin_hash = crate::auth::bounded_hashing(move || {
         use argon2::password_hash::{PasswordHasher, SaltString};
         let salt =
             SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| e.to_string())?;

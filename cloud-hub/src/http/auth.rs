@@ -130,7 +130,8 @@ pub async fn signup(
 ) -> AuthResult<(StatusCode, Json<auth::TokenPair>)> {
     let body = body.value;
     hub.auth.throttle.ip(ip)?;
-    hub.auth.throttle.account(&account_key(&body.email))?;
+    let key = account_key(&body.email);
+    hub.auth.throttle.account(ip, &key)?;
     let user = auth::create_user(
         &hub.db,
         &body.email,
@@ -139,6 +140,7 @@ pub async fn signup(
         Kind::Customer,
     )
     .await?;
+    hub.auth.throttle.signed_in(ip, &key);
     let pair = hub.auth.start_session(&hub.db, &user).await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
@@ -162,7 +164,7 @@ pub async fn login(
     let body = body.value;
     hub.auth.throttle.ip(ip)?;
     let key = account_key(&body.email);
-    hub.auth.throttle.account(&key)?;
+    hub.auth.throttle.account(ip, &key)?;
     if body.password.chars().count() > password::MAX_CHARS {
         return Err(invalid_credentials());
     }
@@ -176,6 +178,7 @@ pub async fn login(
     let (Some(user), Some(verified)) = (user, verified) else {
         return Err(invalid_credentials());
     };
+    hub.auth.throttle.signed_in(ip, &key);
     let stored = user.password_hash.clone();
     if verified.needs_rehash {
         match auth::hash_password(body.password).await {
@@ -273,6 +276,7 @@ pub struct PasswordBody {
     responses((status = 200, body = auth::TokenPair), (status = 429, body = ErrorBody), WriteErrors),
     security(("bearer" = [])))]
 pub async fn change_password(
+    ClientIp(ip): ClientIp,
     signed: Signed,
     State(hub): State<Arc<Hub>>,
     body: JsonBody<PasswordBody>,
@@ -283,7 +287,7 @@ pub async fn change_password(
         .user_by_id(&signed.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("bad_token", "this account no longer exists"))?;
-    hub.auth.throttle.account(&user.email)?;
+    hub.auth.throttle.account(ip, &user.email)?;
     let ok = body.current_password.chars().count() <= password::MAX_CHARS
         && auth::verify_password(
             body.current_password.clone(),
@@ -397,7 +401,9 @@ pub async fn accept_invitation(
         )
         .into());
     }
-    let membership = json!({ "org_id": inv.org_id, "store_id": inv.store_id, "role": inv.role });
+    // The role held afterwards: an invitation never lowers one (see `Db::accept_invitation`).
+    let membership =
+        |role: &str| json!({ "org_id": inv.org_id, "store_id": inv.store_id, "role": role });
     let accept_error = |e: AcceptError| -> AuthFail {
         match e {
             AcceptError::AlreadyAccepted => {
@@ -419,12 +425,15 @@ pub async fn accept_invitation(
         if user.email != inv.email {
             return Err(ApiError::forbidden("this invitation is for another email address").into());
         }
-        hub.db
+        let role = hub
+            .db
             .accept_invitation(&inv, &user.id, None, now_ms())
             .await
             .map_err(accept_error)?;
-        tracing::info!(user = %user.id, org = %inv.org_id, role = %inv.role, "invitation accepted");
-        return Ok(Json(json!({ "user_id": user.id, "membership": membership })).into_response());
+        tracing::info!(user = %user.id, org = %inv.org_id, role = %role, "invitation accepted");
+        return Ok(
+            Json(json!({ "user_id": user.id, "membership": membership(&role) })).into_response(),
+        );
     }
     let (Some(name), Some(password)) = (body.name, body.password) else {
         return Err(ApiError::unprocessable(
@@ -434,7 +443,8 @@ pub async fn accept_invitation(
         .into());
     };
     let row = auth::new_user_row(&inv.email, &password, &name, Kind::Staff).await?;
-    hub.db
+    let role = hub
+        .db
         .accept_invitation(&inv, &row.id, Some(&row), now_ms())
         .await
         .map_err(accept_error)?;
@@ -442,6 +452,6 @@ pub async fn accept_invitation(
     let pair = hub.auth.start_session(&hub.db, &row).await?;
     let mut out = serde_json::to_value(pair).map_err(ApiError::internal)?;
     out["user_id"] = json!(row.id);
-    out["membership"] = membership;
+    out["membership"] = membership(&role);
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }

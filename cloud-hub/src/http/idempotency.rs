@@ -14,6 +14,12 @@
 //! route does not take (405) and on a route that needs a token (as the
 //! OpenAPI document says) called without a valid one (401), as without the header.
 //!
+//! A replay authenticates like a new request: a bearer token must still be
+//! live (a signed-out session's token gets 401, not the stored answer), and the
+//! routes whose credential travels in the body and is spent or checked by the
+//! handler ([`RUN_EVERY_TIME`]: sign-in, refresh) are never answered from
+//! storage, so a resent spent refresh token meets reuse detection.
+//!
 //! The principal is the signed-in user (or the admin token), else the client
 //! IP. Stored answers may carry tokens (a login's refresh token, an
 //! invitation's token), so they are sealed with ChaCha20-Poly1305, and the
@@ -34,12 +40,21 @@ use ring::hmac;
 use super::MAX_BODY_BYTES;
 use super::error::ApiError;
 use super::extract::bearer;
-use crate::auth::extract::{authenticate, caller_from_token, client_ip};
+use crate::auth::extract::{authenticate, client_ip};
 use crate::db::Reservation;
 use crate::hub::{Hub, now_ms};
 
 /// A claim older than this whose request never finished is taken over.
 const STALE_AFTER_MS: i64 = 60_000;
+/// Writes a retry runs again instead of replaying: their credential is in
+/// the body and their handler spends it (a refresh token) or checks it (a
+/// password), and their answer is a live token pair. Replaying a refresh would
+/// hand a working pair to whoever resends a spent token and skip reuse
+/// detection (OAuth 2.0 Security BCP, refresh token rotation); a retried
+/// sign-in simply opens another session. Sign-up and invitation acceptance stay
+/// replayable: running them twice fails (the email, the invitation is taken).
+const RUN_EVERY_TIME: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/refresh"];
+
 /// Largest answer stored for replay.
 const MAX_STORED_ANSWER: usize = 4 * 1024 * 1024;
 
@@ -174,21 +189,41 @@ pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
             return e.into_response();
         }
     };
-    let (parts, body) = req.into_parts();
-    let principal = match bearer(&parts.headers) {
-        Some(token) => match caller_from_token(&hub, token).await {
-            Ok(caller) => Some(caller.principal()),
-            // The handler answers 401; nothing is stored for a failed request.
-            Err(_) => None,
-        },
-        None => None,
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    if route
+        .as_deref()
+        .is_some_and(|r| RUN_EVERY_TIME.contains(&r))
+    {
+        return next.run(req).await;
     }
-    .unwrap_or_else(|| {
+    let (parts, body) = req.into_parts();
+    let ip_principal = || {
         format!(
             "ip:{}",
             client_ip(&parts, hub.auth.config.trust_forwarded_for)
         )
-    });
+    };
+    // Authenticated as the handler will be (a live session, not just a good
+    // signature), so a stored answer never outlives its caller's sign-out.
+    let principal = match bearer(&parts.headers) {
+        Some(_) => match authenticate(&parts, &hub).await {
+            Ok(caller) => caller.principal(),
+            Err(denied)
+                if route
+                    .as_deref()
+                    .and_then(|r| super::openapi::needs_token(&parts.method, r))
+                    == Some(true) =>
+            {
+                return denied.into_response();
+            }
+            // A route that also serves anonymous callers runs as for one.
+            Err(_) => ip_principal(),
+        },
+        None => ip_principal(),
+    };
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {

@@ -167,6 +167,7 @@ impl TestHub {
         config.db_max_connections = 5;
         config.auth.limits.ip_burst = 10_000;
         config.auth.limits.account_burst = 1_000;
+        config.auth.limits.account_total_burst = 1_000;
         adjust(&mut config);
         let running = cloud_hub::run(config).await.unwrap();
         let base = format!("http://{}", running.addr);

@@ -10,7 +10,8 @@
 //! other algorithm is refused before its signature is looked at.
 //!
 //! Verification pins EdDSA, requires `iss`, `aud`, `exp` and `sub`, checks the
-//! issuer and audience, allows no clock leeway, and looks the header's `kid`
+//! issuer and audience, refuses a token whose `nbf` (if it has one) is still
+//! ahead, allows no clock leeway, and looks the header's `kid`
 //! up among the signer's current keys.
 
 use std::collections::BTreeMap;
@@ -318,7 +319,8 @@ pub fn kid_of(token: &str) -> Result<String, TokenError> {
         .ok_or_else(|| TokenError::Invalid("the header names no key (kid)".into()))
 }
 
-/// Verifies `token` with `key`: EdDSA only, issuer, audience, expiry (no leeway).
+/// Verifies `token` with `key`: EdDSA only, issuer, audience, expiry and
+/// not-before (no leeway).
 pub fn verify_with(key: &Key, token: &str, issuer: &str) -> Result<Claims, TokenError> {
     verify_decoding(&key.decoding, token, issuer)
 }
@@ -326,6 +328,8 @@ pub fn verify_with(key: &Key, token: &str, issuer: &str) -> Result<Claims, Token
 fn verify_decoding(key: &DecodingKey, token: &str, issuer: &str) -> Result<Claims, TokenError> {
     let mut v = Validation::new(Algorithm::EdDSA);
     v.leeway = 0;
+    // The hub never issues `nbf`, but a verifier honours one: a token not valid yet is refused.
+    v.validate_nbf = true;
     v.set_issuer(&[issuer]);
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -504,6 +508,25 @@ mod tests {
             other_issuer.verify(&t),
             Err(TokenError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused_by_hub_and_node() {
+        let keys = keyset();
+        let public = PublicKeys::from_jwks("cloud-hub", &keys.jwks()).unwrap();
+        let sign_with_nbf = |nbf: u64| {
+            let mut body = serde_json::to_value(claims(now() + 600)).unwrap();
+            body["nbf"] = json!(nbf);
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some("k1".into());
+            jsonwebtoken::encode(&header, &body, &keys.keys[0].encoding).unwrap()
+        };
+        let early = sign_with_nbf(now() + 300);
+        let hub = verify_with(keys.get("k1").unwrap(), &early, "cloud-hub");
+        assert_eq!(hub, Err(TokenError::Invalid("ImmatureSignature".into())));
+        assert_eq!(public.verify(&early), hub);
+        let due = sign_with_nbf(now() - 1);
+        assert_eq!(public.verify(&due).unwrap().sub, "u1");
     }
 
     #[test]

@@ -1,0 +1,645 @@
+//! `soakbench`: a day of service compressed into minutes, against the real
+//! `store-node` binary (started with the demo data as its own process), with
+//! the node's resident memory (VmRSS) sampled next to the order count, to see
+//! whether memory stays flat (the budget in BENCHMARKS.md, "Memory over a day").
+//!
+//! What runs during the day, all on loopback:
+//! - **Orders** from the POS, on a day's curve (nothing before 08:00, lunch
+//!   and dinner peaks), `--orders` in all, each with lines for one to three
+//!   stations. Every simulated hour the cashier signs in again and signs the
+//!   old session out (shift changes), and a wrong PIN is tried once.
+//! - **KDS screens** (`--kds`) that reload the way the web app does: replay
+//!   the event stream from cursor 0, stay a while, disconnect, again;
+//!   their replays overlap.
+//! - **POS clients** (`--pos`) that reconnect with their last cursor and list
+//!   today's orders.
+//! - **Printers**: three `virtual-printer` processes (the binary next to this
+//!   one) registered as the stations' kitchen printers, so every order is
+//!   printed over TCP.
+//! - **MQTT devices** (`--devices` KDS screens) that send heartbeats and
+//!   reconnect now and then.
+//!
+//! Progress goes to stderr; a markdown table (simulated time, orders, RSS)
+//! goes to stdout. Optionally `--png FILE` draws RSS and orders over the day.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use futures_util::StreamExt;
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use serde_json::{Value, json};
+
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The store-node binary (default: next to this one).
+    #[arg(long)]
+    node: Option<PathBuf>,
+    /// The virtual-printer binary (default: next to this one).
+    #[arg(long)]
+    printer: Option<PathBuf>,
+    /// Real minutes that one day of service takes.
+    #[arg(long, default_value_t = 6.0)]
+    minutes: f64,
+    /// Orders over the day (below 9,990: ticket numbers wrap at S-9999).
+    #[arg(long, default_value_t = 3000)]
+    orders: u64,
+    /// KDS screens replaying the stream from 0 on every reload.
+    #[arg(long, default_value_t = 3)]
+    kds: usize,
+    /// POS clients resuming the stream from their cursor.
+    #[arg(long, default_value_t = 4)]
+    pos: usize,
+    /// MQTT devices (KDS screens) sending heartbeats.
+    #[arg(long, default_value_t = 4)]
+    devices: usize,
+    /// Seconds between memory samples.
+    #[arg(long, default_value_t = 10)]
+    sample_secs: u64,
+    /// Real seconds of quiet after the day, before the last sample.
+    #[arg(long, default_value_t = 30)]
+    idle_secs: u64,
+    /// Where the node's database goes (default: a temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Draw RSS and orders over the day into this PNG.
+    #[arg(long)]
+    png: Option<PathBuf>,
+}
+
+/// The demo menu's stations, one kitchen printer each.
+const STATIONS: [&str; 3] = ["grill", "pizza", "bar"];
+
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `bin` with `args` and reads stdout until it has printed a line
+/// containing each of `prefixes`, in order; returns the process and the rest
+/// of each such line.
+fn start(
+    bin: &Path,
+    args: &[&str],
+    dir: Option<&Path>,
+    prefixes: &[&str],
+) -> anyhow::Result<(Process, Vec<String>)> {
+    let mut cmd = Command::new(bin);
+    cmd.args(args);
+    if let Some(d) = dir {
+        cmd.arg(d);
+    }
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("stdout is not piped")?;
+    let process = Process(child);
+    let mut out = BufReader::new(stdout);
+    let mut line = String::new();
+    let mut found = Vec::new();
+    for prefix in prefixes {
+        found.push(loop {
+            line.clear();
+            if out.read_line(&mut line)? == 0 {
+                bail!("{} ended before printing {prefix:?}", bin.display());
+            }
+            if let Some(i) = line.find(prefix) {
+                break line[i + prefix.len()..].trim().to_owned();
+            }
+        });
+    }
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    Ok((process, found))
+}
+
+/// Resident memory of a process in KiB, from /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    staff: &str,
+    pin: &str,
+) -> anyhow::Result<String> {
+    let r: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"staff_id": staff, "pin": pin}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(r["token"].as_str().context("no token")?.to_owned())
+}
+
+async fn post_created(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let r = http
+        .post(url)
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!(
+            "POST {url}: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(r.json().await?)
+}
+
+fn order_body(i: u64) -> Value {
+    let line = |station: &str| match station {
+        "grill" => json!({ "item_id": "harbor-classic-burger", "quantity": 2,
+            "modifiers": ["burger-doneness-medium", "burger-bun-brioche", "burger-addons-bacon"] }),
+        "pizza" => json!({ "item_id": "margherita-pizza", "quantity": 1,
+            "modifiers": ["pizza-size-12in", "pizza-crust-thin"] }),
+        _ => json!({ "item_id": "fountain-soda", "quantity": 2,
+            "modifiers": ["drink-size-large", "soda-choice-cola"] }),
+    };
+    let mask = i % 7 + 1;
+    let lines: Vec<Value> = STATIONS
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| mask & (1 << bit) != 0)
+        .map(|(_, s)| line(s))
+        .collect();
+    json!({ "channel": "pos", "fulfillment": "dine_in", "table": "4", "lines": lines })
+}
+
+/// How busy the store is at a simulated hour (0..24): closed until 08:00,
+/// peaks at lunch (12:00) and dinner (19:00).
+fn busyness(hour: f64) -> f64 {
+    if !(8.0..23.0).contains(&hour) {
+        return 0.0;
+    }
+    let peak = |at: f64, width: f64| (-((hour - at) / width).powi(2)).exp();
+    0.2 + peak(12.5, 1.2) + 1.3 * peak(19.0, 1.5)
+}
+
+/// The share of the day's orders placed by simulated hour `hour`.
+fn share_by(hour: f64) -> f64 {
+    let steps = 24 * 12;
+    let total: f64 = (0..steps).map(|s| busyness(s as f64 / 12.0)).sum();
+    let upto: f64 = (0..steps)
+        .take_while(|s| (*s as f64 / 12.0) < hour)
+        .map(|s| busyness(s as f64 / 12.0))
+        .sum();
+    upto / total
+}
+
+#[derive(Default)]
+struct Counts {
+    orders: AtomicU64,
+    sign_ins: AtomicU64,
+    replays: AtomicU64,
+    resumes: AtomicU64,
+    heartbeats: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// A clock that maps real time onto a simulated day.
+#[derive(Clone, Copy)]
+struct Day {
+    start: Instant,
+    length: Duration,
+}
+
+impl Day {
+    fn hour(&self) -> f64 {
+        24.0 * self.start.elapsed().as_secs_f64() / self.length.as_secs_f64()
+    }
+    fn over(&self) -> bool {
+        self.start.elapsed() >= self.length
+    }
+}
+
+async fn orders(http: reqwest::Client, base: String, day: Day, total: u64, counts: Arc<Counts>) {
+    let url = format!("{base}/api/v1/orders");
+    let mut token = login(&http, &base, "cashier", "3000").await.ok();
+    let mut shift = 0u64;
+    let mut placed = 0u64;
+    while !day.over() {
+        let hour = day.hour();
+        // A shift change every simulated hour: sign in, sign the old session out, one wrong PIN.
+        if hour as u64 > shift {
+            shift = hour as u64;
+            let _ = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"staff_id": "cashier", "pin": "0000"}))
+                .send()
+                .await;
+            if let Ok(new) = login(&http, &base, "cashier", "3000").await {
+                if let Some(old) = token.replace(new) {
+                    let _ = http
+                        .post(format!("{base}/api/v1/auth/logout"))
+                        .bearer_auth(old)
+                        .send()
+                        .await;
+                }
+                counts.sign_ins.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let due = (share_by(hour) * total as f64) as u64;
+        while placed < due.min(total) {
+            let Some(t) = &token else { break };
+            match post_created(
+                &http,
+                &url,
+                t,
+                &format!("soak-{placed}"),
+                &order_body(placed),
+            )
+            .await
+            {
+                Ok(_) => counts.orders.fetch_add(1, Ordering::Relaxed),
+                Err(e) => {
+                    eprintln!("order {placed}: {e}");
+                    counts.failures.fetch_add(1, Ordering::Relaxed)
+                }
+            };
+            placed += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One event-stream client: from 0 every time (`resume` false, a KDS reload)
+/// or from its last cursor (a POS); stays `stay`, then disconnects.
+async fn stream_client(
+    http: reqwest::Client,
+    base: String,
+    day: Day,
+    resume: bool,
+    seed: u64,
+    counts: Arc<Counts>,
+) {
+    let staff = if resume {
+        ("cashier", "3000")
+    } else {
+        ("kitchen", "4000")
+    };
+    let Ok(token) = login(&http, &base, staff.0, staff.1).await else {
+        counts.failures.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let ws_base = base.replacen("http", "ws", 1);
+    let mut cursor = 0i64;
+    let mut round = seed;
+    while !day.over() {
+        round = round
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let stay = Duration::from_millis(5_000 + (round >> 33) % 20_000);
+        let from = if resume { cursor } else { 0 };
+        let url = format!("{ws_base}/api/v1/events?cursor={from}&token={token}");
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(&url).await else {
+            counts.failures.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        if resume {
+            counts.resumes.fetch_add(1, Ordering::Relaxed);
+            let _ = http
+                .get(format!("{base}/api/v1/orders"))
+                .bearer_auth(&token)
+                .send()
+                .await;
+        } else {
+            counts.replays.fetch_add(1, Ordering::Relaxed);
+        }
+        let until = Instant::now() + stay;
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until.into(), ws.next()).await {
+            if let Ok(text) = msg.to_text()
+                && let Ok(v) = serde_json::from_str::<Value>(text)
+                && let Some(c) = v["cursor"].as_i64()
+            {
+                cursor = cursor.max(c);
+            }
+        }
+        let _ = ws.close(None).await;
+    }
+}
+
+/// An MQTT KDS screen: heartbeats every second, a new connection every 30 s.
+async fn device(
+    host: String,
+    port: u16,
+    id: String,
+    password: String,
+    store: String,
+    day: Day,
+    counts: Arc<Counts>,
+) {
+    while !day.over() {
+        let mut opts = MqttOptions::new(&id, &host, port);
+        opts.set_keep_alive(Duration::from_secs(5));
+        opts.set_credentials(&id, &password);
+        let (client, mut events) = AsyncClient::new(opts, 64);
+        let driver = tokio::spawn(async move { while events.poll().await.is_ok() {} });
+        let _ = client
+            .subscribe(format!("store/{store}/broadcast/#"), QoS::AtMostOnce)
+            .await;
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until && !day.over() {
+            let topic = format!("store/{store}/devices/{id}/status");
+            if client
+                .publish(topic, QoS::AtMostOnce, false, "online")
+                .await
+                .is_ok()
+            {
+                counts.heartbeats.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let _ = client.disconnect().await;
+        driver.abort();
+    }
+}
+
+struct Sample {
+    secs: f64,
+    hour: f64,
+    orders: u64,
+    rss_kib: u64,
+}
+
+fn draw(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
+    use image::{Rgb, RgbImage};
+    let (w, h) = (800u32, 400u32);
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    let max_rss = samples.iter().map(|s| s.rss_kib).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let max_orders = samples.iter().map(|s| s.orders).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let max_t = samples.last().map_or(1.0, |s| s.secs).max(1.0);
+    let plot = |img: &mut RgbImage, value: &dyn Fn(&Sample) -> f64, max: f64, color: Rgb<u8>| {
+        for pair in samples.windows(2) {
+            for step in 0..=100 {
+                let f = step as f64 / 100.0;
+                let t = pair[0].secs + f * (pair[1].secs - pair[0].secs);
+                let v = value(&pair[0]) + f * (value(&pair[1]) - value(&pair[0]));
+                let x = ((t / max_t) * (w - 1) as f64) as u32;
+                let y = (h - 1) - ((v / max) * (h - 1) as f64) as u32;
+                for dy in 0..2 {
+                    if y + dy < h {
+                        img.put_pixel(x, y + dy, color);
+                    }
+                }
+            }
+        }
+    };
+    plot(&mut img, &|s| s.rss_kib as f64, max_rss, Rgb([200, 30, 30]));
+    plot(
+        &mut img,
+        &|s| s.orders as f64,
+        max_orders,
+        Rgb([30, 30, 200]),
+    );
+    img.save(path)?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.orders + 10 > domain::ticket::MAX_TICKET {
+        bail!("--orders must stay below 9990 (ticket numbers wrap at S-9999)");
+    }
+    let scratch = match &args.data_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            tempfile::tempdir_in(d)?
+        }
+        None => tempfile::tempdir()?,
+    };
+    let here = std::env::current_exe()?;
+    let node_bin = args
+        .node
+        .clone()
+        .unwrap_or_else(|| here.with_file_name("store-node"));
+    let printer_bin = args
+        .printer
+        .clone()
+        .unwrap_or_else(|| here.with_file_name("virtual-printer"));
+
+    eprintln!("starting {} ...", node_bin.display());
+    let node_dir = scratch.path().join("node");
+    let (node, addrs) = start(
+        &node_bin,
+        &[
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--mqtt-bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ],
+        Some(&node_dir),
+        &["store-node listening on ", "store-node mqtt on "],
+    )?;
+    let (base, mqtt_addr) = (addrs[0].clone(), addrs[1].clone());
+    let pid = node.0.id();
+    let http = reqwest::Client::new();
+    let store: Value = http
+        .get(format!("{base}/api/v1/store"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let store_id = store["id"].as_str().context("no store id")?.to_owned();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_fresh = rss_kib(pid).unwrap_or(0);
+    eprintln!("fresh demo node: {} MiB", rss_fresh / 1024);
+
+    let manager = login(&http, &base, "manager", "2000").await?;
+    let mut printers = Vec::new();
+    for station in STATIONS {
+        let out = scratch.path().join(format!("printed-{station}"));
+        let (p, addr) = start(
+            &printer_bin,
+            &["--tcp", "127.0.0.1:0", "--name", station, "--out"],
+            Some(&out),
+            &["listening on "],
+        )?;
+        let port: u16 = addr[0]
+            .rsplit_once(':')
+            .context("printer address")?
+            .1
+            .parse()?;
+        post_created(
+            &http,
+            &format!("{base}/api/v1/devices"),
+            &manager,
+            &format!("soak-printer-{station}"),
+            &json!({ "id": format!("{station}-printer"), "kind": "kitchen_printer",
+                "name": format!("Kitchen {station}"), "station": station,
+                "transport": { "type": "tcp", "host": "127.0.0.1", "port": port } }),
+        )
+        .await?;
+        printers.push(p);
+    }
+
+    let counts = Arc::new(Counts::default());
+    let day = Day {
+        start: Instant::now(),
+        length: Duration::from_secs_f64(args.minutes * 60.0),
+    };
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(orders(
+        http.clone(),
+        base.clone(),
+        day,
+        args.orders,
+        counts.clone(),
+    )));
+    for i in 0..args.kds {
+        tasks.push(tokio::spawn(stream_client(
+            http.clone(),
+            base.clone(),
+            day,
+            false,
+            i as u64,
+            counts.clone(),
+        )));
+    }
+    for i in 0..args.pos {
+        tasks.push(tokio::spawn(stream_client(
+            http.clone(),
+            base.clone(),
+            day,
+            true,
+            100 + i as u64,
+            counts.clone(),
+        )));
+    }
+    match mqtt_addr.rsplit_once(':') {
+        Some((host, port)) => {
+            let port: u16 = port.parse()?;
+            for i in 0..args.devices {
+                let id = format!("soak-kds-{i}");
+                let created = post_created(
+                    &http,
+                    &format!("{base}/api/v1/devices"),
+                    &manager,
+                    &format!("soak-device-{i}"),
+                    &json!({ "id": id, "kind": "kds_screen", "name": format!("Screen {i}"),
+                        "station": STATIONS[i % 3], "transport": { "type": "mqtt" } }),
+                )
+                .await?;
+                let password = created["mqtt"]["password"]
+                    .as_str()
+                    .context("no MQTT password")?
+                    .to_owned();
+                tasks.push(tokio::spawn(device(
+                    host.to_owned(),
+                    port,
+                    id,
+                    password,
+                    store_id.clone(),
+                    day,
+                    counts.clone(),
+                )));
+            }
+        }
+        None => bail!("the node's MQTT address {mqtt_addr:?} has no port"),
+    }
+
+    let mut samples = vec![Sample {
+        secs: 0.0,
+        hour: 0.0,
+        orders: 0,
+        rss_kib: rss_kib(pid).unwrap_or(0),
+    }];
+    let mut tick = tokio::time::interval(Duration::from_secs(args.sample_secs));
+    tick.tick().await;
+    while !day.over() {
+        tick.tick().await;
+        let s = Sample {
+            secs: day.start.elapsed().as_secs_f64(),
+            hour: day.hour().min(24.0),
+            orders: counts.orders.load(Ordering::Relaxed),
+            rss_kib: rss_kib(pid).unwrap_or(0),
+        };
+        eprintln!(
+            "{:5.0} s  {:5.1} h  {:5} orders  {:6.1} MiB",
+            s.secs,
+            s.hour,
+            s.orders,
+            s.rss_kib as f64 / 1024.0
+        );
+        samples.push(s);
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    eprintln!("the day is over; {} s of quiet ...", args.idle_secs);
+    tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
+    let idle = Sample {
+        secs: day.start.elapsed().as_secs_f64(),
+        hour: 24.0,
+        orders: counts.orders.load(Ordering::Relaxed),
+        rss_kib: rss_kib(pid).unwrap_or(0),
+    };
+    samples.push(idle);
+    if let Some(png) = &args.png {
+        draw(png, &samples)?;
+    }
+
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!("| real time | day time | orders | node RSS |");
+    println!("|---:|---:|---:|---:|");
+    for s in &samples {
+        let hh = s.hour.floor() as u64;
+        let mm = ((s.hour - hh as f64) * 60.0) as u64;
+        println!(
+            "| {:.0} s | {hh:02}:{mm:02} | {} | {:.1} MiB |",
+            s.secs,
+            s.orders,
+            mib(s.rss_kib)
+        );
+    }
+    println!();
+    let c = &counts;
+    println!(
+        "Fresh demo node {:.1} MiB; after the day and {} s of quiet {:.1} MiB. {} orders, {} sign-ins \
+         (plus one wrong PIN each), {} KDS replays from cursor 0, {} POS resumes, {} MQTT heartbeats, \
+         {} failures.",
+        mib(rss_fresh),
+        args.idle_secs,
+        mib(samples.last().map_or(0, |s| s.rss_kib)),
+        c.orders.load(Ordering::Relaxed),
+        c.sign_ins.load(Ordering::Relaxed),
+        c.replays.load(Ordering::Relaxed),
+        c.resumes.load(Ordering::Relaxed),
+        c.heartbeats.load(Ordering::Relaxed),
+        c.failures.load(Ordering::Relaxed),
+    );
+    drop(printers);
+    drop(node);
+    Ok(())
+}
