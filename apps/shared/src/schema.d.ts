@@ -72,6 +72,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/card-payments/unsettled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Card payments the terminal may have charged that the node has not recorded
+         *     (managers): cut off by a restart and not yet answered by the terminal
+         *     (`asking`), or answered in a way only the terminal's journal can settle
+         *     (`unsettled`).
+         */
+        get: operations["unsettled_card_payments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices": {
         parameters: {
             query?: never;
@@ -84,7 +106,10 @@ export interface paths {
         put?: never;
         /**
          * Register a device (managers). Returns its MQTT credentials once.
-         * @description Printers start printing at once; a kitchen printer takes the tickets of
+         * @description The id of a removed device may be registered again (a replaced screen or
+         *     printer keeps its id); it gets new credentials, and the old ones stop working.
+         *
+         *     Printers start printing at once; a kitchen printer takes the tickets of
          *     its station, the first receipt printer takes receipts.
          */
         post: operations["register_device"];
@@ -318,7 +343,9 @@ export interface paths {
          *     (up to the terminal timeout); the node stores only the terminal's
          *     reference. A declined or cancelled card is 402 (`card_declined`,
          *     `payment_cancelled`), a busy, silent or unreachable terminal 409
-         *     (`terminal_busy`, `terminal_timeout`, `terminal_unreachable`).
+         *     (`terminal_busy`, `terminal_timeout`, `terminal_unreachable`), and an order
+         *     with a card payment the node lost to a restart and has not settled yet 409
+         *     (`payment_unsettled`).
          */
         post: operations["pay"];
         delete?: never;
@@ -507,7 +534,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The node can serve: the database answers and the writer thread runs. */
+        /**
+         * The node can serve: the database answers, the writer thread runs and the
+         *     last write did not fail for a full disk (`disk_full`).
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -534,6 +564,31 @@ export interface components {
             reason: string;
             /** Format: int64 */
             value: number;
+        };
+        /**
+         * @description A card payment the node asked a terminal for and has not settled: the
+         *     terminal may have charged the card (state `asking`: the node was cut off;
+         *     `unsettled`: the terminal's answer did not settle it).
+         */
+        CardAttempt: {
+            /**
+             * Format: int64
+             * @description Asked for, minor units.
+             */
+            amount: number;
+            /** Format: int64 */
+            created_ms: number;
+            /** @description The card terminal's device id. */
+            device_id: string;
+            id: string;
+            /** @description What the node knows, for the manager. */
+            note?: string | null;
+            order_id: string;
+            /** @description The terminal's reference of a payment that may be this one. */
+            reference?: string | null;
+            staff_id: string;
+            /** @description `asking` (the node is still finding out) or `unsettled` (a manager must check the terminal's journal). */
+            state: string;
         };
         Category: {
             id: components["schemas"]["Ident"];
@@ -1101,6 +1156,9 @@ export interface components {
             /** @enum {string} */
             type: "via_printer";
         };
+        UnsettledCardPayments: {
+            attempts: components["schemas"]["CardAttempt"][];
+        };
         /** @description An event as sent on `/api/v1/events`. */
         WireEvent: {
             /** Format: int64 */
@@ -1327,6 +1385,61 @@ export interface operations {
             };
         };
     };
+    unsettled_card_payments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsettledCardPayments"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_devices: {
         parameters: {
             query?: {
@@ -1474,6 +1587,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1640,6 +1762,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     remove_device: {
@@ -1730,6 +1861,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1834,6 +1974,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     test_print: {
@@ -1924,6 +2073,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2147,6 +2305,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     upsert_item: {
@@ -2241,6 +2408,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2349,6 +2525,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     modifier_sold_out: {
@@ -2443,6 +2628,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2610,6 +2804,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2836,6 +3039,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     print_receipt: {
@@ -2926,6 +3138,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3032,6 +3253,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     transition: {
@@ -3131,6 +3361,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3292,6 +3531,15 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
