@@ -120,6 +120,7 @@ pub async fn sync_socket(
                 ),
                 conn_id: guard.id,
                 socket,
+                silent_at: tokio::time::Instant::now() + hub.link_timeout,
             };
             let why = conn.run(&hub, revoked).await;
             tracing::info!(store = %row.store_id, node = %label, conn = guard.id, reason = %why, "sync connection closed");
@@ -156,6 +157,9 @@ struct Conn {
     session: Option<Session>,
     conn_id: u64,
     socket: WebSocket,
+    /// Every write must be done by then: when the node will have been silent for the link
+    /// timeout ([`Liveness::silent_at`], moved on by `run` whenever the node is heard).
+    silent_at: tokio::time::Instant,
 }
 
 impl Conn {
@@ -186,6 +190,7 @@ impl Conn {
                         Some(Ok(m)) => m,
                     };
                     live.heard();
+                    self.silent_at = live.silent_at();
                     match msg {
                         Message::Binary(bytes) => match wire::decode(&bytes) {
                             Ok(mut frame) => {
@@ -268,7 +273,9 @@ impl Conn {
 
     /// Sends one message within the link timeout; `Some(reason)` when the connection is lost.
     async fn send(&mut self, msg: Message) -> Option<String> {
-        match tokio::time::timeout(self.hub.link_timeout, self.socket.send(msg)).await {
+        // Bounded by the silence deadline, not a fresh timeout: a send stuck on a dead link's
+        // full buffers must not push its detection further out.
+        match tokio::time::timeout_at(self.silent_at, self.socket.send(msg)).await {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(format!("send failed: {e}")),
             Err(_) => Some("send failed: the node took no data within the link timeout".into()),

@@ -58,17 +58,26 @@ impl Liveness {
         self.heard = Instant::now();
     }
 
+    /// When the peer will have been silent for the whole timeout, unless heard from before:
+    /// the deadline of [`Liveness::tick`]'s `Silent` and of every write.
+    pub fn silent_at(&self) -> Instant {
+        self.heard + self.timeout
+    }
+
     /// Waits until it is time to ping or to give up. Cancel-safe: use it as a `select!` arm.
     pub async fn tick(&mut self) -> Tick {
         tokio::select! {
-            _ = tokio::time::sleep_until(self.heard + self.timeout) => Tick::Silent,
+            _ = tokio::time::sleep_until(self.silent_at()) => Tick::Silent,
             _ = self.ping.tick() => Tick::Ping,
         }
     }
 
-    /// Runs one write with the timeout; `Err` when it did not finish in time.
+    /// Runs one write, which must finish before the peer has been silent for the whole
+    /// timeout; `Err` when it did not. The deadline is the silence deadline, not a fresh
+    /// timeout per write: a write that blocks on a dead link (its buffers full of what we
+    /// sent after it died) would otherwise push the detection a whole timeout further.
     pub async fn write<T>(&self, send: impl Future<Output = T>) -> Result<T, Elapsed> {
-        tokio::time::timeout(self.timeout, send)
+        tokio::time::timeout_at(self.silent_at(), send)
             .await
             .map_err(|_| Elapsed(self.timeout))
     }
