@@ -215,7 +215,7 @@ pub async fn create(
 /// but not approved here.
 #[utoipa::path(post, path = "/api/v1/orders/quote", tag = "orders",
     request_body = OrderDraft,
-    responses((status = 200, description = "What the order would cost", body = PricedOrder), ReadErrors),
+    responses((status = 200, description = "What the order would cost", body = PricedOrder), WriteErrors),
     security(("bearer" = [])))]
 pub async fn quote(
     State(state): State<Arc<AppState>>,
