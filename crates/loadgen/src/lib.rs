@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A child process, killed when dropped.
 pub struct Proc(pub Child);
@@ -183,4 +183,54 @@ pub fn sqlite_batched(
         left -= n;
     }
     Ok(start.elapsed())
+}
+
+/// A process's memory in KiB from /proc (`field` is `"VmRSS:"`, or `"VmHWM:"` for the peak).
+pub fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A store node staff sign-in with id and PIN; the session token.
+pub async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    staff: &str,
+    pin: &str,
+) -> anyhow::Result<String> {
+    let r: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"staff_id": staff, "pin": pin}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(r["token"].as_str().context("no token")?.to_owned())
+}
+
+/// POSTs with an Idempotency-Key; the JSON answer when it is 201.
+pub async fn post_created(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let r = http
+        .post(url)
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await?;
+    if r.status() != 201 {
+        bail!(
+            "POST {url} refused: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(r.json().await?)
 }

@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use loadgen::{fsync_rate, sqlite_rate};
+use loadgen::{fsync_rate, login, sqlite_rate};
 use serde_json::{Value, json};
 
 #[derive(Parser, Debug)]
@@ -88,23 +88,6 @@ fn start_node(bin: &Path, dir: &Path) -> anyhow::Result<(NodeProcess, String)> {
         .context("the node did not print its address")?
         .to_owned();
     Ok((NodeProcess(child), base))
-}
-
-async fn login(
-    http: &reqwest::Client,
-    base: &str,
-    staff: &str,
-    pin: &str,
-) -> anyhow::Result<String> {
-    let r: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"staff_id": staff, "pin": pin}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(r["token"].as_str().context("no token")?.to_owned())
 }
 
 fn order() -> Value {

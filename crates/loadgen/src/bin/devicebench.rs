@@ -39,6 +39,7 @@ use clap::Parser;
 use drivers::printer_sim::{Job, SimOptions, VirtualPrinter};
 use drivers::transport::{self, Transport};
 use hdrhistogram::Histogram;
+use loadgen::{login, memory_kib, post_created};
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS, SubscribeReasonCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -155,13 +156,6 @@ fn start_node(bin: &Path, dir: &Path, publish_rate: u32) -> anyhow::Result<Node>
     })
 }
 
-/// Resident memory of a process in KiB (`VmRSS`, or `VmHWM` for the peak), from /proc.
-fn memory_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// User + system CPU seconds of a process, from /proc (Linux).
 fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -182,48 +176,6 @@ fn mosquitto_pid() -> Option<u32> {
 }
 
 // ------------------------------------------------------------------ http
-
-async fn login(
-    http: &reqwest::Client,
-    base: &str,
-    staff: &str,
-    pin: &str,
-) -> anyhow::Result<String> {
-    let r: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"staff_id": staff, "pin": pin}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(r["token"].as_str().context("no token")?.to_owned())
-}
-
-/// POSTs with an Idempotency-Key; the JSON answer when it is 201.
-async fn post_created(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    key: &str,
-    body: &Value,
-) -> anyhow::Result<Value> {
-    let r = http
-        .post(url)
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await?;
-    if r.status() != 201 {
-        bail!(
-            "POST {url} refused: {} {}",
-            r.status(),
-            r.text().await.unwrap_or_default()
-        );
-    }
-    Ok(r.json().await?)
-}
 
 /// Registers a device; returns its MQTT password.
 async fn register(

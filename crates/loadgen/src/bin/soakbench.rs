@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
+use loadgen::{login, memory_kib, post_created};
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::{Value, json};
 
@@ -124,54 +125,6 @@ fn start(
     }
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     Ok((process, found))
-}
-
-/// Resident memory of a process in KiB, from /proc.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-async fn login(
-    http: &reqwest::Client,
-    base: &str,
-    staff: &str,
-    pin: &str,
-) -> anyhow::Result<String> {
-    let r: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"staff_id": staff, "pin": pin}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(r["token"].as_str().context("no token")?.to_owned())
-}
-
-async fn post_created(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    key: &str,
-    body: &Value,
-) -> anyhow::Result<Value> {
-    let r = http
-        .post(url)
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await?;
-    if r.status() != 201 {
-        bail!(
-            "POST {url}: {} {}",
-            r.status(),
-            r.text().await.unwrap_or_default()
-        );
-    }
-    Ok(r.json().await?)
 }
 
 fn order_body(i: u64) -> Value {
@@ -473,7 +426,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let store_id = store["id"].as_str().context("no store id")?.to_owned();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let rss_fresh = rss_kib(pid).unwrap_or(0);
+    let rss_fresh = memory_kib(pid, "VmRSS:").unwrap_or(0);
     eprintln!("fresh demo node: {} MiB", rss_fresh / 1024);
 
     let manager = login(&http, &base, "manager", "2000").await?;
@@ -573,7 +526,7 @@ async fn main() -> anyhow::Result<()> {
         secs: 0.0,
         hour: 0.0,
         orders: 0,
-        rss_kib: rss_kib(pid).unwrap_or(0),
+        rss_kib: memory_kib(pid, "VmRSS:").unwrap_or(0),
     }];
     let mut tick = tokio::time::interval(Duration::from_secs(args.sample_secs));
     tick.tick().await;
@@ -583,7 +536,7 @@ async fn main() -> anyhow::Result<()> {
             secs: day.start.elapsed().as_secs_f64(),
             hour: day.hour().min(24.0),
             orders: counts.orders.load(Ordering::Relaxed),
-            rss_kib: rss_kib(pid).unwrap_or(0),
+            rss_kib: memory_kib(pid, "VmRSS:").unwrap_or(0),
         };
         eprintln!(
             "{:5.0} s  {:5.1} h  {:5} orders  {:6.1} MiB",
@@ -603,7 +556,7 @@ async fn main() -> anyhow::Result<()> {
         secs: day.start.elapsed().as_secs_f64(),
         hour: 24.0,
         orders: counts.orders.load(Ordering::Relaxed),
-        rss_kib: rss_kib(pid).unwrap_or(0),
+        rss_kib: memory_kib(pid, "VmRSS:").unwrap_or(0),
     };
     samples.push(idle);
     if let Some(png) = &args.png {

@@ -60,17 +60,6 @@ struct Args {
     baseline_server: bool,
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -312,7 +301,7 @@ async fn main() -> anyhow::Result<()> {
             token.clone(),
         ));
     }
-    let rss_before = rss_kib(hub_pid);
+    let rss_before = loadgen::memory_kib(hub_pid, "VmRSS:").unwrap_or(0);
     let ws_base = hub.replace("http://", "ws://");
     // (order index, when the socket got "ready", the hub's own send time in Unix ms)
     let ready_at: Arc<std::sync::Mutex<Vec<(usize, Instant, i64)>>> = Arc::default();
@@ -364,7 +353,7 @@ async fn main() -> anyhow::Result<()> {
         .reach(args.sockets as u64, Duration::from_secs(120), "opened")
         .await?;
     // Each socket got the current status on connect; give the hub a moment to settle its buffers.
-    let rss_after = rss_kib(hub_pid);
+    let rss_after = loadgen::memory_kib(hub_pid, "VmRSS:").unwrap_or(0);
     eprintln!(
         "  all {} sockets open; the kitchen marks the orders ready ...",
         args.sockets
