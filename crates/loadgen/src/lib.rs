@@ -234,3 +234,34 @@ pub async fn post_created(
     }
     Ok(r.json().await?)
 }
+
+/// User + system CPU seconds of a process, from /proc (Linux).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// The hub's database for one benchmark run: a SQLite file in `scratch`, or a
+/// fresh PostgreSQL database named after `prefix` and this process, dropped
+/// with the returned guard. `kind` is `sqlite` or `postgres`.
+pub fn hub_database(kind: &str, prefix: &str, scratch: &Path) -> anyhow::Result<(String, DropDb)> {
+    match kind {
+        "sqlite" => Ok((
+            format!("sqlite://{}?mode=rwc", scratch.join("hub.db").display()),
+            DropDb(None),
+        )),
+        "postgres" => {
+            let name = format!("{prefix}_{}", std::process::id());
+            psql(&format!("CREATE DATABASE {name}"))?;
+            Ok((
+                format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                DropDb(Some(name)),
+            ))
+        }
+        other => bail!("--database is sqlite or postgres, not {other}"),
+    }
+}

@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use loadgen::{fsync_rate, login, sqlite_rate};
+use loadgen::{cpu_seconds, fsync_rate, login, post_created, sqlite_rate};
 use serde_json::{Value, json};
 
 #[derive(Parser, Debug)]
@@ -101,40 +101,6 @@ fn order() -> Value {
     })
 }
 
-async fn place(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    key: &str,
-    body: &Value,
-) -> anyhow::Result<Value> {
-    let r = http
-        .post(format!("{base}/api/v1/orders"))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await?;
-    if r.status() != 201 {
-        bail!(
-            "order refused: {} {}",
-            r.status(),
-            r.text().await.unwrap_or_default()
-        );
-    }
-    Ok(r.json().await?)
-}
-
-/// User + system CPU seconds of a process, from /proc (Linux).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0) // USER_HZ is 100 on Linux
-}
-
 /// Sum and count of a Prometheus histogram in the node's /metrics.
 async fn histogram_totals(http: &reqwest::Client, base: &str, name: &str) -> Option<(f64, f64)> {
     let text = http
@@ -185,7 +151,14 @@ async fn throughput(
             let mut i = 0u64;
             while Instant::now() < end {
                 let t = Instant::now();
-                place(&http, &base, &token, &format!("tp-{c}-{i}"), &body).await?;
+                post_created(
+                    &http,
+                    &format!("{base}/api/v1/orders"),
+                    &token,
+                    &format!("tp-{c}-{i}"),
+                    &body,
+                )
+                .await?;
                 h.record(t.elapsed().as_micros() as u64).ok();
                 done.fetch_add(1, Ordering::Relaxed);
                 i += 1;
@@ -279,7 +252,14 @@ async fn event_delay(
         );
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let o = place(&http, &base, &token, &format!("ev-{i}"), &order()).await?;
+            let o = post_created(
+                &http,
+                &format!("{base}/api/v1/orders"),
+                &token,
+                &format!("ev-{i}"),
+                &order(),
+            )
+            .await?;
             let at = Instant::now();
             acks.lock().expect("lock").push((
                 o["id"].as_str().unwrap_or_default().to_owned(),

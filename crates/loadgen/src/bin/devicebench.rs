@@ -39,7 +39,7 @@ use clap::Parser;
 use drivers::printer_sim::{Job, SimOptions, VirtualPrinter};
 use drivers::transport::{self, Transport};
 use hdrhistogram::Histogram;
-use loadgen::{login, memory_kib, post_created};
+use loadgen::{cpu_seconds, login, memory_kib, post_created};
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS, SubscribeReasonCode};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -154,16 +154,6 @@ fn start_node(bin: &Path, dir: &Path, publish_rate: u32) -> anyhow::Result<Node>
         base,
         mqtt,
     })
-}
-
-/// User + system CPU seconds of a process, from /proc (Linux).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
 /// The pid of the local mosquitto, if its pid file says.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use loadgen::{DropDb, fsync_rate, json_req, psql, sqlite_batched, start, uuid_like};
+use loadgen::{fsync_rate, json_req, sqlite_batched, start, uuid_like};
 use relay::{Link, Relay};
 use serde_json::{Value, json};
 
@@ -136,19 +136,8 @@ async fn main() -> anyhow::Result<()> {
             .to_path_buf(),
     };
     let scratch = tempfile::tempdir()?;
-    let pg_name = format!("offlinebench_{}", std::process::id());
-    let database_url = match args.database.as_str() {
-        "sqlite" => format!(
-            "sqlite://{}?mode=rwc",
-            scratch.path().join("hub.db").display()
-        ),
-        "postgres" => {
-            psql(&format!("CREATE DATABASE {pg_name}"))?;
-            format!("postgres://postgres@127.0.0.1:5432/{pg_name}")
-        }
-        other => bail!("--database is sqlite or postgres, not {other}"),
-    };
-    let _drop_pg = DropDb((args.database == "postgres").then(|| pg_name.clone()));
+    let (database_url, _drop_pg) =
+        loadgen::hub_database(&args.database, "offlinebench", scratch.path())?;
     let backend = if args.database == "postgres" {
         "PostgreSQL"
     } else {

@@ -30,7 +30,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use loadgen::{DropDb, json_req, psql, start, uuid_like};
+use loadgen::{json_req, start, uuid_like};
 use serde_json::{Value, json};
 
 #[derive(Parser, Debug)]
@@ -99,19 +99,8 @@ async fn main() -> anyhow::Result<()> {
             .to_path_buf(),
     };
     let scratch = tempfile::tempdir()?;
-    let pg_name = format!("hubbench_{}", std::process::id());
-    let database_url = match args.database.as_str() {
-        "sqlite" => format!(
-            "sqlite://{}?mode=rwc",
-            scratch.path().join("hub.db").display()
-        ),
-        "postgres" => {
-            psql(&format!("CREATE DATABASE {pg_name}"))?;
-            format!("postgres://postgres@127.0.0.1:5432/{pg_name}")
-        }
-        other => bail!("--database is sqlite or postgres, not {other}"),
-    };
-    let _drop_pg = DropDb((args.database == "postgres").then(|| pg_name.clone()));
+    let (database_url, _drop_pg) =
+        loadgen::hub_database(&args.database, "hubbench", scratch.path())?;
     let backend = if database_url.starts_with("postgres") {
         "PostgreSQL"
     } else {
