@@ -125,6 +125,9 @@ async fn keys_go_only_to_nodes_that_read_them(backend: Backend) {
             common::Got::Frame(Frame::Keys { .. }) => {
                 panic!("keys sent to a node that cannot read them")
             }
+            common::Got::Frame(Frame::EndedSessions { .. }) => {
+                panic!("ended sessions sent to a node that cannot read them")
+            }
             common::Got::Frame(_) => {}
             common::Got::Closed(c) => panic!("closed: {c:?}"),
         }
@@ -145,6 +148,113 @@ async fn keys_go_only_to_nodes_that_read_them(backend: Backend) {
     hub.stop().await;
 }
 both!(keys_go_only_to_nodes_that_read_them);
+
+/// The `sid` (session id) inside an access token.
+fn sid_of(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+/// Staff sessions that end at the hub (sign-out, password change) reach a
+/// node that reads them, with when their last access token expires; a
+/// customer's never do. (A node that did not ask gets nothing: see
+/// `keys_go_only_to_nodes_that_read_them`.)
+async fn ended_sessions_reach_nodes_that_read_them(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let (st, org) = hub
+        .call(
+            "POST",
+            "/api/v1/admin/orgs",
+            Some(&json!({ "name": "Harbor Group", "owner_email": "olive@example.com" })),
+        )
+        .await;
+    assert_eq!(st, 201, "{org}");
+    let store = json!({ "id": "s1", "name": "Harbor", "org_id": org["id"] });
+    assert_eq!(
+        hub.call("POST", "/api/v1/admin/stores", Some(&store))
+            .await
+            .0,
+        201
+    );
+    let password = "plum-kettle-73-orbit";
+    let body =
+        json!({ "token": org["invitation"]["token"], "name": "Olive", "password": password });
+    let (st, b) = hub
+        .call_as(None, "POST", "/api/v1/auth/accept-invitation", Some(&body))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let first = common::s(&b, "access_token");
+    let login = json!({ "email": "olive@example.com", "password": password });
+    let (st, b) = hub
+        .call_as(None, "POST", "/api/v1/auth/login", Some(&login))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let second = common::s(&b, "access_token");
+    let signup = json!({ "email": "robin@example.com", "password": password, "name": "Robin" });
+    let (st, b) = hub
+        .call_as(None, "POST", "/api/v1/auth/signup", Some(&signup))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let customer = common::s(&b, "access_token");
+    for t in [&second, &customer] {
+        let (st, b) = hub
+            .call_as(Some(t), "POST", "/api/v1/auth/logout", None)
+            .await;
+        assert_eq!(st, 204, "{b}");
+    }
+
+    let token = hub.create_token("s1", "till 1").await;
+    let mut ws = ws_connect(&hub.ws_url(), Some(&token)).await.unwrap();
+    let hello = |features: Vec<String>| Frame::Hello {
+        store: "s1".into(),
+        replica: "node-1".into(),
+        vector: Default::default(),
+        features,
+    };
+    let deadline = Instant::now() + WAIT;
+    let next_ended = async |ws: &mut common::Ws| loop {
+        match common::next_got(ws, deadline).await {
+            common::Got::Frame(Frame::EndedSessions { sessions }) => return sessions,
+            common::Got::Frame(_) => {}
+            common::Got::Closed(c) => panic!("closed: {c:?}"),
+        }
+    };
+    let now = jsonwebtoken::get_current_timestamp();
+    ws.send(Message::Binary(
+        wire::encode(&hello(vec!["ended_sessions".into()])).into(),
+    ))
+    .await
+    .unwrap();
+    let ended = next_ended(&mut ws).await;
+    let sids: Vec<&str> = ended.iter().map(|e| e.sid.as_str()).collect();
+    assert_eq!(sids, [sid_of(&second)], "only the staff session: {ended:?}");
+    // Good until the last access token the session could have had expires (15 minutes).
+    assert!(
+        (now + 890..now + 910).contains(&ended[0].until),
+        "{ended:?}"
+    );
+
+    // While connected: a password change ends every other session, and the node hears of it.
+    let change = json!({ "current_password": password, "new_password": "quince-lantern-58-delta" });
+    let (st, b) = hub
+        .call_as(Some(&first), "POST", "/api/v1/auth/password", Some(&change))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let ended = next_ended(&mut ws).await;
+    let mut sids: Vec<String> = ended.into_iter().map(|e| e.sid).collect();
+    sids.sort();
+    let mut want = vec![sid_of(&first), sid_of(&second)];
+    want.sort();
+    assert_eq!(sids, want);
+    hub.stop().await;
+}
+both!(ended_sessions_reach_nodes_that_read_them);
 
 /// `cloud-hub keys rotate` and `retire` reach the running hub and, through
 /// sync, its connected nodes; a retired key's tokens are refused.

@@ -7,56 +7,99 @@
 //! audience, expiry. The token names the stores the user works at and their
 //! role in each; the node takes the role for its own store.
 //!
-//! What the node cannot know offline: that the hub revoked the session
-//! (logout, password change) or changed the user's role. Access tokens last at
-//! most 15 minutes, which bounds both.
+//! The hub also tells the node which staff sessions ended (sign-out, password
+//! change, removal from the organisation) while one of their access tokens may
+//! still be unexpired: the node refuses those tokens from then on, and keeps
+//! the list (`meta`, key `hub_ended_sessions`) until the last of them expires.
+//!
+//! What the node cannot know offline: a session that ended while the link was
+//! down, or a role changed at the hub. Access tokens last at most 15 minutes,
+//! which bounds both.
 
-use std::sync::RwLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
 
 use access_token::{Claims, PublicKeys, TokenError};
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
+use sync::wire::EndedSession;
 
 use crate::auth::Session;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
 const META_KEY: &str = "hub_keys";
+const ENDED_KEY: &str = "hub_ended_sessions";
 
-/// The hub's keys as this node last received them, with their stored form.
+/// The hub's keys as this node last received them, with their stored form,
+/// and the hub sessions that ended.
 #[derive(Default)]
-pub struct HubKeys(RwLock<Option<(String, PublicKeys)>>);
+pub struct HubKeys {
+    keys: RwLock<Option<(String, PublicKeys)>>,
+    /// Ended session id -> when its last access token expires (Unix seconds).
+    ended: Mutex<HashMap<String, u64>>,
+}
 
 impl HubKeys {
-    /// The set stored by an earlier run, if any (an unusable stored set is logged and skipped).
+    /// The set and ended sessions stored by an earlier run, if any (an unusable
+    /// stored value is logged and skipped).
     pub fn load(conn: &rusqlite::Connection) -> rusqlite::Result<HubKeys> {
-        let stored: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [META_KEY], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let keys = stored.and_then(|s| match parse_stored(&s) {
+        let meta = |key: &str| -> rusqlite::Result<Option<String>> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        };
+        let keys = meta(META_KEY)?.and_then(|s| match parse_stored(&s) {
             Ok(k) => Some((s, k)),
             Err(e) => {
                 tracing::warn!(error = %e, "the stored hub keys are unusable; waiting for the hub's");
                 None
             }
         });
-        Ok(HubKeys(RwLock::new(keys)))
+        let ended = meta(ENDED_KEY)?
+            .and_then(|s| match serde_json::from_str::<HashMap<String, u64>>(&s) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the stored ended hub sessions are unusable");
+                    None
+                }
+            })
+            .unwrap_or_default();
+        Ok(HubKeys {
+            keys: RwLock::new(keys),
+            ended: Mutex::new(ended),
+        })
     }
 
     fn get(&self) -> Option<PublicKeys> {
-        let held = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let held = self.keys.read().unwrap_or_else(|p| p.into_inner());
         held.as_ref().map(|(_, k)| k.clone())
     }
 
     fn holds(&self, stored: &str) -> bool {
-        let held = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let held = self.keys.read().unwrap_or_else(|p| p.into_inner());
         held.as_ref().is_some_and(|(s, _)| s == stored)
     }
 
     fn set(&self, stored: String, keys: PublicKeys) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some((stored, keys));
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Some((stored, keys));
+    }
+
+    fn has_ended(&self, sid: &str) -> bool {
+        let ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        ended.contains_key(sid)
+    }
+
+    /// Adds what the hub sent to what we hold and drops what has expired by
+    /// `now` (Unix seconds); the new list to store when it changed.
+    fn merge_ended(&self, sessions: Vec<EndedSession>, now: u64) -> Option<String> {
+        let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        let before = ended.clone();
+        for s in sessions {
+            let until = ended.entry(s.sid).or_insert(s.until);
+            *until = (*until).max(s.until);
+        }
+        ended.retain(|_, until| *until > now);
+        (*ended != before).then(|| serde_json::to_string(&*ended).unwrap_or_default())
     }
 }
 
@@ -77,21 +120,39 @@ pub async fn accept(state: &AppState, issuer: String, jwks: Value) -> anyhow::Re
     }
     let keys = PublicKeys::from_jwks(&issuer, &jwks)
         .map_err(|e| anyhow::anyhow!("the hub sent unusable keys: {e}"))?;
-    let stored = value.clone();
+    store_meta(state, META_KEY, value.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the hub's keys: {e}"))?;
+    state.hub_keys.set(value, keys);
+    Ok(())
+}
+
+/// Takes the hub's list of ended sessions: their tokens are refused at once,
+/// and the list is stored so a restart while the hub is down keeps refusing them.
+pub async fn accept_ended(state: &AppState, sessions: Vec<EndedSession>) -> anyhow::Result<()> {
+    let now = crate::db::now_ms() / 1000;
+    let Some(stored) = state.hub_keys.merge_ended(sessions, now) else {
+        return Ok(());
+    };
+    store_meta(state, ENDED_KEY, stored)
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the ended hub sessions: {e}"))
+}
+
+/// Writes one `meta` entry durably.
+async fn store_meta(state: &AppState, key: &'static str, value: String) -> Result<(), String> {
     state
         .db
         .write(move |ctx| -> Result<(), ApiError> {
             ctx.conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [META_KEY, &stored],
+                [key, &value],
             )?;
             Ok(())
         })
         .await
-        .map_err(|e| anyhow::anyhow!("storing the hub's keys: {}", e.message))?;
-    state.hub_keys.set(value, keys);
-    Ok(())
+        .map_err(|e| e.message)
 }
 
 /// Whether a bearer token is a JWT (three dot-separated parts) rather than a
@@ -118,6 +179,12 @@ pub fn session_for(state: &AppState, token: &str) -> Result<Session, ApiError> {
         };
         ApiError::unauthorized(e.code(), message)
     })?;
+    if state.hub_keys.has_ended(&claims.sid) {
+        return Err(ApiError::unauthorized(
+            "token_revoked",
+            "this hub session has ended (signed out, password changed, or removed from the team): sign in again",
+        ));
+    }
     if claims.kind != "staff" {
         return Err(ApiError::forbidden(
             "only staff accounts can work at a store's tills",

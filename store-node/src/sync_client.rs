@@ -427,6 +427,12 @@ async fn drive(
                             }
                             continue;
                         }
+                        Ok(Frame::EndedSessions { sessions }) => {
+                            if let Err(e) = crate::hub_keys::accept_ended(state, sessions).await {
+                                tracing::warn!(error = %e, "ended hub sessions not stored");
+                            }
+                            continue;
+                        }
                         Ok(f) => f,
                         Err(e) => {
                             let _ = queue(out, vec![Frame::Error { code: "malformed_frame".into(), message: e.to_string() }], false);

@@ -4,8 +4,11 @@
 //! cook for the other one. The node learns the hub's keys over sync; the
 //! cashier's hub access token then signs them in at the node and places a POS
 //! order, the cook's is refused (no role here), as are a customer's and a
-//! tampered one. With the hub stopped and the node restarted, the cashier's
-//! token still works: the node checks it against the keys it stored.
+//! tampered one. Sessions that end at the hub end at the till too, through
+//! sync: a sign-out on a second device, then a password change (which ends
+//! every other session). With the hub stopped and the node restarted, the
+//! cashier's current token still works (the node checks it against the keys
+//! it stored) and the ended sessions' tokens are still refused.
 
 mod common;
 
@@ -177,7 +180,48 @@ async fn hub_staff_sign_in_at_the_till_even_with_the_hub_down() {
         assert_eq!((st, code(&b)), want, "{who} ordering: {b}");
     }
 
-    // The hub goes away and the node restarts: the keys it stored still check the token.
+    // The cashier also signed in on a tablet, then signs out there: the till refuses that
+    // session's still-unexpired token as soon as sync brings the news; the first one still works.
+    let tablet = sign_in(&api, &h, "cass@example.com").await;
+    assert_eq!(me(&api, &node.base, &tablet).await.0, 200);
+    let url = format!("{h}/api/v1/auth/logout");
+    let (st, b) = api
+        .call(Method::POST, &url, Some(&tablet), None, Some("bye"))
+        .await;
+    assert_eq!(st, 204, "{b}");
+    eventually("the node to refuse the signed-out session", async || {
+        me(&api, &node.base, &tablet).await.0 == 401
+    })
+    .await;
+    let (_, b) = place(&api, &node.base, &tablet, "after-logout").await;
+    assert_eq!(code(&b), "token_revoked", "{b}");
+    assert_eq!(me(&api, &node.base, &cashier).await.0, 200);
+
+    // A password change ends every other session: the old token stops working at the till,
+    // the new session's works.
+    let url = format!("{h}/api/v1/auth/password");
+    let new_password =
+        json!({ "current_password": PASSWORD, "new_password": "quince-lantern-58-delta" });
+    let (st, pair) = api
+        .call(
+            Method::POST,
+            &url,
+            Some(&cashier),
+            Some(new_password),
+            Some("pw"),
+        )
+        .await;
+    assert_eq!(st, 200, "{pair}");
+    let (old, cashier) = (cashier, s(&pair, "access_token"));
+    eventually(
+        "the node to refuse the session the password change ended",
+        async || me(&api, &node.base, &old).await.0 == 401,
+    )
+    .await;
+    assert_eq!(me(&api, &node.base, &cashier).await.0, 200);
+
+    // The hub goes away and the node restarts: the keys it stored still check the token,
+    // and the sessions it was told ended stay ended.
     drop(hub);
     drop(node);
     let node = start_node();
@@ -186,4 +230,17 @@ async fn hub_staff_sign_in_at_the_till_even_with_the_hub_down() {
     let (st, order) = place(&api, &node.base, &cashier, "till-2").await;
     assert_eq!(st, 201, "{order}");
     assert_eq!(me(&api, &node.base, &cook).await.0, 403);
+    for (which, token) in [("signed out", &tablet), ("password changed", &old)] {
+        let (st, b) = me(&api, &node.base, token).await;
+        assert_eq!((st, code(&b)), (401, "token_revoked"), "{which}: {b}");
+    }
+}
+
+/// Signs in at the hub with the shared test password; returns the access token.
+async fn sign_in(api: &Api, hub: &str, email: &str) -> String {
+    let url = format!("{hub}/api/v1/auth/login");
+    let body = json!({ "email": email, "password": PASSWORD });
+    let (st, b) = api.call(Method::POST, &url, None, Some(body), None).await;
+    assert_eq!(st, 200, "{b}");
+    s(&b, "access_token")
 }

@@ -105,6 +105,9 @@ pub struct AuthState {
     keys: RwLock<KeySet>,
     /// Bumped whenever the set of keys changes (sync connections resend them to nodes).
     keys_changed: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a session ends here, and on every periodic key reload (for sessions
+    /// ended at another replica): sync connections then send their node the ended sessions.
+    sessions_ended: tokio::sync::watch::Sender<u64>,
     last_reload: std::sync::Mutex<Option<Instant>>,
     pub throttle: throttle::Throttle,
 }
@@ -142,6 +145,7 @@ impl AuthState {
             config,
             keys: RwLock::new(KeySet::default()),
             keys_changed: tokio::sync::watch::channel(0).0,
+            sessions_ended: tokio::sync::watch::channel(0).0,
             last_reload: std::sync::Mutex::new(None),
         }
     }
@@ -182,6 +186,26 @@ impl AuthState {
     /// Changes whenever the set of keys does.
     pub fn keys_changed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.keys_changed.subscribe()
+    }
+
+    /// Says that sessions may have ended (sign-out, password change, a reused refresh token).
+    pub fn sessions_ended(&self) {
+        self.sessions_ended.send_modify(|v| *v += 1);
+    }
+
+    /// Changes whenever sessions may have ended.
+    pub fn sessions_ended_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.sessions_ended.subscribe()
+    }
+
+    /// Since when an ended session may still have an unexpired access token (Unix ms).
+    pub fn ended_sessions_since(&self, now_ms: i64) -> i64 {
+        now_ms - ms(self.config.access_ttl_secs)
+    }
+
+    /// When the last access token of a session ended at `ended_ms` expires (Unix seconds).
+    pub fn ended_session_until(&self, ended_ms: i64) -> u64 {
+        u64::try_from(ended_ms / 1000).unwrap_or(0) + self.config.access_ttl_secs + 1
     }
 
     /// The JWKS document: every current public key.
@@ -294,6 +318,7 @@ impl AuthState {
             db.revoke_family(&row.family_id, now)
                 .await
                 .map_err(anyhow::Error::from)?;
+            self.sessions_ended();
             tracing::warn!(user = %row.user_id, family = %row.family_id, "refresh token reused: session revoked");
             return Err(RefreshError::Reused);
         }
@@ -321,6 +346,7 @@ impl AuthState {
             db.revoke_family(&row.family_id, now)
                 .await
                 .map_err(anyhow::Error::from)?;
+            self.sessions_ended();
             return Err(RefreshError::Reused);
         }
         Ok(self.pair(db, &user, &row.family_id, fresh).await?)
@@ -393,6 +419,8 @@ async fn reload_logged(hub: &crate::hub::Hub) {
     if let Err(e) = hub.auth.reload_keys(&hub.db).await {
         tracing::warn!(error = %e, "could not re-read the signing keys");
     }
+    // Sessions ended at another replica reach this one's nodes now.
+    hub.auth.sessions_ended();
 }
 
 /// What a staff member's access token says about them beyond who they are:

@@ -593,6 +593,32 @@ impl Db {
         .rows_affected()))
     }
 
+    /// Staff sessions ended (revoked) at or after `since` (Unix ms), newest first, at most
+    /// `limit`: `(session id, when it ended)`. Not per store: a member removed from a store
+    /// no longer has a membership to find them by, and a session id is no credential.
+    pub async fn ended_staff_sessions(
+        &self,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT r.family_id, MAX(r.revoked_at) AS ended_at FROM refresh_tokens r \
+                 JOIN users u ON u.id = r.user_id \
+                 WHERE r.revoked_at >= $1 AND u.kind = 'staff' \
+                 GROUP BY r.family_id ORDER BY ended_at DESC LIMIT $2",
+            )
+            .bind(since)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get("family_id")?, row.try_get("ended_at")?)))
+                .collect()
+        })
+    }
+
     // ---- signing keys ----
 
     /// The unretired signing keys.

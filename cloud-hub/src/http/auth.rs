@@ -246,6 +246,7 @@ pub async fn logout(
         let b: RefreshBody = parse_json(&body)?;
         if let Some(row) = hub.db.refresh_token(&token_hash(&b.refresh_token)).await? {
             hub.db.revoke_family(&row.family_id, now).await?;
+            hub.auth.sessions_ended();
         }
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -257,6 +258,7 @@ pub async fn logout(
         .into());
     };
     hub.db.revoke_family(&signed.sid, now).await?;
+    hub.auth.sessions_ended();
     tracing::info!(user = %signed.user_id, "signed out");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -309,6 +311,7 @@ pub async fn change_password(
     }
     let hash = auth::hash_password(body.new_password).await?;
     hub.db.change_password(&user.id, &hash, now_ms()).await?;
+    hub.auth.sessions_ended();
     tracing::info!(user = %user.id, "password changed; other sessions ended");
     let pair = hub.auth.start_session(&hub.db, &user).await?;
     Ok(Json(pair))

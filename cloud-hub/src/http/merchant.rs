@@ -307,6 +307,7 @@ pub async fn remove_member(
         .await?
     {
         MemberChange::Done => {
+            hub.auth.sessions_ended();
             tracing::info!(org = %access.org_id, user = %user_id, "member removed; sessions ended");
             Ok(StatusCode::NO_CONTENT)
         }

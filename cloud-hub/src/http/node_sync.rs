@@ -174,6 +174,9 @@ impl Conn {
         let mut live = Liveness::new(hub.link_timeout);
         let mut keys_sent = false;
         let mut keys_changed = hub.auth.keys_changed();
+        // The ended sessions last sent, once the node said it reads them.
+        let mut ended_sent: Option<Vec<wire::EndedSession>> = None;
+        let mut sessions_ended = hub.auth.sessions_ended_watch();
         loop {
             tokio::select! {
                 biased;
@@ -205,6 +208,13 @@ impl Conn {
                                     if let Some(why) = self.send_keys(hub).await {
                                         return why;
                                     }
+                                }
+                                if let Frame::Hello { features, .. } = &frame
+                                    && ended_sent.is_none()
+                                    && features.iter().any(|f| f == wire::FEATURE_ENDED_SESSIONS)
+                                    && let Some(why) = self.send_ended_sessions(hub, &mut ended_sent).await
+                                {
+                                    return why;
                                 }
                                 if let Some(why) = self.step_and_send(Op::Receive(frame)).await {
                                     return why;
@@ -244,6 +254,13 @@ impl Conn {
                         return why;
                     }
                 }
+                Ok(()) = sessions_ended.changed() => {
+                    if ended_sent.is_some()
+                        && let Some(why) = self.send_ended_sessions(hub, &mut ended_sent).await
+                    {
+                        return why;
+                    }
+                }
                 r = flush.recv() => {
                     match r {
                         Ok(from) if from == self.conn_id => {}
@@ -269,6 +286,46 @@ impl Conn {
             jwks: hub.auth.jwks(),
         };
         self.send(Message::Binary(wire::encode(&keys).into())).await
+    }
+
+    /// The staff sessions that ended within an access token's lifetime, when
+    /// they differ from what the node last got (`sent`): the node refuses
+    /// their access tokens, also while we are unreachable. A failed query is
+    /// logged and retried at the next change.
+    async fn send_ended_sessions(
+        &mut self,
+        hub: &Hub,
+        sent: &mut Option<Vec<wire::EndedSession>>,
+    ) -> Option<String> {
+        let since = hub.auth.ended_sessions_since(crate::hub::now_ms());
+        let rows = match hub
+            .db
+            .ended_staff_sessions(since, wire::MAX_ENDED_SESSIONS)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(store = %self.store.id, error = %e, "could not read the ended sessions");
+                sent.get_or_insert_with(Vec::new);
+                return None;
+            }
+        };
+        let sessions: Vec<wire::EndedSession> = rows
+            .into_iter()
+            .map(|(sid, ended)| wire::EndedSession {
+                sid,
+                until: hub.auth.ended_session_until(ended),
+            })
+            .collect();
+        if sent.as_ref() == Some(&sessions) {
+            return None;
+        }
+        let frame = Frame::EndedSessions {
+            sessions: sessions.clone(),
+        };
+        *sent = Some(sessions);
+        self.send(Message::Binary(wire::encode(&frame).into()))
+            .await
     }
 
     /// Sends one message within the link timeout; `Some(reason)` when the connection is lost.

@@ -317,7 +317,7 @@ impl Session {
             }
             Frame::Error { code, message } => return Err(SessionError::Remote { code, message }),
             // For whoever drives the session (the node keeps them); nothing to sync.
-            Frame::Keys { .. } => {}
+            Frame::Keys { .. } | Frame::EndedSessions { .. } => {}
             Frame::Part {
                 id,
                 index,

@@ -5,8 +5,8 @@
 //! "EDGS"  version:u8  kind:u8  length:u32 (big-endian)  payload[length]
 //! ```
 //! Kinds: 1 hello, 2 events, 3 ack, 4 doc (payload: doc kind byte, then an
-//! automerge sync message), 5 error, 6 keys, 7 part. Hello, events, ack, error and
-//! keys payloads are JSON. The decoder checks everything before it allocates or parses: magic,
+//! automerge sync message), 5 error, 6 keys, 7 part, 8 ended sessions. Hello,
+//! events, ack, error, keys and ended-sessions payloads are JSON. The decoder checks everything before it allocates or parses: magic,
 //! a version it speaks, a known kind, a length that matches and stays under
 //! [`MAX_FRAME`]. Anything else is a [`WireError`], never a panic.
 //!
@@ -32,8 +32,13 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 pub const FEATURE_KEYS: &str = "keys";
 /// The peer joins [`Frame::Part`]s.
 pub const FEATURE_PARTS: &str = "parts";
+/// The peer accepts [`Frame::EndedSessions`].
+pub const FEATURE_ENDED_SESSIONS: &str = "ended_sessions";
 /// What this build announces in its hello.
-pub const FEATURES: &[&str] = &[FEATURE_KEYS, FEATURE_PARTS];
+pub const FEATURES: &[&str] = &[FEATURE_KEYS, FEATURE_PARTS, FEATURE_ENDED_SESSIONS];
+/// Most sessions one [`Frame::EndedSessions`] names (a hub with more ended
+/// in one access-token lifetime sends the latest).
+pub const MAX_ENDED_SESSIONS: usize = 10_000;
 /// Largest frame a sender builds on purpose: a quarter of [`MAX_FRAME`], so a
 /// frame's JSON escaping or header never pushes it over what the peer accepts,
 /// and one frame holds about 30 of the largest orders (130 KB each: 100 lines
@@ -73,6 +78,13 @@ pub enum Frame {
         issuer: String,
         jwks: serde_json::Value,
     },
+    /// Hub to node, once the node's hello announced [`FEATURE_ENDED_SESSIONS`]:
+    /// the hub sessions of this store's staff that ended (sign-out, password
+    /// change, a stolen refresh token) recently enough that an access token of
+    /// theirs may still be unexpired. The node refuses those tokens. Sent on
+    /// connect and whenever the list changes; each time the whole list. Not
+    /// part of the sync exchange itself.
+    EndedSessions { sessions: Vec<EndedSession> },
     /// Part `index` (from 0) of `count` of one encoded frame that is over the
     /// sender's budget; sent only to a peer that announced [`FEATURE_PARTS`].
     /// `id` is the FNV-1a hash of the whole frame's bytes.
@@ -82,6 +94,14 @@ pub enum Frame {
         count: u32,
         bytes: Vec<u8>,
     },
+}
+
+/// One ended hub session: its id (the access tokens' `sid`) and when the last
+/// of its access tokens expires (Unix seconds), after which it need not be kept.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EndedSession {
+    pub sid: String,
+    pub until: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,6 +144,10 @@ struct AckBody {
 struct KeysBody {
     issuer: String,
     jwks: serde_json::Value,
+}
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EndedBody {
+    sessions: Vec<EndedSession>,
 }
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ErrorBody {
@@ -181,6 +205,12 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
             json(&KeysBody {
                 issuer: issuer.clone(),
                 jwks: jwks.clone(),
+            }),
+        ),
+        Frame::EndedSessions { sessions } => (
+            8,
+            json(&EndedBody {
+                sessions: sessions.clone(),
             }),
         ),
         Frame::Part {
@@ -292,6 +322,16 @@ fn decode_unchecked_size(bytes: &[u8]) -> Result<Frame, WireError> {
                 count,
                 bytes: payload[PART_HEADER..].to_vec(),
             })
+        }
+        8 => {
+            let sessions = parse::<EndedBody>(payload)?.sessions;
+            if sessions.len() > MAX_ENDED_SESSIONS {
+                return Err(WireError::Malformed(format!(
+                    "{} ended sessions, more than {MAX_ENDED_SESSIONS}",
+                    sessions.len()
+                )));
+            }
+            Ok(Frame::EndedSessions { sessions })
         }
         k => Err(WireError::UnknownKind(k)),
     }

@@ -48,6 +48,12 @@ fn frames_round_trip() {
             issuer: "cloud-hub".into(),
             jwks: serde_json::json!({"keys": [{"kty": "OKP", "kid": "k1"}]}),
         },
+        Frame::EndedSessions {
+            sessions: vec![sync::wire::EndedSession {
+                sid: "0193a1b2-family".into(),
+                until: 1_800_000_000,
+            }],
+        },
         Frame::Part {
             id: 7,
             index: 1,
