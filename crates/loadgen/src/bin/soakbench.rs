@@ -18,6 +18,11 @@
 //!   printed over TCP.
 //! - **MQTT devices** (`--devices` KDS screens) that send heartbeats and
 //!   reconnect now and then.
+//! - **Sync**: a `cloud-hub` (the binary next to this one, SQLite, unless
+//!   `--no-hub`) that the node syncs every order to; it goes down at 15:00
+//!   and comes back at 16:30 on the same address, so the node queues the
+//!   afternoon's orders, reconnects and catches up. After the day the bench
+//!   waits until the hub has acknowledged everything, and samples its memory too.
 //!
 //! Progress goes to stderr; a markdown table (simulated time, orders, RSS)
 //! goes to stdout. Optionally `--png FILE` draws RSS and orders over the day.
@@ -45,6 +50,12 @@ struct Args {
     /// The virtual-printer binary (default: next to this one).
     #[arg(long)]
     printer: Option<PathBuf>,
+    /// The cloud-hub binary the node syncs with (default: next to this one).
+    #[arg(long)]
+    hub: Option<PathBuf>,
+    /// Run the node without a hub.
+    #[arg(long)]
+    no_hub: bool,
     /// Real minutes that one day of service takes.
     #[arg(long, default_value_t = 6.0)]
     minutes: f64,
@@ -74,6 +85,98 @@ struct Args {
     png: Option<PathBuf>,
 }
 
+/// The store the node is and the hub knows.
+const SOAK_STORE: &str = "soak-store";
+const HUB_ADMIN: &str = "soakbench-admin-token-0123456789";
+/// When (simulated hours) the hub goes down, and comes back.
+const HUB_DOWN: (f64, f64) = (15.0, 16.5);
+
+/// The cloud hub the node syncs with: its process while it runs.
+struct Hub {
+    bin: PathBuf,
+    database_url: String,
+    /// host:port, kept across restarts so the node finds it again.
+    addr: String,
+    node_token: String,
+    process: Option<Process>,
+    /// The running hub's pid, 0 while it is down (for the memory samples).
+    pid: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Starts a hub on a SQLite file in `scratch`, with the soak store and a node token.
+    async fn start(bin: PathBuf, scratch: &Path) -> anyhow::Result<Hub> {
+        let database_url = format!("sqlite://{}?mode=rwc", scratch.join("hub.db").display());
+        let mut hub = Hub {
+            bin,
+            database_url,
+            addr: "127.0.0.1:0".into(),
+            node_token: String::new(),
+            process: None,
+            pid: Arc::new(AtomicU64::new(0)),
+        };
+        hub.run()?;
+        let http = reqwest::Client::new();
+        let base = format!("http://{}", hub.addr);
+        let store = json!({ "id": SOAK_STORE, "name": "Soak Kitchen" });
+        http.post(format!("{base}/api/v1/admin/stores"))
+            .bearer_auth(HUB_ADMIN)
+            .json(&store)
+            .send()
+            .await?
+            .error_for_status()?;
+        let token: Value = http
+            .post(format!(
+                "{base}/api/v1/admin/stores/{SOAK_STORE}/node-tokens"
+            ))
+            .bearer_auth(HUB_ADMIN)
+            .header("idempotency-key", "soak-node")
+            .json(&json!({ "label": "soak node" }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        hub.node_token = token["token"].as_str().context("no node token")?.to_owned();
+        Ok(hub)
+    }
+
+    /// Starts the process on `addr` (port 0 the first time).
+    fn run(&mut self) -> anyhow::Result<()> {
+        eprintln!("starting {} on {} ...", self.bin.display(), self.addr);
+        let (p, addr) = start(
+            &self.bin,
+            &["--bind", &self.addr, "--database-url", &self.database_url],
+            None,
+            &[("HUB_ADMIN_TOKEN", HUB_ADMIN)],
+            &["cloud-hub listening on "],
+        )?;
+        self.addr = addr[0]
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        self.pid.store(u64::from(p.0.id()), Ordering::Relaxed);
+        self.process = Some(p);
+        Ok(())
+    }
+
+    /// Takes the hub down at [`HUB_DOWN`]`.0` and back up at `.1`.
+    async fn outage(mut self, day: Day) -> anyhow::Result<Hub> {
+        let until = |hour: f64| async move {
+            while day.hour() < hour && !day.over() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        until(HUB_DOWN.0).await;
+        eprintln!("the hub goes down ({:.1} h)", day.hour());
+        self.pid.store(0, Ordering::Relaxed);
+        self.process = None;
+        until(HUB_DOWN.1).await;
+        self.run()?;
+        Ok(self)
+    }
+}
+
 /// The demo menu's stations, one kitchen printer each.
 const STATIONS: [&str; 3] = ["grill", "pizza", "bar"];
 
@@ -94,6 +197,7 @@ fn start(
     bin: &Path,
     args: &[&str],
     dir: Option<&Path>,
+    env: &[(&str, &str)],
     prefixes: &[&str],
 ) -> anyhow::Result<(Process, Vec<String>)> {
     let mut cmd = Command::new(bin);
@@ -101,6 +205,7 @@ fn start(
     if let Some(d) = dir {
         cmd.arg(d);
     }
+    cmd.envs(env.iter().copied());
     let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -341,13 +446,21 @@ struct Sample {
     hour: f64,
     orders: u64,
     rss_kib: u64,
+    /// The hub's, 0 while it is down or when there is none.
+    hub_rss_kib: u64,
 }
 
 fn draw(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
     use image::{Rgb, RgbImage};
     let (w, h) = (800u32, 400u32);
     let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    let max_rss = samples.iter().map(|s| s.rss_kib).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let max_rss = samples
+        .iter()
+        .map(|s| s.rss_kib.max(s.hub_rss_kib))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.1;
     let max_orders = samples.iter().map(|s| s.orders).max().unwrap_or(1).max(1) as f64 * 1.1;
     let max_t = samples.last().map_or(1.0, |s| s.secs).max(1.0);
     let plot = |img: &mut RgbImage, value: &dyn Fn(&Sample) -> f64, max: f64, color: Rgb<u8>| {
@@ -367,6 +480,12 @@ fn draw(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
         }
     };
     plot(&mut img, &|s| s.rss_kib as f64, max_rss, Rgb([200, 30, 30]));
+    plot(
+        &mut img,
+        &|s| s.hub_rss_kib as f64,
+        max_rss,
+        Rgb([30, 150, 30]),
+    );
     plot(
         &mut img,
         &|s| s.orders as f64,
@@ -400,6 +519,26 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| here.with_file_name("virtual-printer"));
 
+    let hub = match args.no_hub {
+        true => None,
+        false => {
+            let bin = args
+                .hub
+                .clone()
+                .unwrap_or_else(|| here.with_file_name("cloud-hub"));
+            Some(Hub::start(bin, scratch.path()).await?)
+        }
+    };
+    let mut node_env = vec![("STORE_NODE__STORE__ID", SOAK_STORE.to_owned())];
+    if let Some(h) = &hub {
+        node_env.push((
+            "STORE_NODE__HUB__URL",
+            format!("ws://{}/api/v1/sync", h.addr),
+        ));
+        node_env.push(("STORE_NODE__HUB__TOKEN", h.node_token.clone()));
+    }
+    let node_env: Vec<(&str, &str)> = node_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
     eprintln!("starting {} ...", node_bin.display());
     let node_dir = scratch.path().join("node");
     let (node, addrs) = start(
@@ -413,6 +552,7 @@ async fn main() -> anyhow::Result<()> {
             "--data-dir",
         ],
         Some(&node_dir),
+        &node_env,
         &["store-node listening on ", "store-node mqtt on "],
     )?;
     let (base, mqtt_addr) = (addrs[0].clone(), addrs[1].clone());
@@ -437,6 +577,7 @@ async fn main() -> anyhow::Result<()> {
             &printer_bin,
             &["--tcp", "127.0.0.1:0", "--name", station, "--out"],
             Some(&out),
+            &[],
             &["listening on "],
         )?;
         let port: u16 = addr[0]
@@ -522,11 +663,22 @@ async fn main() -> anyhow::Result<()> {
         None => bail!("the node's MQTT address {mqtt_addr:?} has no port"),
     }
 
+    let hub_pid = hub.as_ref().map(|h| h.pid.clone());
+    let hub_rss = || {
+        hub_pid
+            .as_ref()
+            .map(|p| p.load(Ordering::Relaxed))
+            .filter(|p| *p != 0)
+            .and_then(|p| memory_kib(p as u32, "VmRSS:"))
+            .unwrap_or(0)
+    };
+    let hub_task = hub.map(|h| tokio::spawn(h.outage(day)));
     let mut samples = vec![Sample {
         secs: 0.0,
         hour: 0.0,
         orders: 0,
         rss_kib: memory_kib(pid, "VmRSS:").unwrap_or(0),
+        hub_rss_kib: hub_rss(),
     }];
     let mut tick = tokio::time::interval(Duration::from_secs(args.sample_secs));
     tick.tick().await;
@@ -537,19 +689,29 @@ async fn main() -> anyhow::Result<()> {
             hour: day.hour().min(24.0),
             orders: counts.orders.load(Ordering::Relaxed),
             rss_kib: memory_kib(pid, "VmRSS:").unwrap_or(0),
+            hub_rss_kib: hub_rss(),
         };
         eprintln!(
-            "{:5.0} s  {:5.1} h  {:5} orders  {:6.1} MiB",
+            "{:5.0} s  {:5.1} h  {:5} orders  node {:6.1} MiB  hub {:6.1} MiB",
             s.secs,
             s.hour,
             s.orders,
-            s.rss_kib as f64 / 1024.0
+            s.rss_kib as f64 / 1024.0,
+            s.hub_rss_kib as f64 / 1024.0
         );
         samples.push(s);
     }
     for t in tasks {
         let _ = t.await;
     }
+    let hub = match hub_task {
+        Some(t) => Some(t.await??),
+        None => None,
+    };
+    let caught_up = match &hub {
+        Some(_) => Some(hub_caught_up(&http, &base, &manager).await?),
+        None => None,
+    };
     eprintln!("the day is over; {} s of quiet ...", args.idle_secs);
     tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
     let idle = Sample {
@@ -557,6 +719,7 @@ async fn main() -> anyhow::Result<()> {
         hour: 24.0,
         orders: counts.orders.load(Ordering::Relaxed),
         rss_kib: memory_kib(pid, "VmRSS:").unwrap_or(0),
+        hub_rss_kib: hub_rss(),
     };
     samples.push(idle);
     if let Some(png) = &args.png {
@@ -564,19 +727,33 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let mib = |k: u64| k as f64 / 1024.0;
-    println!("| real time | day time | orders | node RSS |");
-    println!("|---:|---:|---:|---:|");
+    println!("| real time | day time | orders | node RSS | hub RSS |");
+    println!("|---:|---:|---:|---:|---:|");
     for s in &samples {
         let hh = s.hour.floor() as u64;
         let mm = ((s.hour - hh as f64) * 60.0) as u64;
+        let hub = match (&hub, s.hub_rss_kib) {
+            (None, _) => "no hub".to_owned(),
+            (Some(_), 0) => "down".to_owned(),
+            (Some(_), k) => format!("{:.1} MiB", mib(k)),
+        };
         println!(
-            "| {:.0} s | {hh:02}:{mm:02} | {} | {:.1} MiB |",
+            "| {:.0} s | {hh:02}:{mm:02} | {} | {:.1} MiB | {hub} |",
             s.secs,
             s.orders,
             mib(s.rss_kib)
         );
     }
     println!();
+    if let Some(secs) = caught_up {
+        println!(
+            "The hub was down from {:02}:{:02} to {:02}:{:02}; after the day it held every order the node took {secs:.1} s after the last one.",
+            HUB_DOWN.0 as u64,
+            (HUB_DOWN.0.fract() * 60.0) as u64,
+            HUB_DOWN.1 as u64,
+            (HUB_DOWN.1.fract() * 60.0) as u64,
+        );
+    }
     let c = &counts;
     println!(
         "Fresh demo node {:.1} MiB; after the day and {} s of quiet {:.1} MiB. {} orders, {} sign-ins \
@@ -594,5 +771,28 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(printers);
     drop(node);
+    drop(hub);
     Ok(())
+}
+
+/// Waits until the node says the hub has acknowledged all its events; returns how long that took.
+async fn hub_caught_up(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(300);
+    loop {
+        let status: Value = http
+            .get(format!("{base}/api/v1/sync/status"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if status["connected"] == true && status["events_waiting"] == 0 {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if Instant::now() > deadline {
+            bail!("the hub did not catch up within 5 minutes: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
