@@ -18,7 +18,7 @@ for (const [i, { document, types }] of GENERATED.entries()) {
   const out = join(dir, `${i}.d.ts`);
   execFileSync("npx", ["openapi-typescript", document, "-o", out], { stdio: "ignore" });
   if (readFileSync(out, "utf8") !== readFileSync(types, "utf8")) {
-    console.error(`${types} is stale (${document} changed): run \`npm run gen:api\` and commit it`);
+    console.error(`${types} is stale: not what openapi-typescript makes of ${document}; run \`npm run gen:api\` and commit it`);
     stale += 1;
   }
 }
