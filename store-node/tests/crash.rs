@@ -5,46 +5,20 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::burger_order;
 use serde_json::{Value, json};
+use test_support::{Server, node_command, spawn};
 
-struct Node {
-    child: Child,
-    base: String,
-}
-
-fn start(dir: &std::path::Path) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_store-node"))
-        .args([
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--mqtt-bind",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("store-node starts");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    // Keep draining stdout so the node never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let base = line
-        .trim()
-        .strip_prefix("store-node listening on ")
-        .expect("address line")
-        .to_owned();
-    Node { child, base }
+/// The demo node on the database in `dir`, as a process of its own (so SIGKILL is a crash).
+fn start(dir: &Path) -> Server {
+    spawn(node_command(
+        Path::new(env!("CARGO_BIN_EXE_store-node")),
+        dir,
+    ))
 }
 
 fn integrity_ok(dir: &std::path::Path) {
@@ -57,7 +31,7 @@ fn integrity_ok(dir: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_orders_survive_repeated_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_support::temp_dir();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -160,8 +134,7 @@ async fn acknowledged_orders_survive_repeated_sigkill() {
             let woke = tokio::time::timeout(left, ack_signal.notified()).await;
             assert!(woke.is_ok(), "round {round}: node stopped acknowledging");
         }
-        node.child.kill().unwrap(); // SIGKILL, mid-burst
-        node.child.wait().unwrap();
+        node.proc.kill(); // SIGKILL, mid-burst
         for c in clients {
             c.await.unwrap();
         }
@@ -210,7 +183,7 @@ async fn acknowledged_orders_survive_repeated_sigkill() {
 }
 
 /// Signs in to a node started with `start`.
-async fn login(http: &reqwest::Client, node: &Node, staff: &str, pin: &str) -> String {
+async fn login(http: &reqwest::Client, node: &Server, staff: &str, pin: &str) -> String {
     let r: Value = http
         .post(format!("{}/api/v1/auth/login", node.base))
         .json(&json!({"staff_id": staff, "pin": pin}))
@@ -229,7 +202,7 @@ async fn login(http: &reqwest::Client, node: &Node, staff: &str, pin: &str) -> S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_payment_approved_while_the_node_was_killed_is_recorded_once_after_restart() {
     use drivers::zvt::sim::{Scenario, SimOutcome, TerminalSim};
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_support::temp_dir();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -292,8 +265,7 @@ async fn a_card_payment_approved_while_the_node_was_killed_is_recorded_once_afte
         .unwrap()
     };
     assert_eq!(approved.len(), 1, "{approved:?}");
-    node.child.kill().unwrap(); // SIGKILL
-    node.child.wait().unwrap();
+    node.proc.kill(); // SIGKILL
     assert!(pay.await.unwrap().is_err(), "the till never got an answer");
 
     let mut node = start(dir.path());
@@ -341,8 +313,7 @@ async fn a_card_payment_approved_while_the_node_was_killed_is_recorded_once_afte
         .await
         .unwrap();
     assert_eq!(open["attempts"], json!([]), "{open}");
-    node.child.kill().unwrap();
-    node.child.wait().unwrap();
+    node.proc.kill();
 
     // Another restart records nothing more: exactly one payment, one event.
     let mut node = start(dir.path());
@@ -357,8 +328,7 @@ async fn a_card_payment_approved_while_the_node_was_killed_is_recorded_once_afte
         .await
         .unwrap();
     assert_eq!(o["paid"], total);
-    node.child.kill().unwrap();
-    node.child.wait().unwrap();
+    node.proc.kill();
     let conn = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
     let payments: i64 = conn
         .query_row(

@@ -68,7 +68,7 @@ async fn hub_staff_sign_in_at_the_till_even_with_the_hub_down() {
     let api = Api {
         http: reqwest::Client::new(),
     };
-    let hub_dir = tempfile::tempdir().unwrap();
+    let hub_dir = test_support::temp_dir();
     let hub = spawn(hub_command(&common::sqlite_url(hub_dir.path())));
     let h = hub.base.clone();
 
@@ -138,7 +138,7 @@ async fn hub_staff_sign_in_at_the_till_even_with_the_hub_down() {
         )
         .await;
     assert_eq!(st, 201, "{node_token}");
-    let node_dir = tempfile::tempdir().unwrap();
+    let node_dir = test_support::temp_dir();
     let start_node = || {
         spawn(node_command(
             node_dir.path(),

@@ -109,7 +109,7 @@ async fn scenario(database_url: String) {
     let proxy = Proxy::start(hub_addr).await;
 
     let mut nodes = vec![];
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let dirs: Vec<_> = (0..2).map(|_| test_support::temp_dir()).collect();
     for (i, dir) in dirs.iter().enumerate() {
         let (s, t) = api
             .call(
@@ -367,7 +367,7 @@ async fn scenario(database_url: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hub_and_two_nodes_converge_after_a_cut_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_support::temp_dir();
     scenario(common::sqlite_url(dir.path())).await;
 }
 

@@ -66,7 +66,7 @@ async fn scenario(database_url: String) {
     assert_eq!(s, 201, "{t}");
 
     // The demo node syncs its menu up to the hub.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_support::temp_dir();
     let node = spawn(node_command(
         dir.path(),
         STORE,
@@ -211,7 +211,7 @@ async fn scenario(database_url: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_order_reaches_the_kitchen_and_ready_reaches_the_customer_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_support::temp_dir();
     scenario(common::sqlite_url(dir.path())).await;
 }
 

@@ -1,47 +1,16 @@
-//! What the load generators share: starting the real server binaries as child
-//! processes, a scratch PostgreSQL database, JSON requests, and the same-run
-//! baselines (the disk's fsync rate, raw SQLite) their figures stand next to.
+//! What the load generators share: a scratch PostgreSQL database, JSON requests,
+//! and the same-run baselines (the disk's fsync rate, raw SQLite) their figures
+//! stand next to. Starting the real server binaries as child processes is
+//! `test_support::process`, shared with the tests.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-
-/// A child process, killed when dropped.
-pub struct Proc(pub Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts a process and returns it with the rest of the first stdout line that starts with `prefix`.
-pub fn start(mut cmd: Command, prefix: &str) -> anyhow::Result<(Proc, String)> {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting a process")?;
-    let out = child.stdout.take().context("piped stdout")?;
-    let proc = Proc(child);
-    let mut lines = BufReader::new(out).lines();
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix(prefix) {
-            let rest = rest.trim().to_owned();
-            // Keep draining stdout so the process never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return Ok((proc, rest));
-        }
-    }
-    bail!("the process ended before printing {prefix:?}")
-}
 
 /// Runs one SQL statement on the local PostgreSQL (127.0.0.1:5432, user postgres).
 pub fn psql(sql: &str) -> anyhow::Result<()> {

@@ -13,9 +13,7 @@
 //! Progress goes to stderr once a second; the report to stdout.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +24,7 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use loadgen::{cpu_seconds, fsync_rate, login, post_created, sqlite_rate};
 use serde_json::{Value, json};
+use test_support::{Proc, node_command, start};
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -53,41 +52,10 @@ struct Args {
     data_dir: PathBuf,
 }
 
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_node(bin: &Path, dir: &Path) -> anyhow::Result<(NodeProcess, String)> {
-    let mut child = Command::new(bin)
-        .args([
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--mqtt-bind",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let mut out = BufReader::new(child.stdout.take().context("no stdout")?);
-    let mut line = String::new();
-    out.read_line(&mut line)?;
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let base = line
-        .trim()
-        .strip_prefix("store-node listening on ")
-        .context("the node did not print its address")?
-        .to_owned();
-    Ok((NodeProcess(child), base))
+/// Starts the demo node on the database in `dir`; its process and base URL.
+fn start_node(bin: &Path, dir: &Path) -> anyhow::Result<(Proc, String)> {
+    let (p, mut found) = start(node_command(bin, dir), &["store-node listening on "])?;
+    Ok((p, found.remove(0)))
 }
 
 fn order() -> Value {
@@ -348,7 +316,7 @@ async fn main() -> anyhow::Result<()> {
         "throughput: {} clients for {} s",
         args.clients, args.seconds
     );
-    let pid = node.as_ref().map(|p| p.0.id());
+    let pid = node.as_ref().map(Proc::id);
     let cpu_before = pid.and_then(cpu_seconds);
     let batches_before = histogram_totals(&http, &base, "store_db_commit_batch_size").await;
     let (rate, lat) = throughput(&http, &base, &cashier, args.clients, args.seconds).await?;

@@ -52,12 +52,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ADMIN, Api, Proc, WAIT, hub_command, node_command, spawn};
+use common::{ADMIN, Api, WAIT, hub_command, node_command, spawn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use relay::{Link, Relay};
 use reqwest::Method;
 use serde_json::{Value, json};
+use test_support::Server;
 use tokio::time::{Instant, sleep};
 
 /// Each server is alone in its namespace, so a fixed port is free and survives a restart.
@@ -160,7 +161,7 @@ type Starter = Arc<dyn Fn() -> Command + Send + Sync>;
 /// The hub (slot 0) and the nodes (slots 1..=3) as processes, and how to start each again.
 #[derive(Default)]
 struct Fleet {
-    procs: Mutex<Vec<Option<Proc>>>,
+    procs: Mutex<Vec<Option<Server>>>,
     commands: Mutex<Vec<Starter>>,
 }
 
@@ -894,7 +895,7 @@ async fn hub_and_three_nodes_converge_under_chaos() {
             return;
         }
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = test_support::temp_dir();
     let hub = format!("http://{}:{PORT}", ns.inside(0));
     let api = Api {
         http: reqwest::Client::builder()
@@ -935,7 +936,7 @@ async fn hub_and_three_nodes_converge_under_chaos() {
     let mut relays = vec![];
     let node_dirs: Vec<_> = NODE_STORES
         .iter()
-        .map(|_| tempfile::tempdir().unwrap())
+        .map(|_| test_support::temp_dir())
         .collect();
     for (n, store) in NODE_STORES.iter().enumerate() {
         let (s, t) = api

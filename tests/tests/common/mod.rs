@@ -1,66 +1,25 @@
-//! What the cross-process tests share: the workspace's binaries started as
-//! child processes (killed when dropped), a poll with a deadline, and a fresh
-//! PostgreSQL database per test.
+//! What the cross-process tests share: the hub and node commands they start
+//! (through `test_support::spawn`, killed when dropped), a JSON client, a poll
+//! with a deadline, and a fresh PostgreSQL database per test.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use test_support::bin;
+pub use test_support::spawn;
 
 /// How long any single wait may take.
 pub const WAIT: Duration = Duration::from_secs(90);
-
-/// The workspace's binaries (built by `cargo test --workspace`).
-pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
-
-/// A running binary and the base URL it printed.
-pub struct Proc {
-    pub child: Child,
-    pub base: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts a binary and waits for its "listening on http://ADDR" line.
-pub fn spawn(mut cmd: Command) -> Proc {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("starts");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let base = line
-        .split("listening on ")
-        .nth(1)
-        .expect("address line")
-        .trim()
-        .to_owned();
-    Proc { child, base }
-}
 
 /// The platform admin token the tests start hubs with.
 pub const ADMIN: &str = "admin-token-for-tests-only";
 
 /// A hub on a free port over `database_url`, with [`ADMIN`] as its admin token.
 pub fn hub_command(database_url: &str) -> Command {
-    let mut cmd = Command::new(bin("cloud-hub"));
-    cmd.args(["--bind", "127.0.0.1:0", "--database-url", database_url])
-        .env("HUB_ADMIN_TOKEN", ADMIN);
+    let mut cmd = test_support::hub_command(&bin("cloud-hub"), database_url);
+    cmd.env("HUB_ADMIN_TOKEN", ADMIN);
     cmd
 }
 
@@ -71,19 +30,10 @@ pub fn node_command(dir: &std::path::Path, store: &str, hub_base: &str, token: &
         "ws://{}/api/v1/sync",
         hub_base.trim_start_matches("http://")
     );
-    let mut cmd = Command::new(bin("store-node"));
-    cmd.args([
-        "--demo",
-        "--bind",
-        "127.0.0.1:0",
-        "--mqtt-bind",
-        "127.0.0.1:0",
-        "--data-dir",
-    ])
-    .arg(dir)
-    .env("STORE_NODE__STORE__ID", store)
-    .env("STORE_NODE__HUB__URL", hub_ws)
-    .env("STORE_NODE__HUB__TOKEN", token);
+    let mut cmd = test_support::node_command(&bin("store-node"), dir);
+    cmd.env("STORE_NODE__STORE__ID", store)
+        .env("STORE_NODE__HUB__URL", hub_ws)
+        .env("STORE_NODE__HUB__TOKEN", token);
     cmd
 }
 

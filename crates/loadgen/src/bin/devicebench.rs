@@ -27,10 +27,10 @@
 //! stdout. Exits non-zero when a ticket or a message went missing.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,7 @@ use hdrhistogram::Histogram;
 use loadgen::{cpu_seconds, login, memory_kib, post_created};
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS, SubscribeReasonCode};
 use serde_json::{Value, json};
+use test_support::{Proc, node_command, start};
 use tokio::sync::mpsc;
 
 #[derive(Parser, Debug)]
@@ -97,58 +98,21 @@ fn max_ms(h: &Histogram<u64>) -> f64 {
 
 // ------------------------------------------------------------------ node
 
-/// The node's process; killed when dropped.
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A running node: its process, HTTP base URL and MQTT address.
 struct Node {
-    process: NodeProcess,
+    process: Proc,
     base: String,
     mqtt: String,
 }
 
 fn start_node(bin: &Path, dir: &Path, publish_rate: u32) -> anyhow::Result<Node> {
-    let mut child = Command::new(bin)
-        .args([
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--mqtt-bind",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .env(
-            "STORE_NODE__MQTT__MAX_PUBLISH_RATE",
-            publish_rate.to_string(),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stdout = child.stdout.take();
-    let process = NodeProcess(child);
-    let mut out = BufReader::new(stdout.context("the node's stdout is not piped")?);
-    let mut read = |prefix: &str| -> anyhow::Result<String> {
-        let mut line = String::new();
-        out.read_line(&mut line)?;
-        Ok(line
-            .trim()
-            .strip_prefix(prefix)
-            .with_context(|| format!("the node printed {line:?}, not {prefix:?}"))?
-            .to_owned())
-    };
-    let base = read("store-node listening on ")?;
-    let mqtt = read("store-node mqtt on ")?;
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let mut cmd = node_command(bin, dir);
+    cmd.env(
+        "STORE_NODE__MQTT__MAX_PUBLISH_RATE",
+        publish_rate.to_string(),
+    );
+    let (process, found) = start(cmd, &["store-node listening on ", "store-node mqtt on "])?;
+    let [base, mqtt] = <[String; 2]>::try_from(found).expect("one line per marker");
     Ok(Node {
         process,
         base,
@@ -747,7 +711,7 @@ async fn main() -> anyhow::Result<ExitCode> {
 
     eprintln!("starting {} ...", bin.display());
     let node = start_node(&bin, &scratch.path().join("node"), args.publish_rate)?;
-    let pid = node.process.0.id();
+    let pid = node.process.id();
     let base = node.base.clone();
     let http = reqwest::Client::builder().build()?;
     let manager = login(&http, &base, "manager", "2000").await?;

@@ -19,16 +19,17 @@
 //! Progress goes to stderr; a markdown table to stdout.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use loadgen::{fsync_rate, json_req, sqlite_batched, start, uuid_like};
+use loadgen::{fsync_rate, json_req, sqlite_batched, uuid_like};
 use relay::{Link, Relay};
 use serde_json::{Value, json};
+use test_support::{hub_command, start};
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -146,13 +147,10 @@ async fn main() -> anyhow::Result<()> {
 
     let admin = "offlinebench-admin-token-0123456789";
     eprintln!("starting cloud-hub on {backend} ...");
-    let mut hub_cmd = Command::new(bin_dir.join("cloud-hub"));
-    hub_cmd
-        .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
-        .env("HUB_ADMIN_TOKEN", admin)
-        .env("RUST_LOG", "warn");
-    let (_hub_proc, hub_addr) = start(hub_cmd, "cloud-hub listening on ")?;
-    let hub = hub_addr.trim_end_matches('/').to_owned();
+    let mut hub_cmd = hub_command(&bin_dir.join("cloud-hub"), &database_url);
+    hub_cmd.env("HUB_ADMIN_TOKEN", admin).stderr(Stdio::null());
+    let (_hub_proc, hub_addr) = start(hub_cmd, &["cloud-hub listening on "])?;
+    let hub = hub_addr[0].trim_end_matches('/').to_owned();
     let hub_sock: std::net::SocketAddr = hub
         .trim_start_matches("http://")
         .parse()
@@ -195,9 +193,10 @@ async fn main() -> anyhow::Result<()> {
             format!("ws://{}/api/v1/sync", relay.addr()),
         )
         .env("STORE_NODE__HUB__TOKEN", &node_token)
-        .env("RUST_LOG", "warn");
-    let (_node_proc, node_addr) = start(node_cmd, "store-node listening on ")?;
-    let node = node_addr.trim_end_matches('/').to_owned();
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    let (_node_proc, node_addr) = start(node_cmd, &["store-node listening on "])?;
+    let node = node_addr[0].trim_end_matches('/').to_owned();
     let login = |staff: &'static str, pin: &'static str| {
         let (http, node) = (http.clone(), node.clone());
         async move {

@@ -22,7 +22,7 @@
 mod baseline;
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,8 +30,9 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use loadgen::{json_req, start, uuid_like};
+use loadgen::{json_req, uuid_like};
 use serde_json::{Value, json};
+use test_support::{hub_command, start};
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -108,16 +109,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let admin = "hubbench-admin-token-0123456789";
     eprintln!("starting cloud-hub on {backend} ...");
-    let mut hub_cmd = Command::new(bin_dir.join("cloud-hub"));
+    let mut hub_cmd = hub_command(&bin_dir.join("cloud-hub"), &database_url);
     hub_cmd
-        .args(["--bind", "127.0.0.1:0", "--database-url", &database_url])
         .env("HUB_ADMIN_TOKEN", admin)
         // Each simulated customer signs in from its own address (sign-in limits are per IP).
         .env("HUB_TRUST_FORWARDED_FOR", "true")
-        .env("RUST_LOG", "warn");
-    let (hub_proc, hub_addr) = start(hub_cmd, "cloud-hub listening on ")?;
-    let hub_pid = hub_proc.0.id();
-    let hub = hub_addr.trim_end_matches('/').to_owned();
+        .stderr(Stdio::null());
+    let (hub_proc, hub_addr) = start(hub_cmd, &["cloud-hub listening on "])?;
+    let hub_pid = hub_proc.id();
+    let hub = hub_addr[0].trim_end_matches('/').to_owned();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
@@ -169,9 +169,10 @@ async fn main() -> anyhow::Result<()> {
             format!("{}/api/v1/sync", hub.replace("http://", "ws://")),
         )
         .env("STORE_NODE__HUB__TOKEN", &node_token)
-        .env("RUST_LOG", "warn");
-    let (_node_proc, node_addr) = start(node_cmd, "store-node listening on ")?;
-    let node = node_addr.trim_end_matches('/').to_owned();
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null());
+    let (_node_proc, node_addr) = start(node_cmd, &["store-node listening on "])?;
+    let node = node_addr[0].trim_end_matches('/').to_owned();
 
     // Wait until the demo menu reached the hub and online ordering is open.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -457,8 +458,9 @@ async fn main() -> anyhow::Result<()> {
     // 4. The floor: the same deliveries from a bare server, at the same pace.
     eprintln!("phase 4: baseline, a bare WebSocket server ...");
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("--baseline-server");
-    let (_baseline, url) = start(cmd, "baseline listening on ")?;
+    cmd.arg("--baseline-server").stderr(Stdio::null());
+    let (_baseline, mut url) = start(cmd, &["baseline listening on "])?;
+    let url = url.remove(0);
     let offsets: Vec<Duration> = acked
         .iter()
         .map(|(a, _)| a.duration_since(first_ack))

@@ -1,0 +1,74 @@
+//! What the tests and benchmarks that run the real servers share, so each does not
+//! carry its own copy: starting `store-node` and `cloud-hub` as child processes and
+//! waiting for their "listening on" lines ([`process`]), a free port, a temporary
+//! directory, and the domain's [`ManualClock`] for tests that move time by hand.
+//!
+//! Used only as a dev-dependency by the servers' tests and `tests/` (`e2e-tests`), and
+//! by `crates/loadgen` (itself a tool, never shipped). It spawns the server binaries by
+//! path and links neither server crate, so it cannot break the rule that nothing
+//! depends on a server.
+
+pub mod process;
+
+pub use domain::clock::{Clock, ManualClock, Millis};
+pub use process::{Proc, START_TIMEOUT, Server, bin, hub_command, node_command, spawn, start};
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+///
+/// Another process may take it before the caller binds it, so prefer starting a server
+/// on port 0 and reading the address it prints ([`spawn`]); this is for the rarer case
+/// where the port must be known before the server starts (an address given to a peer
+/// first, a restart that must come back on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}
+
+/// A new empty directory under the system's temporary directory, removed with
+/// everything in it when dropped. Named `edge-test-*` so a leftover (from a killed
+/// test run) says where it came from.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("edge-test-")
+        .tempdir()
+        .expect("creating a temporary directory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_can_be_bound() {
+        let port = free_port();
+        assert_ne!(port, 0);
+        let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        assert_eq!(l.local_addr().unwrap().port(), port);
+    }
+
+    #[test]
+    fn a_temp_dir_is_removed_when_dropped() {
+        let dir = temp_dir();
+        let path = dir.path().to_owned();
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("edge-test-")
+        );
+        std::fs::write(path.join("f"), b"x").unwrap();
+        drop(dir);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn the_manual_clock_is_the_domains() {
+        let clock = ManualClock::new(Millis::EPOCH);
+        clock.advance(std::time::Duration::from_secs(1));
+        let port: &dyn Clock = &clock;
+        assert_eq!(port.now().as_i64(), 1_000);
+    }
+}
