@@ -2,17 +2,29 @@
 //! orders on the LAN and keeps working with the internet down.
 //!
 //! `run` starts a node from a [`Config`] and returns a [`Running`] handle with
-//! the bound address, so tests and the load generator start the real server
-//! on port 0 with their own database. `main.rs` only parses flags, sets up
-//! logging and calls `run`.
+//! the bound address, so the tests start the real server on port 0 with their
+//! own database. `main.rs` only parses flags, sets up logging and calls `run`.
+//! (The load generator, `crates/loadgen`, starts the `store-node` binary as a
+//! separate process; it does not link this crate.)
 //!
-//! Module map: `config` (layered settings), `db` (SQLite, group commit),
-//! `events` (the event log and its wire form), `auth` (PIN sign-in, sessions,
-//! permission extractors), `http` (the REST API and the event stream),
-//! `demo` (demo menu and staff), `state` (what handlers share), `devices`
-//! (the device registry and health), `printing` (the durable print queue),
-//! `terminal` (card payments), `mqtt` (the embedded broker) and
-//! `device_bridge` (MQTT to domain events and back).
+//! Module map:
+//! - services: `orders` (placing, transitions, payments, refunds, station
+//!   done, the projection of orders that arrive by sync, the order views) and
+//!   `menu` (the stored menu, its edits and the in-memory cache);
+//! - the HTTP edge: `http` (the REST API and the event stream: thin handlers
+//!   that parse, authorise, call a service and map its error) and `auth` (PIN
+//!   sign-in, sessions, permission extractors). Only `http` and this file
+//!   import `crate::http` (`tests/tests/architecture.rs`);
+//! - storage: `db` (SQLite, the writer thread, group commit), `events` (the
+//!   event log and its wire form), `replay` (stored answers of idempotent
+//!   writes), `docs` (the shared automerge documents);
+//! - devices: `devices` (the registry and health), `printing` (the durable
+//!   print queue), `terminal` (card payments and their crash recovery), `mqtt`
+//!   (the embedded broker), `device_bridge` (MQTT to domain events and back);
+//! - the hub: `sync_client` (the sync link), `hub_keys` (the hub's token keys
+//!   and ended sessions);
+//! - `config` (layered settings), `state` (what the node's tasks share) and
+//!   `demo` (demo menu and staff).
 
 pub mod auth;
 pub mod config;
