@@ -28,3 +28,6 @@ pub use projection::project_remote;
 pub use view::{
     ListFilter, OrderView, PaymentResult, PaymentView, RefundView, get, list, load, payments_of,
 };
+
+#[cfg(test)]
+mod tests;
