@@ -46,7 +46,7 @@ pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
     let docs = docs.clone();
     db.write(move |ctx| -> anyhow::Result<()> {
         if load_menu(ctx.conn)?.is_none() {
-            store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }))?;
+            store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }), crate::db::now_ms())?;
         }
         for (id, name, role, hash) in hashed {
             let added = ctx.conn.execute(

@@ -288,7 +288,13 @@ async fn ensure_menu(
             modifier_groups: vec![],
             items: vec![],
         };
-        store_menu(ctx, &docs, empty, serde_json::json!({ "created": true }))
+        store_menu(
+            ctx,
+            &docs,
+            empty,
+            serde_json::json!({ "created": true }),
+            db::now_ms(),
+        )
     })
     .await
     .context("loading the menu")

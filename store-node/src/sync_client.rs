@@ -312,7 +312,7 @@ async fn in_writer(
                     if let Err(e) = menu.validate() {
                         tracing::warn!(error = %e, "the merged menu breaks a rule; serving it anyway");
                     }
-                    store_projection(ctx, menu, serde_json::json!({ "synced": true }))?;
+                    store_projection(ctx, menu, serde_json::json!({ "synced": true }), now_ms())?;
                     menu_changed = true;
                 }
                 if kind == DocKind::Roster {

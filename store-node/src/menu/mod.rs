@@ -14,7 +14,7 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 use sync::session::Docs;
 
-use crate::db::{Db, WriteCtx, WriteError, now_ms};
+use crate::db::{Db, WriteCtx, WriteError};
 use crate::events::kind;
 
 /// The menu with the version it was stored under.
@@ -103,22 +103,25 @@ pub fn load_menu(conn: &rusqlite::Connection) -> rusqlite::Result<Option<MenuSta
     .transpose()
 }
 
-/// A local menu change: into the catalog document (the source of truth), then its projection.
+/// A local menu change at `now`: into the catalog document (the source of truth), then its projection.
 pub fn store_menu(
     ctx: &mut WriteCtx<'_>,
     docs: &Mutex<Docs>,
     menu: Menu,
     change: serde_json::Value,
+    now: u64,
 ) -> Result<MenuState, EditError> {
     crate::docs::set_menu(ctx.conn, docs, &menu).map_err(EditError::Document)?;
-    store_projection(ctx, menu, change)
+    store_projection(ctx, menu, change, now)
 }
 
-/// Stores `menu` as the next version of the projection and appends `menu.changed`; returns the new state.
+/// Stores `menu` as the next version of the projection (updated at `now`) and appends
+/// `menu.changed`; returns the new state.
 pub fn store_projection(
     ctx: &mut WriteCtx<'_>,
     menu: Menu,
     change: serde_json::Value,
+    now: u64,
 ) -> Result<MenuState, EditError> {
     let version: i64 =
         ctx.conn
@@ -130,7 +133,7 @@ pub fn store_projection(
     ctx.conn.execute(
         "INSERT INTO menu (id, doc, version, updated_ms) VALUES (1, ?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_ms = excluded.updated_ms",
-        rusqlite::params![doc, version, now_ms() as i64],
+        rusqlite::params![doc, version, now as i64],
     )?;
     ctx.append(
         kind::MENU_CHANGED,
@@ -146,8 +149,15 @@ pub fn replace(
     ctx: &mut WriteCtx<'_>,
     docs: &Mutex<Docs>,
     menu: Menu,
+    now: u64,
 ) -> Result<MenuView, EditError> {
-    let next = store_menu(ctx, docs, menu, serde_json::json!({ "replaced": true }))?;
+    let next = store_menu(
+        ctx,
+        docs,
+        menu,
+        serde_json::json!({ "replaced": true }),
+        now,
+    )?;
     Ok(next.into())
 }
 
@@ -158,12 +168,13 @@ pub fn edit(
     docs: &Mutex<Docs>,
     change: serde_json::Value,
     edit: impl FnOnce(&mut Menu) -> Result<(), domain::menu::MenuError>,
+    now: u64,
 ) -> Result<MenuView, EditError> {
     let mut current = load_menu(ctx.conn)?
         .map(|m| m.menu)
         .ok_or(EditError::NotFound)?;
     edit(&mut current)?;
-    let next = store_menu(ctx, docs, current, change)?;
+    let next = store_menu(ctx, docs, current, change, now)?;
     Ok(next.into())
 }
 
