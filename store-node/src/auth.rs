@@ -24,8 +24,8 @@ use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 
 use crate::db::now_ms;
-use crate::http::error::ApiError;
 use crate::state::AppState;
+use api_kit::error::ApiError;
 
 /// A signed-in staff member.
 #[derive(Debug, Clone)]

@@ -352,6 +352,13 @@ pub enum WriteError {
     WriterGone,
 }
 
+impl WriteError {
+    /// The commit failed because the disk is full (`SQLITE_FULL`).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, WriteError::Sqlite(e) if is_disk_full(e))
+    }
+}
+
 type Completion = Box<dyn FnOnce(Result<(), Arc<rusqlite::Error>>) + Send>;
 /// A write job: runs inside a savepoint, returns whether it succeeded and how to answer after commit.
 type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Completion) + Send>;

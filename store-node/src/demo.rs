@@ -4,14 +4,14 @@
 
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context;
 use domain::menu::Menu;
 use domain::roles::{Pin, Role};
 use sync::session::Docs;
 
 use crate::auth::hash_pin;
 use crate::db::Db;
-use crate::http::error::ApiError;
-use crate::http::menu::{load_menu, store_menu};
+use crate::menu::{load_menu, store_menu};
 
 pub const MENU_JSON: &str = include_str!("../demo/menu.json");
 
@@ -44,9 +44,9 @@ pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
     })
     .await??;
     let docs = docs.clone();
-    db.write(move |ctx| -> Result<(), ApiError> {
+    db.write(move |ctx| -> anyhow::Result<()> {
         if load_menu(ctx.conn)?.is_none() {
-            store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }))?;
+            store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }), crate::db::now_ms())?;
         }
         for (id, name, role, hash) in hashed {
             let added = ctx.conn.execute(
@@ -56,11 +56,11 @@ pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
             if added == 1 {
                 // The roster document carries staff to the hub and the store's other nodes.
                 let entry = crate::docs::RosterEntry { name: name.into(), role: role.as_str().into(), pin_hash: hash, active: true };
-                crate::docs::set_staff(ctx.conn, &docs, id, &entry).map_err(ApiError::internal)?;
+                crate::docs::set_staff(ctx.conn, &docs, id, &entry)?;
             }
         }
         Ok(())
     })
     .await
-    .map_err(|e| anyhow::anyhow!("seeding demo data: {}", e.message))
+    .context("seeding demo data")
 }

@@ -28,9 +28,9 @@ use domain::device::DeviceKind;
 use serde::Deserialize;
 
 use crate::devices::HealthState;
-use crate::http::error::ApiError;
 use crate::mqtt::DeviceSignal;
 use crate::state::AppState;
+use api_kit::error::ApiError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,7 +131,7 @@ async fn log_health(state: Arc<AppState>) {
                     let dev = id.clone();
                     let written = state
                         .db
-                        .write(move |ctx| -> Result<(), ApiError> {
+                        .write(move |ctx| -> Result<(), crate::db::WriteError> {
                             let Some(d) = crate::devices::load(ctx.conn, &dev)? else {
                                 return Ok(());
                             };
@@ -150,7 +150,7 @@ async fn log_health(state: Arc<AppState>) {
                         Ok(()) => {
                             logged.insert(id, now);
                         }
-                        Err(e) => tracing::warn!(device = %id, error = %e.message, "could not log a device's health"),
+                        Err(e) => tracing::warn!(device = %id, error = %e, "could not log a device's health"),
                     }
                 }
             }
@@ -253,7 +253,16 @@ async fn on_bump(state: &Arc<AppState>, device: &str, payload: &[u8]) -> Result<
     let order = bump.order_id.to_string();
     state
         .db
-        .write(move |ctx| crate::http::orders::mark_station_done(ctx, &order, &bump.station, &by))
+        .write(move |ctx| -> Result<_, ApiError> {
+            let now = crate::db::now_ms();
+            Ok(crate::orders::mark_station_done(
+                ctx,
+                &order,
+                &bump.station,
+                &by,
+                now,
+            )?)
+        })
         .await?;
     Ok(())
 }

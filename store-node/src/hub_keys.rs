@@ -25,7 +25,9 @@ use serde_json::{Value, json};
 use sync::wire::EndedSession;
 
 use crate::auth::Session;
-use crate::http::error::ApiError;
+use api_kit::error::ApiError;
+
+use crate::db::WriteError;
 use crate::state::AppState;
 
 const META_KEY: &str = "hub_keys";
@@ -140,10 +142,10 @@ pub async fn accept_ended(state: &AppState, sessions: Vec<EndedSession>) -> anyh
 }
 
 /// Writes one `meta` entry durably.
-async fn store_meta(state: &AppState, key: &'static str, value: String) -> Result<(), String> {
+async fn store_meta(state: &AppState, key: &'static str, value: String) -> Result<(), WriteError> {
     state
         .db
-        .write(move |ctx| -> Result<(), ApiError> {
+        .write(move |ctx| -> Result<(), WriteError> {
             ctx.conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -152,7 +154,6 @@ async fn store_meta(state: &AppState, key: &'static str, value: String) -> Resul
             Ok(())
         })
         .await
-        .map_err(|e| e.message)
 }
 
 /// Whether a bearer token is a JWT (three dot-separated parts) rather than a

@@ -2,17 +2,29 @@
 //! orders on the LAN and keeps working with the internet down.
 //!
 //! `run` starts a node from a [`Config`] and returns a [`Running`] handle with
-//! the bound address, so tests and the load generator start the real server
-//! on port 0 with their own database. `main.rs` only parses flags, sets up
-//! logging and calls `run`.
+//! the bound address, so the tests start the real server on port 0 with their
+//! own database. `main.rs` only parses flags, sets up logging and calls `run`.
+//! (The load generator, `crates/loadgen`, starts the `store-node` binary as a
+//! separate process; it does not link this crate.)
 //!
-//! Module map: `config` (layered settings), `db` (SQLite, group commit),
-//! `events` (the event log and its wire form), `auth` (PIN sign-in, sessions,
-//! permission extractors), `http` (the REST API and the event stream),
-//! `demo` (demo menu and staff), `state` (what handlers share), `devices`
-//! (the device registry and health), `printing` (the durable print queue),
-//! `terminal` (card payments), `mqtt` (the embedded broker) and
-//! `device_bridge` (MQTT to domain events and back).
+//! Module map:
+//! - services: `orders` (placing, transitions, payments, refunds, station
+//!   done, the projection of orders that arrive by sync, the order views) and
+//!   `menu` (the stored menu, its edits and the in-memory cache);
+//! - the HTTP edge: `http` (the REST API and the event stream: thin handlers
+//!   that parse, authorise, call a service and map its error) and `auth` (PIN
+//!   sign-in, sessions, permission extractors). Only `http` and this file
+//!   import `crate::http` (`tests/tests/architecture.rs`);
+//! - storage: `db` (SQLite, the writer thread, group commit), `events` (the
+//!   event log and its wire form), `replay` (stored answers of idempotent
+//!   writes), `docs` (the shared automerge documents);
+//! - devices: `devices` (the registry and health), `printing` (the durable
+//!   print queue), `terminal` (card payments and their crash recovery), `mqtt`
+//!   (the embedded broker), `device_bridge` (MQTT to domain events and back);
+//! - the hub: `sync_client` (the sync link), `hub_keys` (the hub's token keys
+//!   and ended sessions);
+//! - `config` (layered settings), `state` (what the node's tasks share) and
+//!   `demo` (demo menu and staff).
 
 pub mod auth;
 pub mod config;
@@ -24,14 +36,17 @@ pub mod docs;
 pub mod events;
 pub mod http;
 pub mod hub_keys;
+pub mod menu;
 pub mod mqtt;
+pub mod orders;
 pub mod printing;
+pub mod replay;
 pub mod state;
 pub mod sync_client;
 pub mod terminal;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -43,8 +58,7 @@ use tokio::sync::{broadcast, oneshot};
 
 pub use config::Config;
 use db::Db;
-use http::error::ApiError;
-use http::menu::{load_menu, store_menu};
+use menu::{EditError, load_menu, store_menu};
 use state::{AppState, MenuState};
 
 /// A node that is serving.
@@ -129,9 +143,9 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
     let origin = db.origin.to_string();
     let docs = db
-        .write(move |ctx| docs::load(ctx.conn, &origin).map_err(|e| WriteErr(e.to_string())))
+        .write(move |ctx| docs::load(ctx.conn, &origin))
         .await
-        .map_err(|e| anyhow::anyhow!("loading the shared documents: {}", e.0))?;
+        .context("loading the shared documents")?;
     let docs = Arc::new(std::sync::Mutex::new(docs));
     if config.demo {
         demo::seed(&db, &docs).await?;
@@ -190,7 +204,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         config,
         db,
         bus,
-        menu: RwLock::new(Arc::new(menu)),
+        menu: menu::Cache::new(menu),
         sessions: Default::default(),
         hub_keys,
         lockout: Default::default(),
@@ -245,14 +259,6 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// A write error carried out of a writer closure.
-struct WriteErr(String);
-impl From<db::WriteError> for WriteErr {
-    fn from(e: db::WriteError) -> Self {
-        WriteErr(e.to_string())
-    }
-}
-
 /// The stored menu, or a new empty one in the configured currency; the catalog document follows it.
 async fn ensure_menu(
     db: &Db,
@@ -261,7 +267,7 @@ async fn ensure_menu(
 ) -> anyhow::Result<MenuState> {
     let currency = Currency::parse(&config.store.currency)?;
     let docs = docs.clone();
-    db.write(move |ctx| -> Result<MenuState, ApiError> {
+    db.write(move |ctx| -> Result<MenuState, EditError> {
         if let Some(m) = load_menu(ctx.conn)? {
             // A node from before the catalog document: the document starts from the stored menu.
             let has_doc = docs
@@ -269,7 +275,7 @@ async fn ensure_menu(
                 .map(|d| docs::menu_of(&d).is_some())
                 .unwrap_or(true);
             if !has_doc {
-                docs::set_menu(ctx.conn, &docs, &m.menu).map_err(ApiError::internal)?;
+                docs::set_menu(ctx.conn, &docs, &m.menu).map_err(EditError::Document)?;
             }
             return Ok(m);
         }
@@ -282,10 +288,16 @@ async fn ensure_menu(
             modifier_groups: vec![],
             items: vec![],
         };
-        store_menu(ctx, &docs, empty, serde_json::json!({ "created": true }))
+        store_menu(
+            ctx,
+            &docs,
+            empty,
+            serde_json::json!({ "created": true }),
+            db::now_ms(),
+        )
     })
     .await
-    .map_err(|e| anyhow::anyhow!("loading the menu: {}", e.message))
+    .context("loading the menu")
 }
 
 /// Adds (or replaces the PIN and role of) a staff member: how an installer creates the first owner.
@@ -302,7 +314,7 @@ pub async fn add_staff(
     let (bus, _) = broadcast::channel(1);
     let db = Db::open(&config.data_dir, 1, bus)?;
     let (id, name) = (id.to_owned(), name.to_owned());
-    db.write(move |ctx| -> Result<(), ApiError> {
+    db.write(move |ctx| -> anyhow::Result<()> {
         ctx.conn.execute(
             "INSERT INTO staff (id, name, role, pin_hash) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_hash = excluded.pin_hash, active = 1",
@@ -310,11 +322,10 @@ pub async fn add_staff(
         )?;
         // Into the roster document too, so the hub and the store's other nodes learn of them.
         let origin = ctx.origin().to_owned();
-        let docs = std::sync::Mutex::new(docs::load(ctx.conn, &origin).map_err(ApiError::internal)?);
+        let docs = std::sync::Mutex::new(docs::load(ctx.conn, &origin)?);
         let entry = docs::RosterEntry { name, role: role.as_str().into(), pin_hash: hash, active: true };
-        docs::set_staff(ctx.conn, &docs, &id, &entry).map_err(ApiError::internal)?;
+        docs::set_staff(ctx.conn, &docs, &id, &entry)?;
         Ok(())
     })
     .await
-    .map_err(|e| anyhow::anyhow!("{}", e.message))
 }

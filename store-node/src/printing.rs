@@ -43,10 +43,9 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::db::now_ms;
+use crate::db::{WriteError, now_ms};
 use crate::devices::{Device, HealthState, PrinterHealth};
-use crate::http::error::ApiError;
-use crate::http::orders::OrderView;
+use crate::orders::{OrderView, PaymentView};
 use crate::state::AppState;
 
 /// First wait after the database refused a lane's write (a full disk); doubles with each refusal.
@@ -305,11 +304,7 @@ pub fn kitchen_docs(order: &OrderView, reprint: bool) -> Vec<KitchenDoc> {
 }
 
 /// A customer receipt for an order and its payments so far.
-pub fn receipt_doc(
-    head: &Letterhead,
-    order: &OrderView,
-    payments: &[crate::http::orders::PaymentView],
-) -> ReceiptDoc {
+pub fn receipt_doc(head: &Letterhead, order: &OrderView, payments: &[PaymentView]) -> ReceiptDoc {
     let t = &order.order.totals;
     let mut taxes: BTreeMap<u32, i64> = BTreeMap::new();
     for l in &order.order.lines {
@@ -369,13 +364,25 @@ pub fn receipt_doc(
     }
 }
 
-fn render_err(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(format!("rendering a print job: {e}"))
+/// Why a print job could not be queued with the write that causes it.
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    #[error(transparent)]
+    Storage(#[from] rusqlite::Error),
+    #[error("rendering a print job: {0}")]
+    Render(String),
+}
+
+fn render_err(e: impl std::fmt::Display) -> EnqueueError {
+    EnqueueError::Render(e.to_string())
 }
 
 /// Queues the kitchen tickets of a new order on each station's kitchen printer.
 /// A station without a kitchen printer is left to its KDS screen.
-pub fn enqueue_kitchen(conn: &rusqlite::Connection, order: &OrderView) -> Result<usize, ApiError> {
+pub fn enqueue_kitchen(
+    conn: &rusqlite::Connection,
+    order: &OrderView,
+) -> Result<usize, EnqueueError> {
     let mut n = 0;
     for doc in kitchen_docs(order, false) {
         let printers =
@@ -405,9 +412,9 @@ pub fn enqueue_receipt(
     conn: &rusqlite::Connection,
     head: &Letterhead,
     order: &OrderView,
-    payments: &[crate::http::orders::PaymentView],
+    payments: &[PaymentView],
     kick_drawer: bool,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, EnqueueError> {
     let printers = crate::devices::printers(conn, DeviceKind::ReceiptPrinter, None)?;
     let Some(printer) = printers.first() else {
         return Ok(None);
@@ -532,7 +539,7 @@ pub async fn start(state: Arc<AppState>) -> anyhow::Result<tokio::task::JoinHand
     // Not fatal (a full disk refuses it): the jobs then wait out their delay.
     let resumed = state
         .db
-        .write(|ctx| -> Result<usize, ApiError> {
+        .write(|ctx| -> Result<usize, WriteError> {
             Ok(ctx.conn.execute(
                 "UPDATE print_jobs SET next_attempt_ms = ?1 WHERE state = 'queued' AND next_attempt_ms > ?1",
                 [now_ms() as i64],
@@ -540,7 +547,7 @@ pub async fn start(state: Arc<AppState>) -> anyhow::Result<tokio::task::JoinHand
         })
         .await;
     if let Err(e) = resumed {
-        tracing::warn!(error = %e.message, "could not make waiting print jobs due now");
+        tracing::warn!(error = %e, "could not make waiting print jobs due now");
     }
     let devices = state.db.read(|c| crate::devices::list(c, false)).await?;
     state.lanes.sync(&state, &devices);
@@ -719,10 +726,10 @@ struct DbBackoff {
 impl DbBackoff {
     /// Logs the refusal and waits (or until the lane is woken: a commit or the disk probe
     /// succeeded, so there may be room again).
-    async fn wait(&mut self, device: &str, e: &ApiError, wake: &Notify) {
+    async fn wait(&mut self, device: &str, e: &WriteError, wake: &Notify) {
         let wait = self.next.unwrap_or(DB_RETRY_FIRST);
         self.next = Some((wait * 2).min(DB_RETRY_MAX));
-        tracing::error!(device, error = %e.message, code = e.code, retry_in_ms = wait.as_millis() as u64,
+        tracing::error!(device, error = %e, disk_full = e.is_disk_full(), retry_in_ms = wait.as_millis() as u64,
             "print lane cannot write its queue; nothing is sent until it can");
         let _ = tokio::time::timeout(wait, wake.notified()).await;
     }
@@ -762,11 +769,11 @@ impl Outcome {
 
 /// Counts the attempt and moves the job's next try past this one's backoff; false when
 /// the job is no longer queued.
-async fn claim(state: &AppState, job_id: &str, retry_at_ms: u64) -> Result<bool, ApiError> {
+async fn claim(state: &AppState, job_id: &str, retry_at_ms: u64) -> Result<bool, WriteError> {
     let job = job_id.to_owned();
     state
         .db
-        .write(move |ctx| -> Result<bool, ApiError> {
+        .write(move |ctx| -> Result<bool, WriteError> {
             let n = ctx.conn.execute(
                 "UPDATE print_jobs SET attempts = attempts + 1, next_attempt_ms = ?1, updated_ms = ?2
                  WHERE id = ?3 AND state = 'queued'",
@@ -782,7 +789,7 @@ async fn retry_now(state: &AppState, device: &str) {
     let device = device.to_owned();
     let r = state
         .db
-        .write(move |ctx| -> Result<usize, ApiError> {
+        .write(move |ctx| -> Result<usize, WriteError> {
             Ok(ctx.conn.execute(
                 "UPDATE print_jobs SET next_attempt_ms = ?1 WHERE device_id = ?2 AND state = 'queued' AND next_attempt_ms > ?1",
                 rusqlite::params![now_ms() as i64, device],
@@ -790,7 +797,7 @@ async fn retry_now(state: &AppState, device: &str) {
         })
         .await;
     if let Err(e) = r {
-        tracing::error!(error = %e.message, "could not reschedule print jobs");
+        tracing::error!(error = %e, "could not reschedule print jobs");
     }
 }
 
@@ -850,12 +857,12 @@ async fn record(
     job_id: &str,
     after: JobState,
     result: &Result<(), String>,
-) -> Result<(), ApiError> {
+) -> Result<(), WriteError> {
     let job = job_id.to_owned();
     let err = result.as_ref().err().cloned();
     state
         .db
-        .write(move |ctx| -> Result<(), ApiError> {
+        .write(move |ctx| -> Result<(), WriteError> {
             let now = now_ms() as i64;
             ctx.conn.execute(
                 "UPDATE print_jobs SET state = ?1, last_error = ?2, updated_ms = ?3,

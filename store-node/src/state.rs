@@ -3,9 +3,8 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
-use domain::menu::Menu;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::broadcast;
 
@@ -13,12 +12,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::events::StoredEvent;
 
-/// The menu with the version it was stored under.
-#[derive(Debug, Clone)]
-pub struct MenuState {
-    pub menu: Menu,
-    pub version: i64,
-}
+pub use crate::menu::MenuState;
 
 pub struct AppState {
     pub config: Config,
@@ -27,7 +21,7 @@ pub struct AppState {
     pub db: Db,
     pub bus: broadcast::Sender<Arc<StoredEvent>>,
     /// Read-mostly copy of the stored menu; replaced after each committed edit.
-    pub menu: RwLock<Arc<MenuState>>,
+    pub menu: crate::menu::Cache,
     pub sessions: crate::auth::SessionCache,
     /// The hub's token keys, for staff signed in at the hub.
     pub hub_keys: crate::hub_keys::HubKeys,
@@ -60,17 +54,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn menu(&self) -> Arc<MenuState> {
-        self.menu
-            .read()
-            .map(|m| m.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.menu.get()
     }
 
     /// Installs a newer menu; an older version arriving late is ignored.
     pub fn set_menu(&self, next: MenuState) {
-        let mut slot = self.menu.write().unwrap_or_else(|p| p.into_inner());
-        if next.version > slot.version {
-            *slot = Arc::new(next);
-        }
+        self.menu.set(next)
     }
 }

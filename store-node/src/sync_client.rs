@@ -18,6 +18,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use api_kit::liveness::{Liveness, Tick};
 use futures_util::{SinkExt, StreamExt};
 use rusqlite::params;
@@ -32,7 +33,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::db::{WriteCtx, WriteError, now_ms};
 use crate::events::kind;
-use crate::http::menu::store_projection;
+use crate::menu::{EditError, store_projection};
 use crate::state::AppState;
 
 /// The log's version vector: per origin, the highest sequence number held.
@@ -241,7 +242,8 @@ impl EventStore for NodeLog<'_, '_> {
     fn append(&mut self, events: &[Event]) -> Result<(), LogError> {
         for e in events {
             self.ctx.append_remote(e).map_err(storage)?;
-            crate::http::orders::project_remote(self.ctx.conn, e).map_err(storage)?;
+            crate::orders::project_remote(self.ctx.conn, e)
+                .map_err(|e| LogError::Storage(e.to_string()))?;
         }
         Ok(())
     }
@@ -257,12 +259,21 @@ struct Outcome {
     acked_seq: Option<u64>,
 }
 
-#[derive(Debug)]
-struct SyncErr(String);
-impl From<WriteError> for SyncErr {
-    fn from(e: WriteError) -> Self {
-        SyncErr(e.to_string())
-    }
+/// Why a session call did not commit; its text goes to the hub in a `rejected` frame.
+#[derive(Debug, thiserror::Error)]
+enum SyncErr {
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("{0} lock poisoned")]
+    Poisoned(&'static str),
+    #[error("{code}: {0}", code = .0.code())]
+    Session(sync::session::SessionError),
+    #[error(transparent)]
+    Storage(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Roster(anyhow::Error),
+    #[error(transparent)]
+    Menu(#[from] EditError),
 }
 
 /// Runs a session call in a writer transaction; persists changed documents and the menu projection with it.
@@ -285,28 +296,27 @@ async fn in_writer(
     state
         .db
         .write(move |ctx| -> Result<Outcome, SyncErr> {
-            let mut session = session.lock().map_err(|_| SyncErr("session lock poisoned".into()))?;
-            let mut docs = docs.lock().map_err(|_| SyncErr("documents lock poisoned".into()))?;
+            let mut session = session.lock().map_err(|_| SyncErr::Poisoned("session"))?;
+            let mut docs = docs.lock().map_err(|_| SyncErr::Poisoned("documents"))?;
             let origin = ctx.origin().to_owned();
             let (send, changed) = {
                 let mut log = NodeLog { ctx, store: &store };
-                call(&mut session, &mut log, &mut docs).map_err(|e| SyncErr(format!("{}: {e}", e.code())))?
+                call(&mut session, &mut log, &mut docs).map_err(SyncErr::Session)?
             };
             let mut menu_changed = false;
             for kind in changed {
-                crate::docs::save(ctx.conn, &mut docs, kind).map_err(|e| SyncErr(e.to_string()))?;
+                crate::docs::save(ctx.conn, &mut docs, kind)?;
                 if kind == DocKind::Catalog
                     && let Some(menu) = crate::docs::menu_of(&docs)
                 {
                     if let Err(e) = menu.validate() {
                         tracing::warn!(error = %e, "the merged menu breaks a rule; serving it anyway");
                     }
-                    store_projection(ctx, menu, serde_json::json!({ "synced": true }))
-                        .map_err(|e| SyncErr(e.message))?;
+                    store_projection(ctx, menu, serde_json::json!({ "synced": true }), now_ms())?;
                     menu_changed = true;
                 }
                 if kind == DocKind::Roster {
-                    crate::docs::project_roster(ctx.conn, &docs).map_err(|e| SyncErr(e.to_string()))?;
+                    crate::docs::project_roster(ctx.conn, &docs).map_err(SyncErr::Roster)?;
                 }
             }
             // How much of our own history the hub has acknowledged. (What is still waiting is
@@ -403,8 +413,7 @@ async fn drive(
     let start = in_writer(state, &session, |s, log, docs| {
         Ok((s.start(log, docs)?, vec![]))
     })
-    .await
-    .map_err(|e| anyhow::anyhow!(e.0))?;
+    .await?;
     queue(out, start.send, start.parts)?;
     update(state, |h| {
         h.connected = true;
@@ -447,8 +456,8 @@ async fn drive(
                     {
                         Ok(o) => o,
                         Err(e) => {
-                            let _ = queue(out, vec![Frame::Error { code: "rejected".into(), message: e.0.clone() }], false);
-                            anyhow::bail!("sync stopped: {}", e.0);
+                            let _ = queue(out, vec![Frame::Error { code: "rejected".into(), message: e.to_string() }], false);
+                            anyhow::bail!("sync stopped: {e}");
                         }
                     }
                 }
@@ -471,8 +480,7 @@ async fn drive(
                 // session reads the log once per batch, not once per order.
                 while local.try_recv().is_ok() {}
                 in_writer(state, &session, |s, log, docs| Ok((s.flush(log, docs)?, vec![])))
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.0))?
+                    .await?
             }
             tick = live.tick() => match tick {
                 Tick::Ping => {
@@ -484,9 +492,9 @@ async fn drive(
         };
         record_health(state, &outcome);
         if outcome.menu_changed {
-            crate::http::menu::refresh_cache(state)
+            crate::menu::refresh(&state.db, &state.menu)
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .context("reading the synced menu")?;
         }
         queue(out, outcome.send, outcome.parts)?;
     }

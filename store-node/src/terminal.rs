@@ -28,18 +28,61 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use axum::response::Response;
 use domain::Ident;
 use domain::device::DeviceKind;
+use domain::money::Currency;
+use domain::payment::PaymentError;
 use drivers::terminal::{AuthorizeRequest, PaymentTerminal, TerminalError};
 use serde::{Deserialize, Serialize};
 
-use crate::db::now_ms;
+use crate::db::{WriteCtx, WriteError, now_ms};
 use crate::devices::{self, Transport};
-use crate::http::error::ApiError;
-use crate::http::idempotency;
+use crate::orders::{self, OrdersError, Tender};
+use crate::printing::Letterhead;
 use crate::state::AppState;
+
+/// Why a card payment was not taken (or an attempt not settled). `http::error` maps
+/// each case to the answer the API documents.
+#[derive(Debug, thiserror::Error)]
+pub enum CardError {
+    /// The order is missing, closed or has nothing due.
+    #[error(transparent)]
+    Order(#[from] OrdersError),
+    #[error(
+        "no card terminal is registered at this store: take cash, or register the terminal under Devices"
+    )]
+    NoTerminal,
+    #[error("the terminal cannot be asked for {0}")]
+    CurrencyUnsupported(Currency),
+    #[error("terminal {0} is taking another payment: wait for it to finish")]
+    TerminalBusy(String),
+    #[error(
+        "an earlier card payment for this order may have been charged and is not settled yet: \
+         a manager must check it (unsettled card payments) before the card is asked again"
+    )]
+    Unsettled,
+    /// What the terminal answered, or why it could not be asked.
+    #[error(transparent)]
+    Terminal(TerminalError),
+    #[error("terminal.password must be six digits")]
+    BadPassword,
+    #[error(transparent)]
+    Storage(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A poisoned lock or a blocking task that did not finish.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A payment the terminal approved, to be recorded ([`record_charged`]).
+#[derive(Debug)]
+pub struct Charged {
+    /// The `card_attempts` row it settles.
+    attempt: String,
+    amount: i64,
+    reference: String,
+}
 
 /// How often attempts cut off by a crash are retried while their terminal does
 /// not answer: soon enough that the till sees the payment within a minute of
@@ -69,7 +112,8 @@ impl Default for TerminalConfig {
 #[derive(Default)]
 pub struct Busy(Mutex<HashSet<String>>);
 
-struct Claim<'a>(&'a Busy, String);
+/// A terminal held for one payment (or one recovery question); released when dropped.
+pub struct Claim<'a>(&'a Busy, String);
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
         if let Ok(mut s) = self.0.0.lock() {
@@ -78,10 +122,10 @@ impl Drop for Claim<'_> {
     }
 }
 
-fn password(cfg: &TerminalConfig) -> Result<[u8; 3], ApiError> {
+fn password(cfg: &TerminalConfig) -> Result<[u8; 3], CardError> {
     let d = cfg.password.as_bytes();
     if d.len() != 6 || !d.iter().all(u8::is_ascii_digit) {
-        return Err(ApiError::internal("terminal.password must be six digits"));
+        return Err(CardError::BadPassword);
     }
     let bcd = |i: usize| ((d[i] - b'0') << 4) | (d[i + 1] - b'0');
     Ok([bcd(0), bcd(2), bcd(4)])
@@ -99,61 +143,26 @@ fn connect(t: &Transport, pw: [u8; 3]) -> Result<drivers::zvt::ZvtTerminal, Term
     }
 }
 
-fn map_error(e: TerminalError) -> ApiError {
-    use TerminalError::*;
-    match e {
-        Declined { code, message } => ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "card_declined",
-            format!(
-                "the card was declined ({message}, code {code:#04x}): ask for another card or cash"
-            ),
-        ),
-        Cancelled => ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "payment_cancelled",
-            "the payment was cancelled at the terminal",
-        ),
-        Timeout => ApiError::conflict(
-            "terminal_timeout",
-            "the terminal did not finish in time; the payment was aborted: nothing was charged",
-        ),
-        Busy => ApiError::conflict(
-            "terminal_busy",
-            "the terminal is busy with another transaction: wait and try again",
-        ),
-        Protocol(m) => ApiError::conflict(
-            "terminal_error",
-            format!(
-                "the terminal answered something we cannot read ({m}): check the terminal, then try again"
-            ),
-        ),
-        Io(m) => ApiError::conflict(
-            "terminal_unreachable",
-            format!("cannot reach the card terminal ({m}): check its cable or network"),
-        ),
-    }
-}
-
-/// `POST /api/v1/orders/{id}/payments` with `"method": "card"`.
-pub async fn pay_by_card(
-    state: &Arc<AppState>,
+/// Asks the card terminal (`terminal_id`, or the store's first) for the balance of order
+/// `order_id` and waits for the customer. The caller holds the request's `key` (with its
+/// `hash`), which the attempt keeps so crash recovery can store the answer under it; it
+/// then records the approved payment with [`record_charged`] while it still holds the
+/// returned [`Claim`]: until the payment is recorded its attempt is open, and crash
+/// recovery must not ask the terminal about it meanwhile.
+pub async fn charge<'a>(
+    state: &'a Arc<AppState>,
     staff: &str,
-    key: String,
-    hash: String,
+    key: &str,
+    hash: &str,
     order_id: uuid::Uuid,
     terminal_id: Option<Ident>,
-) -> Result<Response, ApiError> {
-    let _reservation = idempotency::reserve(state, staff, &key)?;
-    if let Some(r) = idempotency::stored(state, staff, &key, &hash).await? {
-        return Ok(r);
-    }
+) -> Result<(Charged, Claim<'a>), CardError> {
     let oid = order_id.to_string();
     let wanted = terminal_id.map(|t| t.as_str().to_owned());
     let (order, terminal) = state
         .db
         .read(move |c| {
-            let order = crate::http::orders::load_order(c, &oid)?;
+            let order = orders::load(c, &oid);
             let terminals = devices::printers(c, DeviceKind::CardTerminal, None)?;
             let terminal = match wanted {
                 Some(w) => terminals.into_iter().find(|t| t.id.as_str() == w),
@@ -162,46 +171,29 @@ pub async fn pay_by_card(
             Ok((order, terminal))
         })
         .await?;
-    let order = order.ok_or_else(|| ApiError::not_found("order"))?;
-    let terminal = terminal.ok_or_else(|| {
-        ApiError::unprocessable(
-            "no_card_terminal",
-            "no card terminal is registered at this store: take cash, or register the terminal under Devices",
-        )
-    })?;
+    let order = order?.ok_or(OrdersError::NotFound)?;
+    let terminal = terminal.ok_or(CardError::NoTerminal)?;
     if order.status.is_terminal() {
-        return Err(ApiError::conflict(
-            "order_closed",
-            format!("the order is {}: nothing to pay", order.status),
-        ));
+        return Err(OrdersError::Closed(order.status).into());
     }
     let due = order.order.totals.total - order.paid;
     if due <= 0 {
-        return Err(ApiError::conflict(
-            "already_paid",
-            "nothing is due on this order",
-        ));
+        return Err(OrdersError::Payment(PaymentError::NothingDue).into());
     }
     let currency = order.order.totals.currency;
-    let numeric = currency.numeric().ok_or_else(|| {
-        ApiError::unprocessable(
-            "currency_unsupported",
-            format!("the terminal cannot be asked for {currency}"),
-        )
-    })?;
+    let numeric = currency
+        .numeric()
+        .ok_or(CardError::CurrencyUnsupported(currency))?;
     let tid = terminal.id.as_str().to_owned();
     {
-        let mut busy = state.terminal_busy.0.lock().map_err(ApiError::internal)?;
+        let mut busy = state.terminal_busy.0.lock().map_err(poisoned)?;
         if !busy.insert(tid.clone()) {
-            return Err(ApiError::conflict(
-                "terminal_busy",
-                format!("terminal {tid} is taking another payment: wait for it to finish"),
-            ));
+            return Err(CardError::TerminalBusy(tid));
         }
     }
-    let _claim = Claim(&state.terminal_busy, tid.clone());
+    let claim = Claim(&state.terminal_busy, tid.clone());
     let pw = password(&state.config.terminal)?;
-    let attempt = open_attempt(state, &order_id.to_string(), &tid, due, staff, &key, &hash).await?;
+    let attempt = open_attempt(state, &order_id.to_string(), &tid, due, staff, key, hash).await?;
     let timeout = Duration::from_secs(state.config.terminal.timeout_secs.max(5));
     let transport = terminal.transport.clone();
     tracing::info!(order = %order_id, terminal = %tid, amount = due, "asking the card terminal for payment");
@@ -214,7 +206,7 @@ pub async fn pay_by_card(
         })
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(|e| CardError::Internal(e.to_string()))?;
     metrics::counter!("store_card_payments_total", "result" => match &outcome {
         Ok(_) => "approved",
         Err(TerminalError::Declined { .. }) => "declined",
@@ -252,36 +244,46 @@ pub async fn pay_by_card(
                     h.last_error = Some(msg);
                 });
             }
-            return Err(map_error(e));
+            return Err(CardError::Terminal(e));
         }
     };
     if approval.amount != due {
         tracing::warn!(order = %order_id, asked = due, approved = approval.amount, "the terminal approved a different amount; recording what it approved");
     }
-    let head = crate::printing::Letterhead::of(state);
-    let by = staff.to_owned();
-    let oid = order_id.to_string();
-    let resp =
-        idempotency::write_reserved(state, staff, key, hash, StatusCode::CREATED, move |ctx| {
-            mark_attempt(
-                ctx.conn,
-                &attempt,
-                "recorded",
-                Some(&approval.reference),
-                None,
-            )?;
-            crate::http::orders::record_card_payment(
-                ctx,
-                &head,
-                &oid,
-                approval.amount,
-                approval.reference,
-                &by,
-            )
-        })
-        .await?;
-    state.lanes.kick();
-    Ok(resp)
+    let charged = Charged {
+        attempt,
+        amount: approval.amount,
+        reference: approval.reference,
+    };
+    Ok((charged, claim))
+}
+
+/// Records an approved card payment of order `order_id` and settles its attempt, in the
+/// caller's transaction. Returns the payment and the order after it.
+pub fn record_charged(
+    ctx: &mut WriteCtx<'_>,
+    head: &Letterhead,
+    order_id: &str,
+    charged: Charged,
+    by: &str,
+    now: u64,
+) -> Result<serde_json::Value, OrdersError> {
+    mark_attempt(
+        ctx.conn,
+        &charged.attempt,
+        "recorded",
+        Some(&charged.reference),
+        None,
+    )?;
+    let tender = Tender::Card {
+        amount: charged.amount,
+        reference: charged.reference,
+    };
+    orders::record_payment(ctx, head, order_id, tender, by, now)
+}
+
+fn poisoned<T>(e: std::sync::PoisonError<T>) -> CardError {
+    CardError::Internal(e.to_string())
 }
 
 /// A card payment the node asked a terminal for and has not settled: the
@@ -319,7 +321,7 @@ async fn open_attempt(
     staff: &str,
     key: &str,
     hash: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, CardError> {
     let id = uuid::Uuid::now_v7().to_string();
     let row = (
         id.clone(),
@@ -331,7 +333,7 @@ async fn open_attempt(
     );
     state
         .db
-        .write(move |ctx| -> Result<(), ApiError> {
+        .write(move |ctx| -> Result<(), CardError> {
             let (id, order, device, staff, key, hash) = row;
             let open: i64 = ctx.conn.query_row(
                 "SELECT COUNT(*) FROM card_attempts WHERE order_id = ?1 AND state IN ('asking', 'unsettled')",
@@ -339,11 +341,7 @@ async fn open_attempt(
                 |r| r.get(0),
             )?;
             if open > 0 {
-                return Err(ApiError::conflict(
-                    "payment_unsettled",
-                    "an earlier card payment for this order may have been charged and is not settled yet: \
-                     a manager must check it (unsettled card payments) before the card is asked again",
-                ));
+                return Err(CardError::Unsettled);
             }
             let now = now_ms() as i64;
             ctx.conn.execute(
@@ -384,7 +382,7 @@ async fn settle_attempt(
     let id = id.to_owned();
     let written = state
         .db
-        .write(move |ctx| -> Result<bool, ApiError> {
+        .write(move |ctx| -> Result<bool, WriteError> {
             Ok(mark_attempt(
                 ctx.conn,
                 &id,
@@ -395,7 +393,7 @@ async fn settle_attempt(
         })
         .await;
     if let Err(e) = written {
-        tracing::warn!(error = %e.message, "could not settle a card attempt; the terminal will be asked again");
+        tracing::warn!(error = %e, "could not settle a card attempt; the terminal will be asked again");
     }
 }
 
@@ -430,7 +428,7 @@ pub async fn recover(state: Arc<AppState>) {
         let open = match recover_once(&state).await {
             Ok(open) => open,
             Err(e) => {
-                tracing::warn!(error = %e.message, "checking card payments cut off by a crash");
+                tracing::warn!(error = %e, "checking card payments cut off by a crash");
                 true
             }
         };
@@ -442,7 +440,7 @@ pub async fn recover(state: Arc<AppState>) {
 }
 
 /// One round; true while attempts remain to ask about.
-async fn recover_once(state: &Arc<AppState>) -> Result<bool, ApiError> {
+async fn recover_once(state: &Arc<AppState>) -> Result<bool, CardError> {
     let (attempts, terminals) = state
         .db
         .read(|c| {
@@ -466,7 +464,7 @@ async fn recover_once(state: &Arc<AppState>) -> Result<bool, ApiError> {
         };
         // A payment being taken on the terminal right now is not disturbed: next round.
         {
-            let mut busy = state.terminal_busy.0.lock().map_err(ApiError::internal)?;
+            let mut busy = state.terminal_busy.0.lock().map_err(poisoned)?;
             if !busy.insert(tid.clone()) {
                 remaining = true;
                 continue;
@@ -477,7 +475,7 @@ async fn recover_once(state: &Arc<AppState>) -> Result<bool, ApiError> {
         let transport = terminal.transport.clone();
         let last = tokio::task::spawn_blocking(move || connect(&transport, pw)?.last_transaction())
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(|e| CardError::Internal(e.to_string()))?;
         let last = match last {
             Ok(last) => last,
             Err(e) => {
@@ -502,12 +500,12 @@ async fn settle_from_terminal(
     state: &Arc<AppState>,
     attempt: CardAttempt,
     last: Option<drivers::terminal::Approval>,
-) -> Result<(), ApiError> {
-    let head = crate::printing::Letterhead::of(state);
+) -> Result<(), CardError> {
+    let head = Letterhead::of(state);
     let a = attempt.clone();
     let outcome = state
         .db
-        .write(move |ctx| -> Result<&'static str, ApiError> {
+        .write(move |ctx| -> Result<&'static str, CardError> {
             let Some(approval) = last else {
                 let note = "the terminal has no approved payment to repeat";
                 mark_attempt(ctx.conn, &a.id, "not_charged", None, Some(note))?;
@@ -523,7 +521,7 @@ async fn settle_from_terminal(
                 mark_attempt(ctx.conn, &a.id, "not_charged", None, Some(note))?;
                 return Ok("not charged");
             }
-            let order = crate::http::orders::load_order(ctx.conn, &a.order_id)?;
+            let order = orders::load(ctx.conn, &a.order_id)?;
             let due = order.map_or(0, |o| o.order.totals.total - o.paid);
             if approval.amount != a.amount || approval.amount > due {
                 let note = format!(
@@ -537,16 +535,10 @@ async fn settle_from_terminal(
             if !mark_attempt(ctx.conn, &a.id, "recorded", Some(&approval.reference), Some(note))? {
                 return Ok("settled already");
             }
-            let value = crate::http::orders::record_card_payment(
-                ctx,
-                &head,
-                &a.order_id,
-                approval.amount,
-                approval.reference,
-                &a.staff_id,
-            )?;
-            // The till's retry with the same key gets this payment back.
-            idempotency::store(ctx.conn, &a.staff_id, &a.idem_key, &a.request_hash, StatusCode::CREATED, &value)?;
+            let tender = Tender::Card { amount: approval.amount, reference: approval.reference };
+            let value = orders::record_payment(ctx, &head, &a.order_id, tender, &a.staff_id, now_ms())?;
+            // The till's retry with the same key gets this payment back (201, as it would have).
+            crate::replay::store(ctx.conn, &a.staff_id, &a.idem_key, &a.request_hash, 201, &value)?;
             Ok("recorded")
         })
         .await?;

@@ -707,3 +707,54 @@ fn operation_ids_are_unique() {
         }
     }
 }
+
+/// A stored order this node cannot read is an error with its own code, not a nil id or a
+/// `placed` order: the list, the order and a transition on it all answer 500 `corrupt_record`.
+#[tokio::test]
+async fn a_corrupt_order_row_is_a_500_not_a_default() {
+    let app = spawn_app().await;
+    let cashier = app.cashier().await;
+    let order = app.place(&cashier, "corrupt-1").await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let db = app.node.state.config.data_dir.join("store.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn.execute(
+        "UPDATE orders SET status = 'misplaced' WHERE id = ?1",
+        [&id],
+    )
+    .unwrap();
+
+    let (s, b) = app.get(&cashier, &format!("/api/v1/orders/{id}")).await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (500, Some("corrupt_record")),
+        "{b}"
+    );
+    let (s, b) = app.get(&cashier, "/api/v1/orders").await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (500, Some("corrupt_record")),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(
+            &cashier,
+            &format!("/api/v1/orders/{id}/cancel"),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (500, Some("corrupt_record")),
+        "{b}"
+    );
+
+    // A good id back, and the order reads again.
+    conn.execute("UPDATE orders SET status = 'placed' WHERE id = ?1", [&id])
+        .unwrap();
+    let (s, b) = app.get(&cashier, &format!("/api/v1/orders/{id}")).await;
+    assert_eq!((s, b["status"].as_str()), (200, Some("placed")), "{b}");
+}

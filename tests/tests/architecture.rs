@@ -164,3 +164,105 @@ fn dependencies_point_one_way() {
         }
     }
 }
+
+/// The `.rs` files under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("source directory reads") {
+        let path = entry.expect("directory entry reads").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Whether `code` (comments removed, whitespace squeezed out) names the module `http` of
+/// `crate` or `super`: a path (`crate::http::…`) or an item of a grouped import
+/// (`crate::{db, http::error}`).
+fn names_http(code: &str) -> bool {
+    for root in ["crate::", "super::"] {
+        let mut rest = code;
+        while let Some(at) = rest.find(root) {
+            let after = &rest[at + root.len()..];
+            if after.starts_with("http::")
+                || after.starts_with("http;")
+                || after.starts_with("http,")
+                || after.starts_with("http}")
+            {
+                return true;
+            }
+            if let Some(group) = after.strip_prefix('{') {
+                let (mut depth, mut item) = (0usize, String::new());
+                for c in group.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            if item == "http" || item.starts_with("http::") {
+                                return true;
+                            }
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    item.push(c);
+                }
+                if item == "http" || item.starts_with("http::") {
+                    return true;
+                }
+            }
+            rest = after;
+        }
+    }
+    false
+}
+
+/// Invariant: in the store node, HTTP is an edge. Only `http/` (the handlers) and `lib.rs`
+/// (which serves them) use `crate::http`; the services (`orders`, `menu`), the devices, the
+/// sync client and the rest never reach up into it, so they can be called without HTTP and
+/// the module graph has no cycle through the handlers.
+#[test]
+fn store_node_services_do_not_import_http() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store-node/src");
+    let mut files = vec![];
+    rust_files(&src, &mut files);
+    assert!(
+        files.iter().any(|f| f.ends_with("orders/mod.rs")),
+        "the scan finds the store node's sources"
+    );
+    let mut offenders = vec![];
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        if rel.starts_with("http") || rel == std::path::Path::new("lib.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let code: String = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+            .collect();
+        if names_http(&code) {
+            offenders.push(rel.display().to_string());
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "only store-node/src/http/ and lib.rs may use crate::http (ARCHITECTURE.md); found in {offenders:?}"
+    );
+}
+
+#[test]
+fn the_http_import_scan_sees_paths_and_groups() {
+    assert!(names_http("usecrate::http::error::ApiError;"));
+    assert!(names_http("letx=super::http::orders::load(c);"));
+    assert!(names_http("usecrate::{db::Db,http::menu};"));
+    assert!(names_http("usecrate::{http,db};"));
+    assert!(!names_http("useaxum::http::StatusCode;"));
+    assert!(!names_http(
+        "usecrate::{db::Db,https};usecrate::http_client;"
+    ));
+}

@@ -20,6 +20,7 @@ use super::idempotency;
 use crate::auth::{Auth, perm};
 use crate::db::now_ms;
 use crate::devices::{self, Device, DeviceView, Transport};
+use crate::orders::{self, OrdersError};
 use crate::printing::{self, JobKind, JobState, NewJob, PrintJob};
 use crate::state::AppState;
 
@@ -734,9 +735,8 @@ pub async fn receipt_copy(
         StatusCode::ACCEPTED,
         move |ctx| {
             let id = id.to_string();
-            let order = super::orders::load_order(ctx.conn, &id)?
-                .ok_or_else(|| ApiError::not_found("order"))?;
-            let payments = super::orders::payments_of(ctx.conn, &id)?;
+            let order = orders::load(ctx.conn, &id)?.ok_or(OrdersError::NotFound)?;
+            let payments = orders::payments_of(ctx.conn, &id)?;
             let job = printing::enqueue_receipt(ctx.conn, &head, &order, &payments, false)?
                 .ok_or_else(|| {
                     ApiError::unprocessable(

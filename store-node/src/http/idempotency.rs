@@ -9,13 +9,12 @@
 
 use std::sync::Arc;
 
+use super::error::ApiError;
+use crate::db::WriteCtx;
+use crate::replay;
+use crate::state::AppState;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rusqlite::OptionalExtension;
-
-use super::error::ApiError;
-use crate::db::{WriteCtx, now_ms};
-use crate::state::AppState;
 
 /// A key held for one request: removed from the in-flight set when dropped, however the request ends.
 pub struct Reservation<'a> {
@@ -66,23 +65,11 @@ pub async fn stored(
         key.to_owned(),
         request_hash.to_owned(),
     );
-    let row = state
-        .db
-        .read(move |c| {
-            c.prepare_cached(
-                "SELECT request_hash, status, body FROM idempotency WHERE principal = ?1 AND key = ?2",
-            )?
-            .query_row([&p, &k], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u16>(1)?, r.get::<_, String>(2)?)))
-            .optional()
-        })
-        .await?;
+    let row = state.db.read(move |c| replay::lookup(c, &p, &k)).await?;
     match row {
         None => Ok(None),
-        Some((hash, _, _)) if hash != h => Err(ApiError::unprocessable(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different request",
-        )),
-        Some((_, code, body)) => Ok(Some(replayed(code, body))),
+        Some(a) if a.request_hash != h => Err(key_reused()),
+        Some(a) => Ok(Some(replayed(a.status, a.body))),
     }
 }
 
@@ -99,28 +86,12 @@ fn replayed(code: u16, body: String) -> Response {
     r
 }
 
-/// Stores the answer to a request under its key, in the caller's transaction (with its effect).
-pub fn store(
-    conn: &rusqlite::Connection,
-    principal: &str,
-    key: &str,
-    request_hash: &str,
-    status: StatusCode,
-    value: &serde_json::Value,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO idempotency (principal, key, request_hash, status, body, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(rusqlite::params![
-        principal,
-        key,
-        request_hash,
-        status.as_u16(),
-        value.to_string(),
-        now_ms() as i64
-    ])?;
-    Ok(())
+/// 422: the same key with a different request.
+fn key_reused() -> ApiError {
+    ApiError::unprocessable(
+        "idempotency_key_reused",
+        "this Idempotency-Key was already used for a different request",
+    )
 }
 
 /// Runs a write under an optional idempotency key and answers with `status` and the JSON it returns.
@@ -159,24 +130,21 @@ where
     let outcome = state
         .db
         .write(move |ctx| -> Result<Outcome, ApiError> {
-            let stored: Option<(String, u16, String)> = ctx
-                .conn
-                .prepare_cached(
-                    "SELECT request_hash, status, body FROM idempotency WHERE principal = ?1 AND key = ?2",
-                )?
-                .query_row([&principal, &key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            if let Some((hash, code, body)) = stored {
-                if hash != request_hash {
-                    return Err(ApiError::unprocessable(
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was already used for a different request",
-                    ));
+            if let Some(a) = replay::lookup(ctx.conn, &principal, &key)? {
+                if a.request_hash != request_hash {
+                    return Err(key_reused());
                 }
-                return Ok(Outcome::Replay(code, body));
+                return Ok(Outcome::Replay(a.status, a.body));
             }
             let value = f(ctx)?;
-            store(ctx.conn, &principal, &key, &request_hash, status, &value)?;
+            replay::store(
+                ctx.conn,
+                &principal,
+                &key,
+                &request_hash,
+                status.as_u16(),
+                &value,
+            )?;
             Ok(Outcome::Fresh(value))
         })
         .await?;

@@ -1,7 +1,7 @@
-//! The menu: read by every signed-in client, edited by managers. The menu is
-//! stored as one JSON document with a version; every edit is validated by the
-//! domain rules, bumps the version and appends a `menu.changed` event in the
-//! same transaction.
+//! Menu routes: read by every signed-in client, edited by managers. The
+//! handlers parse and authorise; the menu service (`crate::menu`) checks each
+//! edit with the domain rules, bumps the version and appends `menu.changed` in
+//! the same transaction.
 
 use std::sync::Arc;
 
@@ -12,15 +12,15 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use domain::Ident;
 use domain::menu::{Item, Menu};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path};
 use super::idempotency;
 use crate::auth::{Auth, perm};
-use crate::db::{WriteCtx, now_ms};
-use crate::events::kind;
-use crate::state::{AppState, MenuState};
+use crate::db::now_ms;
+use crate::menu::{self, EditError, MenuView};
+use crate::state::AppState;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -33,84 +33,10 @@ pub fn router() -> Router<Arc<AppState>> {
         )
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MenuView {
-    /// Increases with every edit.
-    pub version: i64,
-    pub menu: Menu,
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SoldOut {
     pub sold_out: bool,
-}
-
-/// Loads the stored menu in a write transaction (authoritative, unlike the cache).
-pub fn load_menu(conn: &rusqlite::Connection) -> rusqlite::Result<Option<MenuState>> {
-    use rusqlite::OptionalExtension;
-    conn.query_row("SELECT doc, version FROM menu WHERE id = 1", [], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })
-    .optional()?
-    .map(|(doc, version)| {
-        serde_json::from_str::<Menu>(&doc)
-            .map(|menu| MenuState { menu, version })
-            .map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    0,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })
-    })
-    .transpose()
-}
-
-/// A local menu change: into the catalog document (the source of truth), then its projection.
-pub fn store_menu(
-    ctx: &mut WriteCtx<'_>,
-    docs: &std::sync::Mutex<sync::session::Docs>,
-    menu: Menu,
-    change: serde_json::Value,
-) -> Result<MenuState, ApiError> {
-    crate::docs::set_menu(ctx.conn, docs, &menu).map_err(ApiError::internal)?;
-    store_projection(ctx, menu, change)
-}
-
-/// Stores `menu` as the next version of the projection and appends `menu.changed`; returns the new state.
-pub fn store_projection(
-    ctx: &mut WriteCtx<'_>,
-    menu: Menu,
-    change: serde_json::Value,
-) -> Result<MenuState, ApiError> {
-    let version: i64 =
-        ctx.conn
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM menu", [], |r| {
-                r.get::<_, i64>(0)
-            })?
-            + 1;
-    let doc = serde_json::to_string(&menu).map_err(ApiError::internal)?;
-    ctx.conn.execute(
-        "INSERT INTO menu (id, doc, version, updated_ms) VALUES (1, ?1, ?2, ?3)
-         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_ms = excluded.updated_ms",
-        rusqlite::params![doc, version, now_ms() as i64],
-    )?;
-    ctx.append(
-        kind::MENU_CHANGED,
-        None,
-        serde_json::json!({ "version": version, "change": change }),
-    )?;
-    Ok(MenuState { menu, version })
-}
-
-fn menu_error(e: domain::menu::MenuError) -> ApiError {
-    use domain::menu::MenuError as E;
-    match e {
-        E::UnknownItem(_) => ApiError::not_found("menu item"),
-        E::UnknownModifier(_) => ApiError::not_found("modifier"),
-        other => ApiError::unprocessable("invalid_menu", other.to_string()),
-    }
 }
 
 /// Applies `edit` to the stored menu in one write; updates the cache after commit.
@@ -120,32 +46,16 @@ async fn edit(
     key: Option<String>,
     hash: String,
     change: serde_json::Value,
-    edit: impl FnOnce(&mut Menu) -> Result<(), ApiError> + Send + 'static,
+    edit: impl FnOnce(&mut Menu) -> Result<(), domain::menu::MenuError> + Send + 'static,
 ) -> ApiResult<Response> {
     let docs = state.docs.clone();
     let resp = idempotency::write(state, principal, key, hash, StatusCode::OK, move |ctx| {
-        let mut current = load_menu(ctx.conn)?
-            .map(|m| m.menu)
-            .ok_or_else(|| ApiError::not_found("menu"))?;
-        edit(&mut current)?;
-        let next = store_menu(ctx, &docs, current, change)?;
-        serde_json::to_value(MenuView {
-            version: next.version,
-            menu: next.menu,
-        })
-        .map_err(ApiError::internal)
+        let view = menu::edit(ctx, &docs, change, edit, now_ms())?;
+        serde_json::to_value(view).map_err(ApiError::internal)
     })
     .await?;
-    refresh_cache(state).await?;
+    menu::refresh(&state.db, &state.menu).await?;
     Ok(resp)
-}
-
-/// Re-reads the stored menu into the cache.
-pub async fn refresh_cache(state: &Arc<AppState>) -> ApiResult<()> {
-    if let Some(m) = state.db.read(load_menu).await? {
-        state.set_menu(m);
-    }
-    Ok(())
 }
 
 /// The current menu (staff, kiosks).
@@ -156,18 +66,7 @@ pub async fn read(
     State(state): State<Arc<AppState>>,
     _auth: Auth<perm::MenuRead>,
 ) -> ApiResult<Json<MenuView>> {
-    // From the database, not the cache: `menu.changed` is published at commit, before the
-    // cache is refreshed, and a client that saw the event must get at least that version.
-    let m = state
-        .db
-        .read(load_menu)
-        .await?
-        .ok_or_else(|| ApiError::not_found("menu"))?;
-    state.set_menu(m.clone());
-    Ok(Json(MenuView {
-        version: m.version,
-        menu: m.menu,
-    }))
+    Ok(Json(menu::current(&state.db, &state.menu).await?))
 }
 
 /// Replace the whole menu (import). Managers.
@@ -182,7 +81,7 @@ pub async fn replace(
     body: JsonBody<Menu>,
 ) -> ApiResult<Response> {
     let menu = body.value;
-    menu.validate().map_err(menu_error)?;
+    menu.validate().map_err(EditError::from)?;
     let docs = state.docs.clone();
     let resp = idempotency::write(
         &state,
@@ -191,16 +90,12 @@ pub async fn replace(
         body.hash,
         StatusCode::OK,
         move |ctx| {
-            let next = store_menu(ctx, &docs, menu, serde_json::json!({ "replaced": true }))?;
-            serde_json::to_value(MenuView {
-                version: next.version,
-                menu: next.menu,
-            })
-            .map_err(ApiError::internal)
+            let view = menu::replace(ctx, &docs, menu, now_ms())?;
+            serde_json::to_value(view).map_err(ApiError::internal)
         },
     )
     .await?;
-    refresh_cache(&state).await?;
+    menu::refresh(&state.db, &state.menu).await?;
     Ok(resp)
 }
 
@@ -231,7 +126,7 @@ pub async fn upsert_item(
         key.0,
         body.hash,
         change,
-        move |m| m.upsert_item(item).map_err(menu_error),
+        move |m| m.upsert_item(item),
     )
     .await
 }
@@ -257,11 +152,7 @@ pub async fn item_sold_out(
         key.0,
         body.hash,
         change,
-        move |m| {
-            m.set_item_sold_out(&id, flag)
-                .map(|_| ())
-                .map_err(menu_error)
-        },
+        move |m| m.set_item_sold_out(&id, flag).map(|_| ()),
     )
     .await
 }
@@ -287,11 +178,7 @@ pub async fn modifier_sold_out(
         key.0,
         body.hash,
         change,
-        move |m| {
-            m.set_modifier_sold_out(&id, flag)
-                .map(|_| ())
-                .map_err(menu_error)
-        },
+        move |m| m.set_modifier_sold_out(&id, flag).map(|_| ()),
     )
     .await
 }
