@@ -25,7 +25,7 @@
 //!   waits until the hub has acknowledged everything, and samples its memory too.
 //!
 //! Progress goes to stderr; a markdown table (simulated time, orders, RSS)
-//! goes to stdout. Optionally `--png FILE` draws RSS and orders over the day.
+//! goes to stdout. Optionally `--chart FILE.svg` draws RSS and orders over the day.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -80,9 +80,9 @@ struct Args {
     /// Where the node's database goes (default: a temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Draw RSS and orders over the day into this PNG.
+    /// Draw RSS and orders over the day into this SVG file.
     #[arg(long)]
-    png: Option<PathBuf>,
+    chart: Option<PathBuf>,
 }
 
 /// The store the node is and the hub knows.
@@ -450,49 +450,152 @@ struct Sample {
     hub_rss_kib: u64,
 }
 
-fn draw(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
-    use image::{Rgb, RgbImage};
-    let (w, h) = (800u32, 400u32);
-    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    let max_rss = samples
+/// Draws the day as an SVG chart: node and hub RSS (MiB, left axis) and the
+/// orders placed so far (right axis) over the simulated day, with the hub's
+/// outage shaded. SVG, so its labels are real text any browser shows.
+fn draw(path: &Path, samples: &[Sample], hub: bool) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let (w, h) = (860.0, 420.0);
+    let (left, right, top, bottom) = (70.0, 80.0, 50.0, 60.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let mib = |k: u64| k as f64 / 1024.0;
+    let max_mib = samples
         .iter()
-        .map(|s| s.rss_kib.max(s.hub_rss_kib))
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64
-        * 1.1;
-    let max_orders = samples.iter().map(|s| s.orders).max().unwrap_or(1).max(1) as f64 * 1.1;
+        .map(|s| mib(s.rss_kib.max(s.hub_rss_kib)))
+        .fold(10.0, f64::max);
+    let max_mib = (max_mib / 10.0).ceil() * 10.0;
+    let max_orders = samples.iter().map(|s| s.orders).max().unwrap_or(0).max(1) as f64;
     let max_t = samples.last().map_or(1.0, |s| s.secs).max(1.0);
-    let plot = |img: &mut RgbImage, value: &dyn Fn(&Sample) -> f64, max: f64, color: Rgb<u8>| {
-        for pair in samples.windows(2) {
-            for step in 0..=100 {
-                let f = step as f64 / 100.0;
-                let t = pair[0].secs + f * (pair[1].secs - pair[0].secs);
-                let v = value(&pair[0]) + f * (value(&pair[1]) - value(&pair[0]));
-                let x = ((t / max_t) * (w - 1) as f64) as u32;
-                let y = (h - 1) - ((v / max) * (h - 1) as f64) as u32;
-                for dy in 0..2 {
-                    if y + dy < h {
-                        img.put_pixel(x, y + dy, color);
-                    }
+    let x = |secs: f64| left + pw * secs / max_t;
+    let y = |v: f64, max: f64| top + ph - ph * v / max;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="DejaVu Sans, sans-serif" font-size="13">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{left}" y="24" font-size="16" font-weight="bold">A day of service at one store node: memory and orders</text>
+"##
+    );
+    if hub {
+        // The outage, in real seconds: the samples around the simulated hours.
+        let at = |hour: f64| {
+            samples
+                .iter()
+                .find(|s| s.hour >= hour)
+                .map_or(max_t, |s| s.secs)
+        };
+        let (a, b) = (x(at(HUB_DOWN.0)), x(at(HUB_DOWN.1)));
+        let _ = write!(
+            svg,
+            r##"<rect x="{a:.1}" y="{top}" width="{:.1}" height="{ph}" fill="#eeeeee"/>
+<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#666">hub down</text>
+"##,
+            b - a,
+            (a + b) / 2.0,
+            top + 16.0
+        );
+    }
+    // Axes, grid and labels.
+    for i in 0..=5 {
+        let v = max_mib * i as f64 / 5.0;
+        let yy = y(v, max_mib);
+        let o = max_orders * i as f64 / 5.0;
+        let _ = write!(
+            svg,
+            r##"<line x1="{left}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#dddddd"/>
+<text x="{:.1}" y="{:.1}" text-anchor="end">{v:.0} MiB</text>
+<text x="{:.1}" y="{:.1}">{o:.0}</text>
+"##,
+            left + pw,
+            left - 6.0,
+            yy + 4.0,
+            left + pw + 6.0,
+            yy + 4.0
+        );
+    }
+    for hour in (0..=24).step_by(4) {
+        let secs = max_t.min(
+            samples
+                .iter()
+                .find(|s| s.hour >= hour as f64)
+                .map_or(max_t, |s| s.secs),
+        );
+        let xx = x(secs);
+        let _ = writeln!(
+            svg,
+            r##"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{hour:02}:00</text>"##,
+            top + ph + 18.0
+        );
+    }
+    let _ = write!(
+        svg,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">time of day (simulated; the last point is after the quiet period)</text>
+<text x="{:.1}" y="{:.1}" text-anchor="end">orders placed</text>
+<line x1="{left}" x2="{left}" y1="{top}" y2="{:.1}" stroke="black"/>
+<line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="black"/>
+"##,
+        left + pw / 2.0,
+        h - 14.0,
+        w - 4.0,
+        top - 8.0,
+        top + ph,
+        left + pw,
+        top + ph,
+        top + ph
+    );
+    let line = |svg: &mut String, color: &str, value: &dyn Fn(&Sample) -> Option<f64>, max: f64| {
+        let mut d = String::new();
+        let mut pen_down = false;
+        for s in samples {
+            match value(s) {
+                Some(v) => {
+                    let _ = write!(
+                        d,
+                        "{}{:.1},{:.1} ",
+                        if pen_down { "L" } else { "M" },
+                        x(s.secs),
+                        y(v, max)
+                    );
+                    pen_down = true;
                 }
+                None => pen_down = false,
             }
         }
+        let _ = writeln!(
+            svg,
+            r##"<path d="{d}" fill="none" stroke="{color}" stroke-width="2.5"/>"##
+        );
     };
-    plot(&mut img, &|s| s.rss_kib as f64, max_rss, Rgb([200, 30, 30]));
-    plot(
-        &mut img,
-        &|s| s.hub_rss_kib as f64,
-        max_rss,
-        Rgb([30, 150, 30]),
-    );
-    plot(
-        &mut img,
-        &|s| s.orders as f64,
-        max_orders,
-        Rgb([30, 30, 200]),
-    );
-    img.save(path)?;
+    line(&mut svg, "#c0392b", &|s| Some(mib(s.rss_kib)), max_mib);
+    if hub {
+        line(
+            &mut svg,
+            "#27ae60",
+            &|s| (s.hub_rss_kib > 0).then(|| mib(s.hub_rss_kib)),
+            max_mib,
+        );
+    }
+    line(&mut svg, "#2c3e91", &|s| Some(s.orders as f64), max_orders);
+    let mut legend = vec![
+        ("#c0392b", "store node memory (RSS)"),
+        ("#2c3e91", "orders placed (right axis)"),
+    ];
+    if hub {
+        legend.insert(1, ("#27ae60", "cloud hub memory (RSS)"));
+    }
+    for (i, (color, label)) in legend.iter().enumerate() {
+        let lx = left + 10.0 + 230.0 * i as f64;
+        let _ = write!(
+            svg,
+            r##"<line x1="{lx:.1}" x2="{:.1}" y1="40" y2="40" stroke="{color}" stroke-width="3"/>
+<text x="{:.1}" y="44">{label}</text>
+"##,
+            lx + 20.0,
+            lx + 26.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    std::fs::write(path, svg)?;
     Ok(())
 }
 
@@ -722,8 +825,8 @@ async fn main() -> anyhow::Result<()> {
         hub_rss_kib: hub_rss(),
     };
     samples.push(idle);
-    if let Some(png) = &args.png {
-        draw(png, &samples)?;
+    if let Some(chart) = &args.chart {
+        draw(chart, &samples, hub.is_some())?;
     }
 
     let mib = |k: u64| k as f64 / 1024.0;
