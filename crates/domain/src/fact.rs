@@ -332,7 +332,12 @@ impl Order {
             return false;
         }
         let before = self.view.clone();
-        if other.snapshot_key() > self.view.snapshot_key() {
+        let same_snapshot = other.ticket == self.view.ticket
+            && other.channel == self.view.channel
+            && other.created_ms == self.view.created_ms
+            && other.rest == self.view.rest;
+        // The text is made only when the snapshots differ (never, from honest replicas).
+        if !same_snapshot && other.snapshot_key() > self.view.snapshot_key() {
             self.view.ticket = other.ticket.clone();
             self.view.channel = other.channel;
             self.view.created_ms = other.created_ms;
