@@ -1,7 +1,7 @@
 //! The merchant API over real HTTP on both databases: sold-out toggles reach a
 //! connected node's catalog, staff management (who works at a store, role
 //! changes, removal ending sessions, withdrawn invitations, the last owner
-//! kept), and the order list's filters.
+//! kept), and the order list's filters and its projection.
 
 mod common;
 
@@ -740,3 +740,94 @@ async fn orders_are_filtered(backend: Backend) {
     hub.stop().await;
 }
 both!(orders_are_filtered);
+
+/// Runs `sql` on the test's database directly, as an older hub would have left it.
+async fn raw_sql(db: &TestDb, backend: Backend, sql: &str) {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+/// The order list reads the hub's projection of the orders. A store whose log
+/// holds orders the projection lacks (logged before it took every order fact;
+/// migration 0005 lists such stores) has its log projected again, once, before
+/// its orders are listed.
+async fn orders_of_an_older_log_are_listed(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    hub.create_store("s1").await;
+    let token = hub.create_token("s1", "till").await;
+    let mut peer = Peer::new("s1", "node-1");
+    for (id, created) in [("o2", 2_000), ("o1", 1_000)] {
+        let order = json!({ "id": id, "ticket": id, "status": "placed", "channel": "pos", "created_ms": created });
+        peer.log.record(
+            "s1",
+            "node-1",
+            "order.created",
+            Some(id),
+            json!({ "order": order }),
+        );
+    }
+    let ready = json!({ "id": "o1", "ticket": "o1", "status": "ready", "channel": "pos", "created_ms": 1_000 });
+    peer.log.record(
+        "s1",
+        "node-1",
+        "order.changed",
+        Some("o1"),
+        json!({ "transition": "ready", "order": ready }),
+    );
+    // An order whose view gives no time: listed first, and passes no time filter.
+    let untimed = json!({ "id": "o0", "ticket": "o0", "status": "placed" });
+    peer.log.record(
+        "s1",
+        "node-1",
+        "order.created",
+        Some("o0"),
+        json!({ "order": untimed }),
+    );
+    peer.connect(&hub.ws_url(), &token).await.unwrap();
+    peer.wait_acked(4).await;
+    peer.disconnect().await;
+    let listed = hub.orders("s1").await;
+    hub.stop().await;
+
+    raw_sql(
+        &db,
+        backend,
+        "DELETE FROM orders; INSERT INTO order_replays (store_id) VALUES ('s1');",
+    )
+    .await;
+    let hub = TestHub::start(&db).await;
+    assert_eq!(hub.orders("s1").await, listed);
+    let b = hub.orders("s1").await;
+    let got: Vec<(&str, &str)> = b["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap(), o["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("o0", "placed"), ("o1", "ready"), ("o2", "placed")]);
+    assert_eq!(b["events"], 4);
+    let (st, b) = hub
+        .call("GET", "/api/v1/stores/s1/orders?until_ms=5000", None)
+        .await;
+    assert_eq!(st, 200);
+    let ids: Vec<&str> = b["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["o1", "o2"]);
+    hub.stop().await;
+}
+both!(orders_of_an_older_log_are_listed);

@@ -8,17 +8,8 @@
 
 use serde::Serialize;
 
-/// Event kinds on the stream.
-pub mod kind {
-    pub const ORDER_CREATED: &str = "order.created";
-    pub const ORDER_CHANGED: &str = "order.changed";
-    pub const MENU_CHANGED: &str = "menu.changed";
-    pub const PAYMENT_RECORDED: &str = "payment.recorded";
-    /// A payment given back (one per tender) when a paid order is cancelled or voided.
-    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
-    /// A device's health changed state (online, attention, offline); synced so the hub can show it.
-    pub const DEVICE_HEALTH: &str = "device.health";
-}
+/// Event kinds on the stream: the domain's, the one list both servers read.
+pub use domain::fact::kind;
 
 /// One row of the event log.
 #[derive(Debug, Clone)]

@@ -6,7 +6,6 @@
 //! Every handler carries its OpenAPI annotation (`super::openapi` assembles
 //! the document); answers are typed, so the document says what comes back.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -20,12 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sync::catalog::{read_menu, write_menu};
 use sync::doc::{DocKind, SharedDoc};
-use sync::log::Event;
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path, Query};
 use crate::auth::{PlatformAdmin, StoreAccess, perm};
-use crate::db::online::join_views;
+use crate::db::online::OrderQuery;
 use crate::hub::{HUB_REPLICA, Hub, StoreError, StoreState, now_ms, token_hash};
 
 pub(crate) fn check_id(id: &str) -> ApiResult<()> {
@@ -432,42 +430,6 @@ pub async fn put_menu(
     Ok(view)
 }
 
-/// The orders the synced events describe: each `order.created` event's
-/// `data.order`, joined with the `data.order` of every other event of the same
-/// subject (`order.changed`, `payment.recorded`, `payment.refunded`) by
-/// `online::join_views`, so
-/// the answer does not depend on the order the events are read in: two nodes
-/// of a store each record part of an order's progress, and the furthest status
-/// and the most paid win.
-pub fn project_orders(events: &[Event]) -> Vec<Value> {
-    let mut orders: Vec<Value> = vec![];
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for e in events.iter().filter(|e| e.kind == "order.created") {
-        let (Some(subject), Some(order)) = (e.subject.as_deref(), e.data.get("order")) else {
-            continue;
-        };
-        if order.is_object() && !index.contains_key(subject) {
-            index.insert(subject, orders.len());
-            orders.push(order.clone());
-        }
-    }
-    let updates = events.iter().filter(|e| {
-        matches!(
-            e.kind.as_str(),
-            "order.created" | "order.changed" | "payment.recorded" | "payment.refunded"
-        )
-    });
-    for e in updates {
-        let (Some(subject), Some(order)) = (e.subject.as_deref(), e.data.get("order")) else {
-            continue;
-        };
-        if let (Some(&i), true) = (index.get(subject), order.is_object()) {
-            orders[i] = join_views(&orders[i], order);
-        }
-    }
-    orders
-}
-
 /// The filters of `GET /api/v1/stores/{id}/orders` (those of the node's order list).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -486,16 +448,6 @@ pub struct OrderFilter {
     /// At most this many: the newest (1 to 500, default 100).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-}
-
-/// A checked [`OrderFilter`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderQuery {
-    pub statuses: Vec<OrderStatus>,
-    pub channels: Vec<Channel>,
-    pub since_ms: i64,
-    pub until_ms: i64,
-    pub limit: usize,
 }
 
 fn parse_list<T>(
@@ -543,38 +495,6 @@ impl OrderFilter {
     }
 }
 
-impl OrderQuery {
-    /// Whether an order (as the node recorded it: `status`, `channel`, `created_ms`) passes.
-    /// An order without a readable field passes no filter on that field.
-    pub fn admits(&self, order: &Value) -> bool {
-        let text = |k: &str| order.get(k).and_then(Value::as_str);
-        let status_ok = self.statuses.is_empty()
-            || text("status")
-                .and_then(OrderStatus::parse)
-                .is_some_and(|s| self.statuses.contains(&s));
-        let channel_ok = self.channels.is_empty()
-            || text("channel")
-                .and_then(Channel::parse)
-                .is_some_and(|c| self.channels.contains(&c));
-        let filtered_by_time = self.since_ms > 0 || self.until_ms < i64::MAX;
-        let created = order.get("created_ms").and_then(Value::as_i64);
-        let time_ok = match created {
-            Some(t) => t >= self.since_ms && t < self.until_ms,
-            None => !filtered_by_time,
-        };
-        status_ok && channel_ok && time_ok
-    }
-
-    /// The orders that pass, oldest first (by `created_ms`; the order the
-    /// nodes recorded them in otherwise): the newest `limit` of them.
-    pub fn apply(&self, orders: Vec<Value>) -> Vec<Value> {
-        let mut kept: Vec<Value> = orders.into_iter().filter(|o| self.admits(o)).collect();
-        kept.sort_by_key(|o| o.get("created_ms").and_then(Value::as_i64).unwrap_or(0));
-        let skip = kept.len().saturating_sub(self.limit);
-        kept.split_off(skip)
-    }
-}
-
 /// A store's orders, as its nodes recorded them.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderList {
@@ -601,10 +521,15 @@ pub async fn get_orders(
     if !hub.db.store_exists(&store_id).await? {
         return Err(ApiError::not_found("store"));
     }
-    let events = hub.db.events(&store_id).await?;
+    // Read from the hub's projection of the store's order facts (`db::online`), not by replaying its log.
+    hub.db
+        .replay_orders_once(&store_id, now_ms(), &hub.online.replica)
+        .await?;
+    let orders = hub.db.store_orders(&store_id, &query).await?;
+    let events = hub.db.event_count(&store_id).await?;
     Ok(Json(OrderList {
-        orders: query.apply(project_orders(&events)),
-        events: events.len(),
+        orders,
+        events: usize::try_from(events).map_err(ApiError::internal)?,
     }))
 }
 
@@ -880,10 +805,6 @@ pub async fn get_settings(
 mod tests {
     use super::*;
 
-    fn order(id: &str, status: &str, channel: &str, created_ms: i64) -> Value {
-        json!({ "id": id, "status": status, "channel": channel, "created_ms": created_ms })
-    }
-
     #[test]
     fn order_filters_check_their_input() {
         let ok = |f: OrderFilter| f.check().map(|q| q.limit).map_err(|e| e.code);
@@ -912,49 +833,6 @@ mod tests {
         assert_eq!(ok(f), Err("invalid_query"));
     }
 
-    #[test]
-    fn orders_are_filtered_oldest_first_keeping_the_newest() {
-        let orders = vec![
-            order("a", "placed", "pos", 10),
-            order("b", "ready", "online", 30),
-            order("c", "placed", "online", 20),
-            json!({ "id": "d" }),
-        ];
-        let q = OrderFilter {
-            status: Some("placed".into()),
-            ..Default::default()
-        }
-        .check()
-        .unwrap();
-        let ids = |v: Vec<Value>| {
-            v.iter()
-                .map(|o| o["id"].as_str().unwrap_or("").to_owned())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(ids(q.apply(orders.clone())), ["a", "c"]);
-        let all = OrderFilter::default().check().unwrap();
-        assert_eq!(ids(all.apply(orders.clone())), ["d", "a", "c", "b"]);
-        let window = OrderFilter {
-            since_ms: Some(15),
-            until_ms: Some(30),
-            ..Default::default()
-        }
-        .check()
-        .unwrap();
-        assert_eq!(
-            ids(window.apply(orders.clone())),
-            ["c"],
-            "an order without a time passes no time filter"
-        );
-        let one = OrderFilter {
-            limit: Some(1),
-            ..Default::default()
-        }
-        .check()
-        .unwrap();
-        assert_eq!(ids(one.apply(orders)), ["b"]);
-    }
-
     proptest::proptest! {
         /// Query strings are outside bytes: any filter text is either refused
         /// with `invalid_query` or gives a query whose limit is in range.
@@ -970,7 +848,6 @@ mod tests {
             match f.check() {
                 Ok(q) => {
                     proptest::prop_assert!((1..=500).contains(&q.limit));
-                    let _ = q.apply(vec![json!({ "id": "x", "created_ms": 5 }), json!(null)]);
                 }
                 Err(e) => proptest::prop_assert_eq!(e.code, "invalid_query"),
             }

@@ -26,6 +26,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use domain::fact::OrderView;
 use domain::menu::{LineRequest, Menu};
 use domain::order::{Channel, Fulfillment, OrderDraft, PricedOrder, price_order};
 use domain::status::OrderStatus;
@@ -265,22 +266,6 @@ pub async fn price_cart(
     Ok(Json(PricedCart { order, ordering }))
 }
 
-/// An order as the store node's API shows it (`store-node`'s `OrderView`): what
-/// the hub writes into `order.created`, so the node projects it like its own.
-#[derive(Debug, Serialize)]
-struct NodeOrderView<'a> {
-    id: uuid::Uuid,
-    ticket: String,
-    status: OrderStatus,
-    #[serde(flatten)]
-    order: &'a PricedOrder,
-    created_ms: i64,
-    updated_ms: i64,
-    created_by: Option<String>,
-    paid: i64,
-    stations_done: Vec<String>,
-}
-
 /// A customer's order.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CustomerOrder {
@@ -300,19 +285,17 @@ pub struct CustomerOrder {
 }
 
 fn customer_view(row: &OrderRow) -> ApiResult<CustomerOrder> {
-    let order: PricedOrder = serde_json::from_value(row.snapshot.clone())
+    let order: PricedOrder = row
+        .view
+        .priced()
         .map_err(|e| ApiError::internal(format!("order {}: {e}", row.id)))?;
     Ok(CustomerOrder {
         id: row.id.clone(),
         store_id: row.store_id.clone(),
         ticket: row.ticket.clone(),
-        status: OrderStatus::parse(&row.status).unwrap_or(OrderStatus::Placed),
+        status: row.view.status,
         order,
-        paid: row
-            .snapshot
-            .get("paid")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
+        paid: row.view.progress().paid,
         payment: row
             .payment
             .clone()
@@ -367,19 +350,14 @@ pub async fn place_order(
     let order_id = uuid::Uuid::now_v7();
     let now = now_ms();
     let payment = serde_json::to_value(WebPayment::PayAtPickup).map_err(ApiError::internal)?;
+    let at_ms = u64::try_from(now).map_err(ApiError::internal)?;
     let view = |ticket: u64| {
-        serde_json::to_value(NodeOrderView {
-            id: order_id,
-            ticket: TicketNumber::nth(WEB_PREFIX, ticket).to_string(),
-            status: OrderStatus::Placed,
-            order: &priced,
-            created_ms: now,
-            updated_ms: now,
-            created_by: None,
-            paid: 0,
-            stations_done: vec![],
-        })
-        .unwrap_or(Value::Null)
+        OrderView::placed(
+            order_id,
+            TicketNumber::nth(WEB_PREFIX, ticket).to_string(),
+            &priced,
+            at_ms,
+        )
     };
     let placed = hub
         .db

@@ -1,7 +1,8 @@
 //! The restaurant domain: money and taxes, the menu and how an order line is
 //! checked against it, orders and their lifecycle, ticket numbers, events and
-//! hybrid logical clocks, staff roles and permissions, the device registry's rules,
-//! and a store's opening hours.
+//! hybrid logical clocks, the facts that cross the wire (`fact`: event kinds,
+//! their payloads and the `Order` they fold into), staff roles and
+//! permissions, the device registry's rules, and a store's opening hours.
 //!
 //! This crate is pure: it does no IO and knows nothing about SQLite, HTTP,
 //! MQTT or a runtime. Servers (the store node, the cloud hub) hold the state
@@ -10,6 +11,7 @@
 
 pub mod clock;
 pub mod device;
+pub mod fact;
 pub mod hours;
 pub mod menu;
 pub mod money;

@@ -5,9 +5,11 @@
 //! log and documents are durable, as on disk). Scripts read like a story:
 //! create, place orders, edit menus, partition, heal, run until quiet, compare.
 //!
-//! Invariants are checked as the simulation runs, not only at the end: no
-//! order's status (the fold of its events) ever moves backwards on any replica,
-//! and no event id is ever held twice.
+//! Orders are recorded as the domain's facts (`domain::fact`), in the form a
+//! store node logs them, and read back with `Order::apply`, the rule every
+//! projection uses. Invariants are checked as the simulation runs, not only at
+//! the end: no order's status (the fold of its facts) ever moves backwards on
+//! any replica, every fact parses, and no event id is ever held twice.
 //!
 //! Sessions run with a frame budget of [`SIM_FRAME_BUDGET`] bytes instead of
 //! megabytes, so every run fills frames by bytes and cuts documents' sync
@@ -15,9 +17,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use domain::fact::{Fact, Order, OrderChange, OrderFact, OrderView};
 use domain::menu::Menu;
-use domain::status::{LifecycleEvent, OrderStatus, Transition, fold};
-use serde_json::json;
+use domain::status::{OrderStatus, Transition};
+use serde_json::{Map, json};
 
 use crate::catalog::{read_menu, write_menu};
 use crate::doc::{DocKind, SharedDoc};
@@ -74,8 +77,10 @@ pub struct Replica {
     pub log: MemoryLog,
     pub docs: Docs,
     sessions: BTreeMap<String, Session>,
-    /// Each order's lifecycle events held here, kept as they arrive.
-    orders: BTreeMap<String, Vec<LifecycleEvent>>,
+    /// Each order as the facts held here describe it, joined as they arrive.
+    orders: BTreeMap<String, Order>,
+    /// Events held here that do not parse as facts (the simulator records none).
+    unreadable: Vec<String>,
     /// Highest status each order has shown here.
     shown: BTreeMap<String, OrderStatus>,
 }
@@ -92,40 +97,52 @@ impl Replica {
             docs,
             sessions: BTreeMap::new(),
             orders: BTreeMap::new(),
+            unreadable: vec![],
             shown: BTreeMap::new(),
         }
     }
 
     fn index(&mut self, e: &Event) {
-        if let (Some(subject), Some(ev)) = (&e.subject, lifecycle(e)) {
-            self.orders.entry(subject.clone()).or_default().push(ev);
+        match order_view(e) {
+            Ok(Some(view)) => match self.orders.get_mut(&view.id) {
+                Some(order) => {
+                    order.join(&view);
+                }
+                None => {
+                    self.orders.insert(view.id.clone(), Order::new(view));
+                }
+            },
+            Ok(None) => {}
+            Err(why) => self.unreadable.push(why),
         }
     }
 
-    fn record(
-        &mut self,
-        store: &str,
-        origin: &str,
-        kind: &str,
-        subject: &str,
-        data: serde_json::Value,
-    ) {
-        let e = self.log.record(store, origin, kind, Some(subject), data);
+    fn record(&mut self, store: &str, origin: &str, subject: &str, fact: &Fact) {
+        let data = fact.data().expect("the simulator's facts serialise");
+        let e = self
+            .log
+            .record(store, origin, fact.kind(), Some(subject), data);
         self.index(&e);
     }
 
-    /// Order id -> status, folded from this replica's events.
+    /// Order id -> status, folded afresh from this replica's log.
     pub fn read_model(&self) -> BTreeMap<String, OrderStatus> {
-        let mut by_order: BTreeMap<String, Vec<LifecycleEvent>> = BTreeMap::new();
-        for e in self.log.events() {
-            if let (Some(subject), Some(ev)) = (&e.subject, lifecycle(e)) {
-                by_order.entry(subject.clone()).or_default().push(ev);
+        let mut orders: BTreeMap<String, Order> = BTreeMap::new();
+        for view in self
+            .log
+            .events()
+            .filter_map(|e| order_view(e).ok().flatten())
+        {
+            match orders.get_mut(&view.id) {
+                Some(order) => {
+                    order.join(&view);
+                }
+                None => {
+                    orders.insert(view.id.clone(), Order::new(view));
+                }
             }
         }
-        by_order
-            .into_iter()
-            .filter_map(|(id, evs)| fold(evs).map(|s| (id, s)))
-            .collect()
+        orders.into_iter().map(|(id, o)| (id, o.status())).collect()
     }
 
     pub fn menu(&self) -> Option<Menu> {
@@ -133,17 +150,33 @@ impl Replica {
     }
 }
 
-fn lifecycle(e: &Event) -> Option<LifecycleEvent> {
-    match e.kind.as_str() {
-        "order.created" => Some(LifecycleEvent::Placed),
-        "order.changed" => {
-            let t = e.data["transition"].as_str()?;
-            Transition::ALL
-                .into_iter()
-                .find(|x| x.as_str() == t)
-                .map(LifecycleEvent::Moved)
-        }
-        _ => None,
+/// The order view an event's fact carries (`None` for facts about no order);
+/// `Err` for an event that does not parse as a fact, or names another order than its subject.
+fn order_view(e: &Event) -> Result<Option<OrderView>, String> {
+    let fact = Fact::decode(&e.kind, &e.data).map_err(|err| format!("event {}: {err}", e.id))?;
+    match fact.order() {
+        Some(v) if e.subject.as_deref() == Some(v.id.as_str()) => Ok(Some(v.clone())),
+        Some(v) => Err(format!(
+            "event {} names order {} as {:?}",
+            e.id, v.id, e.subject
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A view of an order the simulator records: its id and status, nothing more.
+fn sim_view(id: &str, status: OrderStatus) -> OrderView {
+    OrderView {
+        id: id.to_owned(),
+        ticket: None,
+        status,
+        channel: None,
+        created_ms: None,
+        updated_ms: None,
+        paid: None,
+        refunded: None,
+        stations_done: None,
+        rest: Map::new(),
     }
 }
 
@@ -299,13 +332,11 @@ impl Net {
         let id = format!("{node}-order-{}", self.rng.next_u64());
         let store = self.store.clone();
         let r = self.replicas.get_mut(node).expect("node");
-        r.record(
-            &store,
-            node,
-            "order.created",
-            &id,
-            json!({ "status": "placed" }),
-        );
+        let fact = Fact::OrderCreated(OrderFact {
+            order: sim_view(&id, OrderStatus::Placed),
+            detail: Map::new(),
+        });
+        r.record(&store, node, &id, &fact);
         self.flush(node);
         id
     }
@@ -321,20 +352,23 @@ impl Net {
             .orders
             .iter()
             .filter(|(id, _)| id.starts_with(&prefix))
-            .filter_map(|(id, evs)| fold(evs.iter().copied()).map(|s| (id.clone(), s)))
+            .map(|(id, o)| (id.clone(), o.status()))
             .collect();
         if mine.is_empty() {
             return;
         }
         let (id, status) = &mine[(pick % mine.len() as u64) as usize];
         if let Ok(to) = status.apply(t) {
-            r.record(
-                &store,
-                node,
-                "order.changed",
-                id,
-                json!({ "transition": t, "to": to }),
-            );
+            let mut detail = Map::new();
+            detail.insert("from".into(), json!(status));
+            detail.insert("to".into(), json!(to));
+            let fact = Fact::OrderChanged(OrderChange {
+                transition: Some(t),
+                station_done: None,
+                order: sim_view(id, to),
+                detail,
+            });
+            r.record(&store, node, id, &fact);
             self.flush(node);
         }
     }
@@ -419,7 +453,7 @@ impl Net {
             return;
         }
         for id in touched {
-            if let Some(now) = r.orders.get(id).and_then(|evs| fold(evs.iter().copied())) {
+            if let Some(now) = r.orders.get(id).map(Order::status) {
                 let before = r.shown.insert(id.clone(), now);
                 if let Some(b) = before
                     && now.rank() < b.rank()
@@ -475,6 +509,9 @@ impl Net {
             (ids, h.read_model(), heads)
         };
         for (name, r) in self.replicas.iter_mut() {
+            if let Some(why) = r.unreadable.first() {
+                return Err(format!("{name} holds a fact that does not parse: {why}"));
+            }
             let ids: BTreeSet<uuid::Uuid> = r.log.events().map(|e| e.id).collect();
             if ids.len() != r.log.len() {
                 return Err(format!("{name} holds an event id twice"));
