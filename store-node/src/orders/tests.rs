@@ -14,7 +14,8 @@ use crate::printing::Letterhead;
 fn open() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
     let (bus, _) = tokio::sync::broadcast::channel(64);
-    let db = Db::open(dir.path(), 1, bus).unwrap();
+    let clock = std::sync::Arc::new(domain::clock::SystemClock);
+    let db = Db::open(dir.path(), 1, bus, clock).unwrap();
     (dir, db)
 }
 
