@@ -221,3 +221,55 @@ async fn a_stored_idempotent_answer_is_replayed_a_month_later() {
     let (_, list) = node.get(&token, "/api/v1/orders").await;
     assert_eq!(list["orders"].as_array().unwrap().len(), 1);
 }
+
+/// Every "what time is it" of the node goes through its clock: no source file but the
+/// listed ones reads the wall clock itself. (`Instant` is allowed: it measures how
+/// long something took or paces work, it does not say what time it is.)
+#[test]
+fn the_node_reads_the_wall_clock_only_through_its_clock() {
+    // File, and why it may read the wall clock.
+    let allowed: &[(&str, &str)] = &[(
+        "mqtt/sessions.rs",
+        "when an MQTT session last sent a packet: broker bookkeeping, neither stored nor decided on",
+    )];
+    let forbidden = [
+        "SystemTime::now",
+        "UNIX_EPOCH",
+        "Utc::now",
+        "Local::now",
+        "SystemClock",
+        "now_ms()",
+    ];
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![src.clone()];
+    let mut offenders = vec![];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let rel = p
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if p.extension().is_none_or(|e| e != "rs") || allowed.iter().any(|(f, _)| *f == rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            // `lib.rs` chooses the production clock; `orders/tests.rs` opens a bare `Db`.
+            let chooses_clock = matches!(rel.as_str(), "lib.rs" | "orders/tests.rs")
+                && code.contains("SystemClock");
+            if !chooses_clock && forbidden.iter().any(|f| code.contains(f)) {
+                offenders.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "read the time through the node's clock (AppState::now, Db::now, WriteCtx::now):\n{}",
+        offenders.join("\n")
+    );
+}
