@@ -20,6 +20,11 @@
 //!
 //! **No blocking on the runtime.** The writer is a plain thread; reads run on
 //! `spawn_blocking` with a pooled connection.
+//!
+//! **Time.** `Db` holds the node's clock (`SystemClock`, or a `ManualClock` in tests):
+//! [`WriteCtx::now`] is what a transaction stamps on what it stores (the event log's
+//! `created_ms` and hybrid logical clock, every row's `*_ms`), [`Db::now`] the same
+//! clock outside a transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,5 @@
-//! Shared state of one running node: the database handle, the event bus, the
-//! cached menu, live sessions and bookkeeping for in-flight requests.
+//! Shared state of one running node: its clock, the database handle, the event
+//! bus, the cached menu, live sessions and bookkeeping for in-flight requests.
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicI64;

@@ -259,9 +259,8 @@ fn the_node_reads_the_wall_clock_only_through_its_clock() {
         let text = std::fs::read_to_string(&p).unwrap();
         for (n, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
-            // `lib.rs` chooses the production clock; `orders/tests.rs` opens a bare `Db`.
-            let chooses_clock = matches!(rel.as_str(), "lib.rs" | "orders/tests.rs")
-                && code.contains("SystemClock");
+            // `lib.rs` chooses the production clock.
+            let chooses_clock = rel == "lib.rs" && code.contains("SystemClock");
             if !chooses_clock && forbidden.iter().any(|f| code.contains(f)) {
                 offenders.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
             }
