@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -23,9 +24,9 @@ use domain::roles::{Permission, Pin, Role};
 use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 
-use crate::db::now_ms;
 use crate::state::AppState;
 use api_kit::error::ApiError;
+use domain::clock::{Clock, Millis};
 
 /// A signed-in staff member.
 #[derive(Debug, Clone)]
@@ -55,15 +56,15 @@ struct Attempts {
     failed: u32,
     /// Checks still running.
     in_flight: u32,
-    first_ms: u64,
-    locked_until_ms: u64,
+    first_ms: Millis,
+    locked_until_ms: Millis,
 }
 
 /// Five wrong PINs lock a staff member out: a 4-digit PIN then takes 2,000
 /// minutes of guessing on average, while a person who mistypes twice is not stopped.
 const MAX_FAILURES: u32 = 5;
-const FAILURE_WINDOW_MS: u64 = 5 * 60_000;
-const LOCKOUT_MS: u64 = 60_000;
+const FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
+const LOCKOUT: Duration = Duration::from_secs(60);
 
 /// Argon2 checks that may run at once. Each holds 19 MiB (`m = 19456 KiB`)
 /// and a blocking thread for about 50 ms, so two bound the node's hashing
@@ -76,19 +77,22 @@ pub const CONCURRENT_PIN_CHECKS: usize = 2;
 struct Attempt<'a> {
     lockout: &'a Lockout,
     staff_id: &'a str,
+    /// The node's clock, read again when the attempt ends (the lockout starts then).
+    clock: &'a dyn Clock,
     ok: bool,
 }
 
 impl Lockout {
     /// Reserves an attempt for `staff_id`, or `None` when it is locked out or
     /// the wrong PINs plus the checks still running already reach the limit.
-    fn reserve<'a>(&'a self, staff_id: &'a str, now: u64) -> Option<Attempt<'a>> {
+    fn reserve<'a>(&'a self, staff_id: &'a str, clock: &'a dyn Clock) -> Option<Attempt<'a>> {
+        let now = clock.now();
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let a = m.entry(staff_id.to_owned()).or_default();
         if now < a.locked_until_ms || a.failed + a.in_flight >= MAX_FAILURES {
             return None;
         }
-        if now > a.first_ms + FAILURE_WINDOW_MS {
+        if now > a.first_ms.saturating_add(FAILURE_WINDOW) {
             a.failed = 0;
             a.first_ms = now;
         }
@@ -96,6 +100,7 @@ impl Lockout {
         Some(Attempt {
             lockout: self,
             staff_id,
+            clock,
             ok: false,
         })
     }
@@ -110,7 +115,7 @@ impl Attempt<'_> {
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
-        let now = now_ms();
+        let now = self.clock.now();
         let mut m = self.lockout.0.lock().unwrap_or_else(|e| e.into_inner());
         let Some(a) = m.get_mut(self.staff_id) else {
             return;
@@ -121,7 +126,7 @@ impl Drop for Attempt<'_> {
         } else {
             a.failed += 1;
             if a.failed >= MAX_FAILURES {
-                a.locked_until_ms = now + LOCKOUT_MS;
+                a.locked_until_ms = now.saturating_add(LOCKOUT);
                 a.failed = 0;
                 a.first_ms = now;
             }
@@ -164,7 +169,7 @@ pub async fn sign_in(
 ) -> Result<(String, Session), ApiError> {
     let invalid =
         || ApiError::unauthorized("invalid_credentials", "unknown staff member or wrong PIN");
-    let now = now_ms();
+    let now = state.now().as_u64();
     let id = staff_id.to_owned();
     let row: Option<(String, String, String)> = state
         .db
@@ -181,13 +186,16 @@ pub async fn sign_in(
     let Some((name, role, hash)) = row else {
         return Err(invalid());
     };
-    let attempt = state.lockout.reserve(staff_id, now).ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many wrong PINs: wait a minute or ask a manager",
-        )
-    })?;
+    let attempt = state
+        .lockout
+        .reserve(staff_id, &*state.clock)
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many wrong PINs: wait a minute or ask a manager",
+            )
+        })?;
     // A malformed PIN is a wrong PIN: it counts towards the lockout like any other.
     let Ok(pin) = Pin::parse(pin) else {
         return Err(invalid());
@@ -317,7 +325,7 @@ pub async fn session_for(state: &AppState, token: &str) -> Result<Session, ApiEr
             "sign in first: the session token is unknown",
         )
     })?;
-    if now_ms() >= s.expires_ms {
+    if state.now().as_u64() >= s.expires_ms {
         state.sessions.remove(&th);
         return Err(ApiError::unauthorized(
             "session_expired",

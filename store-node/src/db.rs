@@ -20,13 +20,18 @@
 //!
 //! **No blocking on the runtime.** The writer is a plain thread; reads run on
 //! `spawn_blocking` with a pooled connection.
+//!
+//! **Time.** `Db` holds the node's clock (`SystemClock`, or a `ManualClock` in tests):
+//! [`WriteCtx::now`] is what a transaction stamps on what it stores (the event log's
+//! `created_ms` and hybrid logical clock, every row's `*_ms`), [`Db::now`] the same
+//! clock outside a transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use domain::clock::Hlc;
+use domain::clock::{Clock, Hlc, Millis};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -194,13 +199,6 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -237,17 +235,19 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// What a write closure may do besides SQL: append events to the log.
+/// What a write closure may do besides SQL: append events to the log, read the node's clock.
 pub struct WriteCtx<'a> {
     pub conn: &'a Connection,
     origin: &'a str,
-    clock: &'a mut ClockState,
+    log: &'a mut LogCounters,
+    clock: &'a dyn Clock,
     events: Vec<StoredEvent>,
 }
 
-/// The writer's in-memory counters, restored when a savepoint rolls back.
+/// The writer's in-memory counters of this replica's events (its hybrid logical
+/// clock and sequence number), restored when a savepoint rolls back.
 #[derive(Clone, Copy)]
-struct ClockState {
+struct LogCounters {
     hlc: Hlc,
     seq: u64,
 }
@@ -260,9 +260,9 @@ impl WriteCtx<'_> {
         subject: Option<&str>,
         data: serde_json::Value,
     ) -> rusqlite::Result<StoredEvent> {
-        let now = now_ms();
-        self.clock.hlc = self.clock.hlc.tick(now);
-        self.clock.seq += 1;
+        let now = self.now().as_u64();
+        self.log.hlc = self.log.hlc.tick(now);
+        self.log.seq += 1;
         let id = uuid::Uuid::now_v7();
         let data_text = data.to_string();
         self.conn
@@ -273,8 +273,8 @@ impl WriteCtx<'_> {
             .execute(params![
                 id.to_string(),
                 self.origin,
-                self.clock.seq as i64,
-                self.clock.hlc.encode(),
+                self.log.seq as i64,
+                self.log.hlc.encode(),
                 kind,
                 subject,
                 data_text,
@@ -284,7 +284,7 @@ impl WriteCtx<'_> {
             pos: self.conn.last_insert_rowid(),
             id,
             origin: self.origin.to_owned(),
-            seq: self.clock.seq,
+            seq: self.log.seq,
             kind: kind.to_owned(),
             subject: subject.map(str::to_owned),
             data,
@@ -296,7 +296,7 @@ impl WriteCtx<'_> {
 
     /// Appends an event another replica created (received through sync); published after commit.
     pub fn append_remote(&mut self, e: &sync::log::Event) -> rusqlite::Result<()> {
-        let now = now_ms();
+        let now = self.now().as_u64();
         self.conn
             .prepare_cached(
                 "INSERT INTO event_log (id, origin, seq, hlc, kind, subject, data, created_ms)
@@ -323,6 +323,11 @@ impl WriteCtx<'_> {
             created_ms: now,
         });
         Ok(())
+    }
+
+    /// The node's time, for what this transaction stores or decides.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
     }
 
     /// This replica's origin id.
@@ -374,6 +379,8 @@ pub struct Db {
     disk_full: Arc<AtomicBool>,
     /// This database's event log, as the event stream names it (see [`log_id`]).
     pub log_id: Arc<str>,
+    /// Where the node reads the time (see [`Db::now`]).
+    clock: Arc<dyn Clock>,
 }
 
 /// The identity of this database's event log: a random id made when the
@@ -403,11 +410,13 @@ pub fn is_disk_full(e: &rusqlite::Error) -> bool {
 const DISK_PROBE_EVERY: Duration = Duration::from_secs(2);
 
 impl Db {
-    /// Opens (creating if needed) the database in `dir`, migrates it and starts the writer thread.
+    /// Opens (creating if needed) the database in `dir`, migrates it and starts the writer
+    /// thread, which stamps events and rows with `clock`'s time.
     pub fn open(
         dir: &Path,
         max_batch: usize,
         events: broadcast::Sender<Arc<StoredEvent>>,
+        clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Db> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("store.db");
@@ -433,7 +442,7 @@ impl Db {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let hlc = hlc.and_then(|h| parse_hlc(&h)).unwrap_or_default();
-        let clock = ClockState {
+        let log = LogCounters {
             hlc,
             seq: seq as u64,
         };
@@ -445,10 +454,11 @@ impl Db {
             max_batch,
             bus: events,
             disk_full: disk_full.clone(),
+            clock: clock.clone(),
         };
         std::thread::Builder::new()
             .name("db-writer".into())
-            .spawn(move || writer.run(conn, rx, clock))?;
+            .spawn(move || writer.run(conn, rx, log))?;
         let readers = (0..4)
             .map(|_| open(&path, true))
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -459,7 +469,19 @@ impl Db {
             origin: origin.into(),
             disk_full,
             log_id: log_id.into(),
+            clock,
         })
+    }
+
+    /// The node's time: the clock the node was started with (`SystemClock` in
+    /// production, a `ManualClock` in tests that move time by hand).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// The node's clock itself, for parts that keep it (the PIN lockout, device health).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// True while the last commit failed because the disk is full: no write can succeed.
@@ -482,7 +504,7 @@ impl Db {
                     ctx.conn.execute(
                         "INSERT INTO meta (key, value) VALUES ('disk_probe_ms', ?1)
                          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        [now_ms().to_string()],
+                        [ctx.now().as_u64().to_string()],
                     )?;
                     Ok(())
                 })
@@ -594,15 +616,17 @@ struct Writer {
     max_batch: usize,
     bus: broadcast::Sender<Arc<StoredEvent>>,
     disk_full: Arc<AtomicBool>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Writer {
-    fn run(self, mut conn: Connection, mut rx: mpsc::Receiver<Job>, mut clock: ClockState) {
+    fn run(self, mut conn: Connection, mut rx: mpsc::Receiver<Job>, mut log: LogCounters) {
         let Writer {
             origin,
             max_batch,
             bus,
             disk_full,
+            clock,
         } = self;
         let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
         while let Some(first) = rx.blocking_recv() {
@@ -614,7 +638,7 @@ impl Writer {
                 }
             }
             let size = batch.len();
-            let before = clock;
+            let before = log;
             let mut completions = Vec::with_capacity(size);
             let mut events = Vec::new();
             let mut any_ok = false;
@@ -623,11 +647,12 @@ impl Writer {
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for job in batch.drain(..) {
                     tx.execute_batch("SAVEPOINT job")?;
-                    let saved = clock;
+                    let saved = log;
                     let mut ctx = WriteCtx {
                         conn: &tx,
                         origin: &origin,
-                        clock: &mut clock,
+                        log: &mut log,
+                        clock: &*clock,
                         events: Vec::new(),
                     };
                     let (ok, done) = job(&mut ctx);
@@ -638,7 +663,7 @@ impl Writer {
                         events.extend(job_events);
                     } else {
                         tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
-                        clock = saved;
+                        log = saved;
                     }
                     completions.push(done);
                 }
@@ -664,7 +689,7 @@ impl Writer {
                         disk_full.store(true, Ordering::Relaxed);
                     }
                     tracing::error!(error = %e, batch = size, "group commit failed; batch rolled back");
-                    clock = before;
+                    log = before;
                     batch.clear();
                     let e = Arc::new(e);
                     for done in completions {

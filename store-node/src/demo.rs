@@ -46,7 +46,8 @@ pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
     let docs = docs.clone();
     db.write(move |ctx| -> anyhow::Result<()> {
         if load_menu(ctx.conn)?.is_none() {
-            store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }), crate::db::now_ms())?;
+            let now = ctx.now().as_u64();
+            store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }), now)?;
         }
         for (id, name, role, hash) in hashed {
             let added = ctx.conn.execute(
@@ -56,7 +57,7 @@ pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
             if added == 1 {
                 // The roster document carries staff to the hub and the store's other nodes.
                 let entry = crate::docs::RosterEntry { name: name.into(), role: role.as_str().into(), pin_hash: hash, active: true };
-                crate::docs::set_staff(ctx.conn, &docs, id, &entry)?;
+                crate::docs::set_staff(ctx.conn, &docs, id, &entry, ctx.now())?;
             }
         }
         Ok(())

@@ -164,7 +164,7 @@ async fn on_signal(state: &Arc<AppState>, sig: DeviceSignal) {
             h.mqtt_connected = true;
             h.state = HealthState::Online;
             h.last_error = None;
-            h.last_seen_ms = Some(crate::db::now_ms());
+            h.last_seen_ms = Some(state.now().as_u64());
         }),
         DeviceSignal::Disconnected { device, reason } => state.devices.update(&device, |h| {
             h.mqtt_connected = false;
@@ -197,7 +197,7 @@ async fn on_signal(state: &Arc<AppState>, sig: DeviceSignal) {
                     });
                 }
             }
-            _ => state.devices.seen(&device),
+            _ => state.devices.seen(&device, state.now()),
         },
     }
 }
@@ -216,7 +216,7 @@ fn on_status(state: &AppState, device: &str, payload: &[u8]) {
             }),
     };
     state.devices.update(device, |h| {
-        h.last_seen_ms = Some(crate::db::now_ms());
+        h.last_seen_ms = Some(state.now().as_u64());
         match said {
             Some(true) => {
                 h.state = HealthState::Online;
@@ -248,13 +248,13 @@ async fn on_bump(state: &Arc<AppState>, device: &str, payload: &[u8]) -> Result<
             "{device} may bump only its own station's tickets"
         )));
     }
-    state.devices.seen(device);
+    state.devices.seen(device, state.now());
     let by = format!("device:{device}");
     let order = bump.order_id.to_string();
     state
         .db
         .write(move |ctx| -> Result<_, ApiError> {
-            let now = crate::db::now_ms();
+            let now = ctx.now().as_u64();
             Ok(crate::orders::mark_station_done(
                 ctx,
                 &order,

@@ -19,7 +19,7 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::db::now_ms;
+use domain::clock::Millis;
 
 /// How a device is connected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -302,9 +302,9 @@ impl Registry {
         }
     }
 
-    /// Marks a device as heard from just now.
-    pub fn seen(&self, id: &str) {
-        self.update(id, |h| h.last_seen_ms = Some(now_ms()));
+    /// Marks a device as heard from at `now` (the node's clock).
+    pub fn seen(&self, id: &str, now: Millis) {
+        self.update(id, |h| h.last_seen_ms = Some(now.as_u64()));
     }
 }
 

@@ -14,7 +14,7 @@ use sync::catalog::{read_menu, write_menu};
 use sync::doc::{DocKind, SharedDoc};
 use sync::session::Docs;
 
-use crate::db::now_ms;
+use domain::clock::Millis;
 
 const COMPACT_AFTER: i64 = 50;
 
@@ -42,8 +42,14 @@ pub fn load(conn: &Connection, actor: &str) -> anyhow::Result<Docs> {
     Ok(docs)
 }
 
-/// Persists what changed in `kind` since the last save, in the caller's transaction.
-pub fn save(conn: &Connection, docs: &mut Docs, kind: DocKind) -> rusqlite::Result<()> {
+/// Persists what changed in `kind` since the last save, in the caller's transaction
+/// (a new snapshot is stamped `now`).
+pub fn save(
+    conn: &Connection,
+    docs: &mut Docs,
+    kind: DocKind,
+    now: Millis,
+) -> rusqlite::Result<()> {
     let Some(doc) = docs.get_mut(&kind) else {
         return Ok(());
     };
@@ -65,7 +71,7 @@ pub fn save(conn: &Connection, docs: &mut Docs, kind: DocKind) -> rusqlite::Resu
         conn.execute(
             "INSERT INTO docs (kind, snapshot, updated_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (kind) DO UPDATE SET snapshot = excluded.snapshot, updated_ms = excluded.updated_ms",
-            params![kind.as_str(), doc.compact(), now_ms() as i64],
+            params![kind.as_str(), doc.compact(), now.as_i64()],
         )?;
         conn.execute("DELETE FROM doc_chunks WHERE kind = ?1", [kind.as_str()])?;
     } else {
@@ -78,7 +84,12 @@ pub fn save(conn: &Connection, docs: &mut Docs, kind: DocKind) -> rusqlite::Resu
 }
 
 /// Writes `menu` into the catalog document and saves it (the caller stores the projection).
-pub fn set_menu(conn: &Connection, docs: &Mutex<Docs>, menu: &Menu) -> anyhow::Result<()> {
+pub fn set_menu(
+    conn: &Connection,
+    docs: &Mutex<Docs>,
+    menu: &Menu,
+    now: Millis,
+) -> anyhow::Result<()> {
     let mut docs = docs
         .lock()
         .map_err(|_| anyhow::anyhow!("documents lock poisoned"))?;
@@ -86,7 +97,7 @@ pub fn set_menu(conn: &Connection, docs: &Mutex<Docs>, menu: &Menu) -> anyhow::R
         .entry(DocKind::Catalog)
         .or_insert_with(|| SharedDoc::new(DocKind::Catalog, b"node"));
     write_menu(doc, menu)?;
-    save(conn, &mut docs, DocKind::Catalog)?;
+    save(conn, &mut docs, DocKind::Catalog, now)?;
     Ok(())
 }
 
@@ -115,6 +126,7 @@ pub fn set_staff(
     docs: &Mutex<Docs>,
     id: &str,
     entry: &RosterEntry,
+    now: Millis,
 ) -> anyhow::Result<()> {
     let mut docs = docs
         .lock()
@@ -127,7 +139,7 @@ pub fn set_staff(
         _ => anyhow::bail!("a roster entry is an object"),
     };
     doc.put_entity("staff", id, &fields)?;
-    save(conn, &mut docs, DocKind::Roster)?;
+    save(conn, &mut docs, DocKind::Roster, now)?;
     Ok(())
 }
 

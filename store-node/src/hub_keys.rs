@@ -132,7 +132,7 @@ pub async fn accept(state: &AppState, issuer: String, jwks: Value) -> anyhow::Re
 /// Takes the hub's list of ended sessions: their tokens are refused at once,
 /// and the list is stored so a restart while the hub is down keeps refusing them.
 pub async fn accept_ended(state: &AppState, sessions: Vec<EndedSession>) -> anyhow::Result<()> {
-    let now = crate::db::now_ms() / 1000;
+    let now = state.now().as_u64() / 1000;
     let Some(stored) = state.hub_keys.merge_ended(sessions, now) else {
         return Ok(());
     };

@@ -50,6 +50,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
+use domain::clock::{Clock, SystemClock};
 use domain::menu::Menu;
 use domain::money::{Currency, TaxMode};
 use domain::roles::{Pin, Role};
@@ -129,8 +130,17 @@ fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Opens the database, seeds it if asked, binds the HTTP listener and starts serving.
+/// Opens the database, seeds it if asked, binds the HTTP listener and starts serving,
+/// reading the time from the machine's clock.
 pub async fn run(config: Config) -> anyhow::Result<Running> {
+    run_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`run`] with the node reading the time from `clock`: every "what time is it" the node
+/// decides on or stores (sessions, the PIN lockout, idempotency keys, print backoff,
+/// event and row timestamps) comes from it. Tests pass a `ManualClock` to step over
+/// an expiry instead of waiting for it.
+pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     if let Some(hub) = &config.hub {
         hub.check().map_err(|e| anyhow::anyhow!(e))?;
     }
@@ -139,6 +149,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         &config.data_dir,
         config.max_commit_batch.max(1),
         bus.clone(),
+        clock.clone(),
     )
     .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
     let origin = db.origin.to_string();
@@ -200,6 +211,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
             domain::ticket::prefix_of_token(h.token.expose())
         });
     let state = Arc::new(AppState {
+        clock,
         ticket_prefix,
         config,
         db,
@@ -275,7 +287,8 @@ async fn ensure_menu(
                 .map(|d| docs::menu_of(&d).is_some())
                 .unwrap_or(true);
             if !has_doc {
-                docs::set_menu(ctx.conn, &docs, &m.menu).map_err(EditError::Document)?;
+                let now = ctx.now();
+                docs::set_menu(ctx.conn, &docs, &m.menu, now).map_err(EditError::Document)?;
             }
             return Ok(m);
         }
@@ -288,12 +301,13 @@ async fn ensure_menu(
             modifier_groups: vec![],
             items: vec![],
         };
+        let now = ctx.now().as_u64();
         store_menu(
             ctx,
             &docs,
             empty,
             serde_json::json!({ "created": true }),
-            db::now_ms(),
+            now,
         )
     })
     .await
@@ -312,7 +326,7 @@ pub async fn add_staff(
     let pin = Pin::parse(pin).map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = tokio::task::spawn_blocking(move || auth::hash_pin(&pin)).await??;
     let (bus, _) = broadcast::channel(1);
-    let db = Db::open(&config.data_dir, 1, bus)?;
+    let db = Db::open(&config.data_dir, 1, bus, Arc::new(SystemClock))?;
     let (id, name) = (id.to_owned(), name.to_owned());
     db.write(move |ctx| -> anyhow::Result<()> {
         ctx.conn.execute(
@@ -324,7 +338,7 @@ pub async fn add_staff(
         let origin = ctx.origin().to_owned();
         let docs = std::sync::Mutex::new(docs::load(ctx.conn, &origin)?);
         let entry = docs::RosterEntry { name, role: role.as_str().into(), pin_hash: hash, active: true };
-        docs::set_staff(ctx.conn, &docs, &id, &entry)?;
+        docs::set_staff(ctx.conn, &docs, &id, &entry, ctx.now())?;
         Ok(())
     })
     .await

@@ -43,7 +43,7 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::db::{WriteError, now_ms};
+use crate::db::{WriteCtx, WriteError};
 use crate::devices::{Device, HealthState, PrinterHealth};
 use crate::orders::{OrderView, PaymentView};
 use crate::state::AppState;
@@ -212,11 +212,11 @@ pub struct NewJob<'a> {
     pub payload: Vec<u8>,
 }
 
-/// Inserts a queued job in the caller's transaction; returns its id.
-pub fn insert_job(conn: &rusqlite::Connection, job: NewJob<'_>) -> rusqlite::Result<String> {
+/// Inserts a queued job in the caller's transaction, due at once; returns its id.
+pub fn insert_job(ctx: &WriteCtx<'_>, job: NewJob<'_>) -> rusqlite::Result<String> {
     let id = uuid::Uuid::now_v7().to_string();
-    let now = now_ms() as i64;
-    conn.prepare_cached(
+    let now = ctx.now().as_i64();
+    ctx.conn.prepare_cached(
         "INSERT INTO print_jobs (id, device_id, kind, order_id, station, label, payload, state, attempts, next_attempt_ms, created_ms, updated_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?8, ?8)",
     )?
@@ -379,20 +379,17 @@ fn render_err(e: impl std::fmt::Display) -> EnqueueError {
 
 /// Queues the kitchen tickets of a new order on each station's kitchen printer.
 /// A station without a kitchen printer is left to its KDS screen.
-pub fn enqueue_kitchen(
-    conn: &rusqlite::Connection,
-    order: &OrderView,
-) -> Result<usize, EnqueueError> {
+pub fn enqueue_kitchen(ctx: &WriteCtx<'_>, order: &OrderView) -> Result<usize, EnqueueError> {
     let mut n = 0;
     for doc in kitchen_docs(order, false) {
         let printers =
-            crate::devices::printers(conn, DeviceKind::KitchenPrinter, Some(&doc.station))?;
+            crate::devices::printers(ctx.conn, DeviceKind::KitchenPrinter, Some(&doc.station))?;
         let Some(printer) = printers.first() else {
             continue;
         };
         let bytes = drivers::render::render_kitchen(&doc, PaperWidth::Mm80).map_err(render_err)?;
         insert_job(
-            conn,
+            ctx,
             NewJob {
                 device_id: printer.id.as_str(),
                 kind: JobKind::Kitchen,
@@ -409,20 +406,20 @@ pub fn enqueue_kitchen(
 
 /// The receipt printer (the first registered) and, when asked, a drawer kick on it.
 pub fn enqueue_receipt(
-    conn: &rusqlite::Connection,
+    ctx: &WriteCtx<'_>,
     head: &Letterhead,
     order: &OrderView,
     payments: &[PaymentView],
     kick_drawer: bool,
 ) -> Result<Option<String>, EnqueueError> {
-    let printers = crate::devices::printers(conn, DeviceKind::ReceiptPrinter, None)?;
+    let printers = crate::devices::printers(ctx.conn, DeviceKind::ReceiptPrinter, None)?;
     let Some(printer) = printers.first() else {
         return Ok(None);
     };
     let order_id = order.id.to_string();
     if kick_drawer {
         // The drawer opens first, while the receipt prints.
-        let drawers = crate::devices::printers(conn, DeviceKind::CashDrawer, None)?;
+        let drawers = crate::devices::printers(ctx.conn, DeviceKind::CashDrawer, None)?;
         let target = drawers
             .iter()
             .find_map(|d| match &d.transport {
@@ -434,7 +431,7 @@ pub fn enqueue_receipt(
             })
             .unwrap_or_else(|| printer.id.as_str().to_owned());
         insert_job(
-            conn,
+            ctx,
             NewJob {
                 device_id: &target,
                 kind: JobKind::Drawer,
@@ -448,7 +445,7 @@ pub fn enqueue_receipt(
     let doc = receipt_doc(head, order, payments);
     let bytes = drivers::render::render_receipt(&doc, PaperWidth::Mm80).map_err(render_err)?;
     let id = insert_job(
-        conn,
+        ctx,
         NewJob {
             device_id: printer.id.as_str(),
             kind: JobKind::Receipt,
@@ -542,7 +539,7 @@ pub async fn start(state: Arc<AppState>) -> anyhow::Result<tokio::task::JoinHand
         .write(|ctx| -> Result<usize, WriteError> {
             Ok(ctx.conn.execute(
                 "UPDATE print_jobs SET next_attempt_ms = ?1 WHERE state = 'queued' AND next_attempt_ms > ?1",
-                [now_ms() as i64],
+                [ctx.now().as_i64()],
             )?)
         })
         .await;
@@ -635,7 +632,7 @@ async fn run_lane(state: Arc<AppState>, device: Device, wake: Arc<Notify>) {
                 None
             }
         };
-        let now = now_ms();
+        let now = state.now().as_u64();
         match next {
             Some(job) if job.due_ms <= now => {
                 let outcome = Outcome::new(&state.config.print, job.attempts);
@@ -777,7 +774,7 @@ async fn claim(state: &AppState, job_id: &str, retry_at_ms: u64) -> Result<bool,
             let n = ctx.conn.execute(
                 "UPDATE print_jobs SET attempts = attempts + 1, next_attempt_ms = ?1, updated_ms = ?2
                  WHERE id = ?3 AND state = 'queued'",
-                rusqlite::params![retry_at_ms as i64, now_ms() as i64, job],
+                rusqlite::params![retry_at_ms as i64, ctx.now().as_i64(), job],
             )?;
             Ok(n == 1)
         })
@@ -792,7 +789,7 @@ async fn retry_now(state: &AppState, device: &str) {
         .write(move |ctx| -> Result<usize, WriteError> {
             Ok(ctx.conn.execute(
                 "UPDATE print_jobs SET next_attempt_ms = ?1 WHERE device_id = ?2 AND state = 'queued' AND next_attempt_ms > ?1",
-                rusqlite::params![now_ms() as i64, device],
+                rusqlite::params![ctx.now().as_i64(), device],
             )?)
         })
         .await;
@@ -820,7 +817,7 @@ async fn poll_status(
             let ready = s.online && h.blocker().is_none();
             state.devices.update(id, |health| {
                 health.printer = Some(h);
-                health.last_seen_ms = Some(now_ms());
+                health.last_seen_ms = Some(state.now().as_u64());
                 match h.blocker() {
                     Some(why) => {
                         health.state = HealthState::Attention;
@@ -863,7 +860,7 @@ async fn record(
     state
         .db
         .write(move |ctx| -> Result<(), WriteError> {
-            let now = now_ms() as i64;
+            let now = ctx.now().as_i64();
             ctx.conn.execute(
                 "UPDATE print_jobs SET state = ?1, last_error = ?2, updated_ms = ?3,
                         printed_ms = CASE WHEN ?1 = 'done' THEN ?3 ELSE printed_ms END
@@ -891,7 +888,7 @@ fn report_health(
             Ok(()) => {
                 h.state = HealthState::Online;
                 h.last_error = None;
-                h.last_seen_ms = Some(now_ms());
+                h.last_seen_ms = Some(state.now().as_u64());
             }
             Err(e) => {
                 h.state = if health.is_some() {

@@ -6,7 +6,7 @@
 
 use rusqlite::OptionalExtension;
 
-use crate::db::now_ms;
+use domain::clock::Millis;
 
 /// An answer stored under a key: the hash of the request it answered, its HTTP status and body.
 pub struct StoredAnswer {
@@ -34,7 +34,7 @@ pub fn lookup(
     .optional()
 }
 
-/// Stores the answer to a request under its key, in the caller's transaction (with its effect).
+/// Stores the answer to a request under its key at `now`, in the caller's transaction (with its effect).
 pub fn store(
     conn: &rusqlite::Connection,
     principal: &str,
@@ -42,6 +42,7 @@ pub fn store(
     request_hash: &str,
     status: u16,
     value: &serde_json::Value,
+    now: Millis,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO idempotency (principal, key, request_hash, status, body, created_ms)
@@ -53,7 +54,7 @@ pub fn store(
         request_hash,
         status,
         value.to_string(),
-        now_ms() as i64
+        now.as_i64()
     ])?;
     Ok(())
 }

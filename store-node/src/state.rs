@@ -1,10 +1,11 @@
-//! Shared state of one running node: the database handle, the event bus, the
-//! cached menu, live sessions and bookkeeping for in-flight requests.
+//! Shared state of one running node: its clock, the database handle, the event
+//! bus, the cached menu, live sessions and bookkeeping for in-flight requests.
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
+use domain::clock::{Clock, Millis};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::broadcast;
 
@@ -16,6 +17,9 @@ pub use crate::menu::MenuState;
 
 pub struct AppState {
     pub config: Config,
+    /// Where the node reads the time: `SystemClock` in production, a `ManualClock` in
+    /// tests. The same clock as `db`'s, which stamps what the writer stores.
+    pub clock: Arc<dyn Clock>,
     /// The letter of this node's tickets: from its hub token (`domain::ticket::prefix_of_token`), else `S`.
     pub ticket_prefix: char,
     pub db: Db,
@@ -53,6 +57,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The node's time (see [`AppState::clock`]).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
     pub fn menu(&self) -> Arc<MenuState> {
         self.menu.get()
     }

@@ -31,7 +31,7 @@ use sync::wire::{self, Frame};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::db::{WriteCtx, WriteError, now_ms};
+use crate::db::{WriteCtx, WriteError};
 use crate::events::kind;
 use crate::menu::{EditError, store_projection};
 use crate::state::AppState;
@@ -110,7 +110,7 @@ pub async fn current(state: &AppState) -> SyncHealth {
     if let Ok((max, oldest)) = mine {
         h.events_waiting = max.saturating_sub(acked);
         h.lag_ms = match oldest {
-            Some(t) if h.events_waiting > 0 => now_ms().saturating_sub(t as u64),
+            Some(t) if h.events_waiting > 0 => state.now().as_u64().saturating_sub(t as u64),
             _ => 0,
         };
         metrics::gauge!("store_sync_events_waiting").set(h.events_waiting as f64);
@@ -242,7 +242,7 @@ impl EventStore for NodeLog<'_, '_> {
     fn append(&mut self, events: &[Event]) -> Result<(), LogError> {
         for e in events {
             self.ctx.append_remote(e).map_err(storage)?;
-            crate::orders::project_remote(self.ctx.conn, e)
+            crate::orders::project_remote(self.ctx, e)
                 .map_err(|e| LogError::Storage(e.to_string()))?;
         }
         Ok(())
@@ -305,14 +305,15 @@ async fn in_writer(
             };
             let mut menu_changed = false;
             for kind in changed {
-                crate::docs::save(ctx.conn, &mut docs, kind)?;
+                crate::docs::save(ctx.conn, &mut docs, kind, ctx.now())?;
                 if kind == DocKind::Catalog
                     && let Some(menu) = crate::docs::menu_of(&docs)
                 {
                     if let Err(e) = menu.validate() {
                         tracing::warn!(error = %e, "the merged menu breaks a rule; serving it anyway");
                     }
-                    store_projection(ctx, menu, serde_json::json!({ "synced": true }), now_ms())?;
+                    let now = ctx.now().as_u64();
+                    store_projection(ctx, menu, serde_json::json!({ "synced": true }), now)?;
                     menu_changed = true;
                 }
                 if kind == DocKind::Roster {
@@ -332,7 +333,7 @@ fn record_health(state: &AppState, o: &Outcome) {
     let Some(acked) = o.acked_seq else { return };
     update(state, |h| {
         h.acked_seq = h.acked_seq.max(acked);
-        h.last_success_ms = Some(now_ms());
+        h.last_success_ms = Some(state.now().as_u64());
     });
 }
 

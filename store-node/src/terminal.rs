@@ -35,7 +35,7 @@ use domain::payment::PaymentError;
 use drivers::terminal::{AuthorizeRequest, PaymentTerminal, TerminalError};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{WriteCtx, WriteError, now_ms};
+use crate::db::{WriteCtx, WriteError};
 use crate::devices::{self, Transport};
 use crate::orders::{self, OrdersError, Tender};
 use crate::printing::Letterhead;
@@ -219,7 +219,7 @@ pub async fn charge<'a>(
             state.devices.update(&tid, |h| {
                 h.state = crate::devices::HealthState::Online;
                 h.last_error = None;
-                h.last_seen_ms = Some(crate::db::now_ms());
+                h.last_seen_ms = Some(state.now().as_u64());
             });
             a
         }
@@ -235,7 +235,7 @@ pub async fn charge<'a>(
                 state.devices.update(&tid, |h| {
                     h.state = crate::devices::HealthState::Online;
                     h.last_error = None;
-                    h.last_seen_ms = Some(crate::db::now_ms());
+                    h.last_seen_ms = Some(state.now().as_u64());
                 });
             } else if matches!(e, TerminalError::Io(_) | TerminalError::Timeout) {
                 let msg = e.to_string();
@@ -269,7 +269,7 @@ pub fn record_charged(
     now: u64,
 ) -> Result<serde_json::Value, OrdersError> {
     mark_attempt(
-        ctx.conn,
+        ctx,
         &charged.attempt,
         "recorded",
         Some(&charged.reference),
@@ -343,7 +343,7 @@ async fn open_attempt(
             if open > 0 {
                 return Err(CardError::Unsettled);
             }
-            let now = now_ms() as i64;
+            let now = ctx.now().as_i64();
             ctx.conn.execute(
                 "INSERT INTO card_attempts (id, order_id, device_id, amount, staff_id, idem_key, request_hash, state, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'asking', ?8, ?8)",
@@ -357,16 +357,16 @@ async fn open_attempt(
 
 /// Moves an open attempt to `to`; false when it was settled already.
 fn mark_attempt(
-    conn: &rusqlite::Connection,
+    ctx: &WriteCtx<'_>,
     id: &str,
     to: &str,
     reference: Option<&str>,
     note: Option<&str>,
 ) -> rusqlite::Result<bool> {
-    let n = conn.execute(
+    let n = ctx.conn.execute(
         "UPDATE card_attempts SET state = ?1, reference = COALESCE(?2, reference), note = COALESCE(?3, note), updated_ms = ?4
          WHERE id = ?5 AND state IN ('asking', 'unsettled')",
-        rusqlite::params![to, reference, note, now_ms() as i64, id],
+        rusqlite::params![to, reference, note, ctx.now().as_i64(), id],
     )?;
     Ok(n == 1)
 }
@@ -384,7 +384,7 @@ async fn settle_attempt(
         .db
         .write(move |ctx| -> Result<bool, WriteError> {
             Ok(mark_attempt(
-                ctx.conn,
+                ctx,
                 &id,
                 to,
                 reference.as_deref(),
@@ -508,7 +508,7 @@ async fn settle_from_terminal(
         .write(move |ctx| -> Result<&'static str, CardError> {
             let Some(approval) = last else {
                 let note = "the terminal has no approved payment to repeat";
-                mark_attempt(ctx.conn, &a.id, "not_charged", None, Some(note))?;
+                mark_attempt(ctx, &a.id, "not_charged", None, Some(note))?;
                 return Ok("not charged");
             };
             let recorded: bool = ctx.conn.query_row(
@@ -518,7 +518,7 @@ async fn settle_from_terminal(
             )?;
             if recorded {
                 let note = "the terminal's last payment is recorded already";
-                mark_attempt(ctx.conn, &a.id, "not_charged", None, Some(note))?;
+                mark_attempt(ctx, &a.id, "not_charged", None, Some(note))?;
                 return Ok("not charged");
             }
             let order = orders::load(ctx.conn, &a.order_id)?;
@@ -528,17 +528,18 @@ async fn settle_from_terminal(
                     "the terminal's last payment ({}, {} minor units) does not match this one ({} asked, {} due): check its journal",
                     approval.reference, approval.amount, a.amount, due
                 );
-                mark_attempt(ctx.conn, &a.id, "unsettled", Some(&approval.reference), Some(&note))?;
+                mark_attempt(ctx, &a.id, "unsettled", Some(&approval.reference), Some(&note))?;
                 return Ok("unsettled");
             }
             let note = "recovered from the terminal's last transaction after a restart";
-            if !mark_attempt(ctx.conn, &a.id, "recorded", Some(&approval.reference), Some(note))? {
+            if !mark_attempt(ctx, &a.id, "recorded", Some(&approval.reference), Some(note))? {
                 return Ok("settled already");
             }
             let tender = Tender::Card { amount: approval.amount, reference: approval.reference };
-            let value = orders::record_payment(ctx, &head, &a.order_id, tender, &a.staff_id, now_ms())?;
+            let now = ctx.now();
+            let value = orders::record_payment(ctx, &head, &a.order_id, tender, &a.staff_id, now.as_u64())?;
             // The till's retry with the same key gets this payment back (201, as it would have).
-            crate::replay::store(ctx.conn, &a.staff_id, &a.idem_key, &a.request_hash, 201, &value)?;
+            crate::replay::store(ctx.conn, &a.staff_id, &a.idem_key, &a.request_hash, 201, &value, now)?;
             Ok("recorded")
         })
         .await?;

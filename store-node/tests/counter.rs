@@ -147,7 +147,7 @@ async fn a_cashier_discount_needs_a_manager_approval() {
         .await
         .unwrap();
     let login: Value = r.json().await.unwrap();
-    let left = login["expires_ms"].as_u64().unwrap() - store_node::db::now_ms();
+    let left = login["expires_ms"].as_u64().unwrap() - app.node.state.now().as_u64();
     assert!(
         left <= 120_000,
         "approval session lasts at most what was asked"

@@ -18,7 +18,6 @@ use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path, Query};
 use super::idempotency;
 use crate::auth::{Auth, perm};
-use crate::db::now_ms;
 use crate::devices::{self, Device, DeviceView, Transport};
 use crate::orders::{self, OrdersError};
 use crate::printing::{self, JobKind, JobState, NewJob, PrintJob};
@@ -335,7 +334,7 @@ pub async fn create(
                     format!("a device {} is already registered (remove it first to replace it, or pick another id)", req.id),
                 ));
             }
-            let now = now_ms();
+            let now = ctx.now().as_u64();
             let transport = serde_json::to_string(&req.transport).map_err(ApiError::internal)?;
             ctx.conn.execute(
                 "INSERT INTO devices (id, kind, name, station, transport, secret_hash, active, created_ms, updated_ms)
@@ -414,7 +413,7 @@ pub async fn update(
             let transport = serde_json::to_string(&req.transport).map_err(ApiError::internal)?;
             let n = ctx.conn.execute(
                 "UPDATE devices SET name = ?1, station = ?2, transport = ?3, updated_ms = ?4 WHERE id = ?5 AND active = 1",
-                rusqlite::params![name, req.station.as_ref().map(|s| s.as_str()), transport, now_ms() as i64, idc],
+                rusqlite::params![name, req.station.as_ref().map(|s| s.as_str()), transport, ctx.now().as_i64(), idc],
             )?;
             if n == 0 {
                 return Err(ApiError::not_found("device"));
@@ -453,7 +452,7 @@ pub async fn remove(
         StatusCode::OK,
         move |ctx| {
             let d = devices::load(ctx.conn, &idc)?.ok_or_else(|| ApiError::not_found("device"))?;
-            let now = now_ms() as i64;
+            let now = ctx.now().as_i64();
             ctx.conn.execute(
                 "UPDATE devices SET active = 0, updated_ms = ?1 WHERE id = ?2",
                 rusqlite::params![now, idc],
@@ -497,7 +496,7 @@ pub async fn rotate(
         move |ctx| {
             let n = ctx.conn.execute(
                 "UPDATE devices SET secret_hash = ?1, updated_ms = ?2 WHERE id = ?3 AND active = 1",
-                rusqlite::params![hash, now_ms() as i64, idc],
+                rusqlite::params![hash, ctx.now().as_i64(), idc],
             )?;
             if n == 0 {
                 return Err(ApiError::not_found("device"));
@@ -573,7 +572,7 @@ pub async fn test_print(
             let bytes = drivers::render::render_kitchen(&doc, drivers::render::PaperWidth::Mm80)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             let job = printing::insert_job(
-                ctx.conn,
+                ctx,
                 NewJob {
                     device_id: &idc,
                     kind: JobKind::Test,
@@ -679,7 +678,7 @@ pub async fn reprint(
             let printer = devices::load(ctx.conn, &target)?
                 .filter(|d| d.active && d.transport.driver().is_some())
                 .ok_or_else(|| ApiError::unprocessable("unknown_printer", format!("no active printer {target}")))?;
-            let now = now_ms() as i64;
+            let now = ctx.now().as_i64();
             let new_id = match job.state {
                 JobState::Queued => {
                     return Err(ApiError::conflict("job_queued", "the job is still queued: it will print when its printer answers"));
@@ -694,7 +693,7 @@ pub async fn reprint(
                 JobState::Done => {
                     let payload: Vec<u8> = ctx.conn.query_row(
                         "SELECT payload FROM print_jobs WHERE id = ?1", [&id], |r| r.get(0))?;
-                    printing::insert_job(ctx.conn, NewJob {
+                    printing::insert_job(ctx, NewJob {
                         device_id: printer.id.as_str(),
                         kind: job.kind,
                         order_id: job.order_id.as_deref(),
@@ -737,13 +736,14 @@ pub async fn receipt_copy(
             let id = id.to_string();
             let order = orders::load(ctx.conn, &id)?.ok_or(OrdersError::NotFound)?;
             let payments = orders::payments_of(ctx.conn, &id)?;
-            let job = printing::enqueue_receipt(ctx.conn, &head, &order, &payments, false)?
-                .ok_or_else(|| {
+            let job = printing::enqueue_receipt(ctx, &head, &order, &payments, false)?.ok_or_else(
+                || {
                     ApiError::unprocessable(
                         "no_receipt_printer",
                         "no receipt printer is registered at this store",
                     )
-                })?;
+                },
+            )?;
             let job = printing::load_job(ctx.conn, &job)?
                 .ok_or_else(|| ApiError::internal("job vanished"))?;
             serde_json::to_value(Queued { job }).map_err(ApiError::internal)

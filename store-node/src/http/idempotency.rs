@@ -144,6 +144,7 @@ where
                 &request_hash,
                 status.as_u16(),
                 &value,
+                ctx.now(),
             )?;
             Ok(Outcome::Fresh(value))
         })

@@ -18,7 +18,6 @@ use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path};
 use super::idempotency;
 use crate::auth::{Auth, perm};
-use crate::db::now_ms;
 use crate::menu::{self, EditError, MenuView};
 use crate::state::AppState;
 
@@ -50,7 +49,8 @@ async fn edit(
 ) -> ApiResult<Response> {
     let docs = state.docs.clone();
     let resp = idempotency::write(state, principal, key, hash, StatusCode::OK, move |ctx| {
-        let view = menu::edit(ctx, &docs, change, edit, now_ms())?;
+        let now = ctx.now().as_u64();
+        let view = menu::edit(ctx, &docs, change, edit, now)?;
         serde_json::to_value(view).map_err(ApiError::internal)
     })
     .await?;
@@ -90,7 +90,8 @@ pub async fn replace(
         body.hash,
         StatusCode::OK,
         move |ctx| {
-            let view = menu::replace(ctx, &docs, menu, now_ms())?;
+            let now = ctx.now().as_u64();
+            let view = menu::replace(ctx, &docs, menu, now)?;
             serde_json::to_value(view).map_err(ApiError::internal)
         },
     )

@@ -22,7 +22,6 @@ use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path, Query, parse_json};
 use super::idempotency;
 use crate::auth::{Auth, perm};
-use crate::db::now_ms;
 use crate::orders::{self, ListFilter, OrderView, OrdersError, PaymentResult, Tender};
 use crate::state::AppState;
 
@@ -88,6 +87,7 @@ pub async fn create(
         body.hash,
         StatusCode::CREATED,
         move |ctx| {
+            let now = ctx.now().as_u64();
             let placed = orders::place_draft(
                 ctx,
                 &menu.menu,
@@ -95,7 +95,7 @@ pub async fn create(
                 approved_by,
                 Some(staff),
                 prefix,
-                now_ms(),
+                now,
             )?;
             Ok(placed)
         },
@@ -386,16 +386,9 @@ pub async fn transition(
         hash,
         StatusCode::OK,
         move |ctx| {
+            let now = ctx.now().as_u64();
             let id = id.to_string();
-            Ok(orders::transition(
-                ctx,
-                &id,
-                t,
-                &by,
-                reason,
-                refund,
-                now_ms(),
-            )?)
+            Ok(orders::transition(ctx, &id, t, &by, reason, refund, now)?)
         },
     )
     .await?;
@@ -465,16 +458,10 @@ pub async fn pay(
         body.hash,
         StatusCode::CREATED,
         move |ctx| {
+            let now = ctx.now().as_u64();
             let tender = Tender::Cash { tendered };
             let id = id.to_string();
-            Ok(orders::record_payment(
-                ctx,
-                &head,
-                &id,
-                tender,
-                &by,
-                now_ms(),
-            )?)
+            Ok(orders::record_payment(ctx, &head, &id, tender, &by, now)?)
         },
     )
     .await?;
@@ -529,14 +516,9 @@ pub async fn station_done(
         hash,
         StatusCode::OK,
         move |ctx| {
+            let now = ctx.now().as_u64();
             let id = id.to_string();
-            Ok(orders::mark_station_done(
-                ctx,
-                &id,
-                &station,
-                &by,
-                now_ms(),
-            )?)
+            Ok(orders::mark_station_done(ctx, &id, &station, &by, now)?)
         },
     )
     .await
@@ -564,14 +546,10 @@ async fn pay_by_card(
     let by = staff.to_owned();
     let resp =
         idempotency::write_reserved(state, staff, key, hash, StatusCode::CREATED, move |ctx| {
+            let now = ctx.now().as_u64();
             let id = order_id.to_string();
             Ok(crate::terminal::record_charged(
-                ctx,
-                &head,
-                &id,
-                charged,
-                &by,
-                now_ms(),
+                ctx, &head, &id, charged, &by, now,
             )?)
         })
         .await?;

@@ -111,7 +111,7 @@ pub fn store_menu(
     change: serde_json::Value,
     now: u64,
 ) -> Result<MenuState, EditError> {
-    crate::docs::set_menu(ctx.conn, docs, &menu).map_err(EditError::Document)?;
+    crate::docs::set_menu(ctx.conn, docs, &menu, ctx.now()).map_err(EditError::Document)?;
     store_projection(ctx, menu, change, now)
 }
 

@@ -142,7 +142,7 @@ fn refund_payments(
     }
     if cash {
         // The drawer opens for the cash to go back, with a receipt showing the order's end.
-        crate::printing::enqueue_receipt(ctx.conn, &refund.head, &view, &payments, true)?;
+        crate::printing::enqueue_receipt(ctx, &refund.head, &view, &payments, true)?;
     }
     Ok(serde_json::to_value(&view)?)
 }

@@ -88,7 +88,7 @@ pub fn record_payment(
     // The receipt prints once this commits; for cash the drawer opens first.
     let payments = payments_of(ctx.conn, order_id)?;
     let cash = payment.method == PaymentMethod::Cash;
-    crate::printing::enqueue_receipt(ctx.conn, head, &view, &payments, cash)?;
+    crate::printing::enqueue_receipt(ctx, head, &view, &payments, cash)?;
     let result = serde_json::to_value(&PaymentResult {
         payment,
         order: view,

@@ -74,7 +74,7 @@ pub fn place(
             view.created_by,
             snapshot
         ])?;
-    crate::printing::enqueue_kitchen(ctx.conn, &view)?;
+    crate::printing::enqueue_kitchen(ctx, &view)?;
     let json = serde_json::to_value(&view)?;
     let id = view.id.to_string();
     ctx.append(

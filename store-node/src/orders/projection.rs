@@ -6,6 +6,7 @@ use domain::status::Progress;
 
 use super::place::fulfillment;
 use super::{OrderView, OrdersError, load};
+use crate::db::WriteCtx;
 
 /// Projects an order event made by another replica into the read model, in the sync's transaction.
 ///
@@ -15,10 +16,8 @@ use super::{OrderView, OrdersError, load};
 /// what was given back. An event whose order this node cannot read is logged
 /// and skipped (the event itself is kept in the log); a stored order this node
 /// cannot read is an error, and the sync step fails with it.
-pub fn project_remote(
-    conn: &rusqlite::Connection,
-    e: &sync::log::Event,
-) -> Result<(), OrdersError> {
+pub fn project_remote(ctx: &WriteCtx<'_>, e: &sync::log::Event) -> Result<(), OrdersError> {
+    let conn = ctx.conn;
     let Some(order) = e.data.get("order") else {
         return Ok(());
     };
@@ -33,7 +32,7 @@ pub fn project_remote(
         None => {
             // Online orders print in this store's kitchen; another node's counter orders print at that node.
             if view.order.channel == Channel::Online
-                && let Err(e) = crate::printing::enqueue_kitchen(conn, &view)
+                && let Err(e) = crate::printing::enqueue_kitchen(ctx, &view)
             {
                 tracing::error!(order = %id, error = %e, "could not queue the kitchen tickets of an online order");
             }

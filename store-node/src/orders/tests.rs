@@ -14,7 +14,10 @@ use crate::printing::Letterhead;
 fn open() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
     let (bus, _) = tokio::sync::broadcast::channel(64);
-    let db = Db::open(dir.path(), 1, bus).unwrap();
+    // The services take `now` from the caller (1_000, 2_000, ... below); the writer's
+    // own stamps (the event log) come from this clock, which stands at the first of them.
+    let clock = domain::clock::ManualClock::new(domain::clock::Millis::new(1_000).unwrap());
+    let db = Db::open(dir.path(), 1, bus, std::sync::Arc::new(clock)).unwrap();
     (dir, db)
 }
 

@@ -2,11 +2,13 @@
 //! in, and read the event stream.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use store_node::{Config, Running};
+use test_support::{ManualClock, Millis};
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct TestNode {
@@ -41,13 +43,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestNode {
     let mut c = config(dir.path());
     tweak(&mut c);
     let node = store_node::run(c).await.expect("node starts");
-    let base = format!("http://{}", node.addr);
-    TestNode {
-        node,
-        base,
-        http: reqwest::Client::new(),
-        _dir: Some(dir),
-    }
+    TestNode::new(node, Some(dir))
 }
 
 /// A node on an existing data directory (to restart one on the same database).
@@ -55,16 +51,40 @@ pub async fn start_in(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) ->
     let mut c = config(dir);
     tweak(&mut c);
     let node = store_node::run(c).await.expect("node starts");
-    let base = format!("http://{}", node.addr);
-    TestNode {
-        node,
-        base,
-        http: reqwest::Client::new(),
-        _dir: None,
-    }
+    TestNode::new(node, None)
 }
 
+/// When a [`TestNode::with_clock`] node's clock starts: 2026-12-06T12:00:00Z, a fixed
+/// moment, so what a test computes from it is the same on every run.
+pub const CLOCK_START_MS: i64 = 1_796_558_400_000;
+
 impl TestNode {
+    fn new(node: Running, dir: Option<tempfile::TempDir>) -> TestNode {
+        let base = format!("http://{}", node.addr);
+        TestNode {
+            node,
+            base,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// A node (as [`spawn_with`]) whose time is a [`ManualClock`] showing
+    /// [`CLOCK_START_MS`]: it moves only when the test moves it, so expiry and
+    /// backoff are tested by stepping the clock instead of sleeping. Tokio timers
+    /// that pace the node's work (print lanes' polling, retries of refused writes)
+    /// still run in real time; every time the node decides on or stores is this clock's.
+    pub async fn with_clock(tweak: impl FnOnce(&mut Config)) -> (TestNode, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(Millis::new(CLOCK_START_MS).unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path());
+        tweak(&mut c);
+        let node = store_node::run_with_clock(c, clock.clone())
+            .await
+            .expect("node starts");
+        (TestNode::new(node, Some(dir)), clock)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
