@@ -456,7 +456,7 @@ struct Sample {
 fn draw(path: &Path, samples: &[Sample], hub: bool) -> anyhow::Result<()> {
     use std::fmt::Write as _;
     let (w, h) = (860.0, 420.0);
-    let (left, right, top, bottom) = (70.0, 80.0, 50.0, 60.0);
+    let (left, right, top, bottom) = (70.0, 80.0, 70.0, 60.0);
     let (pw, ph) = (w - left - right, h - top - bottom);
     let mib = |k: u64| k as f64 / 1024.0;
     let max_mib = samples
@@ -476,14 +476,13 @@ fn draw(path: &Path, samples: &[Sample], hub: bool) -> anyhow::Result<()> {
 <text x="{left}" y="24" font-size="16" font-weight="bold">A day of service at one store node: memory and orders</text>
 "##
     );
+    // Real seconds at a simulated hour: the day runs at a steady pace until its last sample.
+    let day_secs = samples
+        .iter()
+        .find(|s| s.hour >= 24.0)
+        .map_or(max_t, |s| s.secs);
+    let at = |hour: f64| day_secs * hour / 24.0;
     if hub {
-        // The outage, in real seconds: the samples around the simulated hours.
-        let at = |hour: f64| {
-            samples
-                .iter()
-                .find(|s| s.hour >= hour)
-                .map_or(max_t, |s| s.secs)
-        };
         let (a, b) = (x(at(HUB_DOWN.0)), x(at(HUB_DOWN.1)));
         let _ = write!(
             svg,
@@ -514,13 +513,7 @@ fn draw(path: &Path, samples: &[Sample], hub: bool) -> anyhow::Result<()> {
         );
     }
     for hour in (0..=24).step_by(4) {
-        let secs = max_t.min(
-            samples
-                .iter()
-                .find(|s| s.hour >= hour as f64)
-                .map_or(max_t, |s| s.secs),
-        );
-        let xx = x(secs);
+        let xx = x(at(hour as f64));
         let _ = writeln!(
             svg,
             r##"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{hour:02}:00</text>"##,
@@ -529,7 +522,7 @@ fn draw(path: &Path, samples: &[Sample], hub: bool) -> anyhow::Result<()> {
     }
     let _ = write!(
         svg,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">time of day (simulated; the last point is after the quiet period)</text>
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">time of day (simulated; the points after 24:00 are the quiet period)</text>
 <text x="{:.1}" y="{:.1}" text-anchor="end">orders placed</text>
 <line x1="{left}" x2="{left}" y1="{top}" y2="{:.1}" stroke="black"/>
 <line x1="{left}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="black"/>
@@ -587,8 +580,8 @@ fn draw(path: &Path, samples: &[Sample], hub: bool) -> anyhow::Result<()> {
         let lx = left + 10.0 + 230.0 * i as f64;
         let _ = write!(
             svg,
-            r##"<line x1="{lx:.1}" x2="{:.1}" y1="40" y2="40" stroke="{color}" stroke-width="3"/>
-<text x="{:.1}" y="44">{label}</text>
+            r##"<line x1="{lx:.1}" x2="{:.1}" y1="44" y2="44" stroke="{color}" stroke-width="3"/>
+<text x="{:.1}" y="48">{label}</text>
 "##,
             lx + 20.0,
             lx + 26.0
