@@ -221,3 +221,77 @@ async fn a_corrupt_row_is_an_error_never_a_default() {
     }
     assert_eq!(list(&db, filter).await.unwrap().len(), 1);
 }
+
+/// The order facts this node records are built through `domain::fact`; their `data`, as the
+/// log stores it, is byte for byte what the node's own views write (the form every log since
+/// the first sync holds), and `Fact::decode` then `Fact::data` gives it back.
+#[tokio::test]
+async fn order_facts_are_the_node_views_byte_for_byte() {
+    let (_dir, db) = open();
+    let (id, total) = placed(&db).await;
+    pay(&db, &id, Tender::Cash { tendered: total })
+        .await
+        .unwrap();
+    cancel(&db, &id, Some("manager")).await.unwrap();
+    // A second order, whose one station finishing makes it ready.
+    let menu = crate::demo::menu();
+    db.write(move |ctx| {
+        let order = place_draft(ctx, &menu, &draft(), None, None, 'S', 3_000)?;
+        let id = order["id"].as_str().unwrap().to_owned();
+        let station: Ident = serde_json::from_value(order["lines"][0]["station"].clone())?;
+        mark_station_done(ctx, &id, &station, "kitchen", 4_000)
+    })
+    .await
+    .unwrap();
+
+    let events: Vec<(String, String)> = db
+        .read(|c| {
+            c.prepare("SELECT kind, data FROM event_log ORDER BY pos")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "order.created",
+            "payment.recorded",
+            "order.changed",
+            "payment.refunded",
+            "order.created",
+            "order.changed",
+            "order.changed"
+        ]
+    );
+    for (kind, text) in &events {
+        let data: Value = serde_json::from_str(text).unwrap();
+        let order: OrderView = serde_json::from_value(data["order"].clone()).unwrap();
+        let node_form = match kind.as_str() {
+            "order.created" => json!({ "order": order }),
+            "payment.recorded" => serde_json::to_value(PaymentResult {
+                payment: serde_json::from_value(data["payment"].clone()).unwrap(),
+                order,
+            })
+            .unwrap(),
+            "payment.refunded" => {
+                let refund: RefundView = serde_json::from_value(data["refund"].clone()).unwrap();
+                json!({ "refund": refund, "order": order })
+            }
+            _ if data.get("station_done").is_some() => json!({
+                "station_done": data["station_done"], "by": data["by"], "order": order,
+            }),
+            _ => {
+                let t: Transition = serde_json::from_value(data["transition"].clone()).unwrap();
+                json!({
+                    "transition": t, "from": data["from"], "to": data["to"],
+                    "by": data["by"], "reason": data["reason"], "order": order,
+                })
+            }
+        };
+        assert_eq!(text, &node_form.to_string(), "{kind}");
+        let fact = domain::fact::Fact::decode(kind, &data).unwrap();
+        assert_eq!(&fact.data().unwrap().to_string(), text, "{kind}");
+    }
+}
