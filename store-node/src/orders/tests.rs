@@ -295,3 +295,60 @@ async fn order_facts_are_the_node_views_byte_for_byte() {
         assert_eq!(&fact.data().unwrap().to_string(), text, "{kind}");
     }
 }
+
+fn remote(kind: &str, data: Value) -> sync::log::Event {
+    sync::log::Event {
+        id: uuid::Uuid::now_v7(),
+        store: "s".into(),
+        origin: "other".into(),
+        seq: 1,
+        hlc: "0".into(),
+        kind: kind.into(),
+        subject: None,
+        data,
+    }
+}
+
+/// Another replica's view of an order is joined by `domain::fact::Order`: status and paid
+/// never go back, given back and last change only rise, stations done are a union (the stored
+/// ones keep their order); a fact that does not parse changes nothing.
+#[tokio::test]
+async fn a_remote_view_is_joined_never_lowering_the_order() {
+    let (_dir, db) = open();
+    let (id, _) = placed(&db).await;
+    let at = id.clone();
+    let mine = db
+        .write(move |ctx| transition(ctx, &at, Transition::Accept, "cashier", None, None, 2_000))
+        .await
+        .unwrap();
+    // An older view of the order, but with a station done and a later change elsewhere.
+    let mut theirs = mine.clone();
+    theirs["status"] = json!("placed");
+    theirs["stations_done"] = json!(["grill"]);
+    theirs["updated_ms"] = json!(9_000);
+    theirs["refunded"] = json!(0);
+    let changed = remote(
+        "order.changed",
+        json!({ "station_done": "grill", "order": theirs }),
+    );
+    let unreadable = remote(
+        "order.changed",
+        json!({ "order": { "id": id, "status": 7 } }),
+    );
+    let not_a_node_view = remote(
+        "order.created",
+        json!({ "order": { "id": id, "status": "voided" } }),
+    );
+    db.write(move |ctx| -> Result<(), OrdersError> {
+        project_remote(ctx, &unreadable)?;
+        project_remote(ctx, &not_a_node_view)?;
+        project_remote(ctx, &changed)
+    })
+    .await
+    .unwrap();
+    let order = get(&db, id.parse().unwrap()).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Accepted);
+    assert_eq!(order.updated_ms, 9_000);
+    assert_eq!(order.stations_done, [Ident::parse("grill").unwrap()]);
+    assert_eq!(order.refunded, 0);
+}
