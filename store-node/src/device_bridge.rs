@@ -113,7 +113,7 @@ async fn log_health(state: Arc<AppState>) {
     loop {
         tokio::select! {
             n = notices.recv() => match n {
-                Ok(n) if n["type"] == "device.status" => {
+                Ok(n) if n["type"] == crate::events::kind::DEVICE_STATUS => {
                     if let Some(id) = n["data"]["id"].as_str() {
                         pending.insert(id.to_owned());
                     }

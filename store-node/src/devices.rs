@@ -294,7 +294,7 @@ impl Registry {
         if changed {
             if let Some(tx) = &self.changes {
                 let _ = tx.send(serde_json::json!({
-                    "type": "device.status",
+                    "type": crate::events::kind::DEVICE_STATUS,
                     "data": { "id": id, "health": now },
                 }));
             }

@@ -32,7 +32,7 @@ pub struct WireEvent<'a> {
     pub cursor: i64,
     pub id: uuid::Uuid,
     #[serde(rename = "type")]
-    #[schema(example = "order.created")]
+    #[schema(example = json!(kind::ORDER_CREATED))]
     pub kind: &'a str,
     pub at_ms: u64,
     #[schema(value_type = Object)]

@@ -266,3 +266,176 @@ fn the_http_import_scan_sees_paths_and_groups() {
         "usecrate::{db::Db,https};usecrate::http_client;"
     ));
 }
+
+/// The event kinds of a store's log. Their names live in `crates/domain` (`domain::fact::kind`);
+/// the servers and the sync protocol use those constants, so a kind is spelt in one place.
+const EVENT_KINDS: [&str; 7] = [
+    "order.created",
+    "order.changed",
+    "payment.recorded",
+    "payment.refunded",
+    "menu.changed",
+    "device.health",
+    "device.status",
+];
+
+/// `code` without its comments (`// …` to the end of the line, `/* … */`, nested), its string,
+/// raw string and char literals kept as they are, so `//` inside a string is not a comment.
+fn without_comments(code: &str) -> String {
+    let c: Vec<char> = code.chars().collect();
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut out = String::new();
+    let mut i = 0;
+    while i < c.len() {
+        let next = c.get(i + 1).copied();
+        if c[i] == '/' && next == Some('/') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if c[i] == '/' && next == Some('*') {
+            let mut depth = 0usize;
+            while i < c.len() {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if c[i] == 'r'
+            && (i == 0 || !ident(c[i - 1]) || (c[i - 1] == 'b' && (i < 2 || !ident(c[i - 2]))))
+            && {
+                let hashes = c[i + 1..].iter().take_while(|&&h| h == '#').count();
+                c.get(i + 1 + hashes) == Some(&'"')
+            }
+        {
+            // A raw string: r"…", r#"…"#.
+            let hashes = c[i + 1..].iter().take_while(|&&h| h == '#').count();
+            let start = i;
+            i += hashes + 2;
+            while i < c.len() {
+                if c[i] == '"' && c[i + 1..].iter().take_while(|&&h| h == '#').count() >= hashes {
+                    i += 1 + hashes;
+                    break;
+                }
+                i += 1;
+            }
+            out.extend(&c[start..i.min(c.len())]);
+        } else if c[i] == '"' {
+            let start = i;
+            i += 1;
+            while i < c.len() && c[i] != '"' {
+                i += if c[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            out.extend(&c[start..i.min(c.len())]);
+        } else if c[i] == '\'' && (next == Some('\\') || c.get(i + 2) == Some(&'\'')) {
+            // A char literal ('"', '\''); otherwise a lifetime, copied as it is.
+            let start = i;
+            i += if next == Some('\\') { 3 } else { 2 };
+            while i < c.len() && c[i] != '\'' {
+                i += 1;
+            }
+            i += 1;
+            out.extend(&c[start..i.min(c.len())]);
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A source file's text before its unit-test module (`#[cfg(test)]` then `mod …`).
+fn before_test_module(text: &str) -> &str {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut at = 0;
+    for (n, line) in lines.iter().enumerate() {
+        if line.trim() == "#[cfg(test)]"
+            && lines[n + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .find(|l| !l.is_empty() && !l.starts_with("#["))
+                .is_some_and(|l| l.starts_with("mod ") || l.starts_with("pub mod "))
+        {
+            return &text[..at];
+        }
+        at += line.len();
+    }
+    text
+}
+
+/// The event kinds that `text` (a Rust source file, tests and comments aside) spells as string literals.
+fn event_kind_literals(text: &str) -> Vec<&'static str> {
+    let code = without_comments(before_test_module(text));
+    EVENT_KINDS
+        .into_iter()
+        .filter(|k| code.contains(&format!("\"{k}\"")))
+        .collect()
+}
+
+/// Invariant: the event kinds are named by the domain only. The store node, the hub and
+/// the sync protocol use `domain::fact::kind`, never a string of their own, so the names
+/// on the wire have one definition (unit tests and comments may spell them).
+#[test]
+fn event_kinds_are_named_only_by_the_domain() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let domain = std::fs::read_to_string(root.join("crates/domain/src/fact.rs")).unwrap();
+    assert_eq!(
+        event_kind_literals(&domain),
+        EVENT_KINDS,
+        "the scan finds the kinds where the domain names them"
+    );
+    let mut offenders = vec![];
+    for dir in ["store-node/src", "cloud-hub/src", "crates/sync/src"] {
+        let src = root.join(dir);
+        let mut files = vec![];
+        rust_files(&src, &mut files);
+        assert!(!files.is_empty(), "the scan finds the sources of {dir}");
+        for file in &files {
+            let rel = file.strip_prefix(&src).unwrap();
+            if rel.iter().any(|c| c == "tests" || c == "tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(file).unwrap();
+            for k in event_kind_literals(&text) {
+                offenders.push(format!("{dir}/{}: {k:?}", rel.display()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "event kinds are spelt only in crates/domain (use domain::fact::kind); found {offenders:#?}"
+    );
+}
+
+#[test]
+fn the_event_kind_scan_skips_comments_and_unit_tests() {
+    assert_eq!(
+        event_kind_literals(r#"let k = "order.created";"#),
+        ["order.created"]
+    );
+    assert_eq!(
+        event_kind_literals(
+            r##"let u = "http://x"; let k = r#"menu.changed"#; // "device.health""##
+        ),
+        ["menu.changed"],
+        "`//` in a string is no comment, a raw string is a literal, a comment is not code"
+    );
+    assert_eq!(
+        event_kind_literals("let q = '\"'; f(\"device.status\"); /* \"order.changed\" */"),
+        ["device.status"]
+    );
+    assert_eq!(
+        event_kind_literals(
+            "fn a<'x>(s: &'x str) {}\n/// \"payment.recorded\"\nfn b() {}\n#[cfg(test)]\nmod tests {\n    const K: &str = \"payment.refunded\";\n}\n"
+        ),
+        Vec::<&str>::new()
+    );
+}

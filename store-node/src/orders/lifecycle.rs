@@ -5,13 +5,14 @@
 use std::collections::{BTreeSet, HashSet};
 
 use domain::Ident;
+use domain::fact::{Fact, OrderChange, OrderFact};
 use domain::payment::PaymentMethod;
 use domain::status::Transition;
+use serde_json::json;
 
-use super::view::method_str;
+use super::view::{append_fact, detail, method_str};
 use super::{OrdersError, PaymentView, RefundView, load, payments_of};
 use crate::db::WriteCtx;
-use crate::events::kind;
 use crate::printing::Letterhead;
 
 /// What giving back a cancelled, voided or refunded order's payments needs.
@@ -59,15 +60,19 @@ fn apply_transition(
         .execute(rusqlite::params![to.as_str(), now as i64, id])?;
     view.status = to;
     view.updated_ms = now;
-    let json = serde_json::to_value(&view)?;
-    ctx.append(
-        kind::ORDER_CHANGED,
-        Some(id),
-        serde_json::json!({
-            "transition": t, "from": from, "to": to, "by": by, "reason": reason, "order": json,
-        }),
-    )?;
-    Ok(json)
+    let fact = Fact::OrderChanged(OrderChange {
+        transition: Some(t),
+        station_done: None,
+        order: view.to_fact()?,
+        detail: detail([
+            ("from", json!(from)),
+            ("to", json!(to)),
+            ("by", json!(by)),
+            ("reason", json!(reason)),
+        ]),
+    });
+    append_fact(ctx, id, &fact)?;
+    Ok(serde_json::to_value(&view)?)
 }
 
 /// Gives back what an order that has just been cancelled, voided or refunded had paid, in the caller's
@@ -134,11 +139,11 @@ fn refund_payments(
         ctx.conn
             .prepare_cached("UPDATE orders SET refunded = ?1, updated_ms = ?2 WHERE id = ?3")?
             .execute(rusqlite::params![view.refunded, now as i64, order_id])?;
-        let json = serde_json::json!({
-            "refund": serde_json::to_value(&r)?,
-            "order": serde_json::to_value(&view)?,
+        let fact = Fact::PaymentRefunded(OrderFact {
+            order: view.to_fact()?,
+            detail: detail([("refund", serde_json::to_value(&r)?)]),
         });
-        ctx.append(kind::PAYMENT_REFUNDED, Some(order_id), json)?;
+        append_fact(ctx, order_id, &fact)?;
     }
     if cash {
         // The drawer opens for the cash to go back, with a receipt showing the order's end.
@@ -173,12 +178,14 @@ pub fn mark_station_done(
         rusqlite::params![serde_json::to_string(&view.stations_done)?, now as i64, id],
     )?;
     view.updated_ms = now;
+    let fact = Fact::OrderChanged(OrderChange {
+        transition: None,
+        station_done: Some(station.clone()),
+        order: view.to_fact()?,
+        detail: detail([("by", json!(by))]),
+    });
+    append_fact(ctx, id, &fact)?;
     let json = serde_json::to_value(&view)?;
-    ctx.append(
-        kind::ORDER_CHANGED,
-        Some(id),
-        serde_json::json!({ "station_done": station, "by": by, "order": json }),
-    )?;
     if all_done && view.status.apply(Transition::Ready).is_ok() {
         return apply_transition(ctx, id, Transition::Ready, by, None, now);
     }

@@ -2,12 +2,12 @@
 //! one path (the payment row, the order's amount paid, the receipt and the
 //! `payment.recorded` event); they differ only in what the tender brings.
 
+use domain::fact::{Fact, OrderFact};
 use domain::payment::{PaymentMethod, settle_cash};
 
-use super::view::method_str;
+use super::view::{append_fact, detail, method_str};
 use super::{OrdersError, PaymentResult, PaymentView, load, payments_of};
 use crate::db::WriteCtx;
-use crate::events::kind;
 use crate::printing::Letterhead;
 
 /// What the customer paid with.
@@ -89,10 +89,13 @@ pub fn record_payment(
     let payments = payments_of(ctx.conn, order_id)?;
     let cash = payment.method == PaymentMethod::Cash;
     crate::printing::enqueue_receipt(ctx, head, &view, &payments, cash)?;
-    let result = serde_json::to_value(&PaymentResult {
+    let fact = Fact::PaymentRecorded(OrderFact {
+        order: view.to_fact()?,
+        detail: detail([("payment", serde_json::to_value(&payment)?)]),
+    });
+    append_fact(ctx, order_id, &fact)?;
+    Ok(serde_json::to_value(&PaymentResult {
         payment,
         order: view,
-    })?;
-    ctx.append(kind::PAYMENT_RECORDED, Some(order_id), result.clone())?;
-    Ok(result)
+    })?)
 }

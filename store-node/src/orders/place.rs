@@ -2,14 +2,15 @@
 //! with this node's ticket letter, stored with its kitchen tickets and its
 //! `order.created` event.
 
+use domain::fact::{Fact, OrderFact};
 use domain::menu::Menu;
 use domain::order::{OrderDraft, PricedOrder, price_order};
 use domain::status::OrderStatus;
 use domain::ticket::TicketNumber;
 
+use super::view::append_fact;
 use super::{OrderView, OrdersError};
 use crate::db::WriteCtx;
-use crate::events::kind;
 
 /// What `draft` would cost now; nothing is stored. A discount is priced but not approved.
 pub fn quote(menu: &Menu, draft: &OrderDraft) -> Result<PricedOrder, OrdersError> {
@@ -75,14 +76,12 @@ pub fn place(
             snapshot
         ])?;
     crate::printing::enqueue_kitchen(ctx, &view)?;
-    let json = serde_json::to_value(&view)?;
-    let id = view.id.to_string();
-    ctx.append(
-        kind::ORDER_CREATED,
-        Some(&id),
-        serde_json::json!({ "order": json }),
-    )?;
-    Ok(json)
+    let fact = Fact::OrderCreated(OrderFact {
+        order: view.to_fact()?,
+        detail: serde_json::Map::new(),
+    });
+    append_fact(ctx, &view.id.to_string(), &fact)?;
+    Ok(serde_json::to_value(&view)?)
 }
 
 /// The `fulfillment` column: the fulfillment's name as it serializes.

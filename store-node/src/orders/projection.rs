@@ -1,8 +1,14 @@
 //! Orders made by another replica (the hub's web orders, the store's other
 //! nodes), received through sync, projected into this node's read model.
+//!
+//! Facts are read and folded by the domain's order contract, the rule the hub
+//! and the simulator use too: `domain::fact::Fact::decode`, then
+//! `domain::fact::Order::join` of the stored order with the fact's view
+//! (status and amount paid only rise, by `Progress::join`; amount given back
+//! and last change only rise; the stations done are a union).
 
+use domain::fact::{Fact, Order};
 use domain::order::Channel;
-use domain::status::Progress;
 
 use super::place::fulfillment;
 use super::{OrderView, OrdersError, load};
@@ -10,25 +16,36 @@ use crate::db::WriteCtx;
 
 /// Projects an order event made by another replica into the read model, in the sync's transaction.
 ///
-/// Every order event carries the order's full view after it happened; the
-/// projection inserts a new order, and otherwise joins the views' progress
-/// (`Progress::join`: status and amount paid only rise) and never lowers
-/// what was given back. An event whose order this node cannot read is logged
-/// and skipped (the event itself is kept in the log); a stored order this node
-/// cannot read is an error, and the sync step fails with it.
+/// Every order fact carries the order's full view after it happened; the
+/// projection inserts an order it has not seen as that view, and otherwise
+/// joins the stored order with it (`domain::fact::Order::join`) and stores the
+/// joined progress: status, paid, given back, last change and stations done.
+/// The stored list of stations done keeps its order, stations newly done are
+/// added after it. A fact that does not parse, or whose order this node
+/// cannot read, is logged and skipped (the event itself is kept in the log);
+/// a stored order this node cannot read is an error, and the sync step fails
+/// with it.
 pub fn project_remote(ctx: &WriteCtx<'_>, e: &sync::log::Event) -> Result<(), OrdersError> {
     let conn = ctx.conn;
-    let Some(order) = e.data.get("order") else {
+    let fact = match Fact::decode(&e.kind, &e.data) {
+        Ok(fact) => fact,
+        Err(err) => {
+            tracing::warn!(event = %e.id, error = %err, "a fact from {} does not parse", e.origin);
+            return Ok(());
+        }
+    };
+    let Some(theirs) = fact.order() else {
         return Ok(());
     };
-    let Ok(view) = serde_json::from_value::<OrderView>(order.clone()) else {
-        tracing::warn!(event = %e.id, "an order event from {} has an unreadable order", e.origin);
-        return Ok(());
+    let view = match OrderView::from_fact(theirs) {
+        Ok(view) => view,
+        Err(err) => {
+            tracing::warn!(event = %e.id, error = %err, "an order event from {} has an unreadable order", e.origin);
+            return Ok(());
+        }
     };
     let id = view.id.to_string();
-    let current = load(conn, &id)?;
-    let stations = serde_json::to_string(&view.stations_done)?;
-    match current {
+    match load(conn, &id)? {
         None => {
             // Online orders print in this store's kitchen; another node's counter orders print at that node.
             if view.order.channel == Channel::Online
@@ -51,28 +68,34 @@ pub fn project_remote(ctx: &WriteCtx<'_>, e: &sync::log::Event) -> Result<(), Or
                     view.created_by,
                     serde_json::to_string(&view.order)?,
                     view.paid,
-                    stations,
+                    serde_json::to_string(&view.stations_done)?,
                     view.refunded
                 ],
             )?;
         }
         Some(cur) => {
-            let progress = Progress {
-                status: cur.status,
-                paid: cur.paid,
+            let mut order = Order::new(cur.to_fact()?);
+            if !order.join(theirs) {
+                return Ok(());
             }
-            .join(Progress {
-                status: view.status,
-                paid: view.paid,
-            });
-            let stations = if view.stations_done.len() > cur.stations_done.len() {
-                stations
-            } else {
-                serde_json::to_string(&cur.stations_done)?
-            };
+            let joined = order.view();
+            let progress = joined.progress();
+            let mut stations = cur.stations_done.clone();
+            for s in joined.stations_done.iter().flatten() {
+                if !stations.contains(s) {
+                    stations.push(s.clone());
+                }
+            }
             conn.execute(
-                "UPDATE orders SET status = ?1, paid = ?2, stations_done = ?3, updated_ms = MAX(updated_ms, ?4), refunded = MAX(refunded, ?6) WHERE id = ?5",
-                rusqlite::params![progress.status.as_str(), progress.paid, stations, view.updated_ms as i64, id, view.refunded],
+                "UPDATE orders SET status = ?1, paid = ?2, stations_done = ?3, updated_ms = ?4, refunded = ?5 WHERE id = ?6",
+                rusqlite::params![
+                    progress.status.as_str(),
+                    progress.paid,
+                    serde_json::to_string(&stations)?,
+                    joined.updated_ms.unwrap_or(cur.updated_ms) as i64,
+                    joined.refunded.unwrap_or(cur.refunded),
+                    id
+                ],
             )?;
         }
     }

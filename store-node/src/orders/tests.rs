@@ -221,3 +221,134 @@ async fn a_corrupt_row_is_an_error_never_a_default() {
     }
     assert_eq!(list(&db, filter).await.unwrap().len(), 1);
 }
+
+/// The order facts this node records are built through `domain::fact`; their `data`, as the
+/// log stores it, is byte for byte what the node's own views write (the form every log since
+/// the first sync holds), and `Fact::decode` then `Fact::data` gives it back.
+#[tokio::test]
+async fn order_facts_are_the_node_views_byte_for_byte() {
+    let (_dir, db) = open();
+    let (id, total) = placed(&db).await;
+    pay(&db, &id, Tender::Cash { tendered: total })
+        .await
+        .unwrap();
+    cancel(&db, &id, Some("manager")).await.unwrap();
+    // A second order, whose one station finishing makes it ready.
+    let menu = crate::demo::menu();
+    db.write(move |ctx| {
+        let order = place_draft(ctx, &menu, &draft(), None, None, 'S', 3_000)?;
+        let id = order["id"].as_str().unwrap().to_owned();
+        let station: Ident = serde_json::from_value(order["lines"][0]["station"].clone())?;
+        mark_station_done(ctx, &id, &station, "kitchen", 4_000)
+    })
+    .await
+    .unwrap();
+
+    let events: Vec<(String, String)> = db
+        .read(|c| {
+            c.prepare("SELECT kind, data FROM event_log ORDER BY pos")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "order.created",
+            "payment.recorded",
+            "order.changed",
+            "payment.refunded",
+            "order.created",
+            "order.changed",
+            "order.changed"
+        ]
+    );
+    for (kind, text) in &events {
+        let data: Value = serde_json::from_str(text).unwrap();
+        let order: OrderView = serde_json::from_value(data["order"].clone()).unwrap();
+        let node_form = match kind.as_str() {
+            "order.created" => json!({ "order": order }),
+            "payment.recorded" => serde_json::to_value(PaymentResult {
+                payment: serde_json::from_value(data["payment"].clone()).unwrap(),
+                order,
+            })
+            .unwrap(),
+            "payment.refunded" => {
+                let refund: RefundView = serde_json::from_value(data["refund"].clone()).unwrap();
+                json!({ "refund": refund, "order": order })
+            }
+            _ if data.get("station_done").is_some() => json!({
+                "station_done": data["station_done"], "by": data["by"], "order": order,
+            }),
+            _ => {
+                let t: Transition = serde_json::from_value(data["transition"].clone()).unwrap();
+                json!({
+                    "transition": t, "from": data["from"], "to": data["to"],
+                    "by": data["by"], "reason": data["reason"], "order": order,
+                })
+            }
+        };
+        assert_eq!(text, &node_form.to_string(), "{kind}");
+        let fact = domain::fact::Fact::decode(kind, &data).unwrap();
+        assert_eq!(&fact.data().unwrap().to_string(), text, "{kind}");
+    }
+}
+
+fn remote(kind: &str, data: Value) -> sync::log::Event {
+    sync::log::Event {
+        id: uuid::Uuid::now_v7(),
+        store: "s".into(),
+        origin: "other".into(),
+        seq: 1,
+        hlc: "0".into(),
+        kind: kind.into(),
+        subject: None,
+        data,
+    }
+}
+
+/// Another replica's view of an order is joined by `domain::fact::Order`: status and paid
+/// never go back, given back and last change only rise, stations done are a union (the stored
+/// ones keep their order); a fact that does not parse changes nothing.
+#[tokio::test]
+async fn a_remote_view_is_joined_never_lowering_the_order() {
+    let (_dir, db) = open();
+    let (id, _) = placed(&db).await;
+    let at = id.clone();
+    let mine = db
+        .write(move |ctx| transition(ctx, &at, Transition::Accept, "cashier", None, None, 2_000))
+        .await
+        .unwrap();
+    // An older view of the order, but with a station done and a later change elsewhere.
+    let mut theirs = mine.clone();
+    theirs["status"] = json!("placed");
+    theirs["stations_done"] = json!(["grill"]);
+    theirs["updated_ms"] = json!(9_000);
+    theirs["refunded"] = json!(0);
+    let changed = remote(
+        "order.changed",
+        json!({ "station_done": "grill", "order": theirs }),
+    );
+    let unreadable = remote(
+        "order.changed",
+        json!({ "order": { "id": id, "status": 7 } }),
+    );
+    let not_a_node_view = remote(
+        "order.created",
+        json!({ "order": { "id": id, "status": "voided" } }),
+    );
+    db.write(move |ctx| -> Result<(), OrdersError> {
+        project_remote(ctx, &unreadable)?;
+        project_remote(ctx, &not_a_node_view)?;
+        project_remote(ctx, &changed)
+    })
+    .await
+    .unwrap();
+    let order = get(&db, id.parse().unwrap()).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Accepted);
+    assert_eq!(order.updated_ms, 9_000);
+    assert_eq!(order.stations_done, [Ident::parse("grill").unwrap()]);
+    assert_eq!(order.refunded, 0);
+}

@@ -6,6 +6,7 @@
 //! 500 with its own code), never a nil id or a `placed` order.
 
 use domain::Ident;
+use domain::fact::{self, Fact};
 use domain::order::{Channel, PricedOrder};
 use domain::payment::PaymentMethod;
 use domain::status::OrderStatus;
@@ -13,7 +14,7 @@ use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use super::{CorruptRecord, OrdersError};
-use crate::db::Db;
+use crate::db::{Db, WriteCtx};
 
 /// An order as the API shows it: the snapshot taken when it was placed, plus its current status.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -36,6 +37,38 @@ pub struct OrderView {
     pub refunded: i64,
     /// Kitchen stations that have finished their part; when every station of the order is done it is ready.
     pub stations_done: Vec<Ident>,
+}
+
+impl OrderView {
+    /// The view as an order fact carries it (`domain::fact::OrderView`), field for field:
+    /// its JSON is this view's JSON.
+    pub fn to_fact(&self) -> Result<fact::OrderView, serde_json::Error> {
+        serde_json::from_value(serde_json::to_value(self)?)
+    }
+
+    /// The node's view of an order a fact carries; an error when the fact lacks what the
+    /// node shows (a ticket, the priced order, the times), never a made-up value.
+    pub fn from_fact(view: &fact::OrderView) -> Result<OrderView, serde_json::Error> {
+        serde_json::from_value(view.to_json()?)
+    }
+}
+
+/// Appends `fact` to the log under its kind, about order `order_id`, in the caller's transaction:
+/// the one way this node records an order fact, so its `data` is the domain's form.
+pub(super) fn append_fact(
+    ctx: &mut WriteCtx<'_>,
+    order_id: &str,
+    fact: &Fact,
+) -> Result<(), OrdersError> {
+    ctx.append(fact.kind(), Some(order_id), fact.data()?)?;
+    Ok(())
+}
+
+/// An order fact's `detail` (what it records besides the order), from its fields.
+pub(super) fn detail<const N: usize>(
+    fields: [(&str, serde_json::Value); N],
+) -> serde_json::Map<String, serde_json::Value> {
+    fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// A payment as the API shows it.
