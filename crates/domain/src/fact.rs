@@ -51,7 +51,7 @@ pub mod kind {
 }
 
 /// An order as a fact carries it: the node's `OrderView` (`store-node`'s
-/// `http::orders::OrderView` writes this form). The fields every replica reads
+/// `orders::view::OrderView` writes this form). The fields every replica reads
 /// are typed; the rest (lines, totals, note, `created_by`, ...) is kept as it
 /// came in `rest`, so a view reads back exactly as it was written. A field
 /// the recording replica left out stays out (`None`), nothing is made up.
