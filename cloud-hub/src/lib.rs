@@ -17,12 +17,14 @@
 //! and `http::online`.
 
 pub mod auth;
+pub mod crypto;
 pub mod db;
 pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod online;
+pub mod time;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

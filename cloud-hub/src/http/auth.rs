@@ -22,8 +22,10 @@ use super::extract::{JsonBody, parse_json};
 use crate::auth::extract::{ClientIp, Kind, MaybeSigned, Signed};
 use crate::auth::throttle::Throttled;
 use crate::auth::{self, NewUserError, RefreshError, password};
+use crate::crypto::token_hash;
 use crate::db::AcceptError;
-use crate::hub::{Hub, now_ms, token_hash};
+use crate::hub::Hub;
+use crate::time::now_ms;
 
 /// An error answer, or 429 with `Retry-After`.
 #[derive(Debug)]

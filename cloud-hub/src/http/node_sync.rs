@@ -44,7 +44,8 @@ use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use super::extract::{WebSocketUpgrade, bearer};
-use crate::hub::{HUB_REPLICA, HubLog, StoreError, StoreState, token_hash};
+use crate::crypto::token_hash;
+use crate::hub::{HUB_REPLICA, HubLog, StoreError, StoreState};
 use crate::online::{LinkGuard, Online};
 use crate::{Hub, db::Db};
 
@@ -297,7 +298,7 @@ impl Conn {
         hub: &Hub,
         sent: &mut Option<Vec<wire::EndedSession>>,
     ) -> Option<String> {
-        let since = hub.auth.ended_sessions_since(crate::hub::now_ms());
+        let since = hub.auth.ended_sessions_since(crate::time::now_ms());
         let rows = match hub
             .db
             .ended_staff_sessions(since, wire::MAX_ENDED_SESSIONS)

@@ -41,11 +41,13 @@ use api_kit::liveness::{Liveness, Tick};
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path, WebSocketUpgrade, bearer};
+use super::store_docs::open_store;
 use crate::auth::{CustomerUser, StoreAccess, perm};
 use crate::db::online::{NewWebOrder, OrderRow, Placed};
-use crate::hub::{Hub, StoreError, StoreState, now_ms};
+use crate::hub::Hub;
 use crate::online::profile::{Ordering, Profile, StoreView, ordering};
 use crate::online::{Signal, WebPayment, presence, store_reachable};
+use crate::time::now_ms;
 
 /// Most orders `GET /api/v1/me/orders` returns.
 const MY_ORDERS_LIMIT: i64 = 100;
@@ -60,14 +62,6 @@ pub fn router() -> Router<Arc<Hub>> {
         .route("/api/v1/me/orders", get(my_orders))
         .route("/api/v1/me/orders/{id}", get(my_order))
         .route("/api/v1/me/orders/{id}/events", get(track_order))
-}
-
-async fn open_store(hub: &Hub, id: &str) -> ApiResult<Arc<StoreState>> {
-    match hub.store(id).await {
-        Ok(s) => Ok(s),
-        Err(StoreError::NotFound) => Err(ApiError::not_found("store")),
-        Err(e) => Err(ApiError::internal(e)),
-    }
 }
 
 /// What a store's documents say now: its profile and (if it has one) its menu.
