@@ -29,6 +29,7 @@ use axum::{Json, Router};
 use domain::fact::OrderView;
 use domain::menu::{LineRequest, Menu};
 use domain::order::{Channel, Fulfillment, OrderDraft, PricedOrder, price_order};
+use domain::settings::StoreSettings;
 use domain::status::OrderStatus;
 use domain::ticket::{TicketNumber, WEB_PREFIX};
 use serde::{Deserialize, Serialize};
@@ -82,6 +83,7 @@ async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Arc<StoreView>> {
         .get(&DocKind::Settings)
         .and_then(|d| d.entities("settings").ok())
         .and_then(|mut e| e.remove("store"))
+        .map(StoreSettings::from)
         .unwrap_or_default();
     let mut profile = Profile::from_settings(store_id, &settings);
     let menu = match g.docs.get(&DocKind::Catalog) {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use domain::settings::StoreSettings;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use sync::doc::{DocKind, SharedDoc};
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
@@ -80,14 +80,15 @@ fn check_profile(body: &SettingsInput) -> ApiResult<()> {
     Ok(())
 }
 
-fn settings_view(doc: Option<&SharedDoc>) -> ApiResult<Value> {
+/// The settings document's `store` entity (empty settings before there is one).
+fn settings_of(doc: Option<&SharedDoc>) -> ApiResult<StoreSettings> {
     let store = doc
         .map(|d| d.entities("settings"))
         .transpose()
         .map_err(|e| ApiError::conflict("settings_unreadable", e.to_string()))?
         .and_then(|mut e| e.remove("store"))
         .unwrap_or_default();
-    Ok(Value::Object(store))
+    Ok(StoreSettings::from(store))
 }
 
 /// Change a store's settings (the fields sent); they sync to the store's nodes.
@@ -103,7 +104,7 @@ pub async fn put_settings(
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
     body: JsonBody<SettingsInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StoreSettings>> {
     let body = body.value;
     if let Some(n) = &body.name {
         check_text("name", n)?;
@@ -116,32 +117,29 @@ pub async fn put_settings(
     }
     check_profile(&body)?;
     let current = edit_doc(&hub, &store_id, DocKind::Settings, |doc| {
-        let mut current = settings_view(Some(doc))?;
+        let mut current = settings_of(Some(doc))?;
         if let Some(n) = body.name {
-            current["name"] = json!(n.trim());
+            current.name = Some(n.trim().to_owned());
         }
         if let Some(m) = body.pickup_lead_minutes {
-            current["pickup_lead_minutes"] = json!(m);
+            current.pickup_lead_minutes = Some(m);
         }
         if let Some(o) = body.online_ordering {
-            current["online_ordering"] = json!(o);
+            current.online_ordering = Some(o);
         }
         if let Some(a) = body.address {
-            current["address"] = json!(a.trim());
+            current.address = Some(a.trim().to_owned());
         }
         if let Some(tz) = body.timezone {
-            current["timezone"] = json!(tz.trim());
+            current.timezone = Some(tz.trim().to_owned());
         }
         if let Some(h) = body.hours {
-            current["hours"] = serde_json::to_value(h).map_err(ApiError::internal)?;
+            current.hours = Some(h);
         }
         if let Some(x) = body.hours_exceptions {
-            current["hours_exceptions"] = serde_json::to_value(x).map_err(ApiError::internal)?;
+            current.hours_exceptions = Some(x);
         }
-        let Value::Object(fields) = &current else {
-            return Err(ApiError::internal("settings are not an object"));
-        };
-        doc.put_entity("settings", "store", fields)
+        doc.put_entity("settings", "store", &current.to_fields())
             .map_err(|e| ApiError::conflict("settings_unreadable", e.to_string()))?;
         Ok(current)
     })
@@ -158,8 +156,8 @@ pub async fn get_settings(
     _: StoreAccess<perm::MenuRead>,
     State(hub): State<Arc<Hub>>,
     Path(store_id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StoreSettings>> {
     let store = open_store(&hub, &store_id).await?;
     let g = store.docs.lock().await;
-    Ok(Json(settings_view(g.docs.get(&DocKind::Settings))?))
+    Ok(Json(settings_of(g.docs.get(&DocKind::Settings))?))
 }
