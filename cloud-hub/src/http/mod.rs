@@ -32,7 +32,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 
 use crate::hub::Hub;
 use error::ApiError;
@@ -52,23 +51,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/api/v1/openapi.json", get(ops::openapi_json))
-        .route("/api/v1/sync", get(node_sync::sync_socket))
-        .route("/.well-known/jwks.json", get(auth::jwks))
-        .route("/api/v1/auth/jwks", get(ops::jwks_api))
-        .route("/api/v1/auth/signup", post(auth::signup))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/refresh", post(auth::refresh))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/password", post(auth::change_password))
-        .route("/api/v1/auth/me", get(auth::me))
-        .route(
-            "/api/v1/auth/accept-invitation",
-            post(auth::accept_invitation),
-        )
+        .merge(ops::router())
+        .merge(node_sync::router())
+        .merge(auth::router())
         .merge(orgs::router())
         .merge(members::router())
         .merge(platform::router())
