@@ -34,3 +34,20 @@ pub fn check_text(field: &str, v: &str) -> ApiResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_idents_without_dots() {
+        assert_eq!(
+            parse_id("store-1_A").ok().map(|i| i.to_string()).as_deref(),
+            Some("store-1_A")
+        );
+        for bad in ["", "a b", "a.b", "é", &"a".repeat(65)] {
+            let e = parse_id(bad).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (422, "invalid_id"), "{bad:?}");
+        }
+    }
+}

@@ -9,6 +9,8 @@ use sync::doc::{DocKind, SharedDoc};
 use super::error::{ApiError, ApiResult};
 use crate::hub::{HUB_REPLICA, Hub, StoreError, StoreState};
 
+/// A store's live state (its documents loaded on first use); 404 `not_found`
+/// for a store that does not exist, 500 when it cannot be loaded.
 pub(crate) async fn open_store(hub: &Hub, id: &str) -> ApiResult<Arc<StoreState>> {
     match hub.store(id).await {
         Ok(s) => Ok(s),
