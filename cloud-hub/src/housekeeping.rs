@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::hub::{Hub, now_ms};
+use crate::hub::Hub;
+use crate::time::now_ms;
 
 /// How often a replica sweeps.
 pub const EVERY: Duration = Duration::from_secs(3600);

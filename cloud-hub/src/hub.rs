@@ -16,26 +16,15 @@ use tokio::runtime::Handle;
 use tokio::sync::{Mutex, broadcast, oneshot, watch};
 
 use crate::auth::{AuthConfig, AuthState};
+use crate::crypto::Sealer;
 use crate::db::{AppendError, Db};
-use crate::http::idempotency::Sealer;
 use crate::online::Online;
+use crate::time::now_ms;
 
 /// The hub's replica id in every store's sync sessions and its automerge actor.
 pub const HUB_REPLICA: &str = "hub";
 /// Incremental saves of a document kept before they are compacted into its snapshot.
 pub const COMPACT_EVERY: u32 = 100;
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// SHA-256 of a secret, hex: what the database keeps of a node token.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 /// Where a document stands in storage.
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,28 +1,32 @@
-//! The cloud hub: customer online ordering, Stripe payments, the merchant
-//! dashboard, node enrollment and the sync endpoint. So far it serves health,
-//! accounts (customers, invited staff, platform admins) with EdDSA access
-//! tokens and rotating refresh tokens, organisations and invitations, the
-//! admin API (stores, node tokens), the merchant's menu, order, staff and
-//! settings views (each behind a role check), and `GET /api/v1/sync`, the
-//! WebSocket each store node syncs over.
+//! The cloud hub: node enrollment and the sync endpoint, the merchant's
+//! store management, and customer online ordering (paid at pickup: there are
+//! no online payments yet). It serves health, accounts (customers, invited
+//! staff, platform admins) with EdDSA access tokens and rotating refresh
+//! tokens, organisations, invitations and members, the platform API (stores,
+//! node tokens), the merchant's menu, order, staff and settings views (each
+//! behind a role check), and `GET /api/v1/sync`, the WebSocket each store
+//! node syncs over.
 //!
 //! Storage is SQLite (a file, the default) or PostgreSQL (`db`); each store's
 //! shared documents live in memory once opened and are saved after every
-//! change (`hub`); accounts, tokens and role checks are in `auth`; the HTTP
-//! surface (with its OpenAPI document) is in `http`, the Prometheus metrics in
-//! `metrics`.
+//! change (`hub`); accounts, tokens and role checks are in `auth`; hashing and
+//! sealing secrets in `crypto`, the wall clock in `time`; the HTTP surface
+//! (one module per resource, with its OpenAPI document) is in `http`, the
+//! Prometheus metrics in `metrics`.
 //! Online ordering (customers browse, price and place pickup orders, which
 //! travel to the store's nodes as hub-origin events; live status tracking;
 //! pausing a store whose node is away; fan-out between replicas) is `online`
 //! and `http::online`.
 
 pub mod auth;
+pub mod crypto;
 pub mod db;
 pub mod housekeeping;
 pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod online;
+pub mod time;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

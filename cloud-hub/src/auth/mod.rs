@@ -30,8 +30,9 @@ use domain::roles::Role;
 use rand::RngCore;
 use serde::Serialize;
 
+use crate::crypto::token_hash;
 use crate::db::{Db, KeyRow, RefreshRow, UserRow};
-use crate::hub::{now_ms, token_hash};
+use crate::time::now_ms;
 use jwt::{Claims, Key, KeySet, TokenError};
 
 pub use extract::{CustomerUser, OrgAccess, PlatformAdmin, Signed, StoreAccess, perm};

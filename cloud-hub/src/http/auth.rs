@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,8 +23,22 @@ use super::extract::{JsonBody, parse_json};
 use crate::auth::extract::{ClientIp, Kind, MaybeSigned, Signed};
 use crate::auth::throttle::Throttled;
 use crate::auth::{self, NewUserError, RefreshError, password};
+use crate::crypto::token_hash;
 use crate::db::AcceptError;
-use crate::hub::{Hub, now_ms, token_hash};
+use crate::hub::Hub;
+use crate::time::now_ms;
+
+pub fn router() -> Router<Arc<Hub>> {
+    Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/api/v1/auth/signup", post(signup))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/password", post(change_password))
+        .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/accept-invitation", post(accept_invitation))
+}
 
 /// An error answer, or 429 with `Retry-After`.
 #[derive(Debug)]

@@ -34,15 +34,14 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::hmac;
 
 use super::MAX_BODY_BYTES;
 use super::error::ApiError;
 use super::extract::bearer;
 use crate::auth::extract::{authenticate, client_ip};
 use crate::db::Reservation;
-use crate::hub::{Hub, now_ms};
+use crate::hub::Hub;
+use crate::time::now_ms;
 
 /// A claim older than this whose request never finished is taken over.
 const STALE_AFTER_MS: i64 = 60_000;
@@ -57,77 +56,6 @@ const RUN_EVERY_TIME: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/refresh"];
 
 /// Largest answer stored for replay.
 const MAX_STORED_ANSWER: usize = 4 * 1024 * 1024;
-
-/// Seals stored answers and fingerprints requests, with keys derived from a secret.
-pub struct Sealer {
-    seal_key: [u8; 32],
-    mac: hmac::Key,
-}
-
-impl std::fmt::Debug for Sealer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sealer(<keys>)")
-    }
-}
-
-impl Sealer {
-    pub fn from_secret(secret: &str) -> Sealer {
-        let base = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-        let mut seal_key = [0u8; 32];
-        seal_key.copy_from_slice(hmac::sign(&base, b"cloud-hub idempotency seal v1").as_ref());
-        let mac_key = hmac::sign(&base, b"cloud-hub idempotency fingerprint v1");
-        Sealer {
-            seal_key,
-            mac: hmac::Key::new(hmac::HMAC_SHA256, mac_key.as_ref()),
-        }
-    }
-
-    fn key(&self) -> Result<LessSafeKey, ApiError> {
-        UnboundKey::new(&CHACHA20_POLY1305, &self.seal_key)
-            .map(LessSafeKey::new)
-            .map_err(|_| ApiError::internal("sealing key rejected"))
-    }
-
-    /// nonce ‖ ciphertext ‖ tag.
-    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, ApiError> {
-        let nonce_bytes: [u8; NONCE_LEN] = rand::random();
-        let mut buf = plain.to_vec();
-        self.key()?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::empty(),
-                &mut buf,
-            )
-            .map_err(|_| ApiError::internal("sealing failed"))?;
-        let mut out = nonce_bytes.to_vec();
-        out.extend_from_slice(&buf);
-        Ok(out)
-    }
-
-    /// The plain bytes, or `None` when they were sealed under another key or altered.
-    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        let (nonce, rest) = sealed.split_at_checked(NONCE_LEN)?;
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut buf = rest.to_vec();
-        let plain = self
-            .key()
-            .ok()?
-            .open_in_place(nonce, Aad::empty(), &mut buf)
-            .ok()?;
-        Some(plain.to_vec())
-    }
-
-    /// HMAC of method, path and body, hex.
-    pub fn fingerprint(&self, method: &Method, path: &str, body: &[u8]) -> String {
-        let mut ctx = hmac::Context::with_key(&self.mac);
-        ctx.update(method.as_str().as_bytes());
-        ctx.update(b"\0");
-        ctx.update(path.as_bytes());
-        ctx.update(b"\0");
-        ctx.update(body);
-        hex::encode(ctx.sign().as_ref())
-    }
-}
 
 fn is_write(m: &Method) -> bool {
     matches!(
@@ -297,44 +225,11 @@ pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
             .idem_complete(&principal, &key, rparts.status.as_u16(), sealed)
             .await
             .map_err(ApiError::internal),
-        Err(e) => Err(e),
+        Err(e) => Err(ApiError::internal(e)),
     };
     if stored.is_err() {
         // The effect happened; the answer still goes out. A retry would run again.
         let _ = hub.db.idem_release(&principal, &key).await;
     }
     Response::from_parts(rparts, Body::from(answer))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seals_and_opens_only_with_the_same_secret() {
-        let a = Sealer::from_secret("secret-one-0123456789");
-        let b = Sealer::from_secret("secret-two-0123456789");
-        let sealed = a.seal(b"{\"refresh_token\":\"x\"}").unwrap();
-        assert!(!sealed.windows(13).any(|w| w == b"refresh_token"));
-        assert_eq!(a.open(&sealed).unwrap(), b"{\"refresh_token\":\"x\"}");
-        assert!(b.open(&sealed).is_none());
-        assert!(a.open(&sealed[..5]).is_none());
-        let mut tampered = sealed.clone();
-        if let Some(last) = tampered.last_mut() {
-            *last ^= 1;
-        }
-        assert!(a.open(&tampered).is_none());
-        assert_ne!(
-            a.fingerprint(&Method::POST, "/x", b"{}"),
-            b.fingerprint(&Method::POST, "/x", b"{}")
-        );
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn opening_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..100)) {
-            let a = Sealer::from_secret("secret-one-0123456789");
-            proptest::prop_assert!(a.open(&bytes).is_none());
-        }
-    }
 }

@@ -1,21 +1,30 @@
-//! The hub's HTTP surface: health, readiness, metrics and the OpenAPI document
-//! (`ops`, `openapi`), accounts (`auth`), platform administration and
-//! organisations (`orgs`), the admin and store API (`api`), the merchant's
-//! sold-out toggles and staff management (`merchant`), and the sync socket.
+//! The hub's HTTP surface, one module per resource, each owning its router
+//! (merged here): health, readiness, metrics and the OpenAPI document (`ops`,
+//! `openapi`), accounts (`auth`), platform admins, organisations and
+//! invitations (`orgs`), members (`members`), stores and node tokens
+//! (`platform`), a store's menu and sold-out toggles (`catalog`), orders
+//! (`orders`), PIN roster (`roster`) and settings (`settings`), online ordering
+//! (`online`), and the sync socket (`node_sync`). `store_docs` is how handlers
+//! reach a store's shared documents.
 //! Every write goes through the `Idempotency-Key` layer (`idempotency`); every
 //! request is counted and timed (`crate::metrics`).
 
-pub mod api;
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
-pub mod merchant;
+pub mod members;
 pub mod node_sync;
 pub mod online;
 pub mod openapi;
 pub mod ops;
+pub mod orders;
 pub mod orgs;
+pub mod platform;
+pub mod roster;
+pub mod settings;
+pub mod store_docs;
 
 use std::sync::Arc;
 
@@ -23,7 +32,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 
 use crate::hub::Hub;
 use error::ApiError;
@@ -43,74 +51,16 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 pub fn router(hub: Arc<Hub>) -> Router {
     Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/api/v1/openapi.json", get(ops::openapi_json))
-        .route("/api/v1/sync", get(node_sync::sync_socket))
-        .route("/.well-known/jwks.json", get(auth::jwks))
-        .route("/api/v1/auth/jwks", get(ops::jwks_api))
-        .route("/api/v1/auth/signup", post(auth::signup))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/refresh", post(auth::refresh))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/password", post(auth::change_password))
-        .route("/api/v1/auth/me", get(auth::me))
-        .route(
-            "/api/v1/auth/accept-invitation",
-            post(auth::accept_invitation),
-        )
-        .route("/api/v1/admin/admins", post(orgs::create_admin))
-        .route("/api/v1/admin/orgs", post(orgs::create_org))
-        .route(
-            "/api/v1/orgs/{org_id}/invitations",
-            post(orgs::create_invitation),
-        )
-        .route(
-            "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
-            delete(merchant::withdraw_invitation),
-        )
-        .route(
-            "/api/v1/orgs/{org_id}/members/{user_id}",
-            put(merchant::set_member_role).delete(merchant::remove_member),
-        )
-        .route("/api/v1/admin/stores", post(api::create_store))
-        .route(
-            "/api/v1/admin/stores/{id}/node-tokens",
-            post(api::create_token),
-        )
-        .route(
-            "/api/v1/admin/stores/{id}/node-tokens/revoke",
-            post(api::revoke_token),
-        )
-        .route(
-            "/api/v1/stores/{id}/node-tokens",
-            post(api::store_create_token),
-        )
-        .route(
-            "/api/v1/stores/{id}/node-tokens/revoke",
-            post(api::store_revoke_token),
-        )
-        .route(
-            "/api/v1/stores/{id}/menu",
-            get(api::get_menu).put(api::put_menu),
-        )
-        .route(
-            "/api/v1/stores/{id}/menu/items/{item_id}/sold-out",
-            put(merchant::item_sold_out),
-        )
-        .route(
-            "/api/v1/stores/{id}/menu/modifiers/{modifier_id}/sold-out",
-            put(merchant::modifier_sold_out),
-        )
-        .route("/api/v1/stores/{id}/orders", get(api::get_orders))
-        .route("/api/v1/stores/{id}/members", get(merchant::list_members))
-        .route("/api/v1/stores/{id}/staff", get(api::get_staff))
-        .route("/api/v1/stores/{id}/staff/{staff_id}", put(api::put_staff))
-        .route(
-            "/api/v1/stores/{id}/settings",
-            get(api::get_settings).put(api::put_settings),
-        )
+        .merge(ops::router())
+        .merge(node_sync::router())
+        .merge(auth::router())
+        .merge(orgs::router())
+        .merge(members::router())
+        .merge(platform::router())
+        .merge(catalog::router())
+        .merge(orders::router())
+        .merge(roster::router())
+        .merge(settings::router())
         // Online ordering: the customer API, tracking sockets, node links.
         .merge(online::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "route not found") })

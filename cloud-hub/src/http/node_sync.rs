@@ -28,12 +28,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api_kit::liveness::{Liveness, Tick};
+use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use futures_util::FutureExt;
 use sync::doc::DocKind;
 use sync::session::{Session, SessionError};
@@ -44,7 +46,9 @@ use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use super::extract::{WebSocketUpgrade, bearer};
-use crate::hub::{HUB_REPLICA, HubLog, StoreError, StoreState, token_hash};
+use super::store_docs::open_store;
+use crate::crypto::token_hash;
+use crate::hub::{HUB_REPLICA, HubLog, StoreState};
 use crate::online::{LinkGuard, Online};
 use crate::{Hub, db::Db};
 
@@ -53,6 +57,10 @@ pub const CLOSE_REVOKED: u16 = 4401;
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 pub const CLOSE_STORAGE: u16 = 4500;
 pub const CLOSE_SILENT: u16 = 4408;
+
+pub fn router() -> Router<Arc<Hub>> {
+    Router::new().route("/api/v1/sync", get(sync_socket))
+}
 
 /// How long to wait for the peer's close reply before dropping the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -96,10 +104,9 @@ pub async fn sync_socket(
         Ok(WebSocketUpgrade(ws)) => ws,
         Err(e) => return e.into_response(),
     };
-    let store = match hub.store(&row.store_id).await {
+    let store = match open_store(&hub, &row.store_id).await {
         Ok(s) => s,
-        Err(StoreError::NotFound) => return ApiError::not_found("store").into_response(),
-        Err(e) => return ApiError::internal(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     tracing::info!(store = %row.store_id, node = %row.label, conn = guard.id, "sync connection opened");
     ws.max_message_size(wire::MAX_FRAME)
@@ -297,7 +304,7 @@ impl Conn {
         hub: &Hub,
         sent: &mut Option<Vec<wire::EndedSession>>,
     ) -> Option<String> {
-        let since = hub.auth.ended_sessions_since(crate::hub::now_ms());
+        let since = hub.auth.ended_sessions_since(crate::time::now_ms());
         let rows = match hub
             .db
             .ended_staff_sessions(since, wire::MAX_ENDED_SESSIONS)

@@ -29,6 +29,7 @@ use axum::{Json, Router};
 use domain::fact::OrderView;
 use domain::menu::{LineRequest, Menu};
 use domain::order::{Channel, Fulfillment, OrderDraft, PricedOrder, price_order};
+use domain::settings::StoreSettings;
 use domain::status::OrderStatus;
 use domain::ticket::{TicketNumber, WEB_PREFIX};
 use serde::{Deserialize, Serialize};
@@ -41,11 +42,13 @@ use api_kit::liveness::{Liveness, Tick};
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path, WebSocketUpgrade, bearer};
+use super::store_docs::open_store;
 use crate::auth::{CustomerUser, StoreAccess, perm};
 use crate::db::online::{NewWebOrder, OrderRow, Placed};
-use crate::hub::{Hub, StoreError, StoreState, now_ms};
+use crate::hub::Hub;
 use crate::online::profile::{Ordering, Profile, StoreView, ordering};
 use crate::online::{Signal, WebPayment, presence, store_reachable};
+use crate::time::now_ms;
 
 /// Most orders `GET /api/v1/me/orders` returns.
 const MY_ORDERS_LIMIT: i64 = 100;
@@ -60,14 +63,6 @@ pub fn router() -> Router<Arc<Hub>> {
         .route("/api/v1/me/orders", get(my_orders))
         .route("/api/v1/me/orders/{id}", get(my_order))
         .route("/api/v1/me/orders/{id}/events", get(track_order))
-}
-
-async fn open_store(hub: &Hub, id: &str) -> ApiResult<Arc<StoreState>> {
-    match hub.store(id).await {
-        Ok(s) => Ok(s),
-        Err(StoreError::NotFound) => Err(ApiError::not_found("store")),
-        Err(e) => Err(ApiError::internal(e)),
-    }
 }
 
 /// What a store's documents say now: its profile and (if it has one) its menu.
@@ -88,6 +83,7 @@ async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Arc<StoreView>> {
         .get(&DocKind::Settings)
         .and_then(|d| d.entities("settings").ok())
         .and_then(|mut e| e.remove("store"))
+        .map(StoreSettings::from)
         .unwrap_or_default();
     let mut profile = Profile::from_settings(store_id, &settings);
     let menu = match g.docs.get(&DocKind::Catalog) {

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{api, auth, merchant, online, ops, orgs};
+use super::{auth, catalog, members, online, ops, orders, orgs, platform, roster, settings};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,12 +28,12 @@ use super::{api, auth, merchant, online, ops, orgs};
         auth::signup, auth::login, auth::refresh, auth::logout, auth::change_password, auth::me,
         auth::jwks, ops::jwks_api, auth::accept_invitation,
         orgs::create_admin, orgs::create_org, orgs::create_invitation,
-        merchant::set_member_role, merchant::remove_member, merchant::withdraw_invitation,
-        api::create_store, api::create_token, api::revoke_token, api::store_create_token, api::store_revoke_token,
-        api::get_menu, api::put_menu, merchant::item_sold_out, merchant::modifier_sold_out,
-        api::get_orders,
-        api::get_staff, api::put_staff, merchant::list_members,
-        api::get_settings, api::put_settings,
+        members::set_member_role, members::remove_member, orgs::withdraw_invitation,
+        platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
+        catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
+        orders::get_orders,
+        roster::get_staff, roster::put_staff, members::list_members,
+        settings::get_settings, settings::put_settings,
         online::store_nodes,
         // Customers: browse, price, order, track.
         online::public_store, online::public_menu, online::price_cart, online::place_order,

@@ -5,14 +5,24 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Serialize;
 
 use super::error::{ApiError, ErrorBody};
 use crate::hub::Hub;
+
+pub fn router() -> Router<Arc<Hub>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/auth/jwks", get(jwks_api))
+}
 
 /// The process answers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

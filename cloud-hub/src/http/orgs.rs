@@ -1,5 +1,8 @@
 //! Platform administration and organisations: creating platform admins and
-//! organisations (each with its first owner's invitation), and inviting staff.
+//! organisations (each with its first owner's invitation), inviting staff and
+//! withdrawing an invitation nobody accepted yet (an organisation-wide owner,
+//! or a platform admin: `OrgAccess<StaffManage>`; an accepted one is 409
+//! `invitation_used`). Members, once they accepted, are `super::members`.
 //!
 //! Who may invite whom: a platform admin anyone; an owner any staff role; a
 //! manager cashiers and kitchen staff. An organisation-wide membership may
@@ -9,20 +12,34 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
 use domain::roles::Role;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::new_user_error;
-use super::error::{ApiError, ApiResult, WriteErrors};
+use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path};
 use crate::auth::extract::{Authenticated, Caller, Kind, PlatformAdmin};
-use crate::auth::{self, new_secret, normalize_email, normalize_name};
-use crate::db::NewInvitation;
-use crate::hub::{Hub, now_ms, token_hash};
+use crate::auth::{self, OrgAccess, new_secret, normalize_email, normalize_name, perm};
+use crate::crypto::token_hash;
+use crate::db::{InvitationWithdrawal, NewInvitation};
+use crate::hub::Hub;
+use crate::time::now_ms;
+
+pub fn router() -> Router<Arc<Hub>> {
+    Router::new()
+        .route("/api/v1/admin/admins", post(create_admin))
+        .route("/api/v1/admin/orgs", post(create_org))
+        .route("/api/v1/orgs/{org_id}/invitations", post(create_invitation))
+        .route(
+            "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
+            delete(withdraw_invitation),
+        )
+}
 
 /// Whether `inviter` may hand out `invited`.
 pub fn may_invite(inviter: Role, invited: Role) -> bool {
@@ -218,6 +235,36 @@ pub async fn create_invitation(
     }
     let invitation = invite(&hub, &org_id, store_id, role, &email, caller.user_id()).await?;
     Ok((StatusCode::CREATED, Json(invitation)))
+}
+
+/// Withdraw an invitation nobody accepted yet: its token stops working. Owners only.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/invitations/{invitation_id}", operation_id = "hub_withdraw_invitation", tag = "organisations",
+    params(("org_id" = String, Path, description = "Organisation id"),
+           ("invitation_id" = String, Path, description = "The invitation's id (not its token)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
+    responses((status = 204, description = "Withdrawn"), (status = 409, body = ErrorBody, description = "`invitation_used`: it was accepted; remove the member instead"),
+        (status = 422, body = ErrorBody, description = "`idempotency_key_reused`"), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn withdraw_invitation(
+    access: OrgAccess<perm::StaffManage>,
+    State(hub): State<Arc<Hub>>,
+    Path((_org_id, invitation_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    match hub
+        .db
+        .withdraw_invitation(&access.org_id, &invitation_id)
+        .await?
+    {
+        InvitationWithdrawal::Withdrawn => {
+            tracing::info!(org = %access.org_id, invitation = %invitation_id, "invitation withdrawn");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        InvitationWithdrawal::NotFound => Err(ApiError::not_found("invitation")),
+        InvitationWithdrawal::Accepted => Err(ApiError::conflict(
+            "invitation_used",
+            "this invitation was already accepted: remove the member instead",
+        )),
+    }
 }
 
 #[cfg(test)]

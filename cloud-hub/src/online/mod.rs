@@ -22,7 +22,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::db::online::OrderUpdate;
-use crate::hub::{Hub, now_ms};
+use crate::hub::Hub;
+use crate::time::now_ms;
 pub use presence::{LinkGuard, LinkState, Presence};
 
 /// Default grace period before a store whose node is away stops taking orders.

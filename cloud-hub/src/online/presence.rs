@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::hub::{Hub, now_ms};
+use crate::hub::Hub;
+use crate::time::now_ms;
 
 /// One token's link on this replica.
 #[derive(Debug)]

@@ -1,17 +1,18 @@
 //! A store as customers see it: its profile from the settings document, and
 //! whether it takes online orders right now (and, if not, why, in words).
 //!
-//! The settings document's `store` entity holds `name`, `address`,
-//! `timezone` (IANA), `hours` (`domain::hours::WeeklyHours`),
-//! `hours_exceptions`, `pickup_lead_minutes` and `online_ordering`. The hours
+//! The settings document's `store` entity (`domain::settings::StoreSettings`)
+//! holds `name`, `address`, `timezone` (IANA), `hours`
+//! (`domain::hours::WeeklyHours`), `hours_exceptions`, `pickup_lead_minutes`
+//! and `online_ordering`. The hours
 //! rules are the domain's; this module converts the current instant into the
 //! store's local date and time (`chrono-tz`) and the next opening back into an
 //! instant.
 
 use chrono::{Datelike, TimeZone, Timelike};
 use domain::hours::{Date, HoursException, LocalTime, Schedule, WeeklyHours};
+use domain::settings::StoreSettings;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 /// Why a store is not taking online orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -73,26 +74,28 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// Reads the settings entity (fields that do not parse are ignored, with a warning:
+    /// Reads the store's settings (fields that do not parse are ignored, with a warning:
     /// the document merges edits from several replicas and must never stop the store).
-    pub fn from_settings(store: &str, fields: &Map<String, Value>) -> Profile {
-        let text = |k: &str| {
-            fields
-                .get(k)
-                .and_then(Value::as_str)
+    /// Hours another replica wrote in a form this build would not write (kept
+    /// untyped in `settings.other`) are read as they are.
+    pub fn from_settings(store: &str, settings: &StoreSettings) -> Profile {
+        let text = |v: &Option<String>| {
+            v.as_deref()
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
-        let weekly = fields
-            .get("hours")
-            .filter(|v| !v.is_null())
-            .map(|v| serde_json::from_value::<WeeklyHours>(v.clone()));
-        let exceptions = fields
-            .get("hours_exceptions")
-            .filter(|v| !v.is_null())
-            .map(|v| serde_json::from_value::<Vec<HoursException>>(v.clone()))
-            .unwrap_or(Ok(vec![]));
+        let untyped = |k: &str| settings.other.get(k).filter(|v| !v.is_null()).cloned();
+        let weekly = match &settings.hours {
+            Some(w) => Some(Ok(w.clone())),
+            None => untyped("hours").map(serde_json::from_value::<WeeklyHours>),
+        };
+        let exceptions = match &settings.hours_exceptions {
+            Some(x) => Ok(x.clone()),
+            None => untyped("hours_exceptions")
+                .map(serde_json::from_value::<Vec<HoursException>>)
+                .unwrap_or(Ok(vec![])),
+        };
         let schedule = match (weekly, exceptions) {
             (None, _) => None,
             (Some(Ok(w)), Ok(x)) => match Schedule::new(w, x) {
@@ -108,18 +111,12 @@ impl Profile {
             }
         };
         Profile {
-            name: text("name"),
-            address: text("address"),
-            timezone: text("timezone"),
+            name: text(&settings.name),
+            address: text(&settings.address),
+            timezone: text(&settings.timezone),
             schedule,
-            pickup_lead_minutes: fields
-                .get("pickup_lead_minutes")
-                .and_then(Value::as_u64)
-                .and_then(|m| u32::try_from(m).ok()),
-            online_ordering: fields
-                .get("online_ordering")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
+            pickup_lead_minutes: settings.pickup_lead_minutes,
+            online_ordering: settings.online_ordering.unwrap_or(true),
         }
     }
 
@@ -245,10 +242,10 @@ pub fn ordering(profile: &Profile, node_reachable: bool, now_ms: i64) -> Orderin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn profile(v: Value) -> Profile {
-        Profile::from_settings("s1", v.as_object().unwrap())
+        Profile::from_settings("s1", &serde_json::from_value(v).unwrap())
     }
 
     /// 2026-11-27 (a Friday) at `hh:mm` UTC, in ms.

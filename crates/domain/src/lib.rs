@@ -2,7 +2,8 @@
 //! checked against it, orders and their lifecycle, ticket numbers, events and
 //! hybrid logical clocks, the facts that cross the wire (`fact`: event kinds,
 //! their payloads and the `Order` they fold into), staff roles and
-//! permissions, the device registry's rules, and a store's opening hours.
+//! permissions, the device registry's rules, a store's opening hours and its
+//! settings (`settings`: the settings document's `store` entity, typed).
 //!
 //! This crate is pure: it does no IO and knows nothing about SQLite, HTTP,
 //! MQTT or a runtime. Servers (the store node, the cloud hub) hold the state
@@ -18,6 +19,7 @@ pub mod money;
 pub mod order;
 pub mod payment;
 pub mod roles;
+pub mod settings;
 pub mod status;
 pub mod ticket;
 

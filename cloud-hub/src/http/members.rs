@@ -1,127 +1,42 @@
-//! The merchant's day-to-day API beyond menus and settings (`api`): sold-out
-//! toggles, who works at a store, and managing an organisation's staff.
+//! Who works at a store or an organisation, as hub accounts (the PIN roster
+//! of the store's nodes is `super::roster`):
 //!
-//! - `PUT /api/v1/stores/{id}/menu/items/{item_id}/sold-out` and
-//!   `.../menu/modifiers/{modifier_id}/sold-out` (`{"sold_out": bool}`):
-//!   one field of the catalog document changes, is saved, and syncs to the
-//!   store's nodes like any menu edit (`MenuSoldOut`: managers and owners);
 //! - `GET /api/v1/stores/{id}/members`: the memberships of the store's
 //!   organisation that cover the store (organisation-wide or for that store)
 //!   and the pending invitations that would (`StaffManage`: owners);
 //! - `PUT /api/v1/orgs/{org_id}/members/{user_id}` (change the role of one
-//!   membership), `DELETE` the same (remove the member from the organisation
-//!   and end all their sessions), `DELETE /api/v1/orgs/{org_id}/invitations/{invitation_id}`
-//!   (withdraw an invitation): an organisation-wide owner, or a platform admin
-//!   (`OrgAccess<StaffManage>`). An organisation never loses its last
-//!   organisation-wide owner (409 `last_owner`).
+//!   membership) and `DELETE` the same (remove the member from the
+//!   organisation and end all their sessions): an organisation-wide owner, or
+//!   a platform admin (`OrgAccess<StaffManage>`). An organisation never loses
+//!   its last organisation-wide owner (409 `last_owner`).
 //!
-//! Every handler names what it needs in its signature (`StoreAccess<perm::X>`
-//! or `OrgAccess<perm::X>`); the access-matrix test checks each against one policy table.
+//! Invitations are made and withdrawn in `super::orgs`. Every handler names
+//! what it needs in its signature (`StoreAccess<perm::X>` or
+//! `OrgAccess<perm::X>`); the access-matrix test checks each against one policy table.
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sync::doc::{DocKind, SharedDoc};
 
-use super::api::{MenuView, edit_doc, menu_view};
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path};
 use super::orgs::staff_role;
 use crate::auth::{OrgAccess, StoreAccess, perm};
-use crate::db::{InvitationWithdrawal, MemberChange};
-use crate::hub::{Hub, now_ms};
+use crate::db::MemberChange;
+use crate::hub::Hub;
+use crate::time::now_ms;
 
-/// `{"sold_out": true}` marks it sold out, `false` available again.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SoldOut {
-    pub sold_out: bool,
-}
-
-/// Sets `sold_out` of one entity of the catalog's `collection`; 404 `no_menu`
-/// before the store has a menu, 404 `unknown_item` / `unknown_modifier` for an
-/// id the menu does not have.
-async fn set_sold_out(
-    hub: &Hub,
-    store_id: &str,
-    collection: &'static str,
-    id: &str,
-    sold_out: bool,
-) -> ApiResult<Json<MenuView>> {
-    let (code, what) = match collection {
-        "items" => ("unknown_item", "item"),
-        _ => ("unknown_modifier", "modifier"),
-    };
-    let view = edit_doc(hub, store_id, DocKind::Catalog, |doc: &mut SharedDoc| {
-        let unreadable =
-            |e: sync::doc::DocError| ApiError::conflict("catalog_unreadable", e.to_string());
-        if doc.root("currency").map_err(unreadable)?.is_none() {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_menu",
-                "this store has no menu yet",
-            ));
-        }
-        if !doc
-            .put_field(collection, id, "sold_out", &json!(sold_out))
-            .map_err(unreadable)?
-        {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                code,
-                format!("the menu has no {what} {id:?}"),
-            ));
-        }
-        menu_view(doc)
-    })
-    .await?;
-    tracing::info!(store = %store_id, %what, %id, sold_out, "sold-out toggled");
-    Ok(view)
-}
-
-/// Mark a menu item sold out, or available again. The change syncs to the store's nodes.
-#[utoipa::path(put, path = "/api/v1/stores/{id}/menu/items/{item_id}/sold-out", operation_id = "hub_item_sold_out", tag = "merchant",
-    params(("id" = String, Path, description = "Store id"),
-           ("item_id" = String, Path, description = "Item id"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    request_body = SoldOut,
-    responses((status = 200, body = MenuView), WriteErrors),
-    security(("bearer" = [])))]
-pub async fn item_sold_out(
-    _: StoreAccess<perm::MenuSoldOut>,
-    State(hub): State<Arc<Hub>>,
-    Path((store_id, item_id)): Path<(String, String)>,
-    body: JsonBody<SoldOut>,
-) -> ApiResult<Json<MenuView>> {
-    set_sold_out(&hub, &store_id, "items", &item_id, body.value.sold_out).await
-}
-
-/// Mark a modifier sold out, or available again. The change syncs to the store's nodes.
-#[utoipa::path(put, path = "/api/v1/stores/{id}/menu/modifiers/{modifier_id}/sold-out", operation_id = "hub_modifier_sold_out", tag = "merchant",
-    params(("id" = String, Path, description = "Store id"),
-           ("modifier_id" = String, Path, description = "Modifier id"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    request_body = SoldOut,
-    responses((status = 200, body = MenuView), WriteErrors),
-    security(("bearer" = [])))]
-pub async fn modifier_sold_out(
-    _: StoreAccess<perm::MenuSoldOut>,
-    State(hub): State<Arc<Hub>>,
-    Path((store_id, modifier_id)): Path<(String, String)>,
-    body: JsonBody<SoldOut>,
-) -> ApiResult<Json<MenuView>> {
-    set_sold_out(
-        &hub,
-        &store_id,
-        "modifiers",
-        &modifier_id,
-        body.value.sold_out,
-    )
-    .await
+pub fn router() -> Router<Arc<Hub>> {
+    Router::new()
+        .route("/api/v1/stores/{id}/members", get(list_members))
+        .route(
+            "/api/v1/orgs/{org_id}/members/{user_id}",
+            put(set_member_role).delete(remove_member),
+        )
 }
 
 /// A staff account's membership.
@@ -313,35 +228,5 @@ pub async fn remove_member(
         }
         MemberChange::NotFound => Err(ApiError::not_found("member")),
         MemberChange::LastOwner => Err(last_owner()),
-    }
-}
-
-/// Withdraw an invitation nobody accepted yet: its token stops working. Owners only.
-#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/invitations/{invitation_id}", operation_id = "hub_withdraw_invitation", tag = "organisations",
-    params(("org_id" = String, Path, description = "Organisation id"),
-           ("invitation_id" = String, Path, description = "The invitation's id (not its token)"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first answer")),
-    responses((status = 204, description = "Withdrawn"), (status = 409, body = ErrorBody, description = "`invitation_used`: it was accepted; remove the member instead"),
-        (status = 422, body = ErrorBody, description = "`idempotency_key_reused`"), ReadErrors),
-    security(("bearer" = [])))]
-pub async fn withdraw_invitation(
-    access: OrgAccess<perm::StaffManage>,
-    State(hub): State<Arc<Hub>>,
-    Path((_org_id, invitation_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    match hub
-        .db
-        .withdraw_invitation(&access.org_id, &invitation_id)
-        .await?
-    {
-        InvitationWithdrawal::Withdrawn => {
-            tracing::info!(org = %access.org_id, invitation = %invitation_id, "invitation withdrawn");
-            Ok(StatusCode::NO_CONTENT)
-        }
-        InvitationWithdrawal::NotFound => Err(ApiError::not_found("invitation")),
-        InvitationWithdrawal::Accepted => Err(ApiError::conflict(
-            "invitation_used",
-            "this invitation was already accepted: remove the member instead",
-        )),
     }
 }
