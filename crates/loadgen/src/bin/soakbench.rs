@@ -27,9 +27,8 @@
 //! Progress goes to stderr; a markdown table (simulated time, orders, RSS)
 //! goes to stdout. Optionally `--chart FILE.svg` draws RSS and orders over the day.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,6 +39,7 @@ use futures_util::StreamExt;
 use loadgen::{login, memory_kib, post_created};
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::{Value, json};
+use test_support::Proc;
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -98,7 +98,7 @@ struct Hub {
     /// host:port, kept across restarts so the node finds it again.
     addr: String,
     node_token: String,
-    process: Option<Process>,
+    process: Option<Proc>,
     /// The running hub's pid, 0 while it is down (for the memory samples).
     pid: Arc<AtomicU64>,
 }
@@ -155,7 +155,7 @@ impl Hub {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
-        self.pid.store(u64::from(p.0.id()), Ordering::Relaxed);
+        self.pid.store(u64::from(p.id()), Ordering::Relaxed);
         self.process = Some(p);
         Ok(())
     }
@@ -180,56 +180,25 @@ impl Hub {
 /// The demo menu's stations, one kitchen printer each.
 const STATIONS: [&str; 3] = ["grill", "pizza", "bar"];
 
-/// A child process, killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `bin` with `args` and reads stdout until it has printed a line
-/// containing each of `prefixes`, in order; returns the process and the rest
-/// of each such line.
+/// Starts `bin` with `args` (then `dir`, if any) and `env`, logging warnings to
+/// our stderr, and waits for each of `markers` on its stdout
+/// ([`test_support::start`]); returns the process and the rest of each line.
 fn start(
     bin: &Path,
     args: &[&str],
     dir: Option<&Path>,
     env: &[(&str, &str)],
-    prefixes: &[&str],
-) -> anyhow::Result<(Process, Vec<String>)> {
+    markers: &[&str],
+) -> anyhow::Result<(Proc, Vec<String>)> {
     let mut cmd = Command::new(bin);
     cmd.args(args);
     if let Some(d) = dir {
         cmd.arg(d);
     }
-    cmd.envs(env.iter().copied());
-    let mut child = cmd
+    cmd.envs(env.iter().copied())
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stdout = child.stdout.take().context("stdout is not piped")?;
-    let process = Process(child);
-    let mut out = BufReader::new(stdout);
-    let mut line = String::new();
-    let mut found = Vec::new();
-    for prefix in prefixes {
-        found.push(loop {
-            line.clear();
-            if out.read_line(&mut line)? == 0 {
-                bail!("{} ended before printing {prefix:?}", bin.display());
-            }
-            if let Some(i) = line.find(prefix) {
-                break line[i + prefix.len()..].trim().to_owned();
-            }
-        });
-    }
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    Ok((process, found))
+        .stderr(Stdio::inherit());
+    test_support::start(cmd, markers).with_context(|| format!("starting {}", bin.display()))
 }
 
 fn order_body(i: u64) -> Value {
@@ -652,7 +621,7 @@ async fn main() -> anyhow::Result<()> {
         &["store-node listening on ", "store-node mqtt on "],
     )?;
     let (base, mqtt_addr) = (addrs[0].clone(), addrs[1].clone());
-    let pid = node.0.id();
+    let pid = node.id();
     let http = reqwest::Client::new();
     let store: Value = http
         .get(format!("{base}/api/v1/store"))
