@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 /// How often a replica sweeps.
 pub const EVERY: Duration = Duration::from_secs(3600);
@@ -48,7 +47,7 @@ pub async fn run(hub: Arc<Hub>) {
 }
 
 async fn sweep_logged(hub: &Hub) {
-    match sweep(hub, now_ms()).await {
+    match sweep(hub, hub.now_ms()).await {
         Ok(s) if s != Swept::default() => tracing::info!(
             refresh_tokens = s.refresh_tokens,
             invitations = s.invitations,

@@ -19,7 +19,7 @@ use crate::auth::{AuthConfig, AuthState};
 use crate::crypto::Sealer;
 use crate::db::{AppendError, Db};
 use crate::online::Online;
-use crate::time::now_ms;
+use crate::time::SharedClock;
 
 /// The hub's replica id in every store's sync sessions and its automerge actor.
 pub const HUB_REPLICA: &str = "hub";
@@ -113,6 +113,8 @@ pub struct HubLog<'a> {
     pub rt: &'a Handle,
     /// Where order status changes are published (and whose replica id the `NOTIFY`s carry).
     pub online: &'a Online,
+    /// When this step runs (Unix ms, by the hub's clock): the `received_at` of what it appends.
+    pub now_ms: i64,
     /// The vector as first read in this step, raised by this step's appends: a
     /// step reads it twice (before applying, and for its ack). Appends by
     /// others meanwhile are missed, which only understates what the hub holds.
@@ -120,12 +122,19 @@ pub struct HubLog<'a> {
 }
 
 impl<'a> HubLog<'a> {
-    pub fn new(db: &'a Db, store: &'a str, rt: &'a Handle, online: &'a Online) -> HubLog<'a> {
+    pub fn new(
+        db: &'a Db,
+        store: &'a str,
+        rt: &'a Handle,
+        online: &'a Online,
+        now_ms: i64,
+    ) -> HubLog<'a> {
         HubLog {
             db,
             store,
             rt,
             online,
+            now_ms,
             vector: Default::default(),
         }
     }
@@ -177,7 +186,7 @@ impl EventStore for HubLog<'_> {
         match self.rt.block_on(self.db.append_events_from(
             self.store,
             events,
-            now_ms(),
+            self.now_ms,
             &self.online.replica,
         )) {
             Ok(updates) => {
@@ -233,6 +242,8 @@ pub struct Hub {
     /// process may hold together, and what one may hold (`run` sets both).
     pub held_back: Arc<sync::session::HeldPool>,
     pub held_back_per_link: usize,
+    /// Where every request, session and sweep reads the time (a `ManualClock` in tests).
+    pub clock: SharedClock,
 }
 
 impl std::fmt::Debug for Hub {
@@ -263,12 +274,13 @@ impl Hub {
         }
     }
 
-    /// A hub over `db`; its signing keys are loaded by `auth.load_keys` (as `run` does).
-    pub fn new(db: Db, admin_token: &str, auth: AuthConfig) -> Hub {
+    /// A hub over `db` reading `clock`; its signing keys are loaded by
+    /// `auth.load_keys` (as `run` does).
+    pub fn new(db: Db, admin_token: &str, auth: AuthConfig, clock: SharedClock) -> Hub {
         Hub {
             db,
             admin_hash: Sha256::digest(admin_token.as_bytes()).into(),
-            auth: AuthState::new(auth),
+            auth: AuthState::new(auth, clock.clone()),
             sealer: Sealer::from_secret(admin_token),
             stores: Mutex::new(HashMap::new()),
             conns: StdMutex::new(HashMap::new()),
@@ -279,7 +291,13 @@ impl Hub {
             link_timeout: api_kit::liveness::DEFAULT_TIMEOUT,
             held_back: sync::session::HeldPool::new(crate::DEFAULT_HELD_BACK_TOTAL),
             held_back_per_link: sync::session::MAX_PENDING_BYTES,
+            clock,
         }
+    }
+
+    /// Now, in Unix milliseconds, by the hub's clock.
+    pub fn now_ms(&self) -> i64 {
+        crate::time::ms(&*self.clock)
     }
 
     /// Tells a store's open sync connections on this replica to flush (when the store is open here).
@@ -420,11 +438,11 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display());
         let db = Db::connect(&url, 2).await.unwrap();
         assert!(
-            db.create_store("s1", "Store", None, now_ms())
+            db.create_store("s1", "Store", None, crate::time::system_now_ms())
                 .await
                 .unwrap()
         );
-        let hub = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default());
+        let hub = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default(), crate::time::system_clock());
         let store = hub.store("s1").await.unwrap();
         let kind = DocKind::Settings;
         for i in 0..150 {
@@ -435,7 +453,7 @@ mod tests {
         }
         // 100 chunks were folded into the snapshot; 50 remain.
         assert_eq!(db.chunk_count("s1", kind).await.unwrap(), 50);
-        let hub2 = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default());
+        let hub2 = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default(), crate::time::system_clock());
         let store2 = hub2.store("s1").await.unwrap();
         let g = store2.docs.lock().await;
         assert_eq!(
@@ -448,7 +466,7 @@ mod tests {
     #[tokio::test]
     async fn admin_token_compares_whole() {
         let db = Db::Sqlite(sqlx::sqlite::SqlitePool::connect_lazy("sqlite::memory:").unwrap());
-        let hub = Hub::new(db, "secret-admin-token", AuthConfig::default());
+        let hub = Hub::new(db, "secret-admin-token", AuthConfig::default(), crate::time::system_clock());
         assert!(hub.is_admin("secret-admin-token"));
         assert!(!hub.is_admin("secret-admin-toke"));
         assert!(!hub.is_admin(""));

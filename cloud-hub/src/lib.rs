@@ -58,6 +58,8 @@ pub struct Config {
     /// once the gap is filled.
     pub held_back_bytes_per_link: usize,
     pub held_back_bytes_total: usize,
+    /// Where the hub reads the time: the system clock, or a `ManualClock` in tests.
+    pub clock: time::SharedClock,
 }
 
 /// Bytes of events all sync connections of one hub process may hold back
@@ -112,6 +114,7 @@ impl Config {
             link_timeout_secs: api_kit::liveness::DEFAULT_TIMEOUT.as_secs(),
             held_back_bytes_per_link: sync::session::MAX_PENDING_BYTES,
             held_back_bytes_total: DEFAULT_HELD_BACK_TOTAL,
+            clock: time::system_clock(),
         }
     }
 }
@@ -175,7 +178,12 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         );
     }
     let db = db::Db::connect(&config.database_url, config.db_max_connections.max(1)).await?;
-    let mut hub = Hub::new(db, config.admin_token.trim(), config.auth.clone());
+    let mut hub = Hub::new(
+        db,
+        config.admin_token.trim(),
+        config.auth.clone(),
+        config.clock.clone(),
+    );
     hub.online = online::Online::new(std::time::Duration::from_secs(config.node_grace_secs));
     hub.link_timeout = std::time::Duration::from_secs(config.link_timeout_secs.max(1));
     hub.held_back = sync::session::HeldPool::new(config.held_back_bytes_total);
@@ -215,7 +223,15 @@ pub async fn add_admin(
     name: &str,
 ) -> anyhow::Result<String> {
     let db = db::Db::connect(database_url, 1).await?;
-    let r = auth::create_user(&db, email, password, name, auth::extract::Kind::Admin).await;
+    let r = auth::create_user(
+        &db,
+        email,
+        password,
+        name,
+        auth::extract::Kind::Admin,
+        time::system_now_ms(),
+    )
+    .await;
     db.close().await;
     Ok(r?.id)
 }
@@ -256,14 +272,14 @@ pub async fn keys_command(database_url: &str, action: KeysAction) -> anyhow::Res
             out
         }
         KeysAction::Rotate => {
-            let kid = auth::rotate_signing_key(&db).await?;
+            let kid = auth::rotate_signing_key(&db, time::system_now_ms()).await?;
             format!(
                 "new signing key {kid}; running hubs sign with it within a minute.\n\
                  Retire the old key after 15 minutes or more: cloud-hub keys retire <kid>\n"
             )
         }
         KeysAction::Retire(kid) => {
-            auth::retire_signing_key(&db, &kid).await?;
+            auth::retire_signing_key(&db, &kid, time::system_now_ms()).await?;
             format!("key {kid} retired: tokens it signed are refused within a minute\n")
         }
     };

@@ -145,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
         link_timeout_secs: cli.link_timeout_secs,
         held_back_bytes_per_link: sync::session::MAX_PENDING_BYTES,
         held_back_bytes_total: cloud_hub::DEFAULT_HELD_BACK_TOTAL,
+        clock: cloud_hub::time::system_clock(),
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(

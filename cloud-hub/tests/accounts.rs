@@ -1062,7 +1062,7 @@ async fn expired_rows_are_swept(backend: Backend) {
     let hub = TestHub::start(&db).await;
     let user = signup(&hub, "sweep@example.com", GOOD).await;
     let (_, invitation) = new_org(&hub, "Sweep Co", "owner@sweep.example").await;
-    let now = cloud_hub::time::now_ms();
+    let now = hub.running.hub().now_ms();
 
     // Now: nothing has expired, nothing goes, the session still refreshes.
     let swept = sweep(hub.running.hub(), now).await.unwrap();

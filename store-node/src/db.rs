@@ -197,6 +197,10 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX refunds_by_order ON refunds (order_id);
     "#,
+    // 7: stored idempotent answers expire (`replay::KEEP_ANSWERS`); found by age.
+    r#"
+    CREATE INDEX idempotency_by_time ON idempotency (created_ms);
+    "#,
 ];
 
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {

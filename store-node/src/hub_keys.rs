@@ -170,7 +170,8 @@ pub fn session_for(state: &AppState, token: &str) -> Result<Session, ApiError> {
             "this node has not yet received the hub's keys, so it cannot check hub sign-ins: sign in with your PIN",
         )
     })?;
-    let claims: Claims = keys.verify(token).map_err(|e| {
+    let now_secs = state.now().as_u64() / 1000;
+    let claims: Claims = keys.verify_at(token, now_secs).map_err(|e| {
         let message = match &e {
             TokenError::Expired => {
                 "the hub access token has expired: refresh it at the hub or sign in with your PIN"

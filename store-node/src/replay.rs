@@ -3,10 +3,20 @@
 //! write's effect, so a retry gets it back. The HTTP side (holding a key while
 //! a request runs, replaying the answer) is `http::idempotency`; the card
 //! terminal's crash recovery stores the answer of a request that the crash cut off.
+//!
+//! Answers are kept for [`KEEP_ANSWERS`] by the node's clock: far longer than
+//! any till retries (minutes, or the length of an outage), so a late retry
+//! still gets its order back; each new answer sweeps the expired ones in its
+//! own transaction, so the table stays the size of six weeks of writes.
+
+use std::time::Duration;
 
 use rusqlite::OptionalExtension;
 
 use domain::clock::Millis;
+
+/// How long a stored answer is replayed; after that its key is free again.
+pub const KEEP_ANSWERS: Duration = Duration::from_secs(45 * 24 * 3600);
 
 /// An answer stored under a key: the hash of the request it answered, its HTTP status and body.
 pub struct StoredAnswer {
@@ -34,7 +44,8 @@ pub fn lookup(
     .optional()
 }
 
-/// Stores the answer to a request under its key at `now`, in the caller's transaction (with its effect).
+/// Stores the answer to a request under its key at `now`, in the caller's
+/// transaction (with its effect), and deletes the answers that expired by `now`.
 pub fn store(
     conn: &rusqlite::Connection,
     principal: &str,
@@ -56,5 +67,8 @@ pub fn store(
         value.to_string(),
         now.as_i64()
     ])?;
+    let expired_before = now.as_i64().saturating_sub(KEEP_ANSWERS.as_millis() as i64);
+    conn.prepare_cached("DELETE FROM idempotency WHERE created_ms < ?1")?
+        .execute([expired_before])?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! router instead of waiting: a session expires when the clock passes its expiry, the
 //! PIN lockout ends a minute later on the clock, a failing printer is retried when its
 //! backoff has elapsed on the clock (and not before), and a stored idempotent answer is
-//! still replayed a month later (the node keeps them; there is no expiry to step over).
+//! still replayed a month later and forgotten after its 45 days.
 //!
 //! The print lane still paces itself with real tokio timers (it re-reads the clock at
 //! least every `status_poll_ms`, 500 ms in tests); what it decides — whether a job is
@@ -186,8 +186,8 @@ async fn a_stored_idempotent_answer_is_replayed_a_month_later() {
         "stamped with the clock's time"
     );
 
-    // Thirty days on the clock: the node keeps stored answers (it has no expiry for them),
-    // so a till's late retry still gets its order back, not a second one.
+    // Thirty days on the clock: the node keeps stored answers for 45, so a till's late
+    // retry still gets its order back, not a second one.
     clock.advance(30 * 24 * 60 * MINUTE);
     let (s, b) = node.get(&token, "/api/v1/menu").await;
     assert_eq!(
@@ -220,6 +220,33 @@ async fn a_stored_idempotent_answer_is_replayed_a_month_later() {
     );
     let (_, list) = node.get(&token, "/api/v1/orders").await;
     assert_eq!(list["orders"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stored_idempotent_answer_expires_after_45_days() {
+    let (node, clock) = TestNode::with_clock(|_| {}).await;
+    let token = node.cashier().await;
+    node.place(&token, "old-key").await;
+
+    // Past the 45 days, the next stored answer sweeps the old one: its key is free again.
+    clock.advance(Duration::from_secs(45 * 24 * 3600) + MINUTE);
+    let token = node.cashier().await;
+    node.place(&token, "new-key").await;
+    let mut other = burger_order();
+    other["table"] = json!("7");
+    let r = node
+        .http
+        .post(node.url("/api/v1/orders"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "old-key")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "an expired key is a new request");
+    assert!(r.headers().get("idempotent-replayed").is_none());
+    let (_, list) = node.get(&token, "/api/v1/orders").await;
+    assert_eq!(list["orders"].as_array().unwrap().len(), 3);
 }
 
 /// Every "what time is it" of the node goes through its clock: no source file but the

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::crypto::token_hash;
 use crate::db::{Db, KeyRow, RefreshRow, UserRow};
-use crate::time::now_ms;
+use crate::time::{SharedClock, ms as clock_ms};
 use jwt::{Claims, Key, KeySet, TokenError};
 
 pub use extract::{CustomerUser, OrgAccess, PlatformAdmin, Signed, StoreAccess, perm};
@@ -111,6 +111,8 @@ pub struct AuthState {
     sessions_ended: tokio::sync::watch::Sender<u64>,
     last_reload: std::sync::Mutex<Option<Instant>>,
     pub throttle: throttle::Throttle,
+    /// Token lifetimes, session starts and expiries read this clock.
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -119,10 +121,6 @@ impl std::fmt::Debug for AuthState {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn secs_now() -> u64 {
-    u64::try_from(now_ms() / 1000).unwrap_or(0)
 }
 
 /// A random secret of 32 bytes, hex (refresh and invitation tokens).
@@ -138,7 +136,7 @@ fn ms(secs: u64) -> i64 {
 
 impl AuthState {
     /// State with no keys yet; [`AuthState::load_keys`] fills them in.
-    pub fn new(mut config: AuthConfig) -> AuthState {
+    pub fn new(mut config: AuthConfig, clock: SharedClock) -> AuthState {
         jwt::install_provider();
         config.access_ttl_secs = config.access_ttl_secs.clamp(1, jwt::MAX_ACCESS_TTL_SECS);
         AuthState {
@@ -148,14 +146,25 @@ impl AuthState {
             keys_changed: tokio::sync::watch::channel(0).0,
             sessions_ended: tokio::sync::watch::channel(0).0,
             last_reload: std::sync::Mutex::new(None),
+            clock,
         }
+    }
+
+    /// Now, in Unix milliseconds, by the clock this state reads.
+    pub fn now_ms(&self) -> i64 {
+        clock_ms(&*self.clock)
+    }
+
+    /// Now, in Unix seconds (the unit of a token's `iat` and `exp`).
+    fn now_secs(&self) -> u64 {
+        self.clock.now().as_u64() / 1000
     }
 
     /// Reads the signing keys; on a database with none, makes the first one.
     /// (Two replicas starting at once may each add one: both then verify, the newer signs.)
     pub async fn load_keys(&self, db: &Db) -> anyhow::Result<()> {
         if db.signing_keys().await?.is_empty() {
-            let kid = new_signing_key(db).await?;
+            let kid = new_signing_key(db, self.now_ms()).await?;
             tracing::info!(%kid, "signing key created");
         }
         self.reload_keys(db).await
@@ -222,7 +231,7 @@ impl AuthState {
         family: &str,
         grants: StaffGrants,
     ) -> anyhow::Result<String> {
-        let iat = secs_now();
+        let iat = self.now_secs();
         let claims = Claims {
             iss: self.config.issuer.clone(),
             aud: jwt::AUDIENCE.into(),
@@ -248,7 +257,7 @@ impl AuthState {
         let verified = {
             let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
             keys.get(&kid)
-                .map(|k| jwt::verify_with(k, token, &self.config.issuer))
+                .map(|k| jwt::verify_at(k, token, &self.config.issuer, self.now_secs()))
         };
         if let Some(r) = verified {
             return r;
@@ -267,7 +276,7 @@ impl AuthState {
         }
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
         match keys.get(&kid) {
-            Some(k) => jwt::verify_with(k, token, &self.config.issuer),
+            Some(k) => jwt::verify_at(k, token, &self.config.issuer, self.now_secs()),
             None => Err(TokenError::UnknownKey),
         }
     }
@@ -276,7 +285,7 @@ impl AuthState {
     pub async fn start_session(&self, db: &Db, user: &UserRow) -> anyhow::Result<TokenPair> {
         let family = uuid::Uuid::now_v7().to_string();
         let refresh = new_secret();
-        let now = now_ms();
+        let now = self.now_ms();
         db.insert_refresh(
             &token_hash(&refresh),
             &user.id,
@@ -314,7 +323,7 @@ impl AuthState {
             .await
             .map_err(anyhow::Error::from)?
             .ok_or(RefreshError::Invalid)?;
-        let now = now_ms();
+        let now = self.now_ms();
         if row.replaced {
             db.revoke_family(&row.family_id, now)
                 .await
@@ -354,24 +363,24 @@ impl AuthState {
     }
 }
 
-async fn new_signing_key(db: &Db) -> anyhow::Result<String> {
+async fn new_signing_key(db: &Db, now_ms: i64) -> anyhow::Result<String> {
     let (private_key, public_key) = jwt::generate_key()?;
     let kid = uuid::Uuid::now_v7().simple().to_string();
     db.insert_signing_key(&KeyRow {
         kid: kid.clone(),
         private_key,
         public_key,
-        created_at: now_ms(),
+        created_at: now_ms,
     })
     .await?;
     Ok(kid)
 }
 
-/// Rotation, step one: a new key that signs from now on, on every replica
-/// within its `key_reload_secs`. The old keys still verify the tokens they
-/// signed. Returns the new key's id.
-pub async fn rotate_signing_key(db: &Db) -> anyhow::Result<String> {
-    new_signing_key(db).await
+/// Rotation, step one: a new key that signs from now on (`now_ms`), on every
+/// replica within its `key_reload_secs`. The old keys still verify the tokens
+/// they signed. Returns the new key's id.
+pub async fn rotate_signing_key(db: &Db, now_ms: i64) -> anyhow::Result<String> {
+    new_signing_key(db, now_ms).await
 }
 
 /// Which of the unretired keys `(kid, created_at)` signs: the newest (as
@@ -395,7 +404,7 @@ pub enum RetireError {
 /// Rotation, step two: tokens signed with `kid` stop verifying (at the hub
 /// and, once they reconnect or are told, at the nodes). Retire a key once the
 /// rotation has reached every replica and its tokens have expired (15 min).
-pub async fn retire_signing_key(db: &Db, kid: &str) -> Result<(), RetireError> {
+pub async fn retire_signing_key(db: &Db, kid: &str, now_ms: i64) -> Result<(), RetireError> {
     let live = db.signing_keys().await?;
     if signer(live.iter().map(|k| (k.kid.as_str(), k.created_at))) == Some(kid) {
         return Err(RetireError::Signing);
@@ -403,7 +412,7 @@ pub async fn retire_signing_key(db: &Db, kid: &str) -> Result<(), RetireError> {
     if !live.iter().any(|k| k.kid == kid) {
         return Err(RetireError::Unknown);
     }
-    if db.retire_signing_key(kid, now_ms()).await? {
+    if db.retire_signing_key(kid, now_ms).await? {
         Ok(())
     } else {
         Err(RetireError::Unknown)
@@ -549,12 +558,12 @@ pub async fn new_user_row(
     password: &str,
     name: &str,
     kind: extract::Kind,
+    now: i64,
 ) -> Result<crate::db::UserRow, NewUserError> {
     let email = normalize_email(email).ok_or(NewUserError::InvalidEmail)?;
     let name = normalize_name(name).ok_or(NewUserError::InvalidName)?;
     password::check_policy(password, &[&email, &name])?;
     let password_hash = hash_password(password.to_owned()).await?;
-    let now = now_ms();
     Ok(crate::db::UserRow {
         id: uuid::Uuid::now_v7().to_string(),
         email,
@@ -566,15 +575,16 @@ pub async fn new_user_row(
     })
 }
 
-/// Creates an account.
+/// Creates an account, made at `now` (Unix ms).
 pub async fn create_user(
     db: &Db,
     email: &str,
     password: &str,
     name: &str,
     kind: extract::Kind,
+    now: i64,
 ) -> Result<crate::db::UserRow, NewUserError> {
-    let row = new_user_row(email, password, name, kind).await?;
+    let row = new_user_row(email, password, name, kind, now).await?;
     if !db.insert_user(&row).await.map_err(anyhow::Error::from)? {
         return Err(NewUserError::EmailTaken);
     }

@@ -26,7 +26,6 @@ use crate::auth::{self, NewUserError, RefreshError, password};
 use crate::crypto::token_hash;
 use crate::db::AcceptError;
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -153,6 +152,7 @@ pub async fn signup(
         &body.password,
         &body.name,
         Kind::Customer,
+        hub.now_ms(),
     )
     .await?;
     hub.auth.throttle.signed_in(ip, &key);
@@ -256,7 +256,7 @@ pub async fn logout(
     MaybeSigned(signed): MaybeSigned,
     body: Bytes,
 ) -> AuthResult<StatusCode> {
-    let now = now_ms();
+    let now = hub.now_ms();
     if !body.iter().all(u8::is_ascii_whitespace) {
         let b: RefreshBody = parse_json(&body)?;
         if let Some(row) = hub.db.refresh_token(&token_hash(&b.refresh_token)).await? {
@@ -325,7 +325,7 @@ pub async fn change_password(
         .into());
     }
     let hash = auth::hash_password(body.new_password).await?;
-    hub.db.change_password(&user.id, &hash, now_ms()).await?;
+    hub.db.change_password(&user.id, &hash, hub.now_ms()).await?;
     hub.auth.sessions_ended();
     tracing::info!(user = %user.id, "password changed; other sessions ended");
     let pair = hub.auth.start_session(&hub.db, &user).await?;
@@ -411,7 +411,7 @@ pub async fn accept_invitation(
             ApiError::conflict("invitation_used", "this invitation was already accepted").into(),
         );
     }
-    if inv.expires_at <= now_ms() {
+    if inv.expires_at <= hub.now_ms() {
         return Err(ApiError::new(
             StatusCode::GONE,
             "invitation_expired",
@@ -445,7 +445,7 @@ pub async fn accept_invitation(
         }
         let role = hub
             .db
-            .accept_invitation(&inv, &user.id, None, now_ms())
+            .accept_invitation(&inv, &user.id, None, hub.now_ms())
             .await
             .map_err(accept_error)?;
         tracing::info!(user = %user.id, org = %inv.org_id, role = %role, "invitation accepted");
@@ -460,10 +460,10 @@ pub async fn accept_invitation(
         )
         .into());
     };
-    let row = auth::new_user_row(&inv.email, &password, &name, Kind::Staff).await?;
+    let row = auth::new_user_row(&inv.email, &password, &name, Kind::Staff, hub.now_ms()).await?;
     let role = hub
         .db
-        .accept_invitation(&inv, &row.id, Some(&row), now_ms())
+        .accept_invitation(&inv, &row.id, Some(&row), hub.now_ms())
         .await
         .map_err(accept_error)?;
     tracing::info!(user = %row.id, org = %inv.org_id, role = %inv.role, "staff account created from invitation");

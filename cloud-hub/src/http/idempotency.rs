@@ -41,7 +41,6 @@ use super::extract::bearer;
 use crate::auth::extract::{authenticate, client_ip};
 use crate::db::Reservation;
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 /// A claim older than this whose request never finished is taken over.
 const STALE_AFTER_MS: i64 = 60_000;
@@ -169,7 +168,7 @@ pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
         .map(|p| p.as_str())
         .unwrap_or("/");
     let fingerprint = hub.sealer.fingerprint(&parts.method, path, &bytes);
-    let now = now_ms();
+    let now = hub.now_ms();
     match hub
         .db
         .idem_reserve(&principal, &key, &fingerprint, now, now - STALE_AFTER_MS)

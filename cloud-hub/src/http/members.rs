@@ -28,7 +28,6 @@ use super::orgs::staff_role;
 use crate::auth::{OrgAccess, StoreAccess, perm};
 use crate::db::MemberChange;
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -114,7 +113,7 @@ pub async fn list_members(
         .collect();
     let invitations = hub
         .db
-        .store_invitations(&org_id, &store_id, now_ms())
+        .store_invitations(&org_id, &store_id, hub.now_ms())
         .await?
         .into_iter()
         .map(|i| PendingInvitation {
@@ -218,7 +217,7 @@ pub async fn remove_member(
 ) -> ApiResult<StatusCode> {
     match hub
         .db
-        .remove_member(&access.org_id, &user_id, now_ms())
+        .remove_member(&access.org_id, &user_id, hub.now_ms())
         .await?
     {
         MemberChange::Done => {

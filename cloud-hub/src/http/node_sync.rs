@@ -304,7 +304,7 @@ impl Conn {
         hub: &Hub,
         sent: &mut Option<Vec<wire::EndedSession>>,
     ) -> Option<String> {
-        let since = hub.auth.ended_sessions_since(crate::time::now_ms());
+        let since = hub.auth.ended_sessions_since(hub.now_ms());
         let rows = match hub
             .db
             .ended_staff_sessions(since, wire::MAX_ENDED_SESSIONS)
@@ -439,7 +439,7 @@ impl Conn {
         let hub = self.hub.clone();
         let rt = Handle::current();
         let joined = tokio::task::spawn_blocking(move || {
-            let r = run_op(&mut session, op, &db, &store, &rt, &hub.online);
+            let r = run_op(&mut session, op, &db, &store, &rt, &hub.online, hub.now_ms());
             (session, r)
         })
         .await;
@@ -520,9 +520,10 @@ fn run_op(
     store: &StoreState,
     rt: &Handle,
     online: &Online,
+    now_ms: i64,
 ) -> Result<Outcome, SessionError> {
     let mut guard = store.docs.blocking_lock();
-    let mut log = HubLog::new(db, &store.id, rt, online);
+    let mut log = HubLog::new(db, &store.id, rt, online, now_ms);
     match op {
         Op::Start => Ok(Outcome {
             send: session.start(&log, &mut guard.docs)?,

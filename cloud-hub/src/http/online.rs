@@ -48,7 +48,6 @@ use crate::db::online::{NewWebOrder, OrderRow, Placed};
 use crate::hub::Hub;
 use crate::online::profile::{Ordering, Profile, StoreView, ordering};
 use crate::online::{Signal, WebPayment, presence, store_reachable};
-use crate::time::now_ms;
 
 /// Most orders `GET /api/v1/me/orders` returns.
 const MY_ORDERS_LIMIT: i64 = 100;
@@ -110,7 +109,7 @@ async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Arc<StoreView>> {
 /// Whether the store takes orders now.
 async fn ordering_now(hub: &Hub, store_id: &str, profile: &Profile) -> ApiResult<Ordering> {
     let (reachable, _) = store_reachable(hub, store_id).await?;
-    Ok(ordering(profile, reachable, now_ms()))
+    Ok(ordering(profile, reachable, hub.now_ms()))
 }
 
 /// A store as customers see it.
@@ -344,7 +343,7 @@ pub async fn place_order(
     let draft = cart.value.draft(account_name);
     let priced = price(&menu, &draft)?;
     let order_id = uuid::Uuid::now_v7();
-    let now = now_ms();
+    let now = hub.now_ms();
     let payment = serde_json::to_value(WebPayment::PayAtPickup).map_err(ApiError::internal)?;
     let at_ms = u64::try_from(now).map_err(ApiError::internal)?;
     let view = |ticket: u64| {
@@ -509,6 +508,7 @@ pub async fn track_order(
 }
 
 async fn send_status(
+    hub: &Hub,
     socket: &mut WebSocket,
     live: &Liveness,
     row: &OrderRow,
@@ -519,7 +519,7 @@ async fn send_status(
         order_id: row.id.clone(),
         ticket: row.ticket.clone(),
         status: status.to_owned(),
-        at_ms: now_ms(),
+        at_ms: hub.now_ms(),
     };
     match serde_json::to_string(&msg) {
         Ok(text) => matches!(
@@ -542,7 +542,7 @@ async fn track(
 ) -> String {
     let mut rank = row.rank;
     let mut live = Liveness::new(hub.link_timeout);
-    if !send_status(&mut socket, &live, &row, &row.status).await {
+    if !send_status(hub, &mut socket, &live, &row, &row.status).await {
         return "send failed".into();
     }
     let mut shutdown = hub.shutdown.subscribe();
@@ -589,7 +589,7 @@ async fn track(
                     }
                     Err(RecvError::Closed) => return "hub closed".into(),
                 };
-                if !send_status(&mut socket, &live, &row, &status).await {
+                if !send_status(hub, &mut socket, &live, &row, &status).await {
                     return "send failed".into();
                 }
             }
@@ -661,7 +661,7 @@ pub async fn store_nodes(
                 let local = hub.online.presence.local(&hash);
                 presence::LinkState {
                     connected: local,
-                    last_seen_ms: local.then(now_ms),
+                    last_seen_ms: local.then(|| hub.now_ms()),
                     acked: Value::Null,
                 }
             });
@@ -700,7 +700,7 @@ pub async fn store_nodes(
         connected: link.connected,
         last_seen_ms: link.last_seen_ms,
         grace_secs: hub.online.grace.as_secs(),
-        ordering: ordering(&snap.profile, reachable, now_ms()),
+        ordering: ordering(&snap.profile, reachable, hub.now_ms()),
         nodes,
         devices,
     }))

@@ -18,7 +18,6 @@ use super::extract::{Path, Query};
 use crate::auth::{StoreAccess, perm};
 use crate::db::online::OrderQuery;
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new().route("/api/v1/stores/{id}/orders", get(get_orders))
@@ -117,7 +116,7 @@ pub async fn get_orders(
     }
     // Read from the hub's projection of the store's order facts (`db::online`), not by replaying its log.
     hub.db
-        .replay_orders_once(&store_id, now_ms(), &hub.online.replica)
+        .replay_orders_once(&store_id, hub.now_ms(), &hub.online.replica)
         .await?;
     let orders = hub.db.store_orders(&store_id, &query).await?;
     let events = hub.db.event_count(&store_id).await?;

@@ -28,7 +28,6 @@ use crate::auth::{self, OrgAccess, new_secret, normalize_email, normalize_name, 
 use crate::crypto::token_hash;
 use crate::db::{InvitationWithdrawal, NewInvitation};
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -84,7 +83,14 @@ pub async fn create_admin(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body = body.value;
     let name = body.name.unwrap_or_else(|| "Platform admin".into());
-    let user = auth::create_user(&hub.db, &body.email, &body.password, &name, Kind::Admin)
+    let user = auth::create_user(
+        &hub.db,
+        &body.email,
+        &body.password,
+        &name,
+        Kind::Admin,
+        hub.now_ms(),
+    )
         .await
         .map_err(new_user_error)?;
     Ok((
@@ -104,7 +110,7 @@ async fn invite(
 ) -> ApiResult<Value> {
     let token = new_secret();
     let id = uuid::Uuid::now_v7().to_string();
-    let now = now_ms();
+    let now = hub.now_ms();
     let ttl =
         i64::try_from(hub.auth.config.invitation_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let expires_at = now.saturating_add(ttl);
@@ -159,7 +165,7 @@ pub async fn create_org(
         ApiError::unprocessable("invalid_email", "owner_email is not an email address")
     })?;
     let id = uuid::Uuid::now_v7().to_string();
-    hub.db.create_org(&id, &name, now_ms()).await?;
+    hub.db.create_org(&id, &name, hub.now_ms()).await?;
     let invitation = invite(&hub, &id, None, Role::Owner, &email, caller.user_id()).await?;
     tracing::info!(org = %id, "organisation created");
     Ok((

@@ -20,7 +20,6 @@ use super::extract::{JsonBody, Path, check_text, parse_id};
 use crate::auth::{PlatformAdmin, StoreAccess, perm};
 use crate::crypto::token_hash;
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -77,7 +76,7 @@ pub async fn create_store(
     let body = body.value;
     parse_id(&body.id)?;
     check_text("name", &body.name)?;
-    let now = now_ms();
+    let now = hub.now_ms();
     let org_id = match body.org_id {
         Some(org) => {
             if hub.db.org_name(&org).await?.is_none() {
@@ -188,7 +187,7 @@ async fn issue_token(
     let token = format!("{prefix}{}", &hex::encode(bytes)[1..]);
     let hash = token_hash(&token);
     hub.db
-        .insert_token(&hash, &store_id, body.label.trim(), now_ms())
+        .insert_token(&hash, &store_id, body.label.trim(), hub.now_ms())
         .await?;
     tracing::info!(store = %store_id, node = %body.label.trim(), "node token issued");
     Ok((
@@ -273,7 +272,7 @@ async fn revoke(hub: &Hub, store_id: &str, body: Revoke) -> ApiResult<Json<Token
             ));
         }
     };
-    if !hub.db.revoke_token(store_id, &hash, now_ms()).await? {
+    if !hub.db.revoke_token(store_id, &hash, hub.now_ms()).await? {
         return Err(ApiError::not_found("node token"));
     }
     let closed = hub.close_token(&hash);

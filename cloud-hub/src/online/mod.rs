@@ -23,7 +23,6 @@ use tokio::sync::broadcast;
 
 use crate::db::online::OrderUpdate;
 use crate::hub::Hub;
-use crate::time::now_ms;
 pub use presence::{LinkGuard, LinkState, Presence};
 
 /// Default grace period before a store whose node is away stops taking orders.
@@ -134,7 +133,7 @@ impl Default for Online {
 /// (to any replica), or gone for no longer than the grace period.
 pub async fn store_reachable(hub: &Hub, store: &str) -> Result<(bool, LinkState), sqlx::Error> {
     let link = presence::store_link(hub, store).await?;
-    let now = now_ms();
+    let now = hub.now_ms();
     let reachable = link.connected
         || link
             .last_seen_ms

@@ -15,7 +15,6 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::hub::Hub;
-use crate::time::now_ms;
 
 /// One token's link on this replica.
 #[derive(Debug)]
@@ -132,7 +131,7 @@ impl Drop for LinkGuard {
 }
 
 async fn write_rows(hub: &Hub, rows: Vec<(String, String, i64, Value)>) {
-    let now = now_ms();
+    let now = hub.now_ms();
     for (hash, store, connections, acked) in rows {
         if let Err(e) = hub
             .db
@@ -193,7 +192,7 @@ pub async fn store_link(hub: &Hub, store: &str) -> Result<LinkState, sqlx::Error
         hub,
         hub.online.presence.local_store(store),
         &refs,
-        now_ms(),
+        hub.now_ms(),
     ))
 }
 
@@ -203,7 +202,7 @@ pub async fn token_links(
     store: &str,
 ) -> Result<HashMap<String, LinkState>, sqlx::Error> {
     let rows = hub.db.store_presence(store).await?;
-    let now = now_ms();
+    let now = hub.now_ms();
     let mut by_token: HashMap<&str, Vec<&crate::db::online::PresenceRow>> = HashMap::new();
     for r in &rows {
         by_token.entry(r.token_hash.as_str()).or_default().push(r);

@@ -319,26 +319,53 @@ pub fn kid_of(token: &str) -> Result<String, TokenError> {
         .ok_or_else(|| TokenError::Invalid("the header names no key (kid)".into()))
 }
 
-/// Verifies `token` with `key`: EdDSA only, issuer, audience, expiry and
-/// not-before (no leeway).
+/// Verifies `token` with `key` as of now by the system clock: EdDSA only,
+/// issuer, audience, expiry and not-before (no leeway).
 pub fn verify_with(key: &Key, token: &str, issuer: &str) -> Result<Claims, TokenError> {
-    verify_decoding(&key.decoding, token, issuer)
+    verify_at(key, token, issuer, jsonwebtoken::get_current_timestamp())
 }
 
-fn verify_decoding(key: &DecodingKey, token: &str, issuer: &str) -> Result<Claims, TokenError> {
+/// As [`verify_with`], as of `now` (Unix seconds): the server passes the
+/// time of the clock it was given, so expiry is testable without waiting.
+pub fn verify_at(key: &Key, token: &str, issuer: &str, now: u64) -> Result<Claims, TokenError> {
+    verify_decoding(&key.decoding, token, issuer, now)
+}
+
+/// The claims with the one time claim the hub never writes but a verifier honours.
+#[derive(Deserialize)]
+struct Timed {
+    #[serde(flatten)]
+    claims: Claims,
+    #[serde(default)]
+    nbf: Option<u64>,
+}
+
+fn verify_decoding(
+    key: &DecodingKey,
+    token: &str,
+    issuer: &str,
+    now: u64,
+) -> Result<Claims, TokenError> {
     let mut v = Validation::new(Algorithm::EdDSA);
+    // `jsonwebtoken` reads the system clock for these two; they are checked
+    // below against `now` instead, with the same rules and no leeway.
+    v.validate_exp = false;
+    v.validate_nbf = false;
     v.leeway = 0;
-    // The hub never issues `nbf`, but a verifier honours one: a token not valid yet is refused.
-    v.validate_nbf = true;
     v.set_issuer(&[issuer]);
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    jsonwebtoken::decode::<Claims>(token, key, &v)
+    let timed = jsonwebtoken::decode::<Timed>(token, key, &v)
         .map(|d| d.claims)
-        .map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid(e.to_string()),
-        })
+        .map_err(|e| TokenError::Invalid(e.to_string()))?;
+    if timed.claims.exp < now {
+        return Err(TokenError::Expired);
+    }
+    // The hub never issues `nbf`, but a verifier honours one: a token not valid yet is refused.
+    if timed.nbf.is_some_and(|nbf| nbf > now) {
+        return Err(TokenError::Invalid("ImmatureSignature".into()));
+    }
+    Ok(timed.claims)
 }
 
 // ---- verifying elsewhere: the public half only ------------------------------
@@ -398,15 +425,20 @@ impl PublicKeys {
         &self.issuer
     }
 
-    /// Checks a token's signature and claims against these keys.
+    /// Checks a token's signature and claims against these keys, as of now by the system clock.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify_at(token, jsonwebtoken::get_current_timestamp())
+    }
+
+    /// As [`PublicKeys::verify`], as of `now` (Unix seconds).
+    pub fn verify_at(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
         let kid = kid_of(token)?;
         let (_, key) = self
             .keys
             .iter()
             .find(|(k, _)| *k == kid)
             .ok_or(TokenError::UnknownKey)?;
-        verify_decoding(key, token, &self.issuer)
+        verify_decoding(key, token, &self.issuer, now)
     }
 }
 
