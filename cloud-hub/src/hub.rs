@@ -442,7 +442,12 @@ mod tests {
                 .await
                 .unwrap()
         );
-        let hub = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default(), crate::time::system_clock());
+        let hub = Hub::new(
+            db.clone(),
+            "admin-token-for-tests",
+            AuthConfig::default(),
+            crate::time::system_clock(),
+        );
         let store = hub.store("s1").await.unwrap();
         let kind = DocKind::Settings;
         for i in 0..150 {
@@ -453,7 +458,12 @@ mod tests {
         }
         // 100 chunks were folded into the snapshot; 50 remain.
         assert_eq!(db.chunk_count("s1", kind).await.unwrap(), 50);
-        let hub2 = Hub::new(db.clone(), "admin-token-for-tests", AuthConfig::default(), crate::time::system_clock());
+        let hub2 = Hub::new(
+            db.clone(),
+            "admin-token-for-tests",
+            AuthConfig::default(),
+            crate::time::system_clock(),
+        );
         let store2 = hub2.store("s1").await.unwrap();
         let g = store2.docs.lock().await;
         assert_eq!(
@@ -466,7 +476,12 @@ mod tests {
     #[tokio::test]
     async fn admin_token_compares_whole() {
         let db = Db::Sqlite(sqlx::sqlite::SqlitePool::connect_lazy("sqlite::memory:").unwrap());
-        let hub = Hub::new(db, "secret-admin-token", AuthConfig::default(), crate::time::system_clock());
+        let hub = Hub::new(
+            db,
+            "secret-admin-token",
+            AuthConfig::default(),
+            crate::time::system_clock(),
+        );
         assert!(hub.is_admin("secret-admin-token"));
         assert!(!hub.is_admin("secret-admin-toke"));
         assert!(!hub.is_admin(""));

@@ -1,6 +1,7 @@
 //! `cloud-hub`: parse flags, set up logging, run (or run a maintenance
 //! subcommand such as `add-admin`, or print the OpenAPI document with
-//! `openapi`). See `cloud-hub --help`.
+//! `openapi`). See `cloud-hub --help`. Like the store node, it first starts
+//! itself again with glibc's malloc tuned for Argon2 (`api_kit::malloc`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -92,8 +93,16 @@ enum KeysAction {
     Retire { kid: String },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before any thread starts: glibc's malloc tuned for Argon2's large blocks.
+    api_kit::malloc::tune("cloud-hub");
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         let _ = write!(std::io::stdout(), "{}", cloud_hub::http::openapi::json());

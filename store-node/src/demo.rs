@@ -46,7 +46,7 @@ pub async fn seed(db: &Db, docs: &Arc<Mutex<Docs>>) -> anyhow::Result<()> {
     let docs = docs.clone();
     db.write(move |ctx| -> anyhow::Result<()> {
         if load_menu(ctx.conn)?.is_none() {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             store_menu(ctx, &docs, menu, serde_json::json!({ "demo": true }), now)?;
         }
         for (id, name, role, hash) in hashed {

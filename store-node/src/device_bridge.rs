@@ -254,7 +254,7 @@ async fn on_bump(state: &Arc<AppState>, device: &str, payload: &[u8]) -> Result<
     state
         .db
         .write(move |ctx| -> Result<_, ApiError> {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             Ok(crate::orders::mark_station_done(
                 ctx,
                 &order,

@@ -6,6 +6,7 @@
 //! projection, rewritten in the same transaction whenever the document changes
 //! (a manager's edit here, or a merge of the hub's edits).
 
+use domain::settings::StoreSettings;
 use std::sync::Mutex;
 
 use domain::menu::Menu;
@@ -166,21 +167,7 @@ pub fn project_roster(conn: &Connection, docs: &Docs) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-/// The store's settings as the settings document holds them.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct StoreSettings {
-    /// The name customers see (kiosk, receipts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Minutes from an online order to pickup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pickup_lead_minutes: Option<u32>,
-    /// Whether the hub takes online orders for this store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub online_ordering: Option<bool>,
-}
-
-/// The settings document's `store` entity, if it has one.
+/// The settings document's `store` entity (typed as the hub types it), if it has one.
 pub fn settings_of(docs: &Docs) -> StoreSettings {
     docs.get(&DocKind::Settings)
         .and_then(|d| d.decode::<StoreSettings>("settings").ok())

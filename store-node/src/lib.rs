@@ -301,7 +301,7 @@ async fn ensure_menu(
             modifier_groups: vec![],
             items: vec![],
         };
-        let now = ctx.now().as_u64();
+        let now = ctx.now();
         store_menu(
             ctx,
             &docs,

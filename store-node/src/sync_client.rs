@@ -312,7 +312,7 @@ async fn in_writer(
                     if let Err(e) = menu.validate() {
                         tracing::warn!(error = %e, "the merged menu breaks a rule; serving it anyway");
                     }
-                    let now = ctx.now().as_u64();
+                    let now = ctx.now();
                     store_projection(ctx, menu, serde_json::json!({ "synced": true }), now)?;
                     menu_changed = true;
                 }

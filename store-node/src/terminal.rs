@@ -24,6 +24,7 @@
 //! order has an open attempt, a new card payment for it is refused (409
 //! `payment_unsettled`): it could charge the customer twice.
 
+use domain::clock::Millis;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -266,7 +267,7 @@ pub fn record_charged(
     order_id: &str,
     charged: Charged,
     by: &str,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
     mark_attempt(
         ctx,
@@ -537,7 +538,7 @@ async fn settle_from_terminal(
             }
             let tender = Tender::Card { amount: approval.amount, reference: approval.reference };
             let now = ctx.now();
-            let value = orders::record_payment(ctx, &head, &a.order_id, tender, &a.staff_id, now.as_u64())?;
+            let value = orders::record_payment(ctx, &head, &a.order_id, tender, &a.staff_id, now)?;
             // The till's retry with the same key gets this payment back (201, as it would have).
             crate::replay::store(ctx.conn, &a.staff_id, &a.idem_key, &a.request_hash, 201, &value, now)?;
             Ok("recorded")

@@ -439,7 +439,15 @@ impl Conn {
         let hub = self.hub.clone();
         let rt = Handle::current();
         let joined = tokio::task::spawn_blocking(move || {
-            let r = run_op(&mut session, op, &db, &store, &rt, &hub.online, hub.now_ms());
+            let r = run_op(
+                &mut session,
+                op,
+                &db,
+                &store,
+                &rt,
+                &hub.online,
+                hub.now_ms(),
+            );
             (session, r)
         })
         .await;

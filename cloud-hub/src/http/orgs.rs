@@ -91,8 +91,8 @@ pub async fn create_admin(
         Kind::Admin,
         hub.now_ms(),
     )
-        .await
-        .map_err(new_user_error)?;
+    .await
+    .map_err(new_user_error)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": user.id, "email": user.email, "name": user.name, "kind": user.kind })),

@@ -2,10 +2,12 @@
 //! same way: one error type (`{"error":{"code","message"}}`, a 4xx with a
 //! stable code for client mistakes, a logged generic 500 otherwise) and the
 //! extractors that turn bad input into those errors instead of axum's plain
-//! text; and `liveness`, how a long-lived WebSocket notices a silent peer. Servers depend on this crate; it depends on no server.
+//! text; `liveness`, how a long-lived WebSocket notices a silent peer; and
+//! `malloc`, the allocator settings both binaries start with. Servers depend on this crate; it depends on no server.
 
 pub mod error;
 pub mod extract;
 pub mod liveness;
+pub mod malloc;
 
 pub use error::{ApiError, ApiResult, ErrorBody, ErrorDetail, ReadErrors, WriteErrors};

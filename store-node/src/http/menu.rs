@@ -49,7 +49,7 @@ async fn edit(
 ) -> ApiResult<Response> {
     let docs = state.docs.clone();
     let resp = idempotency::write(state, principal, key, hash, StatusCode::OK, move |ctx| {
-        let now = ctx.now().as_u64();
+        let now = ctx.now();
         let view = menu::edit(ctx, &docs, change, edit, now)?;
         serde_json::to_value(view).map_err(ApiError::internal)
     })
@@ -90,7 +90,7 @@ pub async fn replace(
         body.hash,
         StatusCode::OK,
         move |ctx| {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             let view = menu::replace(ctx, &docs, menu, now)?;
             serde_json::to_value(view).map_err(ApiError::internal)
         },

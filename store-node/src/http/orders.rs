@@ -87,7 +87,7 @@ pub async fn create(
         body.hash,
         StatusCode::CREATED,
         move |ctx| {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             let placed = orders::place_draft(
                 ctx,
                 &menu.menu,
@@ -386,7 +386,7 @@ pub async fn transition(
         hash,
         StatusCode::OK,
         move |ctx| {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             let id = id.to_string();
             Ok(orders::transition(ctx, &id, t, &by, reason, refund, now)?)
         },
@@ -458,7 +458,7 @@ pub async fn pay(
         body.hash,
         StatusCode::CREATED,
         move |ctx| {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             let tender = Tender::Cash { tendered };
             let id = id.to_string();
             Ok(orders::record_payment(ctx, &head, &id, tender, &by, now)?)
@@ -516,7 +516,7 @@ pub async fn station_done(
         hash,
         StatusCode::OK,
         move |ctx| {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             let id = id.to_string();
             Ok(orders::mark_station_done(ctx, &id, &station, &by, now)?)
         },
@@ -546,7 +546,7 @@ async fn pay_by_card(
     let by = staff.to_owned();
     let resp =
         idempotency::write_reserved(state, staff, key, hash, StatusCode::CREATED, move |ctx| {
-            let now = ctx.now().as_u64();
+            let now = ctx.now();
             let id = order_id.to_string();
             Ok(crate::terminal::record_charged(
                 ctx, &head, &id, charged, &by, now,

@@ -7,6 +7,7 @@
 //! modifier edits) and answers with [`EditError`], which `http::error` turns
 //! into the API's answers.
 
+use domain::clock::Millis;
 use std::sync::{Arc, Mutex, RwLock};
 
 use domain::menu::Menu;
@@ -109,7 +110,7 @@ pub fn store_menu(
     docs: &Mutex<Docs>,
     menu: Menu,
     change: serde_json::Value,
-    now: u64,
+    now: Millis,
 ) -> Result<MenuState, EditError> {
     crate::docs::set_menu(ctx.conn, docs, &menu, ctx.now()).map_err(EditError::Document)?;
     store_projection(ctx, menu, change, now)
@@ -121,8 +122,9 @@ pub fn store_projection(
     ctx: &mut WriteCtx<'_>,
     menu: Menu,
     change: serde_json::Value,
-    now: u64,
+    now: Millis,
 ) -> Result<MenuState, EditError> {
+    let now = now.as_u64();
     let version: i64 =
         ctx.conn
             .query_row("SELECT COALESCE(MAX(version), 0) FROM menu", [], |r| {
@@ -149,7 +151,7 @@ pub fn replace(
     ctx: &mut WriteCtx<'_>,
     docs: &Mutex<Docs>,
     menu: Menu,
-    now: u64,
+    now: Millis,
 ) -> Result<MenuView, EditError> {
     let next = store_menu(
         ctx,
@@ -168,7 +170,7 @@ pub fn edit(
     docs: &Mutex<Docs>,
     change: serde_json::Value,
     edit: impl FnOnce(&mut Menu) -> Result<(), domain::menu::MenuError>,
-    now: u64,
+    now: Millis,
 ) -> Result<MenuView, EditError> {
     let mut current = load_menu(ctx.conn)?
         .map(|m| m.menu)

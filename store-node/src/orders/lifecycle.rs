@@ -2,6 +2,7 @@
 //! forward, `OrderStatus::apply`), the refunds that ending a paid order
 //! gives, and kitchen stations finishing their part.
 
+use domain::clock::Millis;
 use std::collections::{BTreeSet, HashSet};
 
 use domain::Ident;
@@ -33,7 +34,7 @@ pub fn transition(
     by: &str,
     reason: Option<String>,
     refund: Option<Refund>,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
     let json = apply_transition(ctx, id, t, by, reason, now)?;
     match refund {
@@ -49,8 +50,9 @@ fn apply_transition(
     t: Transition,
     by: &str,
     reason: Option<String>,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
+    let now = now.as_u64();
     let mut view = load(ctx.conn, id)?.ok_or(OrdersError::NotFound)?;
     let from = view.status;
     let to = from.apply(t)?;
@@ -86,8 +88,9 @@ fn refund_payments(
     order_id: &str,
     by: &str,
     refund: Refund,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
+    let now = now.as_u64();
     let mut view = load(ctx.conn, order_id)?.ok_or(OrdersError::NotFound)?;
     let payments = payments_of(ctx.conn, order_id)?;
     let given_back: HashSet<String> = ctx
@@ -160,8 +163,10 @@ pub fn mark_station_done(
     id: &str,
     station: &Ident,
     by: &str,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
+    let at = now;
+    let now = now.as_u64();
     let mut view = load(ctx.conn, id)?.ok_or(OrdersError::NotFound)?;
     let stations: BTreeSet<&Ident> = view.order.lines.iter().map(|l| &l.station).collect();
     if !stations.contains(station) {
@@ -187,7 +192,7 @@ pub fn mark_station_done(
     append_fact(ctx, id, &fact)?;
     let json = serde_json::to_value(&view)?;
     if all_done && view.status.apply(Transition::Ready).is_ok() {
-        return apply_transition(ctx, id, Transition::Ready, by, None, now);
+        return apply_transition(ctx, id, Transition::Ready, by, None, at);
     }
     Ok(json)
 }

@@ -2,6 +2,7 @@
 //! one path (the payment row, the order's amount paid, the receipt and the
 //! `payment.recorded` event); they differ only in what the tender brings.
 
+use domain::clock::Millis;
 use domain::fact::{Fact, OrderFact};
 use domain::payment::{PaymentMethod, settle_cash};
 
@@ -29,8 +30,9 @@ pub fn record_payment(
     order_id: &str,
     tender: Tender,
     by: &str,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
+    let now = now.as_u64();
     let mut view = load(ctx.conn, order_id)?.ok_or(OrdersError::NotFound)?;
     let payment = PaymentView {
         id: uuid::Uuid::now_v7(),

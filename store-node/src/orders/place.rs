@@ -2,6 +2,7 @@
 //! with this node's ticket letter, stored with its kitchen tickets and its
 //! `order.created` event.
 
+use domain::clock::Millis;
 use domain::fact::{Fact, OrderFact};
 use domain::menu::Menu;
 use domain::order::{OrderDraft, PricedOrder, price_order};
@@ -26,7 +27,7 @@ pub fn place_draft(
     discount_approved_by: Option<String>,
     created_by: Option<String>,
     prefix: char,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
     let mut priced = price_order(menu, draft)?;
     if let Some(d) = priced.discount.as_mut() {
@@ -42,8 +43,9 @@ pub fn place(
     order: PricedOrder,
     created_by: Option<String>,
     prefix: char,
-    now: u64,
+    now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
+    let now = now.as_u64();
     let seq = ctx.next_counter(&format!("ticket:{prefix}"))?;
     let view = OrderView {
         id: uuid::Uuid::now_v7(),

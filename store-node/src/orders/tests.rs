@@ -7,6 +7,11 @@ use domain::payment::PaymentError;
 use domain::status::{OrderStatus, Transition};
 use serde_json::{Value, json};
 
+/// A time of `n` ms since the epoch.
+fn ms(n: i64) -> domain::clock::Millis {
+    domain::clock::Millis::new(n).unwrap()
+}
+
 use super::*;
 use crate::db::Db;
 use crate::printing::Letterhead;
@@ -49,7 +54,7 @@ async fn placed(db: &Db) -> (String, i64) {
                 None,
                 Some("cashier".into()),
                 'S',
-                1_000,
+                ms(1_000),
             )
         })
         .await
@@ -62,7 +67,7 @@ async fn placed(db: &Db) -> (String, i64) {
 
 async fn pay(db: &Db, id: &str, tender: Tender) -> Result<Value, OrdersError> {
     let id = id.to_owned();
-    db.write(move |ctx| record_payment(ctx, &head(), &id, tender, "cashier", 2_000))
+    db.write(move |ctx| record_payment(ctx, &head(), &id, tender, "cashier", ms(2_000)))
         .await
 }
 
@@ -80,7 +85,7 @@ async fn cancel(db: &Db, id: &str, approved_by: Option<&str>) -> Result<Value, O
             "cashier",
             None,
             Some(refund),
-            3_000,
+            ms(3_000),
         )
     })
     .await
@@ -162,7 +167,7 @@ async fn a_station_the_order_lacks_is_refused() {
     let (id, _) = placed(&db).await;
     let station = Ident::parse("nowhere").unwrap();
     let r = db
-        .write(move |ctx| mark_station_done(ctx, &id, &station, "kitchen", 2_000))
+        .write(move |ctx| mark_station_done(ctx, &id, &station, "kitchen", ms(2_000)))
         .await;
     assert!(matches!(r, Err(OrdersError::UnknownStation(_))), "{r:?}");
     let missing = db
@@ -173,7 +178,7 @@ async fn a_station_the_order_lacks_is_refused() {
                 &uuid::Uuid::nil().to_string(),
                 &station,
                 "kitchen",
-                2_000,
+                ms(2_000),
             )
         })
         .await;
@@ -236,10 +241,10 @@ async fn order_facts_are_the_node_views_byte_for_byte() {
     // A second order, whose one station finishing makes it ready.
     let menu = crate::demo::menu();
     db.write(move |ctx| {
-        let order = place_draft(ctx, &menu, &draft(), None, None, 'S', 3_000)?;
+        let order = place_draft(ctx, &menu, &draft(), None, None, 'S', ms(3_000))?;
         let id = order["id"].as_str().unwrap().to_owned();
         let station: Ident = serde_json::from_value(order["lines"][0]["station"].clone())?;
-        mark_station_done(ctx, &id, &station, "kitchen", 4_000)
+        mark_station_done(ctx, &id, &station, "kitchen", ms(4_000))
     })
     .await
     .unwrap();
@@ -318,7 +323,17 @@ async fn a_remote_view_is_joined_never_lowering_the_order() {
     let (id, _) = placed(&db).await;
     let at = id.clone();
     let mine = db
-        .write(move |ctx| transition(ctx, &at, Transition::Accept, "cashier", None, None, 2_000))
+        .write(move |ctx| {
+            transition(
+                ctx,
+                &at,
+                Transition::Accept,
+                "cashier",
+                None,
+                None,
+                ms(2_000),
+            )
+        })
         .await
         .unwrap();
     // An older view of the order, but with a station done and a later change elsewhere.
