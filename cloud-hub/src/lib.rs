@@ -26,6 +26,7 @@ pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod online;
+pub mod payments;
 pub mod time;
 
 use std::net::SocketAddr;
