@@ -297,9 +297,7 @@ pub async fn change_password(
         .into());
     }
     let hash = auth::hash_password(body.new_password).await?;
-    hub.db
-        .change_password(&user.id, &hash, hub.now_ms())
-        .await?;
+    hub.db.change_password(&user.id, &hash, hub.now_ms()).await?;
     hub.auth.sessions_ended();
     tracing::info!(user = %user.id, "password changed; other sessions ended");
     let pair = hub.auth.start_session(&hub.db, &user).await?;
