@@ -36,14 +36,15 @@
 //! - Types that carry a server's internals: the hub's catalog `MenuView`
 //!   (its conflicts are `sync::doc::Conflict`, the CRDT's), the node's
 //!   `UnsettledCardPayments` and `terminal::CardAttempt` (the card terminal's
-//!   journal), the node's device types (`devices::{Device, Transport,
-//!   DeviceView, Health, ...}` and `http::devices`: transports over serial
-//!   ports and MQTT) and print jobs (`printing::{PrintJob, JobKind,
-//!   JobState}`), the node's `events::WireEvent` (borrowed from the event
-//!   log), `sync_client::SyncHealth` and `docs::StoreSettings` (the sync
-//!   client's and the settings document's state).
-//! - Operational endpoints that are not a client's business: the hub's
-//!   `ops::{Health, Ready}` and the node's `ops::StoreInfo`, `events::StreamParams`.
+//!   journal), the node's devices (`devices::{Device, Transport, DeviceView,
+//!   Health, ...}` and the bodies of `http::devices`: transports over serial
+//!   ports and MQTT), print jobs (`printing::{PrintJob, JobKind, JobState}`),
+//!   and `events::WireEvent` (borrowed from the event log as it is read).
+//! - State a server module owns and also serves: the node's
+//!   `sync_client::SyncHealth` (the sync client's link) and
+//!   `docs::StoreSettings` (the settings document's entity). Plain data, but
+//!   moving them means moving their owners' code; not done yet.
+//! - The hub's `ops::{Health, Ready}` (probes for the platform, not clients).
 //! - Database rows and the filters after checking (`ListFilter` in the node,
 //!   `db::online::OrderQuery` in the hub): what a server reads, not what is sent.
 
