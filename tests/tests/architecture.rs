@@ -135,7 +135,52 @@ fn sync_is_sans_io() {
     assert_none_of("sync", &g.closure("sync"), IO);
 }
 
-/// Invariant: dependencies point one way: domain <- sync, drivers <- servers. Nothing depends on a server.
+/// Invariant: `crates/api-types`, the contract of both servers' APIs, links no server, runtime
+/// or database, so a CLI or a desktop shell can speak to the hub or a node without them. The
+/// graph is the workspace's, so its `openapi` feature is on as the servers use it.
+#[test]
+fn api_types_depend_on_no_server_runtime_or_database() {
+    let g = graph();
+    let closure = g.closure("api-types");
+    assert!(
+        closure.contains("domain") && closure.contains("serde"),
+        "the scan sees api-types' dependencies: {closure:?}"
+    );
+    assert_none_of(
+        "api-types",
+        &closure,
+        &[
+            "store-node",
+            "cloud-hub",
+            "tokio",
+            "mio",
+            "axum",
+            "hyper",
+            "tower",
+            "sqlx",
+            "rusqlite",
+            "libsqlite3-sys",
+            "reqwest",
+            "rumqttd",
+            "rumqttc",
+            "serialport",
+            "socket2",
+            "automerge",
+        ],
+    );
+    let allowed = ["domain", "serde", "serde_json", "uuid", "utoipa"];
+    let direct = g.direct("api-types");
+    let other: Vec<_> = direct
+        .iter()
+        .filter(|d| !allowed.contains(&d.as_str()))
+        .collect();
+    assert!(
+        other.is_empty(),
+        "api-types depends directly only on {allowed:?}, not {other:?} (see ARCHITECTURE.md)"
+    );
+}
+
+/// Invariant: dependencies point one way: domain <- sync, drivers, api-types <- servers. Nothing depends on a server.
 #[test]
 fn dependencies_point_one_way() {
     let g = graph();
@@ -146,7 +191,7 @@ fn dependencies_point_one_way() {
         internal("domain").is_empty(),
         "domain depends on no other crate of ours"
     );
-    for lib in ["sync", "drivers"] {
+    for lib in ["sync", "drivers", "api-types"] {
         let deps = internal(lib);
         assert!(
             deps.iter().all(|d| d == "domain"),

@@ -2650,15 +2650,15 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Comma-separated statuses, e.g. `placed,accepted`. */
-                status?: string | null;
+                status?: string;
                 /** @description Comma-separated channels: `pos`, `kiosk`, `online`. */
-                channel?: string | null;
+                channel?: string;
                 /** @description Only orders created at or after this time (Unix ms). */
-                since_ms?: number | null;
+                since_ms?: number;
                 /** @description Only orders created before this time (Unix ms). */
-                until_ms?: number | null;
-                /** @description At most this many, newest first (1 to 500, default 100). */
-                limit?: number | null;
+                until_ms?: number;
+                /** @description At most this many: the newest (1 to 500, default 100). */
+                limit?: number;
             };
             header?: never;
             path?: never;

@@ -16,9 +16,9 @@
 //! and carry the family id (`sid`); each request checks that the family is
 //! still live and that the token is not older than the user's last password
 //! change, so logout and password changes take effect at once.
-
 pub mod extract;
 pub use access_token as jwt;
+pub use api_types::hub::auth::TokenPair;
 pub mod password;
 pub mod throttle;
 
@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use domain::roles::Role;
 use rand::RngCore;
-use serde::Serialize;
 
 use crate::crypto::token_hash;
 use crate::db::{Db, KeyRow, RefreshRow, UserRow};
@@ -72,21 +71,6 @@ impl Default for AuthConfig {
             key_reload_secs: 60,
         }
     }
-}
-
-/// What sign-in, signup, refresh and invitation acceptance answer.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct TokenPair {
-    /// An EdDSA JWT; send it as `Authorization: Bearer`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds the access token is valid for.
-    pub expires_in: u64,
-    /// Opaque; trade it at `/api/v1/auth/refresh` (once: it rotates).
-    pub refresh_token: String,
-    /// Seconds the refresh token is valid for.
-    pub refresh_expires_in: u64,
 }
 
 /// Why a refresh token was refused (each is a 401).
@@ -307,7 +291,7 @@ impl AuthState {
         let grants = StaffGrants::of(db, user).await?;
         Ok(TokenPair {
             access_token: self.mint(&user.id, &user.kind, family, grants)?,
-            token_type: "Bearer",
+            token_type: "Bearer".into(),
             expires_in: self.config.access_ttl_secs,
             refresh_token: refresh,
             refresh_expires_in: self.config.refresh_ttl_secs,

@@ -15,7 +15,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ErrorBody, ReadErrors, WriteErrors};
@@ -26,6 +25,7 @@ use crate::auth::{self, NewUserError, RefreshError, password};
 use crate::crypto::token_hash;
 use crate::db::AcceptError;
 use crate::hub::Hub;
+pub use api_types::hub::auth::{AcceptBody, LoginBody, PasswordBody, RefreshBody, SignupBody};
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -125,14 +125,6 @@ fn invalid_credentials() -> AuthFail {
     ))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignupBody {
-    pub email: String,
-    pub password: String,
-    pub name: String,
-}
-
 /// `POST /api/v1/auth/signup {email, password, name}` -> 201 with a session: a customer account.
 #[utoipa::path(post, path = "/api/v1/auth/signup", operation_id = "hub_signup", tag = "accounts",
     request_body = SignupBody,
@@ -158,13 +150,6 @@ pub async fn signup(
     hub.auth.throttle.signed_in(ip, &key);
     let pair = hub.auth.start_session(&hub.db, &user).await?;
     Ok((StatusCode::CREATED, Json(pair)))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginBody {
-    pub email: String,
-    pub password: String,
 }
 
 /// `POST /api/v1/auth/login {email, password}` -> `{access_token, token_type, expires_in, refresh_token, refresh_expires_in}`.
@@ -209,12 +194,6 @@ pub async fn login(
     }
     let pair = hub.auth.start_session(&hub.db, &user).await?;
     Ok(Json(pair))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshBody {
-    pub refresh_token: String,
 }
 
 /// `POST /api/v1/auth/refresh {refresh_token}` -> a new pair; the token sent is spent.
@@ -276,13 +255,6 @@ pub async fn logout(
     hub.auth.sessions_ended();
     tracing::info!(user = %signed.user_id, "signed out");
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordBody {
-    pub current_password: String,
-    pub new_password: String,
 }
 
 /// `POST /api/v1/auth/password {current_password, new_password}` -> a new
@@ -372,15 +344,6 @@ pub async fn jwks(State(hub): State<Arc<Hub>>) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     r
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptBody {
-    pub token: String,
-    /// For a new account (not signed in).
-    pub name: Option<String>,
-    pub password: Option<String>,
 }
 
 /// `POST /api/v1/auth/accept-invitation {token, name, password}`.

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use domain::menu::Menu;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use sync::catalog::{read_menu, write_menu};
 use sync::doc::{DocKind, SharedDoc};
 
@@ -21,6 +21,7 @@ use super::extract::{JsonBody, Path};
 use super::store_docs::{edit_doc, open_store};
 use crate::auth::{StoreAccess, perm};
 use crate::hub::Hub;
+pub use api_types::hub::catalog::{CatalogConflict, SoldOut};
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -33,17 +34,6 @@ pub fn router() -> Router<Arc<Hub>> {
             "/api/v1/stores/{id}/menu/modifiers/{modifier_id}/sold-out",
             put(modifier_sold_out),
         )
-}
-
-/// Two replicas' concurrent values of one catalog field.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CatalogConflict {
-    /// `collection/id/field`, or `field` for a root field.
-    pub path: String,
-    /// The value every replica shows.
-    pub winner: Value,
-    /// The values concurrent edits wrote that lost.
-    pub others: Vec<Value>,
 }
 
 /// A store's menu as the catalog document holds it.
@@ -135,13 +125,6 @@ pub async fn put_menu(
     .await?;
     tracing::info!(store = %store_id, "menu written");
     Ok(view)
-}
-
-/// `{"sold_out": true}` marks it sold out, `false` available again.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SoldOut {
-    pub sold_out: bool,
 }
 
 /// Sets `sold_out` of one entity of the catalog's `collection`; 404 `no_menu`

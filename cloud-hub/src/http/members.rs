@@ -20,7 +20,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path};
@@ -28,6 +27,9 @@ use super::orgs::staff_role;
 use crate::auth::{OrgAccess, StoreAccess, perm};
 use crate::db::MemberChange;
 use crate::hub::Hub;
+pub use api_types::hub::members::{
+    Member, MemberRole, MembershipChanged, PendingInvitation, StoreMembers,
+};
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -36,42 +38,6 @@ pub fn router() -> Router<Arc<Hub>> {
             "/api/v1/orgs/{org_id}/members/{user_id}",
             put(set_member_role).delete(remove_member),
         )
-}
-
-/// A staff account's membership.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Member {
-    pub user_id: String,
-    pub email: String,
-    pub name: String,
-    /// owner, manager, cashier or kitchen.
-    pub role: String,
-    /// The one store the membership is for; null: every store of the organisation.
-    pub store_id: Option<String>,
-    /// When it began (Unix ms).
-    pub since: i64,
-}
-
-/// An invitation nobody accepted yet (its token is shown only when it is made).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PendingInvitation {
-    pub id: String,
-    pub email: String,
-    pub role: String,
-    pub store_id: Option<String>,
-    /// Unix ms.
-    pub created_at: i64,
-    /// Unix ms.
-    pub expires_at: i64,
-}
-
-/// Who works at a store, and who is invited to.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StoreMembers {
-    /// The store's organisation (null for a store made before organisations).
-    pub org_id: Option<String>,
-    pub members: Vec<Member>,
-    pub invitations: Vec<PendingInvitation>,
 }
 
 /// The staff accounts that may work at a store (organisation-wide memberships
@@ -130,26 +96,6 @@ pub async fn list_members(
         members,
         invitations,
     }))
-}
-
-/// The new role of one of a member's memberships.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MemberRole {
-    /// owner, manager, cashier or kitchen.
-    #[schema(pattern = "^(owner|manager|cashier|kitchen)$")]
-    pub role: String,
-    /// Which membership: the one for this store; absent: the organisation-wide one.
-    pub store_id: Option<String>,
-}
-
-/// A membership as changed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MembershipChanged {
-    pub org_id: String,
-    pub user_id: String,
-    pub store_id: Option<String>,
-    pub role: String,
 }
 
 /// Change the role of a member's membership (organisation-wide, or for the

@@ -27,12 +27,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::fact::OrderView;
-use domain::menu::{LineRequest, Menu};
+use domain::menu::Menu;
 use domain::order::{Channel, Fulfillment, OrderDraft, PricedOrder, price_order};
 use domain::settings::StoreSettings;
-use domain::status::OrderStatus;
 use domain::ticket::{TicketNumber, WEB_PREFIX};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sync::catalog::read_menu;
 use sync::doc::DocKind;
@@ -48,6 +46,10 @@ use crate::db::online::{NewWebOrder, OrderRow, Placed};
 use crate::hub::Hub;
 use crate::online::profile::{Ordering, Profile, StoreView, ordering};
 use crate::online::{Signal, WebPayment, presence, store_reachable};
+pub use api_types::hub::online::{
+    Cart, CustomerOrder, CustomerOrders, NodeDevice, NodeLink, PricedCart, PublicMenu, PublicStore,
+    StatusMessage, StoreNodes, TrackingParams,
+};
 
 /// Most orders `GET /api/v1/me/orders` returns.
 const MY_ORDERS_LIMIT: i64 = 100;
@@ -112,24 +114,6 @@ async fn ordering_now(hub: &Hub, store_id: &str, profile: &Profile) -> ApiResult
     Ok(ordering(profile, reachable, hub.now_ms()))
 }
 
-/// A store as customers see it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PublicStore {
-    pub id: String,
-    pub name: Option<String>,
-    pub address: Option<String>,
-    /// IANA time zone of the hours (UTC when the store set none).
-    pub timezone: String,
-    /// Weekly opening hours (`null`: no hours set, orders any time).
-    #[schema(value_type = Option<Object>)]
-    pub hours: Option<domain::hours::WeeklyHours>,
-    #[schema(value_type = Vec<Object>)]
-    pub hours_exceptions: Vec<domain::hours::HoursException>,
-    /// Minutes from ordering to pickup.
-    pub pickup_lead_minutes: Option<u32>,
-    pub ordering: Ordering,
-}
-
 fn public_view(id: &str, p: &Profile, ordering: Ordering) -> PublicStore {
     PublicStore {
         id: id.to_owned(),
@@ -160,16 +144,6 @@ pub async fn public_store(
     Ok(Json(public_view(&store_id, &snap.profile, ordering)))
 }
 
-/// A store's menu for customers.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PublicMenu {
-    pub store_id: String,
-    /// Every item and modifier, sold-out ones marked `sold_out: true`.
-    #[schema(value_type = Menu)]
-    pub menu: Arc<Menu>,
-    pub ordering: Ordering,
-}
-
 /// A store's menu (sold-out items and modifiers are marked) and whether it takes orders now.
 #[utoipa::path(get, path = "/api/v1/public/stores/{id}/menu", operation_id = "hub_public_menu", tag = "customer",
     params(("id" = String, Path, description = "Store id")),
@@ -196,47 +170,24 @@ fn no_menu() -> ApiError {
     )
 }
 
-/// A cart: the lines of a pickup order.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Cart {
-    #[schema(min_items = 1, max_items = 100)]
-    pub lines: Vec<LineRequest>,
-    /// For the kitchen, at most 200 characters.
-    #[serde(default)]
-    pub note: Option<String>,
-    /// The name the counter calls; the account's name when absent. At most 60 characters.
-    #[serde(default)]
-    pub customer_name: Option<String>,
-}
-
-impl Cart {
-    fn draft(self, default_name: Option<String>) -> OrderDraft {
-        OrderDraft {
-            channel: Channel::Online,
-            fulfillment: Fulfillment::Pickup,
-            lines: self.lines,
-            note: self.note,
-            customer_name: self
-                .customer_name
-                .filter(|n| !n.trim().is_empty())
-                .or(default_name),
-            table: None,
-            discount: None,
-        }
+/// A cart as the pickup order it asks for.
+fn draft(cart: Cart, default_name: Option<String>) -> OrderDraft {
+    OrderDraft {
+        channel: Channel::Online,
+        fulfillment: Fulfillment::Pickup,
+        lines: cart.lines,
+        note: cart.note,
+        customer_name: cart
+            .customer_name
+            .filter(|n| !n.trim().is_empty())
+            .or(default_name),
+        table: None,
+        discount: None,
     }
 }
 
 fn price(menu: &Menu, draft: &OrderDraft) -> ApiResult<PricedOrder> {
     price_order(menu, draft).map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))
-}
-
-/// A priced cart.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PricedCart {
-    /// Lines as priced and taxed now, and the totals.
-    pub order: PricedOrder,
-    pub ordering: Ordering,
 }
 
 /// Price a cart by the store's menu, as an order would be (no sign-in; nothing is stored).
@@ -256,27 +207,9 @@ pub async fn price_cart(
 ) -> ApiResult<Json<PricedCart>> {
     let snap = snapshot(&hub, &store_id).await?;
     let menu = snap.menu.clone().ok_or_else(no_menu)?;
-    let order = price(&menu, &cart.value.draft(None))?;
+    let order = price(&menu, &draft(cart.value, None))?;
     let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
     Ok(Json(PricedCart { order, ordering }))
-}
-
-/// A customer's order.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct CustomerOrder {
-    pub id: String,
-    pub store_id: String,
-    /// What the counter calls: `W-0123`.
-    pub ticket: String,
-    pub status: OrderStatus,
-    /// Lines, note, name and totals as priced when placed.
-    #[serde(flatten)]
-    pub order: PricedOrder,
-    /// Paid so far, minor units.
-    pub paid: i64,
-    pub payment: WebPayment,
-    pub created_ms: i64,
-    pub updated_ms: i64,
 }
 
 fn customer_view(row: &OrderRow) -> ApiResult<CustomerOrder> {
@@ -340,7 +273,7 @@ pub async fn place_order(
     }
     let menu = snap.menu.clone().ok_or_else(no_menu)?;
     let account_name = hub.db.user_by_id(&user).await?.map(|u| u.name);
-    let draft = cart.value.draft(account_name);
+    let draft = draft(cart.value, account_name);
     let priced = price(&menu, &draft)?;
     let order_id = uuid::Uuid::now_v7();
     let now = hub.now_ms();
@@ -385,13 +318,6 @@ pub async fn place_order(
         ));
     }
     Ok((StatusCode::CREATED, Json(customer_view(&row)?)).into_response())
-}
-
-/// A customer's orders.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CustomerOrders {
-    /// Newest first, at most 100.
-    pub orders: Vec<CustomerOrder>,
 }
 
 /// The signed-in customer's orders, newest first.
@@ -454,26 +380,6 @@ impl FromRequestParts<Arc<Hub>> for TrackingCustomer {
     }
 }
 
-/// Query of the tracking socket.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct TrackingParams {
-    /// The access token, for browsers that cannot set `Authorization` on a WebSocket.
-    pub access_token: Option<String>,
-}
-
-/// A message on the tracking socket.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StatusMessage {
-    /// Always `status`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub order_id: String,
-    pub ticket: String,
-    pub status: String,
-    /// When this replica sent it (Unix ms).
-    pub at_ms: i64,
-}
-
 /// Live tracking of one of the customer's orders (WebSocket). The current status
 /// comes at once, then every change, as `StatusMessage` JSON text messages.
 #[utoipa::path(get, path = "/api/v1/me/orders/{id}/events", operation_id = "hub_track_order", tag = "customer",
@@ -515,7 +421,7 @@ async fn send_status(
     status: &str,
 ) -> bool {
     let msg = StatusMessage {
-        kind: "status",
+        kind: "status".into(),
         order_id: row.id.clone(),
         ticket: row.ticket.clone(),
         status: status.to_owned(),
@@ -595,46 +501,6 @@ async fn track(
             }
         }
     }
-}
-
-/// One node token's link.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NodeLink {
-    pub label: String,
-    /// The first 12 hex digits of the token's SHA-256 (as issued).
-    pub token_sha256_prefix: String,
-    pub revoked: bool,
-    /// Connected to a hub replica now.
-    pub connected: bool,
-    /// When it was last connected (Unix ms); null: never.
-    pub last_seen_ms: Option<i64>,
-    /// Events the hub holds that the node has not acknowledged (web orders, other nodes' events).
-    pub events_waiting: u64,
-}
-
-/// A device as the store's node last reported it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NodeDevice {
-    pub id: String,
-    pub kind: Option<String>,
-    pub name: Option<String>,
-    #[schema(value_type = Object)]
-    pub health: Value,
-    pub updated_ms: i64,
-}
-
-/// A store's node links and devices.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StoreNodes {
-    pub store_id: String,
-    /// Some node of the store is connected now.
-    pub connected: bool,
-    pub last_seen_ms: Option<i64>,
-    /// How long a node may be away before online ordering pauses.
-    pub grace_secs: u64,
-    pub ordering: Ordering,
-    pub nodes: Vec<NodeLink>,
-    pub devices: Vec<NodeDevice>,
 }
 
 /// Whether a store's nodes are connected (to any hub replica), what waits for them, and their devices.

@@ -8,94 +8,32 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use domain::order::Channel;
-use domain::status::OrderStatus;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::error::{ApiError, ApiResult, ReadErrors};
 use super::extract::{Path, Query};
 use crate::auth::{StoreAccess, perm};
 use crate::db::online::OrderQuery;
 use crate::hub::Hub;
+pub use api_types::hub::orders::OrderList;
+pub use api_types::orders::OrderFilter;
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new().route("/api/v1/stores/{id}/orders", get(get_orders))
 }
 
-/// The filters of `GET /api/v1/stores/{id}/orders` (those of the node's order list).
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct OrderFilter {
-    /// Comma-separated statuses, e.g. `placed,accepted`.
-    pub status: Option<String>,
-    /// Comma-separated channels: `pos`, `kiosk`, `online`.
-    pub channel: Option<String>,
-    /// Only orders created at or after this time (Unix ms).
-    #[param(minimum = 0)]
-    pub since_ms: Option<i64>,
-    /// Only orders created before this time (Unix ms).
-    #[param(minimum = 0)]
-    pub until_ms: Option<i64>,
-    /// At most this many: the newest (1 to 500, default 100).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-}
-
-fn parse_list<T>(
-    s: Option<&str>,
-    what: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> ApiResult<Vec<T>> {
-    let Some(s) = s else { return Ok(vec![]) };
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            parse(p).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("unknown {what} {p:?}"))
-            })
-        })
-        .collect()
-}
-
-impl OrderFilter {
-    /// 400 `invalid_query` for an unknown status or channel, a negative time or a limit outside 1 to 500.
-    pub fn check(&self) -> ApiResult<OrderQuery> {
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=500).contains(&limit) {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "limit must be between 1 and 500",
-            ));
-        }
-        let since_ms = self.since_ms.unwrap_or(0);
-        let until_ms = self.until_ms.unwrap_or(i64::MAX);
-        if since_ms < 0 || until_ms < 0 {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "since_ms and until_ms are Unix times in ms, not negative",
-            ));
-        }
-        Ok(OrderQuery {
-            statuses: parse_list(self.status.as_deref(), "status", OrderStatus::parse)?,
-            channels: parse_list(self.channel.as_deref(), "channel", Channel::parse)?,
-            since_ms,
-            until_ms,
-            limit: usize::try_from(limit).unwrap_or(500),
-        })
-    }
-}
-
-/// A store's orders, as its nodes recorded them.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrderList {
-    /// Oldest first; each as the node describes it (`id`, `ticket`, `status`, `channel`, `lines`, `totals`, `created_ms`, ...).
-    #[schema(value_type = Vec<Object>)]
-    pub orders: Vec<Value>,
-    /// How many events of the store the hub holds.
-    pub events: usize,
+/// 400 `invalid_query` for an unknown status or channel, a negative time or a limit outside 1 to 500
+/// (`OrderFilter::check`: the rules of the node's order list too).
+pub fn check(filter: &OrderFilter) -> ApiResult<OrderQuery> {
+    let s = filter
+        .check()
+        .map_err(|m| ApiError::bad_request("invalid_query", m))?;
+    Ok(OrderQuery {
+        statuses: s.statuses,
+        channels: s.channels,
+        since_ms: s.since_ms,
+        until_ms: s.until_ms,
+        limit: usize::try_from(s.limit).unwrap_or(500),
+    })
 }
 
 /// `GET /api/v1/stores/{id}/orders?status=&channel=&since_ms=&until_ms=&limit=` -> `{orders, events}`:
@@ -110,7 +48,7 @@ pub async fn get_orders(
     Path(store_id): Path<String>,
     Query(filter): Query<OrderFilter>,
 ) -> ApiResult<Json<OrderList>> {
-    let query = filter.check()?;
+    let query = check(&filter)?;
     if !hub.db.store_exists(&store_id).await? {
         return Err(ApiError::not_found("store"));
     }
@@ -132,7 +70,7 @@ mod tests {
 
     #[test]
     fn order_filters_check_their_input() {
-        let ok = |f: OrderFilter| f.check().map(|q| q.limit).map_err(|e| e.code);
+        let ok = |f: OrderFilter| check(&f).map(|q| q.limit).map_err(|e| e.code);
         assert_eq!(ok(OrderFilter::default()), Ok(100));
         for limit in [0, 501] {
             let f = OrderFilter {
@@ -170,7 +108,7 @@ mod tests {
             limit in proptest::option::of(proptest::num::u32::ANY),
         ) {
             let f = OrderFilter { status, channel, since_ms: since, until_ms: until, limit };
-            match f.check() {
+            match check(&f) {
                 Ok(q) => {
                     proptest::prop_assert!((1..=500).contains(&q.limit));
                 }

@@ -17,7 +17,6 @@ use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use domain::roles::Role;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::new_user_error;
@@ -28,6 +27,7 @@ use crate::auth::{self, OrgAccess, new_secret, normalize_email, normalize_name, 
 use crate::crypto::token_hash;
 use crate::db::{InvitationWithdrawal, NewInvitation};
 use crate::hub::Hub;
+pub use api_types::hub::orgs::{NewAdmin, NewInvite, NewOrg};
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -61,14 +61,6 @@ pub(crate) fn staff_role(s: &str) -> ApiResult<Role> {
         .ok_or_else(|| {
             ApiError::unprocessable("invalid_role", "role is owner, manager, cashier or kitchen")
         })
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewAdmin {
-    pub email: String,
-    pub password: String,
-    pub name: Option<String>,
 }
 
 /// `POST /api/v1/admin/admins {email, password, name?}` -> 201: a platform admin account.
@@ -139,14 +131,6 @@ async fn invite(
     }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewOrg {
-    pub name: String,
-    /// Who is invited as the organisation's first owner.
-    pub owner_email: String,
-}
-
 /// `POST /api/v1/admin/orgs {name, owner_email}` -> 201 `{id, name, invitation: {token, ...}}`.
 #[utoipa::path(post, path = "/api/v1/admin/orgs", operation_id = "hub_create_org", tag = "platform",
     request_body = NewOrg,
@@ -172,17 +156,6 @@ pub async fn create_org(
         StatusCode::CREATED,
         Json(json!({ "id": id, "name": name, "invitation": invitation })),
     ))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewInvite {
-    pub email: String,
-    /// owner, manager, cashier or kitchen.
-    #[schema(pattern = "^(owner|manager|cashier|kitchen)$")]
-    pub role: String,
-    /// One store of the organisation; absent: all its stores.
-    pub store_id: Option<String>,
 }
 
 /// `POST /api/v1/orgs/{org_id}/invitations {email, role, store_id?}` -> 201

@@ -13,13 +13,15 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult, WriteErrors};
 use super::extract::{JsonBody, Path, check_text, parse_id};
 use crate::auth::{PlatformAdmin, StoreAccess, perm};
 use crate::crypto::token_hash;
 use crate::hub::Hub;
+pub use api_types::hub::platform::{
+    NewStore, NewToken, NodeTokenIssued, Revoke, StoreCreated, TokenRevoked,
+};
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
@@ -36,31 +38,8 @@ pub fn router() -> Router<Arc<Hub>> {
         )
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewStore {
-    /// 1 to 64 characters: letters, digits, `-` and `_`.
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
-    id: String,
-    /// 1 to 100 characters.
-    name: String,
-    /// The organisation that owns the store. Absent (the body before
-    /// organisations existed): the "default" organisation, made on first use.
-    org_id: Option<String>,
-}
-
 /// The organisation stores go to when the request names none.
 pub const DEFAULT_ORG: &str = "default";
-
-/// A store as created.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StoreCreated {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    /// Unix ms.
-    pub created_at: i64,
-}
 
 /// `POST /api/v1/admin/stores {id, name, org_id?}` -> 201; 409 when the id is
 /// taken; 422 `unknown_org` for an organisation that does not exist.
@@ -114,27 +93,6 @@ pub async fn create_store(
             created_at: now,
         }),
     ))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewToken {
-    /// Which node this is, for people (1 to 100 characters).
-    label: String,
-}
-
-/// A node token, shown once.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct NodeTokenIssued {
-    /// The secret the node sends as `Authorization: Bearer` on `/api/v1/sync`.
-    pub token: String,
-    /// What the hub keeps; revoke by it.
-    pub token_sha256: String,
-    pub store_id: String,
-    pub label: String,
-    /// The letter of this node's ticket numbers (`S-0001`, `T-0001`, ...), one per node of the
-    /// store in enrollment order. The token begins with it, so the node needs no setting.
-    pub ticket_prefix: String,
 }
 
 /// `POST /api/v1/admin/stores/{id}/node-tokens {label}` -> 201 `{token, token_sha256, ...}`.
@@ -200,25 +158,6 @@ async fn issue_token(
             ticket_prefix: prefix.to_string(),
         }),
     ))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Revoke {
-    /// The token itself...
-    token: Option<String>,
-    /// ...or its SHA-256 (hex), as returned when it was issued.
-    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
-    token_sha256: Option<String>,
-}
-
-/// A revoked node token.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenRevoked {
-    /// Always true.
-    pub revoked: bool,
-    /// Sync connections of that token that were open and are now closed (4401).
-    pub closed_connections: usize,
 }
 
 /// `POST /api/v1/admin/stores/{id}/node-tokens/revoke {token | token_sha256}`:

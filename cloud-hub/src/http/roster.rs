@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sync::doc::DocKind;
 
@@ -17,38 +16,12 @@ use super::extract::{JsonBody, Path, check_text, parse_id};
 use super::store_docs::{edit_doc, open_store};
 use crate::auth::{StoreAccess, perm};
 use crate::hub::Hub;
+pub use api_types::hub::roster::{Roster, RosterEntry, StaffInput, StaffSaved};
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
         .route("/api/v1/stores/{id}/staff", get(get_staff))
         .route("/api/v1/stores/{id}/staff/{staff_id}", put(put_staff))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StaffInput {
-    pub name: String,
-    /// owner, manager, cashier, kitchen, or customer (a kiosk's account).
-    #[schema(pattern = "^(owner|manager|cashier|kitchen|customer)$")]
-    pub role: String,
-    /// 4 to 8 digits; only its Argon2id hash is kept, and synced to the store's nodes.
-    #[schema(pattern = "^[0-9]{4,8}$")]
-    pub pin: String,
-    #[serde(default = "active_by_default")]
-    pub active: bool,
-}
-
-fn active_by_default() -> bool {
-    true
-}
-
-/// A roster entry as saved (never the PIN or its hash).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StaffSaved {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    pub active: bool,
 }
 
 /// Add a staff member to a store, or change one (name, role, PIN, active). They can sign in at the
@@ -107,21 +80,6 @@ pub async fn put_staff(
         role: role.as_str().to_owned(),
         active: body.active,
     }))
-}
-
-/// One entry of a store's roster; a field a node wrote with another type reads as null.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RosterEntry {
-    pub id: String,
-    pub name: Option<String>,
-    pub role: Option<String>,
-    pub active: Option<bool>,
-}
-
-/// A store's roster (the staff who sign in at its nodes with a PIN).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Roster {
-    pub staff: Vec<RosterEntry>,
 }
 
 /// A store's staff as the roster document holds them (no PIN hashes).

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::settings::StoreSettings;
-use serde::Deserialize;
 use sync::doc::{DocKind, SharedDoc};
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
@@ -18,32 +17,13 @@ use super::extract::{JsonBody, Path, check_text};
 use super::store_docs::{edit_doc, open_store};
 use crate::auth::{StoreAccess, perm};
 use crate::hub::Hub;
+pub use api_types::hub::settings::SettingsInput;
 
 pub fn router() -> Router<Arc<Hub>> {
     Router::new().route(
         "/api/v1/stores/{id}/settings",
         get(get_settings).put(put_settings),
     )
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsInput {
-    /// 1 to 100 characters.
-    pub name: Option<String>,
-    /// 0 to 1440.
-    #[schema(maximum = 1440)]
-    pub pickup_lead_minutes: Option<u32>,
-    pub online_ordering: Option<bool>,
-    /// The store's address as customers see it, 1 to 200 characters.
-    pub address: Option<String>,
-    /// IANA time zone of the opening hours (`Europe/Berlin`); UTC when never set.
-    pub timezone: Option<String>,
-    /// Weekly opening hours: per weekday (`mon`..`sun`) the `{open, close}` ranges
-    /// (`HH:MM`; a close at or before the open runs overnight). A day left out is closed.
-    pub hours: Option<domain::hours::WeeklyHours>,
-    /// Dated exceptions: `{date, closed: true}` or `{date, ranges: [...]}`; replaces the list.
-    pub hours_exceptions: Option<Vec<domain::hours::HoursException>>,
 }
 
 /// Checks the customer-facing settings by the domain's hours rules (422 when broken).

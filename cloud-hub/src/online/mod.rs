@@ -23,28 +23,11 @@ use tokio::sync::broadcast;
 
 use crate::db::online::OrderUpdate;
 use crate::hub::Hub;
+pub use api_types::hub::online::WebPayment;
 pub use presence::{LinkGuard, LinkState, Presence};
 
 /// Default grace period before a store whose node is away stops taking orders.
 pub const DEFAULT_NODE_GRACE_SECS: u64 = 300;
-
-/// How a web order is paid. The seam for card payments: today every web
-/// order is paid at the counter when it is picked up.
-//
-// Stripe (a later issue) adds `Card { payment_intent: String }`: the order is
-// then created `awaiting_payment` (its `order.created` event waits in the hub
-// until the PaymentIntent, created with manual capture under the order's stored
-// idempotency key, is authorised), is forwarded to the store afterwards, and is
-// captured when the store accepts it; the hold is cancelled when the store
-// cannot be reached in time.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(tag = "method", rename_all = "snake_case")]
-pub enum WebPayment {
-    /// Paid at the store on pickup (cash or card at the counter).
-    PayAtPickup,
-}
 
 /// What tracking sockets hear.
 #[derive(Debug, Clone, PartialEq, Eq)]

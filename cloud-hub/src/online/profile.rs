@@ -9,45 +9,10 @@
 //! store's local date and time (`chrono-tz`) and the next opening back into an
 //! instant.
 
+pub use api_types::hub::online::{Ordering, PauseReason};
 use chrono::{Datelike, TimeZone, Timelike};
 use domain::hours::{Date, HoursException, LocalTime, Schedule, WeeklyHours};
 use domain::settings::StoreSettings;
-use serde::Serialize;
-
-/// Why a store is not taking online orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PauseReason {
-    /// The merchant switched online ordering off.
-    Disabled,
-    /// Outside the store's opening hours.
-    Closed,
-    /// The store's node has been unreachable for longer than the grace period.
-    StoreOffline,
-}
-
-impl PauseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PauseReason::Disabled => "disabled",
-            PauseReason::Closed => "closed",
-            PauseReason::StoreOffline => "store_offline",
-        }
-    }
-}
-
-/// Whether a store takes online orders now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Ordering {
-    pub accepting: bool,
-    /// Null while accepting.
-    pub reason: Option<PauseReason>,
-    /// For customers, in words.
-    pub message: String,
-    /// When the store next opens (RFC 3339 with the store's UTC offset), when it is closed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub opens_at: Option<String>,
-}
 
 /// A store as customers see it, read from its documents at `heads`
 /// (settings, catalog); see `http::online::snapshot`.

@@ -8,7 +8,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -17,20 +16,7 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable: `invalid_body`, `unknown_item`, `forbidden`, ...
-    #[schema(example = "invalid_transition")]
-    pub code: String,
-    /// For people.
-    #[schema(example = "cannot accept an order that is completed")]
-    pub message: String,
-}
+pub use api_types::error::{ErrorBody, ErrorDetail};
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {

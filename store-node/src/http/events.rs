@@ -43,7 +43,6 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket};
 use axum::response::Response;
 use axum::routing::get;
-use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::error::ReadErrors;
@@ -51,19 +50,10 @@ use super::extract::{Query, WebSocketUpgrade};
 use crate::auth::{Auth, perm};
 use crate::events::{StoredEvent, head, read_wire_after};
 use crate::state::AppState;
+pub use api_types::node::events::StreamParams;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/api/v1/events", get(subscribe))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct StreamParams {
-    /// Resume after this cursor (the `cursor` of the last event you processed).
-    pub cursor: Option<i64>,
-    /// The log that cursor is from (`log` of the last `caught_up` or `reset`); another log's cursor gets a `reset`.
-    pub log: Option<String>,
-    /// The session token, for browsers that cannot set `Authorization` on a WebSocket.
-    pub token: Option<String>,
 }
 
 /// Subscribe to order and menu events (WebSocket upgrade). Messages are `WireEvent` JSON.

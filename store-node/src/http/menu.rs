@@ -12,7 +12,6 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use domain::Ident;
 use domain::menu::{Item, Menu};
-use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path};
@@ -20,6 +19,7 @@ use super::idempotency;
 use crate::auth::{Auth, perm};
 use crate::menu::{self, EditError, MenuView};
 use crate::state::AppState;
+pub use api_types::node::menu::SoldOut;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -30,12 +30,6 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/v1/menu/modifiers/{id}/sold-out",
             post(modifier_sold_out),
         )
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SoldOut {
-    pub sold_out: bool,
 }
 
 /// Applies `edit` to the stored menu in one write; updates the cache after commit.

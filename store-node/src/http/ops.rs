@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::state::AppState;
+pub use api_types::node::store::StoreInfo;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -81,18 +82,6 @@ pub async fn sync_status(
     _auth: crate::auth::Auth<crate::auth::perm::MenuRead>,
 ) -> Json<crate::sync_client::SyncHealth> {
     Json(crate::sync_client::current(&state).await)
-}
-
-/// The store as screens show it (name, pickup lead time), from the settings document the merchant
-/// edits at the hub, or the node's configuration until there is one. No sign-in needed.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct StoreInfo {
-    pub id: String,
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pickup_lead_minutes: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub online_ordering: Option<bool>,
 }
 
 /// The store's name and public settings.

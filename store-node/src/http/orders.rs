@@ -12,11 +12,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use domain::Ident;
-use domain::order::{Channel, OrderDraft, PricedOrder};
+use domain::order::{OrderDraft, PricedOrder};
 use domain::payment::PaymentMethod;
 use domain::roles::Permission;
-use domain::status::{OrderStatus, Transition};
-use serde::{Deserialize, Serialize};
+use domain::status::Transition;
+use serde::Serialize;
 
 use super::error::{ApiError, ApiResult, ReadErrors, StorageErrors, WriteErrors};
 use super::extract::{IdempotencyKey, JsonBody, Path, Query, parse_json};
@@ -24,6 +24,8 @@ use super::idempotency;
 use crate::auth::{Auth, perm};
 use crate::orders::{self, ListFilter, OrderView, OrdersError, PaymentResult, Tender};
 use crate::state::AppState;
+pub use api_types::node::orders::{OrderList, PaymentRequest, TransitionBody};
+pub use api_types::orders::OrderFilter;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -196,78 +198,24 @@ async fn approver<P>(
     Ok(Some(approver.staff_id))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Comma-separated statuses, e.g. `placed,accepted`.
-    pub status: Option<String>,
-    /// Comma-separated channels: `pos`, `kiosk`, `online`.
-    pub channel: Option<String>,
-    /// Only orders created at or after this time (Unix ms).
-    #[param(minimum = 0)]
-    pub since_ms: Option<i64>,
-    /// Only orders created before this time (Unix ms).
-    #[param(minimum = 0)]
-    pub until_ms: Option<i64>,
-    /// At most this many, newest first (1 to 500, default 100).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct OrderList {
-    pub orders: Vec<OrderView>,
-}
-
-fn parse_list<T>(
-    s: &Option<String>,
-    what: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> ApiResult<Vec<T>> {
-    let Some(s) = s else { return Ok(vec![]) };
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            parse(p).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("unknown {what} {p:?}"))
-            })
-        })
-        .collect()
-}
-
 /// List orders, newest first, filtered by status, channel and time.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(ListParams),
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", params(OrderFilter),
     responses((status = 200, body = OrderList), ReadErrors),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     _auth: Auth<perm::OrderRead>,
-    Query(p): Query<ListParams>,
+    Query(p): Query<OrderFilter>,
 ) -> ApiResult<Json<OrderList>> {
-    let statuses = parse_list(&p.status, "status", OrderStatus::parse)?;
-    let channels = parse_list(&p.channel, "channel", Channel::parse)?;
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be between 1 and 500",
-        ));
-    }
-    let since = p.since_ms.unwrap_or(0);
-    let until = p.until_ms.unwrap_or(i64::MAX);
-    if since < 0 || until < 0 {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            "since_ms and until_ms are Unix times in ms, not negative",
-        ));
-    }
+    let s = p
+        .check()
+        .map_err(|m| ApiError::bad_request("invalid_query", m))?;
     let filter = ListFilter {
-        statuses,
-        channels,
-        since_ms: since,
-        until_ms: until,
-        limit,
+        statuses: s.statuses,
+        channels: s.channels,
+        since_ms: s.since_ms,
+        until_ms: s.until_ms,
+        limit: s.limit,
     };
     let orders = orders::list(&state.db, filter).await?;
     Ok(Json(OrderList { orders }))
@@ -284,14 +232,6 @@ pub async fn get_one(
     Path(id): Path<uuid::Uuid>,
 ) -> ApiResult<Json<OrderView>> {
     Ok(Json(orders::get(&state.db, id).await?))
-}
-
-/// Why an order was cancelled, voided or refunded.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TransitionBody {
-    /// Required for `void` and `refund`; at most 200 characters.
-    pub reason: Option<String>,
 }
 
 fn parse_transition(s: &str) -> Option<Transition> {
@@ -394,18 +334,6 @@ pub async fn transition(
     .await?;
     state.lanes.kick();
     Ok(resp)
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentRequest {
-    pub method: PaymentMethod,
-    /// Cash: the amount handed over, minor units; at least the balance due. Not used for card.
-    #[schema(minimum = 1, maximum = 10_000_000)]
-    pub tendered: Option<i64>,
-    /// Card: the terminal to use; the store's first card terminal when absent.
-    #[schema(value_type = Option<String>)]
-    pub terminal_id: Option<Ident>,
 }
 
 /// Pay an order's balance at the counter: cash with change due, or card through the terminal.

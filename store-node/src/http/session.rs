@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::roles::Role;
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors};
 use super::extract::JsonBody;
 use crate::auth::{self, Auth, perm};
 use crate::state::AppState;
+pub use api_types::node::session::{LoginRequest, LoginResponse, StaffList, StaffView};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -24,40 +24,6 @@ pub fn router() -> Router<Arc<AppState>> {
 
 /// The longest session a sign-in may ask for (the node's own limit may be shorter).
 const MAX_TTL_SECS: u32 = 30 * 24 * 3600;
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    #[schema(example = "cashier")]
-    pub staff_id: String,
-    /// 4 to 8 digits.
-    #[schema(example = "3000")]
-    pub pin: String,
-    /// A shorter session than usual, e.g. 120 s for a manager approving one discount at a till.
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 2_592_000)]
-    pub ttl_secs: Option<u32>,
-}
-
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct StaffView {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    pub staff: StaffView,
-    pub expires_ms: u64,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StaffList {
-    pub staff: Vec<StaffView>,
-}
 
 /// Staff who can sign in at this store (names for the sign-in screen; no secrets).
 #[utoipa::path(get, path = "/api/v1/auth/staff", tag = "auth", responses((status = 200, body = StaffList)))]

@@ -12,25 +12,17 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use domain::menu::Menu;
 use rusqlite::OptionalExtension;
-use serde::Serialize;
 use sync::session::Docs;
 
 use crate::db::{Db, WriteCtx, WriteError};
 use crate::events::kind;
+pub use api_types::node::menu::MenuView;
 
 /// The menu with the version it was stored under.
 #[derive(Debug, Clone)]
 pub struct MenuState {
     pub menu: Menu,
     pub version: i64,
-}
-
-// The menu as the API shows it. (No doc comment: it would change the OpenAPI schema.)
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MenuView {
-    /// Increases with every edit.
-    pub version: i64,
-    pub menu: Menu,
 }
 
 impl From<MenuState> for MenuView {

@@ -5,53 +5,15 @@
 //! not know or an unreadable snapshot is a [`CorruptRecord`] (logged, and a
 //! 500 with its own code), never a nil id or a `placed` order.
 
-use domain::Ident;
-use domain::fact::{self, Fact};
-use domain::order::{Channel, PricedOrder};
+use domain::fact::Fact;
+use domain::order::Channel;
 use domain::payment::PaymentMethod;
 use domain::status::OrderStatus;
 use rusqlite::OptionalExtension;
-use serde::{Deserialize, Serialize};
 
 use super::{CorruptRecord, OrdersError};
 use crate::db::{Db, WriteCtx};
-
-/// An order as the API shows it: the snapshot taken when it was placed, plus its current status.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct OrderView {
-    pub id: uuid::Uuid,
-    /// What the kitchen calls out: `S-0457`.
-    #[schema(example = "S-0457")]
-    pub ticket: String,
-    pub status: OrderStatus,
-    #[serde(flatten)]
-    pub order: PricedOrder,
-    pub created_ms: u64,
-    pub updated_ms: u64,
-    /// Staff id of who placed it.
-    pub created_by: Option<String>,
-    /// Paid so far, minor units; the balance due is `totals.total - paid`.
-    pub paid: i64,
-    /// Given back so far, minor units: what was paid for an order later cancelled or voided.
-    #[serde(default)]
-    pub refunded: i64,
-    /// Kitchen stations that have finished their part; when every station of the order is done it is ready.
-    pub stations_done: Vec<Ident>,
-}
-
-impl OrderView {
-    /// The view as an order fact carries it (`domain::fact::OrderView`), field for field:
-    /// its JSON is this view's JSON.
-    pub fn to_fact(&self) -> Result<fact::OrderView, serde_json::Error> {
-        serde_json::from_value(serde_json::to_value(self)?)
-    }
-
-    /// The node's view of an order a fact carries; an error when the fact lacks what the
-    /// node shows (a ticket, the priced order, the times), never a made-up value.
-    pub fn from_fact(view: &fact::OrderView) -> Result<OrderView, serde_json::Error> {
-        serde_json::from_value(view.to_json()?)
-    }
-}
+pub use api_types::node::orders::{OrderView, PaymentResult, PaymentView, RefundView};
 
 /// Appends `fact` to the log under its kind, about order `order_id`, in the caller's transaction:
 /// the one way this node records an order fact, so its `data` is the domain's form.
@@ -69,51 +31,6 @@ pub(super) fn detail<const N: usize>(
     fields: [(&str, serde_json::Value); N],
 ) -> serde_json::Map<String, serde_json::Value> {
     fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
-
-/// A payment as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PaymentView {
-    pub id: uuid::Uuid,
-    pub order_id: uuid::Uuid,
-    pub method: PaymentMethod,
-    /// Applied to the order, minor units.
-    pub amount: i64,
-    /// Cash handed over, minor units.
-    pub tendered: i64,
-    /// Change to give back, minor units.
-    pub change: i64,
-    pub created_ms: u64,
-    pub created_by: Option<String>,
-    /// Card payments: the terminal's reference (terminal id, trace and receipt number). Never card data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-}
-
-// A recorded payment and the order after it. (No doc comment: it would change the OpenAPI schema.)
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PaymentResult {
-    pub payment: PaymentView,
-    pub order: OrderView,
-}
-
-/// A payment given back, as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RefundView {
-    pub id: uuid::Uuid,
-    pub order_id: uuid::Uuid,
-    /// The payment given back.
-    pub payment_id: uuid::Uuid,
-    /// The payment's tender: cash comes out of the drawer; card is refunded at the terminal.
-    pub method: PaymentMethod,
-    /// Minor units.
-    pub amount: i64,
-    /// Card: the payment's terminal reference, to find it for the refund at the terminal.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    pub created_ms: u64,
-    pub created_by: Option<String>,
-    pub approved_by: String,
 }
 
 const SELECT_ORDER: &str = "SELECT id, ticket, status, snapshot, created_ms, updated_ms, created_by, paid, refunded, stations_done FROM orders";

@@ -1,0 +1,12 @@
+//! The hub's API (`cloud-hub`), by area. The merchant's order list takes
+//! [`crate::orders::OrderFilter`], shared with the node.
+
+pub mod auth;
+pub mod catalog;
+pub mod members;
+pub mod online;
+pub mod orders;
+pub mod orgs;
+pub mod platform;
+pub mod roster;
+pub mod settings;

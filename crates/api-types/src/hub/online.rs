@@ -1,0 +1,211 @@
+//! Online ordering: a store and its menu as customers see them, carts, a
+//! customer's orders and their tracking, and the merchant's view of the
+//! store's node links.
+
+use std::sync::Arc;
+
+use domain::menu::{LineRequest, Menu};
+use domain::order::PricedOrder;
+use domain::status::OrderStatus;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Why a store is not taking online orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PauseReason {
+    /// The merchant switched online ordering off.
+    Disabled,
+    /// Outside the store's opening hours.
+    Closed,
+    /// The store's node has been unreachable for longer than the grace period.
+    StoreOffline,
+}
+
+impl PauseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseReason::Disabled => "disabled",
+            PauseReason::Closed => "closed",
+            PauseReason::StoreOffline => "store_offline",
+        }
+    }
+}
+
+/// Whether a store takes online orders now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ordering {
+    pub accepting: bool,
+    /// Null while accepting.
+    pub reason: Option<PauseReason>,
+    /// For customers, in words.
+    pub message: String,
+    /// When the store next opens (RFC 3339 with the store's UTC offset), when it is closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<String>,
+}
+
+/// How a web order is paid. The seam for card payments: today every web
+/// order is paid at the counter when it is picked up.
+//
+// Stripe (a later issue) adds `Card { payment_intent: String }`: the order is
+// then created `awaiting_payment` (its `order.created` event waits in the hub
+// until the PaymentIntent, created with manual capture under the order's stored
+// idempotency key, is authorised), is forwarded to the store afterwards, and is
+// captured when the store accepts it; the hold is cancelled when the store
+// cannot be reached in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum WebPayment {
+    /// Paid at the store on pickup (cash or card at the counter).
+    PayAtPickup,
+}
+
+/// A store as customers see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicStore {
+    pub id: String,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    /// IANA time zone of the hours (UTC when the store set none).
+    pub timezone: String,
+    /// Weekly opening hours (`null`: no hours set, orders any time).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub hours: Option<domain::hours::WeeklyHours>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub hours_exceptions: Vec<domain::hours::HoursException>,
+    /// Minutes from ordering to pickup.
+    pub pickup_lead_minutes: Option<u32>,
+    pub ordering: Ordering,
+}
+
+/// A store's menu for customers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicMenu {
+    pub store_id: String,
+    /// Every item and modifier, sold-out ones marked `sold_out: true`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Menu))]
+    pub menu: Arc<Menu>,
+    pub ordering: Ordering,
+}
+
+/// A cart: the lines of a pickup order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Cart {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
+    pub lines: Vec<LineRequest>,
+    /// For the kitchen, at most 200 characters.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The name the counter calls; the account's name when absent. At most 60 characters.
+    #[serde(default)]
+    pub customer_name: Option<String>,
+}
+
+/// A priced cart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PricedCart {
+    /// Lines as priced and taxed now, and the totals.
+    pub order: PricedOrder,
+    pub ordering: Ordering,
+}
+
+/// A customer's order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerOrder {
+    pub id: String,
+    pub store_id: String,
+    /// What the counter calls: `W-0123`.
+    pub ticket: String,
+    pub status: OrderStatus,
+    /// Lines, note, name and totals as priced when placed.
+    #[serde(flatten)]
+    pub order: PricedOrder,
+    /// Paid so far, minor units.
+    pub paid: i64,
+    pub payment: WebPayment,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A customer's orders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerOrders {
+    /// Newest first, at most 100.
+    pub orders: Vec<CustomerOrder>,
+}
+
+/// Query of the tracking socket.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct TrackingParams {
+    /// The access token, for browsers that cannot set `Authorization` on a WebSocket.
+    pub access_token: Option<String>,
+}
+
+/// A message on the tracking socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusMessage {
+    /// Always `status`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub order_id: String,
+    pub ticket: String,
+    pub status: String,
+    /// When this replica sent it (Unix ms).
+    pub at_ms: i64,
+}
+
+/// One node token's link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NodeLink {
+    pub label: String,
+    /// The first 12 hex digits of the token's SHA-256 (as issued).
+    pub token_sha256_prefix: String,
+    pub revoked: bool,
+    /// Connected to a hub replica now.
+    pub connected: bool,
+    /// When it was last connected (Unix ms); null: never.
+    pub last_seen_ms: Option<i64>,
+    /// Events the hub holds that the node has not acknowledged (web orders, other nodes' events).
+    pub events_waiting: u64,
+}
+
+/// A device as the store's node last reported it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NodeDevice {
+    pub id: String,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub health: Value,
+    pub updated_ms: i64,
+}
+
+/// A store's node links and devices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StoreNodes {
+    pub store_id: String,
+    /// Some node of the store is connected now.
+    pub connected: bool,
+    pub last_seen_ms: Option<i64>,
+    /// How long a node may be away before online ordering pauses.
+    pub grace_secs: u64,
+    pub ordering: Ordering,
+    pub nodes: Vec<NodeLink>,
+    pub devices: Vec<NodeDevice>,
+}
