@@ -11,6 +11,7 @@ use cloud_hub::payments::gateway::{
     CheckoutLine, CheckoutRequest, CheckoutStatus, GatewayError, PaymentGateway, PaymentStatus,
 };
 use cloud_hub::payments::stripe::{StripeConfig, StripeGateway};
+use cloud_hub::payments::webhook::{EventKind, parse};
 use serde_json::{Value, json};
 
 struct Fake {
@@ -62,6 +63,19 @@ impl Fake {
             .await
             .unwrap();
         assert!(r.status().is_success(), "{}", r.status());
+    }
+
+    /// Every Event the fake made (`GET /v1/events`, one page, newest first), as raw JSON.
+    async fn events(&self) -> Vec<Value> {
+        let r = self
+            .http
+            .get(format!("{}v1/events?limit=100", self.running.url()))
+            .bearer_auth(fake_stripe::Config::default().secret_key)
+            .send()
+            .await
+            .unwrap();
+        let list: Value = r.json().await.unwrap();
+        list["data"].as_array().cloned().unwrap_or_default()
     }
 
     /// `GET /_fake/ledger`: every PaymentIntent with its amounts and metadata.
@@ -219,6 +233,49 @@ async fn checkout_authorise_capture_refund_cancel_and_reconcile() {
         .unwrap();
     let expired = gw.expire_checkout(&third.id, "expire-ord_3").await.unwrap();
     assert_eq!(expired.status, CheckoutStatus::Expired);
+
+    // The Events the fake made for all this read as the hub's events (oldest first).
+    let events: Vec<EventKind> = fake
+        .events()
+        .await
+        .iter()
+        .rev()
+        .map(|e| parse(&serde_json::to_vec(e).unwrap()).unwrap().kind)
+        .collect();
+    let ord_1: Vec<&EventKind> = events
+        .iter()
+        .filter(|k| match k {
+            EventKind::CheckoutCompleted(c) | EventKind::CheckoutExpired(c) => {
+                c.order_id.as_deref() == Some("ord_1")
+            }
+            EventKind::PaymentAuthorized(p)
+            | EventKind::PaymentCaptured(p)
+            | EventKind::PaymentCancelled(p) => p.id == pi,
+            EventKind::ChargeRefunded { payment, .. } => payment.as_deref() == Some(pi.as_str()),
+            _ => false,
+        })
+        .collect();
+    assert!(
+        matches!(
+            ord_1.as_slice(),
+            [
+                EventKind::CheckoutCompleted(c),
+                EventKind::PaymentAuthorized(a),
+                EventKind::PaymentCaptured(p),
+                EventKind::ChargeRefunded { amount_refunded: 500, order_id, .. },
+            ] if c.payment_intent.as_deref() == Some(pi.as_str())
+                && a.capturable == 2800
+                && p.captured == 2800
+                && order_id.as_deref() == Some("ord_1")
+        ),
+        "{ord_1:#?}"
+    );
+    assert!(events.iter().any(
+        |k| matches!(k, EventKind::PaymentCancelled(p) if p.id == pi2 && p.order_id.as_deref() == Some("ord_2"))
+    ));
+    assert!(events.iter().any(
+        |k| matches!(k, EventKind::CheckoutExpired(c) if c.id == third.id && c.status == CheckoutStatus::Expired)
+    ));
 
     // Unknown ids are refused, not retried.
     let err = gw.payment("pi_nope").await.unwrap_err();
