@@ -284,7 +284,8 @@ struct RefundParams {
     reason: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// `created[gte]=…` and friends, or `created=…` for one second.
+#[derive(Default)]
 struct CreatedRange {
     gt: Option<i64>,
     gte: Option<i64>,
@@ -293,6 +294,44 @@ struct CreatedRange {
 }
 
 impl CreatedRange {
+    /// Read from the decoded `created` parameter (a string or a map of strings).
+    fn parse(v: Option<&Value>) -> Result<Self, ApiError> {
+        let int = |v: &Value, name: &str| -> Result<Option<i64>, ApiError> {
+            match v {
+                Value::Null => Ok(None),
+                Value::String(s) => s.parse().map(Some).map_err(|_| {
+                    ApiError::param("parameter_invalid_integer", "Invalid integer".into(), name)
+                }),
+                Value::Number(n) => Ok(n.as_i64()),
+                _ => Err(ApiError::param(
+                    "parameter_invalid_integer",
+                    "Invalid integer".into(),
+                    name,
+                )),
+            }
+        };
+        Ok(match v {
+            None => Self::default(),
+            Some(Value::Object(m)) => {
+                let get = |k: &str| int(m.get(k).unwrap_or(&Value::Null), &format!("created[{k}]"));
+                Self {
+                    gt: get("gt")?,
+                    gte: get("gte")?,
+                    lt: get("lt")?,
+                    lte: get("lte")?,
+                }
+            }
+            Some(v) => {
+                let at = int(v, "created")?;
+                Self {
+                    gte: at,
+                    lte: at,
+                    ..Self::default()
+                }
+            }
+        })
+    }
+
     fn contains(&self, t: i64) -> bool {
         self.gt.is_none_or(|v| t > v)
             && self.gte.is_none_or(|v| t >= v)
@@ -307,8 +346,8 @@ struct ListParams {
     starting_after: Option<String>,
     #[serde(rename = "type")]
     type_: Option<String>,
-    #[serde(default)]
-    created: CreatedRange,
+    types: Option<Vec<String>>,
+    created: Option<Value>,
 }
 
 impl ListParams {
@@ -579,14 +618,17 @@ fn dispatch(
         ["events"] if get => {
             let p: ListParams = params(raw)?;
             let limit = p.limit()?;
+            let created = CreatedRange::parse(p.created.as_ref())?;
             let pg = page(
                 &store.events,
                 |e| e["id"].as_str().unwrap_or_default(),
                 Value::clone,
                 |e| {
                     p.type_.as_ref().is_none_or(|t| e["type"] == *t)
-                        && p.created
-                            .contains(e["created"].as_i64().unwrap_or_default())
+                        && p.types
+                            .as_ref()
+                            .is_none_or(|ts| ts.iter().any(|t| e["type"] == *t))
+                        && created.contains(e["created"].as_i64().unwrap_or_default())
                 },
                 limit,
                 p.starting_after.as_deref(),
@@ -596,11 +638,12 @@ fn dispatch(
         ["balance_transactions"] if get => {
             let p: ListParams = params(raw)?;
             let limit = p.limit()?;
+            let created = CreatedRange::parse(p.created.as_ref())?;
             let pg = page(
                 &store.balance_transactions,
                 |t| t.id.as_str(),
                 |t| t.json(),
-                |t| p.type_.as_ref().is_none_or(|k| t.kind == k) && p.created.contains(t.created),
+                |t| p.type_.as_ref().is_none_or(|k| t.kind == k) && created.contains(t.created),
                 limit,
                 p.starting_after.as_deref(),
             )?;
