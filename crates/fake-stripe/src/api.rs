@@ -539,7 +539,57 @@ const CANCELLATION_REASONS: [&str; 4] = [
 ];
 const REFUND_REASONS: [&str; 3] = ["duplicate", "fraudulent", "requested_by_customer"];
 
+#[derive(Deserialize)]
+struct ExpandParams {
+    #[serde(default)]
+    expand: Vec<String>,
+}
+
+/// Replaces the ids named in `expand` (`payment_intent`, `latest_charge`, `charge`, each
+/// optionally under `data.` for a list) with their objects, as Stripe's `expand[]` does.
+fn expand(store: &Store, mut v: Value, fields: &[String]) -> Value {
+    for field in fields {
+        let (in_list, name) = match field.strip_prefix("data.") {
+            Some(name) => (true, name),
+            None => (false, field.as_str()),
+        };
+        let one = |o: &mut Value| {
+            let Some(id) = o.get(name).and_then(Value::as_str).map(str::to_owned) else {
+                return;
+            };
+            let found = match name {
+                "payment_intent" => store.intents.get(&id).map(|p| p.json()),
+                "latest_charge" | "charge" => store.charges.get(&id).map(|c| c.json()),
+                _ => None,
+            };
+            if let Some(obj) = found {
+                o[name] = obj;
+            }
+        };
+        match (in_list, v.get_mut("data").and_then(Value::as_array_mut)) {
+            (true, Some(items)) => items.iter_mut().for_each(one),
+            (false, _) => one(&mut v),
+            (true, None) => {}
+        }
+    }
+    v
+}
+
 fn dispatch(
+    store: &mut Store,
+    base_url: &str,
+    method: &Method,
+    path: &str,
+    raw: &[u8],
+) -> Result<Value, ApiError> {
+    let fields = params::<ExpandParams>(raw)
+        .map(|e| e.expand)
+        .unwrap_or_default();
+    let v = run(store, base_url, method, path, raw)?;
+    Ok(expand(store, v, &fields))
+}
+
+fn run(
     store: &mut Store,
     base_url: &str,
     method: &Method,

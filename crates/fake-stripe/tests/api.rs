@@ -482,6 +482,14 @@ async fn cancel_search_expire_and_auth() {
             Some("resource_missing".into())
         )
     );
+    let endpoint = fake
+        .http
+        .post(fake.at("/_fake/webhook-endpoint"))
+        .json(&json!({"url": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endpoint.status(), StatusCode::NO_CONTENT);
     let stranger = ClientBuilder::new("sk_test_wrong")
         .url(fake.running.url())
         .build()
@@ -618,17 +626,19 @@ async fn the_hosted_page_pays_declines_and_cancels() {
     );
     let after = fake.http.get(&url).send().await.unwrap().text().await;
     assert!(after.unwrap().contains("complete"));
+    // `expand[]=payment_intent` gives the object in place of its id.
     let pi = RetrieveCheckoutSession::new(s.id.clone())
+        .expand(vec!["payment_intent".to_string()])
         .send(&fake.client)
         .await
         .unwrap()
         .payment_intent
         .unwrap();
-    let pi = RetrievePaymentIntent::new(pi.id().clone())
-        .send(&fake.client)
-        .await
-        .unwrap();
+    let stripe_types::Expandable::Object(pi) = pi else {
+        panic!("payment_intent was not expanded");
+    };
     assert_eq!(pi.status.as_str(), "requires_capture");
+    assert!(pi.last_payment_error.is_none(), "the decline is behind it");
 
     let other = order_session("order-9").send(&fake.client).await.unwrap();
     let other_url = other.url.unwrap();
