@@ -450,6 +450,16 @@ async fn cancel_search_expire_and_auth() {
         .unwrap();
     assert_eq!(expired.status.as_ref().unwrap().as_str(), "expired");
     assert!(expired.url.is_none());
+    let page = fake
+        .http
+        .get(fake.at(&format!("/checkout/{}", s1.id.as_str())))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("has expired") && !page.contains("<button"));
     let s2 = order_session("order-6").send(&fake.client).await.unwrap();
     fake.control(&format!("/_fake/checkout/{}/expire", s2.id.as_str()))
         .await;
