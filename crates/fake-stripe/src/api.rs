@@ -284,7 +284,8 @@ struct RefundParams {
     reason: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// `created[gte]=…` and friends, or `created=…` for one second.
+#[derive(Default)]
 struct CreatedRange {
     gt: Option<i64>,
     gte: Option<i64>,
@@ -293,6 +294,44 @@ struct CreatedRange {
 }
 
 impl CreatedRange {
+    /// Read from the decoded `created` parameter (a string or a map of strings).
+    fn parse(v: Option<&Value>) -> Result<Self, ApiError> {
+        let int = |v: &Value, name: &str| -> Result<Option<i64>, ApiError> {
+            match v {
+                Value::Null => Ok(None),
+                Value::String(s) => s.parse().map(Some).map_err(|_| {
+                    ApiError::param("parameter_invalid_integer", "Invalid integer".into(), name)
+                }),
+                Value::Number(n) => Ok(n.as_i64()),
+                _ => Err(ApiError::param(
+                    "parameter_invalid_integer",
+                    "Invalid integer".into(),
+                    name,
+                )),
+            }
+        };
+        Ok(match v {
+            None => Self::default(),
+            Some(Value::Object(m)) => {
+                let get = |k: &str| int(m.get(k).unwrap_or(&Value::Null), &format!("created[{k}]"));
+                Self {
+                    gt: get("gt")?,
+                    gte: get("gte")?,
+                    lt: get("lt")?,
+                    lte: get("lte")?,
+                }
+            }
+            Some(v) => {
+                let at = int(v, "created")?;
+                Self {
+                    gte: at,
+                    lte: at,
+                    ..Self::default()
+                }
+            }
+        })
+    }
+
     fn contains(&self, t: i64) -> bool {
         self.gt.is_none_or(|v| t > v)
             && self.gte.is_none_or(|v| t >= v)
@@ -307,8 +346,8 @@ struct ListParams {
     starting_after: Option<String>,
     #[serde(rename = "type")]
     type_: Option<String>,
-    #[serde(default)]
-    created: CreatedRange,
+    types: Option<Vec<String>>,
+    created: Option<Value>,
 }
 
 impl ListParams {
@@ -500,7 +539,57 @@ const CANCELLATION_REASONS: [&str; 4] = [
 ];
 const REFUND_REASONS: [&str; 3] = ["duplicate", "fraudulent", "requested_by_customer"];
 
+#[derive(Deserialize)]
+struct ExpandParams {
+    #[serde(default)]
+    expand: Vec<String>,
+}
+
+/// Replaces the ids named in `expand` (`payment_intent`, `latest_charge`, `charge`, each
+/// optionally under `data.` for a list) with their objects, as Stripe's `expand[]` does.
+fn expand(store: &Store, mut v: Value, fields: &[String]) -> Value {
+    for field in fields {
+        let (in_list, name) = match field.strip_prefix("data.") {
+            Some(name) => (true, name),
+            None => (false, field.as_str()),
+        };
+        let one = |o: &mut Value| {
+            let Some(id) = o.get(name).and_then(Value::as_str).map(str::to_owned) else {
+                return;
+            };
+            let found = match name {
+                "payment_intent" => store.intents.get(&id).map(|p| p.json()),
+                "latest_charge" | "charge" => store.charges.get(&id).map(|c| c.json()),
+                _ => None,
+            };
+            if let Some(obj) = found {
+                o[name] = obj;
+            }
+        };
+        match (in_list, v.get_mut("data").and_then(Value::as_array_mut)) {
+            (true, Some(items)) => items.iter_mut().for_each(one),
+            (false, _) => one(&mut v),
+            (true, None) => {}
+        }
+    }
+    v
+}
+
 fn dispatch(
+    store: &mut Store,
+    base_url: &str,
+    method: &Method,
+    path: &str,
+    raw: &[u8],
+) -> Result<Value, ApiError> {
+    let fields = params::<ExpandParams>(raw)
+        .map(|e| e.expand)
+        .unwrap_or_default();
+    let v = run(store, base_url, method, path, raw)?;
+    Ok(expand(store, v, &fields))
+}
+
+fn run(
     store: &mut Store,
     base_url: &str,
     method: &Method,
@@ -579,14 +668,17 @@ fn dispatch(
         ["events"] if get => {
             let p: ListParams = params(raw)?;
             let limit = p.limit()?;
+            let created = CreatedRange::parse(p.created.as_ref())?;
             let pg = page(
                 &store.events,
                 |e| e["id"].as_str().unwrap_or_default(),
                 Value::clone,
                 |e| {
                     p.type_.as_ref().is_none_or(|t| e["type"] == *t)
-                        && p.created
-                            .contains(e["created"].as_i64().unwrap_or_default())
+                        && p.types
+                            .as_ref()
+                            .is_none_or(|ts| ts.iter().any(|t| e["type"] == *t))
+                        && created.contains(e["created"].as_i64().unwrap_or_default())
                 },
                 limit,
                 p.starting_after.as_deref(),
@@ -596,11 +688,12 @@ fn dispatch(
         ["balance_transactions"] if get => {
             let p: ListParams = params(raw)?;
             let limit = p.limit()?;
+            let created = CreatedRange::parse(p.created.as_ref())?;
             let pg = page(
                 &store.balance_transactions,
                 |t| t.id.as_str(),
                 |t| t.json(),
-                |t| p.type_.as_ref().is_none_or(|k| t.kind == k) && p.created.contains(t.created),
+                |t| p.type_.as_ref().is_none_or(|k| t.kind == k) && created.contains(t.created),
                 limit,
                 p.starting_after.as_deref(),
             )?;

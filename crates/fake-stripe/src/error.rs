@@ -15,7 +15,7 @@ pub struct ApiError {
     pub message: String,
     pub param: Option<String>,
     /// Extra fields of the error object (e.g. the PaymentIntent in a state error).
-    pub extra: Option<(&'static str, Value)>,
+    pub extra: Option<Box<(&'static str, Value)>>,
     /// Rejected while reading the parameters, before anything ran: Stripe saves no
     /// idempotent result for these.
     pub before_execution: bool,
@@ -72,7 +72,7 @@ impl ApiError {
 
     pub fn unexpected_state(message: String, pi: &PaymentIntent) -> Self {
         Self {
-            extra: Some(("payment_intent", pi.json())),
+            extra: Some(Box::new(("payment_intent", pi.json()))),
             ..Self::invalid(Some("payment_intent_unexpected_state"), message, None)
         }
     }
@@ -122,7 +122,8 @@ impl ApiError {
         if let Some(param) = &self.param {
             e["param"] = json!(param);
         }
-        if let Some((k, v)) = &self.extra {
+        if let Some(extra) = &self.extra {
+            let (k, v) = &**extra;
             e[*k] = v.clone();
         }
         json!({ "error": e })

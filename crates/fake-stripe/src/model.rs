@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
-/// The Stripe API version the fake claims in Events.
-pub const API_VERSION: &str = "2025-09-30.clover";
+/// The Stripe API version the fake claims in Events and answers: the one async-stripe
+/// 1.0.0-rc.10 was generated for (it warns on any other).
+pub const API_VERSION: &str = "2026-09-30.endive";
 
 /// A random Stripe-looking id: `prefix` then `len` alphanumerics.
 pub fn new_id(prefix: &str, len: usize) -> String {

@@ -102,7 +102,11 @@ pub async fn run(hooks: Arc<Hooks>, mut events: mpsc::UnboundedReceiver<Value>) 
                 batch.reverse();
                 (f.duplicate, batch)
             } else {
-                (f.duplicate, vec![event])
+                // Events still held when the fault was cleared go out first, newest first.
+                let mut batch = std::mem::take(&mut held);
+                batch.reverse();
+                batch.push(event);
+                (f.duplicate, batch)
             }
         };
         for event in batch {
