@@ -14,9 +14,9 @@
 //!   `payment_intent_unexpected_state`, `charge_already_captured` or `charge_already_refunded`
 //!   is `UnexpectedState`; any other 4xx is `Refused { code, message }`; an answer that does not
 //!   decode is `Protocol`.
-//! - `refunded` comes from the latest charge's `amount_refunded`: payment reads ask Stripe to
-//!   expand `latest_charge`; where the answer holds only the charge id (the local fake does not
-//!   expand), `refunded` is 0.
+//! - `refunded` comes from the latest charge's `amount_refunded`: payment reads (and capture,
+//!   cancel, search) ask Stripe to expand `latest_charge`, so it costs no second call; an
+//!   answer that holds only the charge id gives `refunded` 0.
 
 use std::collections::HashMap;
 use std::fmt;
