@@ -173,6 +173,10 @@ async fn checkout_authorise_capture_refund_cancel_and_reconcile() {
     assert_eq!(refund.amount, 500);
     assert_eq!(refund.payment, pi);
     assert_eq!(refund.status, "succeeded");
+    // `refunded` comes from the latest charge, expanded in the same call.
+    let read = gw.payment(&pi).await.unwrap();
+    assert_eq!((read.captured, read.refunded), (2800, 500));
+    assert_eq!(read.charge, captured.charge);
     let err = gw
         .refund(&pi, 5000, "ref_2", "refund-ref_2")
         .await
@@ -208,6 +212,7 @@ async fn checkout_authorise_capture_refund_cancel_and_reconcile() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].id, pi);
     assert_eq!(found[0].status, PaymentStatus::Captured);
+    assert_eq!(found[0].refunded, 500);
     let found = gw.payments_for_order("ord_2").await.unwrap();
     assert_eq!(found.iter().map(|p| &p.id).collect::<Vec<_>>(), [&pi2]);
     assert!(gw.payments_for_order("ord_none").await.unwrap().is_empty());

@@ -14,9 +14,9 @@
 //!   `payment_intent_unexpected_state`, `charge_already_captured` or `charge_already_refunded`
 //!   is `UnexpectedState`; any other 4xx is `Refused { code, message }`; an answer that does not
 //!   decode is `Protocol`.
-//! - `refunded` comes from the latest charge's `amount_refunded`: payment reads ask Stripe to
-//!   expand `latest_charge`; where the answer holds only the charge id (the local fake does not
-//!   expand), `refunded` is 0.
+//! - `refunded` comes from the latest charge's `amount_refunded`: payment reads (and capture,
+//!   cancel, search) ask Stripe to expand `latest_charge`, so it costs no second call; an
+//!   answer that holds only the charge id gives `refunded` 0.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -378,7 +378,9 @@ impl PaymentGateway for StripeGateway {
         order_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Payment>, GatewayError>> {
         Box::pin(async move {
-            // Stripe's search query language: a quoted value, `'` and `\` escaped.
+            // Stripe's search query language: a quoted value, `'` and `\` escaped. Stripe's
+            // search index trails writes (under a minute, Stripe says): a payment made seconds
+            // ago may be missing, so recovery should not conclude "never paid" from one look.
             let quoted = order_id.replace('\\', "\\\\").replace('\'', "\\'");
             let query = format!("metadata['order_id']:'{quoted}'");
             let req = SearchPaymentIntent::new(query)
@@ -481,8 +483,17 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_listening_is_unavailable() {
-        // Port 9 (discard) is closed on test machines: the connection is refused.
-        let gw = StripeGateway::new(&config()).unwrap();
+        // A port that was just free: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let gw = StripeGateway::new(&StripeConfig {
+            api_base: Some(format!("http://127.0.0.1:{port}")),
+            ..config()
+        })
+        .unwrap();
         let err = gw.payment("pi_1").await.unwrap_err();
         assert!(matches!(err, GatewayError::Unavailable(_)), "{err:?}");
     }
