@@ -3,10 +3,11 @@
 # menu and staff serving the POS, kitchen display and kiosk; virtual receipt
 # and kitchen printers (TCP and a serial line) that draw every ticket as a PNG;
 # a ZVT card terminal simulator; a KDS screen's MQTT credentials; a few sample
-# orders printed, paid by cash and card and moving through the kitchen; and
-# the cloud hub. Prints where to look; Ctrl-C stops everything.
+# orders printed, paid by cash and card and moving through the kitchen; the
+# cloud hub with online orders, one paid at pickup and one by card through a
+# local fake Stripe (no internet). Prints where to look; Ctrl-C stops everything.
 #
-#   NODE_PORT=8080 HUB_PORT=9090 MQTT_PORT=1884 PRINTER_PORT=9101 KEEP=1 scripts/demo.sh
+#   NODE_PORT=8080 HUB_PORT=9090 MQTT_PORT=1884 PRINTER_PORT=9101 STRIPE_PORT=12111 KEEP=1 scripts/demo.sh
 #   (KEEP=1 keeps the previous demo's data; MQTT is not on 1883 because a system broker may own it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,12 +16,13 @@ NODE_PORT="${NODE_PORT:-8080}"
 HUB_PORT="${HUB_PORT:-9090}"
 MQTT_PORT="${MQTT_PORT:-1884}"
 PRINTER_PORT="${PRINTER_PORT:-9101}"
+STRIPE_PORT="${STRIPE_PORT:-12111}"
 DATA="$PWD/demo-data"
 BIN="$CARGO_TARGET_DIR/release"
 
 scripts/setup.sh
 echo "==> building the store node, hub and device simulators (release; the first build takes a few minutes)"
-cargo build --release --locked -p store-node -p cloud-hub
+cargo build --release --locked -p store-node -p cloud-hub -p fake-stripe
 cargo build --release --locked -p drivers --bins
 echo "==> building the web apps"
 npm run -s build >/dev/null
@@ -36,10 +38,21 @@ wait_for_line() { # file pattern
   echo "gave up waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
 }
 
+# Card payments go to a local fake of Stripe's API (ours, crates/fake-stripe): its
+# payment page, its ledger and its signed webhooks to the hub.
+STRIPE="http://127.0.0.1:$STRIPE_PORT"
+WHSEC="whsec_demo_$(date +%s)"
+"$BIN/fake-stripe" --bind "127.0.0.1:$STRIPE_PORT" --secret-key sk_test_demo --webhook-secret "$WHSEC" \
+  --webhook-url "http://127.0.0.1:$HUB_PORT/api/v1/payments/stripe/webhook" >"$DATA/stripe.out" 2>"$DATA/stripe.log" &
+pids+=($!)
+wait_for_line "$DATA/stripe.out" "listening"
+
 # The hub: its own SQLite file, an admin token for this demo, one store and a token for its node.
 ADMIN="demo-admin-token-$(date +%s)"
 HUB="http://127.0.0.1:$HUB_PORT"
-HUB_ADMIN_TOKEN="$ADMIN" "$BIN/cloud-hub" --bind "127.0.0.1:$HUB_PORT" --database-url "sqlite://$DATA/hub.db?mode=rwc" \
+HUB_ADMIN_TOKEN="$ADMIN" STRIPE_SECRET_KEY=sk_test_demo STRIPE_WEBHOOK_SECRET="$WHSEC" \
+  "$BIN/cloud-hub" --bind "127.0.0.1:$HUB_PORT" --database-url "sqlite://$DATA/hub.db?mode=rwc" \
+  --stripe-api-base "$STRIPE" --public-url "$HUB" \
   >"$DATA/hub.out" 2>"$DATA/hub.log" &
 pids+=($!)
 wait_for_line "$DATA/hub.out" "listening"
@@ -125,6 +138,19 @@ W=$(curl -sf -XPOST "$HUB/api/v1/stores/store-1/orders" -H "authorization: Beare
   -H 'idempotency-key: demo-web-1' -d '{"lines":[{"item_id":"shoestring-fries","quantity":2,"modifiers":[]}],"note":"extra salt"}')
 W_ID=$(echo "$W" | json_field '["id"]')
 echo "$W" | python3 -c 'import sys,json; o=json.load(sys.stdin); t=o["totals"]; print("   %s  %d line(s)  total %.2f %s  (%s, pay at pickup)" % (o["ticket"], len(o["lines"]), t["total"]/100, t["currency"], o["status"]))'
+
+echo "==> another customer order, paid by card: it reaches the kitchen once paid and is charged when the kitchen accepts it"
+C=$(curl -sf -XPOST "$HUB/api/v1/stores/store-1/orders" -H "authorization: Bearer $CUSTOMER" -H 'content-type: application/json' \
+  -H 'idempotency-key: demo-web-card-1' -d '{"lines":[{"item_id":"house-garden-salad","quantity":1,"modifiers":["salad-dressing-ranch"]}],"payment":"card"}')
+C_ID=$(echo "$C" | json_field '["id"]')
+C_PAGE=$(echo "$C" | json_field '["payment"]["checkout_url"]')
+echo "   payment page: $C_PAGE  (the customer presses Pay there; the demo does it for them)"
+curl -sf -XPOST "$STRIPE/_fake/checkout/${C_PAGE##*/}/pay" >/dev/null
+card_state() { curl -sf "$HUB/api/v1/me/orders/$C_ID" -H "authorization: Bearer $CUSTOMER" | json_field "$1"; }
+for _ in $(seq 1 100); do [ "$(card_state '["status"]')" = placed ] && break; sleep 0.1; done
+move "$C_ID" accept
+for _ in $(seq 1 100); do [ "$(card_state '["payment"]["state"]')" = captured ] && break; sleep 0.1; done
+echo "   $(card_state '["ticket"]')  paid by card: $(card_state '["payment"]["state"]') $(card_state '["payment"]["captured"]') cents (accepted by the kitchen)"
 echo "==> a manager invited at the hub signs in at the node with their hub account (works offline too)"
 INVITE=$(admin POST /api/v1/orgs/default/invitations '{"email":"morgan@example.com","role":"manager","store_id":"store-1"}' | json_field '["token"]')
 MORGAN=$(curl -sf -XPOST "$HUB/api/v1/auth/accept-invitation" -H 'content-type: application/json' \
@@ -155,6 +181,9 @@ cat <<MSG
     track it live (WS)  ws://127.0.0.1:$HUB_PORT/api/v1/me/orders/$W_ID/events?access_token=$CUSTOMER
                         (the access token lives 15 minutes; sign in again: POST $HUB/api/v1/auth/login)
                         (then mark it ready at the KDS or: curl -XPOST $NODE/api/v1/orders/$W_ID/accept|start|ready -H "authorization: Bearer $KITCHEN")
+  Card payments       order $C_ID was paid on the fake Stripe's page and captured when the kitchen accepted it
+    the fake's ledger   curl -s $STRIPE/_fake/ledger
+    its webhooks        curl -s $STRIPE/_fake/deliveries
   Hub staff at the till  morgan@example.com / plum-kettle-73-orbit (manager, invited at the hub):
                         curl -s $NODE/api/v1/auth/me -H "authorization: Bearer $MORGAN"
                         (the node checks the hub's token itself, also with the hub stopped)
@@ -164,7 +193,7 @@ $(ls "$PRINTED"/*.png 2>/dev/null | sed 's/^/                        /')
   Print queue         curl -s "$NODE/api/v1/print-jobs?state=dead" -H "authorization: Bearer $MANAGER"
   KDS screen on MQTT  mosquitto_sub -h 127.0.0.1 -p $MQTT_PORT -i kds-grill -u kds-grill -P $KDS_PASS -t 'store/store-1/broadcast/#' -v
                       (an outside MQTT client as the registered grill screen; order updates arrive as you ring them up)
-  Logs                $DATA/node.log  $DATA/hub.log  $DATA/printer-*.out  $DATA/terminal.out
+  Logs                $DATA/node.log  $DATA/hub.log  $DATA/stripe.log  $DATA/printer-*.out  $DATA/terminal.out
   Database            $DATA/node/store.db  (sqlite3 "$DATA/node/store.db" 'select ticket,status from orders')
 
   Demo staff (id / PIN):

@@ -103,6 +103,7 @@ macro_rules! event_from_row {
 
 mod accounts;
 pub mod online;
+pub mod payments;
 pub use accounts::{
     AcceptError, InvitationRow, KeyRow, MembershipRow, NewInvitation, RefreshRow, Reservation,
     SessionState, UserRow,

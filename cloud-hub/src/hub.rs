@@ -244,6 +244,8 @@ pub struct Hub {
     pub held_back_per_link: usize,
     /// Where every request, session and sweep reads the time (a `ManualClock` in tests).
     pub clock: SharedClock,
+    /// Card payments, when a processor is configured (`run` sets it from the config).
+    pub payments: Option<crate::payments::Payments>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -292,6 +294,7 @@ impl Hub {
             held_back: sync::session::HeldPool::new(crate::DEFAULT_HELD_BACK_TOTAL),
             held_back_per_link: sync::session::MAX_PENDING_BYTES,
             clock,
+            payments: None,
         }
     }
 

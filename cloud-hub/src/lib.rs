@@ -61,6 +61,16 @@ pub struct Config {
     pub held_back_bytes_total: usize,
     /// Where the hub reads the time: the system clock, or a `ManualClock` in tests.
     pub clock: time::SharedClock,
+    /// Card payments through Stripe; `None`: web orders are paid at pickup only.
+    pub payments: Option<CardPayments>,
+}
+
+/// How the hub takes card payments: the Stripe account and the flow's settings.
+#[derive(Debug, Clone)]
+pub struct CardPayments {
+    pub stripe: payments::stripe::StripeConfig,
+    /// The public URL, timeouts and worker pace (its `webhook_secret` is taken from `stripe`).
+    pub flow: payments::PaymentsConfig,
 }
 
 /// Bytes of events all sync connections of one hub process may hold back
@@ -81,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("link_timeout_secs", &self.link_timeout_secs)
             .field("held_back_bytes_per_link", &self.held_back_bytes_per_link)
             .field("held_back_bytes_total", &self.held_back_bytes_total)
+            .field("payments", &self.payments)
             .finish()
     }
 }
@@ -116,6 +127,7 @@ impl Config {
             held_back_bytes_per_link: sync::session::MAX_PENDING_BYTES,
             held_back_bytes_total: DEFAULT_HELD_BACK_TOTAL,
             clock: time::system_clock(),
+            payments: None,
         }
     }
 }
@@ -189,11 +201,18 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     hub.link_timeout = std::time::Duration::from_secs(config.link_timeout_secs.max(1));
     hub.held_back = sync::session::HeldPool::new(config.held_back_bytes_total);
     hub.held_back_per_link = config.held_back_bytes_per_link;
+    if let Some(p) = &config.payments {
+        let gateway = payments::stripe::StripeGateway::new(&p.stripe)?;
+        let mut flow = p.flow.clone();
+        flow.webhook_secret = p.stripe.webhook_secret.clone();
+        hub.payments = Some(payments::Payments::new(Arc::new(gateway), flow));
+    }
     let hub = Arc::new(hub);
     hub.auth.load_keys(&hub.db).await?;
     online::spawn_tasks(&hub);
     tokio::spawn(housekeeping::run(hub.clone()));
     tokio::spawn(auth::reload_keys_periodically(hub.clone()));
+    tokio::spawn(payments::worker::run(hub.clone()));
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();

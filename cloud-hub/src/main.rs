@@ -56,6 +56,28 @@ struct Cli {
     #[arg(long, env = "HUB_LINK_TIMEOUT_SECS", default_value_t = 30)]
     link_timeout_secs: u64,
 
+    /// Stripe secret key (`sk_...`): turns on card payments for web orders. Prefer the
+    /// environment variable. Without it, web orders are paid at pickup.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true)]
+    stripe_secret_key: Option<String>,
+
+    /// The webhook endpoint's signing secret (`whsec_...`); required with a secret key.
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    stripe_webhook_secret: Option<String>,
+
+    /// Where Stripe's API is (the default is Stripe's; tests and the demo use a local fake).
+    #[arg(long, env = "STRIPE_API_BASE")]
+    stripe_api_base: Option<String>,
+
+    /// Where customers reach this hub's pages (the payment page sends them back there).
+    #[arg(long, env = "HUB_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    public_url: String,
+
+    /// Seconds a store has to accept a card-paid order before the hold is released and the
+    /// order cancelled.
+    #[arg(long, env = "HUB_ACCEPT_TIMEOUT_SECS", default_value_t = 600)]
+    accept_timeout_secs: u64,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -155,6 +177,26 @@ async fn run() -> anyhow::Result<()> {
         held_back_bytes_per_link: sync::session::MAX_PENDING_BYTES,
         held_back_bytes_total: cloud_hub::DEFAULT_HELD_BACK_TOTAL,
         clock: cloud_hub::time::system_clock(),
+        payments: match (cli.stripe_secret_key, cli.stripe_webhook_secret) {
+            (None, _) => None,
+            (Some(_), None) => anyhow::bail!(
+                "--stripe-webhook-secret (STRIPE_WEBHOOK_SECRET) is required with a Stripe secret key"
+            ),
+            (Some(secret_key), Some(webhook_secret)) => {
+                let mut flow = cloud_hub::payments::PaymentsConfig::new(&cli.public_url, "");
+                flow.accept_timeout =
+                    std::time::Duration::from_secs(cli.accept_timeout_secs.max(1));
+                Some(cloud_hub::CardPayments {
+                    stripe: cloud_hub::payments::stripe::StripeConfig {
+                        secret_key,
+                        api_base: cli.stripe_api_base,
+                        webhook_secret,
+                        request_timeout: std::time::Duration::from_secs(10),
+                    },
+                    flow,
+                })
+            }
+        },
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(

@@ -404,6 +404,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/payments/stripe/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe's webhook (events about checkouts, payments and refunds). Needs a
+         *     valid `Stripe-Signature`; no bearer token and no `Idempotency-Key` (events
+         *     carry their own id).
+         */
+        post: operations["hub_stripe_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/public/stores/{id}": {
         parameters: {
             query?: never;
@@ -751,6 +772,11 @@ export interface components {
             /** Format: int64 */
             value: number;
         };
+        /**
+         * @description Where an online card payment stands.
+         * @enum {string}
+         */
+        CardPaymentState: "awaiting_payment" | "authorized" | "captured" | "released" | "expired";
         /** @description A cart: the lines of a pickup order. */
         Cart: {
             /** @description The name the counter calls; the account's name when absent. At most 60 characters. */
@@ -758,6 +784,7 @@ export interface components {
             lines: components["schemas"]["LineRequest"][];
             /** @description For the kitchen, at most 200 characters. */
             note?: string | null;
+            payment?: null | components["schemas"]["PaymentChoice"];
         };
         /** @description Two replicas' concurrent values of one catalog field. */
         CatalogConflict: {
@@ -793,10 +820,13 @@ export interface components {
              */
             paid: number;
             payment: components["schemas"]["WebPayment"];
-            status: components["schemas"]["OrderStatus"];
+            status: components["schemas"]["CustomerStatus"];
             store_id: string;
-            /** @description What the counter calls: `W-0123`. */
-            ticket: string;
+            /**
+             * @description What the counter calls: `W-0123`; null until a card order is paid (it is
+             *     numbered when it is sent to the store).
+             */
+            ticket?: string | null;
             /** Format: int64 */
             updated_ms: number;
         };
@@ -805,6 +835,12 @@ export interface components {
             /** @description Newest first, at most 100. */
             orders: components["schemas"]["CustomerOrder"][];
         };
+        /**
+         * @description Where a customer's order stands: the order's status once it is placed at the
+         *     store, and before that (card orders) whether it is paid.
+         * @enum {string}
+         */
+        CustomerStatus: "awaiting_payment" | "payment_expired" | "placed" | "accepted" | "in_preparation" | "ready" | "completed" | "cancelled" | "voided" | "refunded";
         /** @enum {string} */
         DiscountKind: "percent" | "amount";
         ErrorBody: {
@@ -1028,8 +1064,6 @@ export interface components {
             /** @description Oldest first; each as the node describes it (`id`, `ticket`, `status`, `channel`, `lines`, `totals`, `created_ms`, ...). */
             orders: Record<string, never>[];
         };
-        /** @enum {string} */
-        OrderStatus: "placed" | "accepted" | "in_preparation" | "ready" | "completed" | "cancelled" | "voided" | "refunded";
         /** @description Whether a store takes online orders now. */
         Ordering: {
             accepting: boolean;
@@ -1048,6 +1082,11 @@ export interface components {
          * @enum {string}
          */
         PauseReason: "disabled" | "closed" | "store_offline";
+        /**
+         * @description How a customer wants to pay, when placing an order.
+         * @enum {string}
+         */
+        PaymentChoice: "pay_at_pickup" | "card";
         /** @description An invitation nobody accepted yet (its token is shown only when it is made). */
         PendingInvitation: {
             /**
@@ -1183,6 +1222,8 @@ export interface components {
             /** @description 1 to 100 characters. */
             name?: string | null;
             online_ordering?: boolean | null;
+            /** @description Whether online customers may choose to pay at pickup (otherwise they pay by card). */
+            pay_at_pickup?: boolean | null;
             /**
              * Format: int32
              * @description 0 to 1440.
@@ -1353,13 +1394,30 @@ export interface components {
              */
             total: number;
         };
-        /**
-         * @description How a web order is paid. The seam for card payments: today every web
-         *     order is paid at the counter when it is picked up.
-         */
+        /** @description How a web order is paid. */
         WebPayment: {
             /** @enum {string} */
             method: "pay_at_pickup";
+        } | {
+            /**
+             * Format: int64
+             * @description Charged so far, minor units.
+             */
+            captured: number;
+            /** @description The payment page, while the payment is awaited. */
+            checkout_url?: string | null;
+            /** @enum {string} */
+            method: "card";
+            /** @description Why the card was declined, or why the payment was released or expired, in words. */
+            problem?: string | null;
+            state: components["schemas"]["CardPaymentState"];
+        };
+        /** @description What the hub answers a webhook delivery it took. */
+        WebhookAck: {
+            /** @description The event was handled before (a redelivery): nothing changed. */
+            duplicate: boolean;
+            /** @description Always true. */
+            received: boolean;
         };
         /** @description The weekly pattern: for each weekday, the ranges that open on it (none: closed). */
         WeeklyHours: {
@@ -3134,6 +3192,68 @@ export interface operations {
             };
             /** @description `idempotency_key_reused` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_stripe_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description t=<unix seconds>,v1=<HMAC-SHA256 hex> */
+                "Stripe-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Stripe event, as Stripe signed it */
+        requestBody: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAck"];
+                };
+            };
+            /** @description Unsigned, forged, stale or unreadable: nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Card payments are not set up on this hub */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not handled now; deliver again */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -553,48 +553,12 @@ macro_rules! tx_ops {
                 .fetch_one(&mut **tx)
                 .await?
                 .try_get("value")?;
-                let last = sqlx::query(
-                    "SELECT seq, hlc FROM events WHERE store_id = $1 AND origin = $2 ORDER BY seq DESC LIMIT 1",
-                )
-                .bind(o.store_id.to_owned())
-                .bind(HUB_ORIGIN)
-                .fetch_optional(&mut **tx)
-                .await?;
-                let (seq, hlc) = match &last {
-                    Some(r) => (r.try_get::<i64, _>("seq")? + 1, next_hlc(Some(&r.try_get::<String, _>("hlc")?), o.now)),
-                    None => (1, next_hlc(None, o.now)),
-                };
                 let order = view(u64::try_from(ticket).unwrap_or(1))
                     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
                 let mut detail = serde_json::Map::new();
                 detail.insert("payment".into(), o.payment.clone());
                 let fact = Fact::OrderCreated(OrderFact { order, detail });
-                let data = fact.data().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                let event = Event {
-                    id: uuid::Uuid::now_v7(),
-                    store: o.store_id.to_owned(),
-                    origin: HUB_ORIGIN.to_owned(),
-                    seq: u64::try_from(seq).unwrap_or(1),
-                    hlc,
-                    kind: fact.kind().to_owned(),
-                    subject: Some(o.order_id.to_string()),
-                    data,
-                };
-                sqlx::query(
-                    "INSERT INTO events (id, store_id, origin, seq, hlc, kind, subject, data, received_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(event_id(event.id))
-                .bind(o.store_id.to_owned())
-                .bind(HUB_ORIGIN)
-                .bind(seq)
-                .bind(event.hlc.clone())
-                .bind(event.kind.clone())
-                .bind(event.subject.clone())
-                .bind(event.data.to_string())
-                .bind(o.now)
-                .execute(&mut **tx)
-                .await?;
+                let event = insert_hub_event(tx, o.store_id, &o.order_id.to_string(), &fact, o.now).await?;
                 let view = fact.order().ok_or_else(|| sqlx::Error::Protocol("a web order's fact has no order".into()))?;
                 let update = project_order(
                     tx,
@@ -615,6 +579,71 @@ macro_rules! tx_ops {
                     order: order_row(&row)?,
                     event,
                 })
+            }
+            /// Appends `fact` about `subject` to the store's log as the hub's next event
+            /// (the next hub `seq` and HLC); a unique violation means another replica
+            /// took that `seq` first, and the caller retries.
+            async fn insert_hub_event(
+                tx: &mut Tx<'_>,
+                store_id: &str,
+                subject: &str,
+                fact: &Fact,
+                now: i64,
+            ) -> Result<Event, sqlx::Error> {
+                let last = sqlx::query(
+                    "SELECT seq, hlc FROM events WHERE store_id = $1 AND origin = $2 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(store_id.to_owned())
+                .bind(HUB_ORIGIN)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let (seq, hlc) = match &last {
+                    Some(r) => (r.try_get::<i64, _>("seq")? + 1, next_hlc(Some(&r.try_get::<String, _>("hlc")?), now)),
+                    None => (1, next_hlc(None, now)),
+                };
+                let data = fact.data().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                let event = Event {
+                    id: uuid::Uuid::now_v7(),
+                    store: store_id.to_owned(),
+                    origin: HUB_ORIGIN.to_owned(),
+                    seq: u64::try_from(seq).unwrap_or(1),
+                    hlc,
+                    kind: fact.kind().to_owned(),
+                    subject: Some(subject.to_owned()),
+                    data,
+                };
+                sqlx::query(
+                    "INSERT INTO events (id, store_id, origin, seq, hlc, kind, subject, data, received_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(event_id(event.id))
+                .bind(store_id.to_owned())
+                .bind(HUB_ORIGIN)
+                .bind(seq)
+                .bind(event.hlc.clone())
+                .bind(event.kind.clone())
+                .bind(event.subject.clone())
+                .bind(event.data.to_string())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(event)
+            }
+
+            /// Appends one fact of the hub's own (a change it decided, such as
+            /// cancelling an order the store never accepted): the next hub `seq`,
+            /// the event, its projection and notices, in one transaction.
+            pub async fn append_hub_fact(
+                tx: &mut Tx<'_>,
+                store_id: &str,
+                subject: &str,
+                fact: &Fact,
+                now: i64,
+                replica: &str,
+            ) -> Result<(Event, Vec<OrderUpdate>), sqlx::Error> {
+                let event = insert_hub_event(tx, store_id, subject, fact, now).await?;
+                let updates = project(tx, store_id, std::slice::from_ref(&event), now, replica).await?;
+                Ok((event, updates))
             }
         }
     };
@@ -662,6 +691,50 @@ impl Db {
             match r {
                 Err(e) if is_unique_violation(&e) && attempt < PLACE_ATTEMPTS => {
                     tracing::debug!(store = %o.store_id, attempt, "hub seq taken by another replica; retrying");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Appends a fact the hub decided about order `subject` of `store_id` (see
+    /// `append_hub_fact` in the transaction modules), retried when another
+    /// replica took the next hub `seq` first. Returns the event and the orders
+    /// whose status rose.
+    pub async fn append_hub_fact(
+        &self,
+        store_id: &str,
+        subject: &str,
+        fact: &Fact,
+        now: i64,
+        replica: &str,
+    ) -> Result<(Event, Vec<OrderUpdate>), sqlx::Error> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = match self {
+                Db::Sqlite(pool) => {
+                    let mut tx = pool.begin_write().await?;
+                    match sqlite_tx::append_hub_fact(&mut tx, store_id, subject, fact, now, replica)
+                        .await
+                    {
+                        Ok(p) => tx.commit().await.map(|_| p),
+                        Err(e) => Err(e),
+                    }
+                }
+                Db::Postgres(pool) => {
+                    let mut tx = pool.begin_write().await?;
+                    match pg_tx::append_hub_fact(&mut tx, store_id, subject, fact, now, replica)
+                        .await
+                    {
+                        Ok(p) => tx.commit().await.map(|_| p),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match r {
+                Err(e) if is_unique_violation(&e) && attempt < PLACE_ATTEMPTS => {
+                    tracing::debug!(store = %store_id, attempt, "hub seq taken by another replica; retrying");
                 }
                 other => return other,
             }

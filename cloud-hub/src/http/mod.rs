@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orders;
 pub mod orgs;
+pub mod payments;
 pub mod platform;
 pub mod roster;
 pub mod settings;
@@ -63,6 +64,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .merge(settings::router())
         // Online ordering: the customer API, tracking sockets, node links.
         .merge(online::router())
+        .merge(payments::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -43,12 +43,14 @@ use super::extract::{JsonBody, Path, WebSocketUpgrade, bearer};
 use super::store_docs::open_store;
 use crate::auth::{CustomerUser, StoreAccess, perm};
 use crate::db::online::{NewWebOrder, OrderRow, Placed};
+use crate::db::payments::{CardRow, CardState};
 use crate::hub::Hub;
 use crate::online::profile::{Ordering, Profile, StoreView, ordering};
 use crate::online::{Signal, WebPayment, presence, store_reachable};
+use crate::payments::flow::{self, StartError};
 pub use api_types::hub::online::{
-    Cart, CustomerOrder, CustomerOrders, NodeDevice, NodeLink, PricedCart, PublicMenu, PublicStore,
-    StatusMessage, StoreNodes, TrackingParams,
+    CardPaymentState, Cart, CustomerOrder, CustomerOrders, CustomerStatus, NodeDevice, NodeLink,
+    PaymentChoice, PricedCart, PublicMenu, PublicStore, StatusMessage, StoreNodes, TrackingParams,
 };
 
 /// Most orders `GET /api/v1/me/orders` returns.
@@ -212,7 +214,8 @@ pub async fn price_cart(
     Ok(Json(PricedCart { order, ordering }))
 }
 
-fn customer_view(row: &OrderRow) -> ApiResult<CustomerOrder> {
+/// A placed order as its customer sees it (`card`: its card payment, when paid by card).
+fn customer_view(row: &OrderRow, card: Option<&CardRow>) -> ApiResult<CustomerOrder> {
     let order: PricedOrder = row
         .view
         .priced()
@@ -220,18 +223,68 @@ fn customer_view(row: &OrderRow) -> ApiResult<CustomerOrder> {
     Ok(CustomerOrder {
         id: row.id.clone(),
         store_id: row.store_id.clone(),
-        ticket: row.ticket.clone(),
-        status: row.view.status,
+        ticket: Some(row.ticket.clone()),
+        status: row.view.status.into(),
         order,
         paid: row.view.progress().paid,
-        payment: row
-            .payment
-            .clone()
-            .and_then(|p| serde_json::from_value(p).ok())
-            .unwrap_or(WebPayment::PayAtPickup),
+        payment: card.map_or(WebPayment::PayAtPickup, card_payment),
         created_ms: row.created_at,
         updated_ms: row.updated_at,
     })
+}
+
+/// A card payment as its customer sees it.
+fn card_payment(card: &CardRow) -> WebPayment {
+    let state = match card.state {
+        CardState::Creating | CardState::Open => CardPaymentState::AwaitingPayment,
+        CardState::Authorized => CardPaymentState::Authorized,
+        CardState::Captured => CardPaymentState::Captured,
+        CardState::Cancelled => CardPaymentState::Released,
+        CardState::Expired => CardPaymentState::Expired,
+    };
+    WebPayment::Card {
+        state,
+        checkout_url: (state == CardPaymentState::AwaitingPayment)
+            .then(|| card.checkout_url.clone())
+            .flatten(),
+        problem: card.problem.clone(),
+        captured: card.captured,
+    }
+}
+
+/// A card order not placed at the store (yet, or ever: its payment page expired).
+fn unplaced_view(card: &CardRow) -> ApiResult<CustomerOrder> {
+    let order: PricedOrder = serde_json::from_value(card.pending.clone())
+        .map_err(|e| ApiError::internal(format!("pending order {}: {e}", card.order_id)))?;
+    let status = match card.state {
+        CardState::Creating | CardState::Open => CustomerStatus::AwaitingPayment,
+        _ => CustomerStatus::PaymentExpired,
+    };
+    Ok(CustomerOrder {
+        id: card.order_id.clone(),
+        store_id: card.store_id.clone(),
+        ticket: None,
+        status,
+        order,
+        paid: 0,
+        payment: card_payment(card),
+        created_ms: card.created_at,
+        updated_ms: card.updated_at,
+    })
+}
+
+/// The card payment of a placed order, when it was paid by card.
+async fn card_of(hub: &Hub, row: &OrderRow) -> ApiResult<Option<CardRow>> {
+    let by_card = row
+        .payment
+        .as_ref()
+        .and_then(|p| p.get("method"))
+        .and_then(|m| m.as_str())
+        == Some("card");
+    if !by_card {
+        return Ok(None);
+    }
+    Ok(hub.db.card_by_order(&row.id).await?)
 }
 
 /// The 409 a paused store answers, with the `ordering` block beside the error.
@@ -272,9 +325,34 @@ pub async fn place_order(
         return Ok(paused(&ordering));
     }
     let menu = snap.menu.clone().ok_or_else(no_menu)?;
-    let account_name = hub.db.user_by_id(&user).await?.map(|u| u.name);
-    let draft = draft(cart.value, account_name);
+    let account = hub.db.user_by_id(&user).await?;
+    let choice = cart.value.payment.unwrap_or(if snap.profile.pay_at_pickup {
+        PaymentChoice::PayAtPickup
+    } else {
+        PaymentChoice::Card
+    });
+    let draft = draft(cart.value, account.as_ref().map(|u| u.name.clone()));
     let priced = price(&menu, &draft)?;
+    match choice {
+        PaymentChoice::PayAtPickup if !snap.profile.pay_at_pickup => {
+            return Err(ApiError::unprocessable(
+                "pay_at_pickup_not_offered",
+                "this store takes online orders paid by card only: choose card",
+            ));
+        }
+        PaymentChoice::Card => {
+            return place_card_order(
+                &hub,
+                &store_id,
+                &user,
+                account.map(|u| u.email),
+                &key,
+                &priced,
+            )
+            .await;
+        }
+        PaymentChoice::PayAtPickup => {}
+    }
     let order_id = uuid::Uuid::now_v7();
     let now = hub.now_ms();
     let payment = serde_json::to_value(WebPayment::PayAtPickup).map_err(ApiError::internal)?;
@@ -317,7 +395,64 @@ pub async fn place_order(
             "this Idempotency-Key was already used for an order at another store",
         ));
     }
-    Ok((StatusCode::CREATED, Json(customer_view(&row)?)).into_response())
+    Ok((StatusCode::CREATED, Json(customer_view(&row, None)?)).into_response())
+}
+
+/// A card order: waits for its payment (the answer's `payment.checkout_url`)
+/// before it goes to the store.
+async fn place_card_order(
+    hub: &Arc<Hub>,
+    store_id: &str,
+    customer: &str,
+    email: Option<String>,
+    key: &str,
+    priced: &PricedOrder,
+) -> ApiResult<Response> {
+    if hub.payments.is_none() {
+        return Err(ApiError::unprocessable(
+            "card_payments_unavailable",
+            "this store does not take card payments online: choose to pay at pickup",
+        ));
+    }
+    let card = match flow::start(hub, store_id, customer, email, key, priced).await {
+        Ok(card) => card,
+        Err(StartError::Unavailable(e)) => {
+            tracing::warn!(store = %store_id, error = %e, "card checkout not opened");
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payment_unavailable",
+                "the card payment service is not answering; nothing was charged. Try again in a moment (with the same Idempotency-Key)",
+            ));
+        }
+        Err(StartError::Refused(e)) => {
+            tracing::warn!(store = %store_id, error = %e, "card checkout refused");
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "payment_refused",
+                "the card payment service refused to open a payment for this order; nothing was charged",
+            ));
+        }
+        Err(StartError::KeyReused) => {
+            return Err(ApiError::unprocessable(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for an order at another store",
+            ));
+        }
+        Err(StartError::NotConfigured) => {
+            return Err(ApiError::unprocessable(
+                "card_payments_unavailable",
+                "this store does not take card payments online: choose to pay at pickup",
+            ));
+        }
+        Err(e @ (StartError::Db(_) | StartError::Internal(_))) => {
+            return Err(ApiError::internal(e));
+        }
+    };
+    let view = match hub.db.customer_order(customer, &card.order_id).await? {
+        Some(row) => customer_view(&row, Some(&card))?,
+        None => unplaced_view(&card)?,
+    };
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// The signed-in customer's orders, newest first.
@@ -332,7 +467,20 @@ pub async fn my_orders(
         .db
         .customer_orders(&customer.0.user_id, MY_ORDERS_LIMIT)
         .await?;
-    let orders = rows.iter().map(customer_view).collect::<ApiResult<_>>()?;
+    let mut orders: Vec<CustomerOrder> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        orders.push(customer_view(row, card_of(&hub, row).await?.as_ref())?);
+    }
+    // Card orders not (yet) at the store, newest first among the rest.
+    let unplaced = hub
+        .db
+        .customer_unplaced_cards(&customer.0.user_id, MY_ORDERS_LIMIT)
+        .await?;
+    for card in &unplaced {
+        orders.push(unplaced_view(card)?);
+    }
+    orders.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(b.id.cmp(&a.id)));
+    orders.truncate(usize::try_from(MY_ORDERS_LIMIT).unwrap_or(100));
     Ok(Json(CustomerOrders { orders }))
 }
 
@@ -346,12 +494,29 @@ pub async fn my_order(
     State(hub): State<Arc<Hub>>,
     Path(order_id): Path<String>,
 ) -> ApiResult<Json<CustomerOrder>> {
-    let row = hub
+    let user = &customer.0.user_id;
+    if let Some(row) = hub.db.customer_order(user, &order_id).await? {
+        let card = card_of(&hub, &row).await?;
+        return Ok(Json(customer_view(&row, card.as_ref())?));
+    }
+    let card = hub
         .db
-        .customer_order(&customer.0.user_id, &order_id)
+        .card_by_order(&order_id)
         .await?
+        .filter(|c| c.customer_id == *user)
         .ok_or_else(|| ApiError::not_found("order"))?;
-    Ok(Json(customer_view(&row)?))
+    // Back from the payment page before the processor's webhook: ask it now.
+    let card = match flow::refresh(&hub, card.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(order = %order_id, error = %e, "could not ask about a checkout");
+            card
+        }
+    };
+    if let Some(row) = hub.db.customer_order(user, &order_id).await? {
+        return Ok(Json(customer_view(&row, Some(&card))?));
+    }
+    Ok(Json(unplaced_view(&card)?))
 }
 
 /// A customer, authenticated by the `Authorization` header or, for browsers'

@@ -18,11 +18,13 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, catalog, members, online, ops, orders, orgs, platform, roster, settings};
+use super::{
+    auth, catalog, members, online, ops, orders, orgs, payments, platform, roster, settings,
+};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Cloud hub API", description = "The cloud side of the restaurant platform: accounts and organisations, the platform admin API, the merchant's menu, orders, staff and settings for each store. Errors are `{\"error\":{\"code\",\"message\"}}` with a 4xx status; every write takes an optional `Idempotency-Key`. The store nodes' sync WebSocket (`GET /api/v1/sync`, node tokens, binary frames) is not described here."),
+    info(title = "Cloud hub API", description = "The cloud side of the restaurant platform: accounts and organisations, the platform admin API, the merchant's menu, orders, staff and settings for each store. Errors are `{\"error\":{\"code\",\"message\"}}` with a 4xx status; every write takes an optional `Idempotency-Key`. Web orders are paid at pickup or by card (Stripe Checkout, captured when the store accepts). The store nodes' sync WebSocket (`GET /api/v1/sync`, node tokens, binary frames) is not described here."),
     paths(
         ops::healthz, ops::readyz, ops::metrics, ops::openapi_json,
         auth::signup, auth::login, auth::refresh, auth::logout, auth::change_password, auth::me,
@@ -38,6 +40,8 @@ use super::{auth, catalog, members, online, ops, orders, orgs, platform, roster,
         // Customers: browse, price, order, track.
         online::public_store, online::public_menu, online::price_cart, online::place_order,
         online::my_orders, online::my_order, online::track_order,
+        // The card processor.
+        payments::stripe_webhook,
     ),
     modifiers(&Bearer),
     tags(
@@ -46,7 +50,8 @@ use super::{auth, catalog, members, online, ops, orders, orgs, platform, roster,
         (name = "platform", description = "Platform admins: organisations, stores, node tokens"),
         (name = "organisations", description = "An organisation's staff: invitations, roles, removal"),
         (name = "merchant", description = "A store's menu, sold-out toggles, orders, roster, members and settings"),
-        (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders, live order tracking"),
+        (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders paid at pickup or by card, live order tracking"),
+        (name = "payments", description = "The card processor's webhook (Stripe-signed events)"),
     )
 )]
 pub struct ApiDoc;

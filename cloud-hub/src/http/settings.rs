@@ -107,6 +107,9 @@ pub async fn put_settings(
         if let Some(o) = body.online_ordering {
             current.online_ordering = Some(o);
         }
+        if let Some(p) = body.pay_at_pickup {
+            current.pay_at_pickup = Some(p);
+        }
         if let Some(a) = body.address {
             current.address = Some(a.trim().to_owned());
         }

@@ -52,6 +52,8 @@ pub struct Online {
     /// of every order, and lagged into re-reading the database).
     trackers: std::sync::Mutex<std::collections::HashMap<String, broadcast::Sender<Signal>>>,
     pub presence: Presence,
+    /// Some order's status rose (the payments worker captures or releases on it).
+    pub order_changed: tokio::sync::Notify,
 }
 
 impl Online {
@@ -62,6 +64,7 @@ impl Online {
             heartbeat: (grace / 3).clamp(Duration::from_millis(200), Duration::from_secs(10)),
             trackers: Default::default(),
             presence: Presence::default(),
+            order_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -78,6 +81,7 @@ impl Online {
     }
 
     pub fn publish(&self, u: OrderUpdate) {
+        self.order_changed.notify_one();
         let mut map = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = map.get(&u.order) {
             if tx.receiver_count() == 0 {

@@ -36,6 +36,8 @@ pub struct Profile {
     pub pickup_lead_minutes: Option<u32>,
     /// Absent in the document means on.
     pub online_ordering: bool,
+    /// Customers may pay at pickup (absent in the document means yes).
+    pub pay_at_pickup: bool,
 }
 
 impl Profile {
@@ -82,6 +84,7 @@ impl Profile {
             schedule,
             pickup_lead_minutes: settings.pickup_lead_minutes,
             online_ordering: settings.online_ordering.unwrap_or(true),
+            pay_at_pickup: settings.pay_at_pickup.unwrap_or(true),
         }
     }
 

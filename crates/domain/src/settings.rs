@@ -28,6 +28,8 @@ pub struct StoreSettings {
     pub pickup_lead_minutes: Option<u32>,
     /// Whether the hub takes online orders for this store (absent: yes).
     pub online_ordering: Option<bool>,
+    /// Whether online customers may pay at pickup instead of by card (absent: yes).
+    pub pay_at_pickup: Option<bool>,
     /// The store's address as customers see it.
     pub address: Option<String>,
     /// IANA time zone of the opening hours (absent: UTC).
@@ -68,6 +70,7 @@ impl From<Map<String, Value>> for StoreSettings {
             name: take(&mut fields, "name"),
             pickup_lead_minutes: take(&mut fields, "pickup_lead_minutes"),
             online_ordering: take(&mut fields, "online_ordering"),
+            pay_at_pickup: take(&mut fields, "pay_at_pickup"),
             address: take(&mut fields, "address"),
             timezone: take(&mut fields, "timezone"),
             hours: take(&mut fields, "hours"),
@@ -83,6 +86,7 @@ impl From<StoreSettings> for Map<String, Value> {
         put(&mut fields, "name", s.name);
         put(&mut fields, "pickup_lead_minutes", s.pickup_lead_minutes);
         put(&mut fields, "online_ordering", s.online_ordering);
+        put(&mut fields, "pay_at_pickup", s.pay_at_pickup);
         put(&mut fields, "address", s.address);
         put(&mut fields, "timezone", s.timezone);
         put(&mut fields, "hours", s.hours);

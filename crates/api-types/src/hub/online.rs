@@ -47,21 +47,88 @@ pub struct Ordering {
     pub opens_at: Option<String>,
 }
 
-/// How a web order is paid. The seam for card payments: today every web
-/// order is paid at the counter when it is picked up.
-//
-// Stripe (a later issue) adds `Card { payment_intent: String }`: the order is
-// then created `awaiting_payment` (its `order.created` event waits in the hub
-// until the PaymentIntent, created with manual capture under the order's stored
-// idempotency key, is authorised), is forwarded to the store afterwards, and is
-// captured when the store accepts it; the hold is cancelled when the store
-// cannot be reached in time.
+/// How a customer wants to pay, when placing an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentChoice {
+    /// At the counter, on pickup (where the store allows it).
+    PayAtPickup,
+    /// By card now, on the payment page the answer links to (`payment.checkout_url`).
+    Card,
+}
+
+/// Where an online card payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CardPaymentState {
+    /// Waiting for the customer on the payment page (`checkout_url`).
+    AwaitingPayment,
+    /// The card is authorised; it is charged when the store accepts the order.
+    Authorized,
+    /// Charged.
+    Captured,
+    /// The hold on the card was released; nothing was charged (`problem` says why).
+    Released,
+    /// Never paid: the payment page expired; nothing was charged.
+    Expired,
+}
+
+/// How a web order is paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum WebPayment {
     /// Paid at the store on pickup (cash or card at the counter).
     PayAtPickup,
+    /// Paid by card online: authorised when ordering, charged when the store accepts.
+    Card {
+        state: CardPaymentState,
+        /// The payment page, while the payment is awaited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checkout_url: Option<String>,
+        /// Why the card was declined, or why the payment was released or expired, in words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<String>,
+        /// Charged so far, minor units.
+        captured: i64,
+    },
+}
+
+/// Where a customer's order stands: the order's status once it is placed at the
+/// store, and before that (card orders) whether it is paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerStatus {
+    /// Card orders: not sent to the store until the payment page is completed.
+    AwaitingPayment,
+    /// Card orders: the payment page expired unpaid; the store never saw the order.
+    PaymentExpired,
+    Placed,
+    Accepted,
+    InPreparation,
+    Ready,
+    Completed,
+    Cancelled,
+    Voided,
+    Refunded,
+}
+
+impl From<OrderStatus> for CustomerStatus {
+    fn from(s: OrderStatus) -> CustomerStatus {
+        match s {
+            OrderStatus::Placed => CustomerStatus::Placed,
+            OrderStatus::Accepted => CustomerStatus::Accepted,
+            OrderStatus::InPreparation => CustomerStatus::InPreparation,
+            OrderStatus::Ready => CustomerStatus::Ready,
+            OrderStatus::Completed => CustomerStatus::Completed,
+            OrderStatus::Cancelled => CustomerStatus::Cancelled,
+            OrderStatus::Voided => CustomerStatus::Voided,
+            OrderStatus::Refunded => CustomerStatus::Refunded,
+        }
+    }
 }
 
 /// A store as customers see it.
@@ -107,6 +174,9 @@ pub struct Cart {
     /// The name the counter calls; the account's name when absent. At most 60 characters.
     #[serde(default)]
     pub customer_name: Option<String>,
+    /// How to pay; absent: at pickup where the store allows it, else by card.
+    #[serde(default)]
+    pub payment: Option<PaymentChoice>,
 }
 
 /// A priced cart.
@@ -124,9 +194,10 @@ pub struct PricedCart {
 pub struct CustomerOrder {
     pub id: String,
     pub store_id: String,
-    /// What the counter calls: `W-0123`.
-    pub ticket: String,
-    pub status: OrderStatus,
+    /// What the counter calls: `W-0123`; null until a card order is paid (it is
+    /// numbered when it is sent to the store).
+    pub ticket: Option<String>,
+    pub status: CustomerStatus,
     /// Lines, note, name and totals as priced when placed.
     #[serde(flatten)]
     pub order: PricedOrder,

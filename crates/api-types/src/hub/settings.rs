@@ -12,6 +12,8 @@ pub struct SettingsInput {
     #[cfg_attr(feature = "openapi", schema(maximum = 1440))]
     pub pickup_lead_minutes: Option<u32>,
     pub online_ordering: Option<bool>,
+    /// Whether online customers may choose to pay at pickup (otherwise they pay by card).
+    pub pay_at_pickup: Option<bool>,
     /// The store's address as customers see it, 1 to 200 characters.
     pub address: Option<String>,
     /// IANA time zone of the opening hours (`Europe/Berlin`); UTC when never set.

@@ -1,0 +1,69 @@
+//! Each replica's payments worker: at start, and then on every wake (an order
+//! changed, a webhook arrived) and every `tick`, it moves every payment in
+//! progress on as far as it can (`flow::step`). Steps are idempotent, so
+//! replicas need no coordination.
+//!
+//! Crash recovery is the first round: a checkout whose creation was never
+//! recorded is asked for again under its stored key (the processor answers with
+//! the first one), an open checkout is read (paid while the hub was down: the
+//! order is placed), an authorised payment is captured or released by the
+//! store's answer.
+
+use std::sync::Arc;
+
+use super::flow;
+use crate::hub::Hub;
+
+/// Runs until the hub shuts down (does nothing without payments configured).
+pub async fn run(hub: Arc<Hub>) {
+    let Some(payments) = hub.payments.as_ref() else {
+        return;
+    };
+    recover(&hub).await;
+    let mut shutdown = hub.shutdown.subscribe();
+    let mut tick = tokio::time::interval(payments.config.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = payments.wake.notified() => {}
+            _ = hub.online.order_changed.notified() => {}
+            _ = async { drop(shutdown.wait_for(|s| *s).await) } => return,
+        }
+        round(&hub).await;
+    }
+}
+
+/// One pass over every payment in progress.
+pub async fn round(hub: &Hub) {
+    let rows = match hub.db.cards_in_progress().await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the payments in progress");
+            return;
+        }
+    };
+    for row in rows {
+        let order = row.order_id.clone();
+        if let Err(e) = flow::step(hub, row).await {
+            tracing::warn!(%order, error = %e, "a payment step failed; it is tried again");
+        }
+    }
+}
+
+/// After a start: asks the processor about every open checkout (a webhook may
+/// have been missed while the hub was down), then runs a round.
+pub async fn recover(hub: &Hub) {
+    match hub.db.cards_in_progress().await {
+        Ok(rows) => {
+            for row in rows {
+                let order = row.order_id.clone();
+                if let Err(e) = flow::recover(hub, row).await {
+                    tracing::warn!(%order, error = %e, "could not recover a payment; it is tried again");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read the payments in progress"),
+    }
+    round(hub).await;
+}

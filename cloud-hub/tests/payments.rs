@@ -1,0 +1,445 @@
+//! Web orders paid by card, on SQLite and PostgreSQL: a real hub, its real
+//! Stripe adapter (async-stripe) talking to our fake Stripe over HTTP, the
+//! fake's signed webhooks, and a test peer syncing as the store's node.
+//!
+//! - paid: the order waits unpaid (nothing at the store), is placed once the
+//!   card is authorised, and is captured when the store accepts it;
+//! - declined, then abandoned: the customer hears why, the store never sees it;
+//! - the store cancels: the hold is released;
+//! - the store never answers: released after the accept timeout, and the hub
+//!   cancels the order at the store;
+//! - webhooks that are unsigned, forged, stale or replayed change nothing.
+
+mod common;
+
+use std::time::Duration;
+
+use cloud_hub::CardPayments;
+use cloud_hub::payments::PaymentsConfig;
+use cloud_hub::payments::stripe::StripeConfig;
+use common::{Backend, Peer, TestDb, TestHub, both, code, demo_menu, eventually};
+use domain::fact::{Fact, OrderChange};
+use domain::status::{OrderStatus, Transition};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "plum-kettle-73-orbit";
+const STORE: &str = "s1";
+const WHSEC: &str = "whsec_payments_test";
+
+struct Setup {
+    hub: TestHub,
+    stripe: fake_stripe::Running,
+    node: Peer,
+    customer: String,
+    http: reqwest::Client,
+}
+
+async fn setup(backend: Backend, accept_timeout: Duration) -> (TestDb, Setup) {
+    let db = TestDb::new(backend).await;
+    let stripe = fake_stripe::start(
+        fake_stripe::Config {
+            webhook_secret: WHSEC.into(),
+            webhook_retry_base: Duration::from_millis(50),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let api = stripe.url();
+    let hub = TestHub::start_with(&db, move |c| {
+        let mut flow = PaymentsConfig::new("http://shop.example", "");
+        flow.tick = Duration::from_millis(100);
+        flow.accept_timeout = accept_timeout;
+        c.payments = Some(CardPayments {
+            stripe: StripeConfig {
+                secret_key: "sk_test_fake".into(),
+                api_base: Some(api),
+                webhook_secret: WHSEC.into(),
+                request_timeout: Duration::from_secs(5),
+            },
+            flow,
+        });
+    })
+    .await;
+    stripe.set_webhook_url(Some(format!("{}/api/v1/payments/stripe/webhook", hub.base)));
+    hub.create_store(STORE).await;
+    let menu = serde_json::to_value(demo_menu()).unwrap();
+    let (s, b) = hub
+        .call("PUT", &format!("/api/v1/stores/{STORE}/menu"), Some(&menu))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let token = hub.create_token(STORE, "node-1").await;
+    let mut node = Peer::new(STORE, "node-1");
+    node.connect(&hub.ws_url(), &token).await.unwrap();
+    node.pump_until("the catalog at the node", |p| {
+        p.docs.contains_key(&sync::doc::DocKind::Catalog)
+    })
+    .await;
+    let (s, b) = hub
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/signup",
+            Some(&json!({ "email": "robin@example.com", "password": PASSWORD, "name": "Robin" })),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let customer = b["access_token"].as_str().unwrap().to_owned();
+    (
+        db,
+        Setup {
+            hub,
+            stripe,
+            node,
+            customer,
+            http: reqwest::Client::new(),
+        },
+    )
+}
+
+fn card_cart() -> Value {
+    json!({ "lines": [
+        { "item_id": "shoestring-fries", "quantity": 2 },
+    ], "payment": "card" })
+}
+
+impl Setup {
+    async fn place(&self, key: &str, body: &Value) -> (u16, Value) {
+        let (s, b, _) = self
+            .hub
+            .request(
+                Some(&self.customer),
+                "POST",
+                &format!("/api/v1/stores/{STORE}/orders"),
+                Some(body),
+                &[("idempotency-key", key)],
+            )
+            .await;
+        (s, b)
+    }
+
+    async fn order(&self, id: &str) -> Value {
+        let (s, b) = self
+            .hub
+            .call_as(
+                Some(&self.customer),
+                "GET",
+                &format!("/api/v1/me/orders/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    /// Clicks a button of the fake's payment page (`pay`, `decline`, `expire`).
+    async fn checkout(&self, order: &Value, action: &str) {
+        let url = order["payment"]["checkout_url"].as_str().unwrap();
+        let id = url.rsplit('/').next().unwrap();
+        let r = self
+            .http
+            .post(format!("{}_fake/checkout/{id}/{action}", self.stripe.url()))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{action}: {}", r.status());
+    }
+
+    /// The fake's PaymentIntent of our order.
+    fn intent(&self, order_id: &str) -> Option<Value> {
+        self.stripe
+            .ledger()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|pi| pi["metadata"]["order_id"] == order_id)
+            .cloned()
+    }
+
+    /// Hub-origin events the node has received.
+    fn hub_events(&self) -> usize {
+        self.node.log.events().filter(|e| e.origin == "hub").count()
+    }
+
+    /// The store's node moves the order on (`accept`, `cancel`), as its kitchen would.
+    async fn at_the_store(&mut self, order_id: &str, t: Transition) {
+        let created = self
+            .node
+            .log
+            .events()
+            .find(|e| e.origin == "hub" && e.subject.as_deref() == Some(order_id))
+            .cloned()
+            .expect("the order at the node");
+        let fact = Fact::decode(&created.kind, &created.data).unwrap();
+        let mut view = fact.order().unwrap().clone();
+        view.status = view.status.apply(t).unwrap();
+        let change = Fact::OrderChanged(OrderChange {
+            transition: Some(t),
+            station_done: None,
+            order: view,
+            detail: Default::default(),
+        });
+        let data = change.data().unwrap();
+        let (store, origin) = (self.node.store.clone(), self.node.origin.clone());
+        self.node
+            .log
+            .record(&store, &origin, change.kind(), Some(order_id), data);
+        self.node.flush().await;
+    }
+}
+
+async fn a_card_order_is_placed_once_paid_and_captured_once_accepted(backend: Backend) {
+    let (_db, mut t) = setup(backend, Duration::from_secs(600)).await;
+    let (s, first) = t.place("card-1", &card_cart()).await;
+    assert_eq!(s, 201, "{first}");
+    assert_eq!(first["status"], "awaiting_payment", "{first}");
+    assert_eq!(first["ticket"], Value::Null);
+    assert_eq!(first["payment"]["state"], "awaiting_payment");
+    let url = first["payment"]["checkout_url"].as_str().unwrap();
+    assert!(url.starts_with(&t.stripe.url()), "{url}");
+    let id = first["id"].as_str().unwrap().to_owned();
+    // Retried: the same order and the same checkout, not a second one.
+    let (s, again) = t.place("card-1", &card_cart()).await;
+    assert_eq!((s, &again["id"]), (201, &first["id"]));
+    assert_eq!(
+        t.stripe.ledger().as_array().unwrap().len(),
+        0,
+        "no payment yet"
+    );
+    assert_eq!(
+        t.hub.event_count(STORE).await,
+        0,
+        "nothing reaches the store unpaid"
+    );
+
+    t.checkout(&first, "pay").await;
+    eventually("the paid order to be placed", async || {
+        t.order(&id).await["status"] == "placed"
+    })
+    .await;
+    let placed = t.order(&id).await;
+    assert_eq!(placed["ticket"], "W-0001", "{placed}");
+    assert_eq!(placed["payment"]["state"], "authorized", "{placed}");
+    assert_eq!(t.intent(&id).unwrap()["status"], "requires_capture");
+    t.node
+        .pump_until("the order at the node", |p| {
+            p.log.events().any(|e| e.origin == "hub")
+        })
+        .await;
+
+    t.at_the_store(&id, Transition::Accept).await;
+    eventually("the payment to be captured", async || {
+        t.order(&id).await["payment"]["state"] == "captured"
+    })
+    .await;
+    let pi = t.intent(&id).unwrap();
+    let total = placed["totals"]["total"].as_i64().unwrap();
+    assert_eq!(
+        (pi["status"].as_str(), pi["captured"].as_i64()),
+        (Some("succeeded"), Some(total)),
+        "{pi}"
+    );
+    assert_eq!(t.order(&id).await["payment"]["captured"], total);
+    assert_eq!(
+        t.stripe.ledger().as_array().unwrap().len(),
+        1,
+        "one payment for one order"
+    );
+    t.node.disconnect().await;
+    t.hub.stop().await;
+}
+both!(a_card_order_is_placed_once_paid_and_captured_once_accepted);
+
+async fn a_declined_then_abandoned_checkout_never_reaches_the_store(backend: Backend) {
+    let (_db, t) = setup(backend, Duration::from_secs(600)).await;
+    let (s, order) = t.place("card-2", &card_cart()).await;
+    assert_eq!(s, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    t.checkout(&order, "decline").await;
+    eventually("the decline to be told", async || {
+        t.order(&id).await["payment"]["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("declined"))
+    })
+    .await;
+    assert_eq!(
+        t.order(&id).await["status"],
+        "awaiting_payment",
+        "may try again"
+    );
+    t.checkout(&order, "expire").await;
+    eventually("the checkout to expire", async || {
+        t.order(&id).await["status"] == "payment_expired"
+    })
+    .await;
+    let expired = t.order(&id).await;
+    assert_eq!(expired["payment"]["state"], "expired", "{expired}");
+    assert!(
+        expired["payment"].get("checkout_url").is_none(),
+        "{expired}"
+    );
+    assert_eq!(t.hub_events(), 0);
+    assert_eq!(t.hub.event_count(STORE).await, 0, "the store never saw it");
+    let (s, list) = t
+        .hub
+        .call_as(Some(&t.customer), "GET", "/api/v1/me/orders", None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(list["orders"][0]["status"], "payment_expired", "{list}");
+    t.hub.stop().await;
+}
+both!(a_declined_then_abandoned_checkout_never_reaches_the_store);
+
+async fn the_hold_is_released_when_the_store_cancels(backend: Backend) {
+    let (_db, mut t) = setup(backend, Duration::from_secs(600)).await;
+    let (_, first) = t.place("card-3", &card_cart()).await;
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    t.checkout(&first, "pay").await;
+    t.node
+        .pump_until("the first order at the node", |p| {
+            p.log.events().any(|e| e.origin == "hub")
+        })
+        .await;
+    t.at_the_store(&first_id, Transition::Cancel).await;
+    eventually("the hold to be released", async || {
+        t.order(&first_id).await["payment"]["state"] == "released"
+    })
+    .await;
+    assert_eq!(t.intent(&first_id).unwrap()["status"], "canceled");
+    assert_eq!(
+        t.order(&first_id).await["payment"]["problem"],
+        "The store cancelled the order."
+    );
+
+    assert_eq!(
+        t.intent(&first_id).unwrap()["captured"],
+        0,
+        "nothing was charged"
+    );
+    t.node.disconnect().await;
+    t.hub.stop().await;
+}
+both!(the_hold_is_released_when_the_store_cancels);
+
+async fn an_order_the_store_never_accepts_is_cancelled_and_released(backend: Backend) {
+    let (_db, mut t) = setup(backend, Duration::from_secs(2)).await;
+    // Nobody at the store answers within the 2 s given: released, and cancelled at the store.
+    let (_, second) = t.place("card-4", &card_cart()).await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    t.checkout(&second, "pay").await;
+    eventually("the unanswered order to be cancelled", async || {
+        let o = t.order(&second_id).await;
+        o["status"] == "cancelled" && o["payment"]["state"] == "released"
+    })
+    .await;
+    assert_eq!(t.intent(&second_id).unwrap()["status"], "canceled");
+    t.node
+        .pump_until("the hub's cancellation at the node", |p| {
+            p.log.events().any(|e| {
+                e.origin == "hub"
+                    && e.subject.as_deref() == Some(second_id.as_str())
+                    && Fact::decode(&e.kind, &e.data)
+                        .ok()
+                        .and_then(|f| f.order().map(|o| o.status))
+                        == Some(OrderStatus::Cancelled)
+            })
+        })
+        .await;
+    assert!(
+        t.stripe
+            .ledger()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|pi| pi["captured"] == 0),
+        "nothing was charged"
+    );
+    t.node.disconnect().await;
+    t.hub.stop().await;
+}
+both!(an_order_the_store_never_accepts_is_cancelled_and_released);
+
+fn sign(payload: &str, secret: &str, t: i64) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("{t}.{payload}").as_bytes());
+    format!("t={t},v1={}", hex::encode(tag.as_ref()))
+}
+
+async fn forged_stale_and_replayed_webhooks_change_nothing(backend: Backend) {
+    let (_db, t) = setup(backend, Duration::from_secs(600)).await;
+    let (_, order) = t.place("card-5", &card_cart()).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let url = format!("{}/api/v1/payments/stripe/webhook", t.hub.base);
+    let checkout = order["payment"]["checkout_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // A "completed" event for our checkout that Stripe never sent.
+    let event = json!({
+        "id": "evt_forged_1", "object": "event", "type": "checkout.session.completed",
+        "created": 1_700_000_000, "livemode": false,
+        "data": { "object": {
+            "id": checkout, "object": "checkout.session", "status": "complete",
+            "payment_status": "paid", "payment_intent": "pi_forged",
+            "metadata": { "order_id": id }, "url": null,
+        } },
+    })
+    .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let post = |sig: Option<String>, body: String| {
+        let req = t
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        let req = match sig {
+            Some(s) => req.header("stripe-signature", s),
+            None => req,
+        };
+        async move {
+            let r = req.send().await.unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let cases = [
+        (None, "missing"),
+        (
+            Some(sign(&event, "whsec_someone_else", now)),
+            "wrong secret",
+        ),
+        (Some(sign(&event, WHSEC, now - 301)), "301 s old"),
+        (Some("t=abc,v1=zz".to_owned()), "garbage"),
+    ];
+    for (sig, what) in cases {
+        let (s, b) = post(sig, event.clone()).await;
+        assert_eq!(s, 400, "{what}: {b}");
+        assert!(!code(&b).is_empty(), "{what}: {b}");
+    }
+    let (s, _) = post(Some(sign(&event, WHSEC, now)), "x".repeat(300 * 1024)).await;
+    assert_eq!(s, 413, "a huge body");
+    assert_eq!(
+        t.order(&id).await["status"],
+        "awaiting_payment",
+        "nothing changed"
+    );
+
+    // An unknown event type, properly signed: taken, ignored; sent again: a duplicate.
+    let unknown = json!({ "id": "evt_unknown_1", "object": "event", "type": "customer.created",
+        "created": now, "data": { "object": { "id": "cus_1", "object": "customer" } } })
+    .to_string();
+    let (s, b) = post(Some(sign(&unknown, WHSEC, now)), unknown.clone()).await;
+    assert_eq!((s, &b["duplicate"]), (200, &json!(false)), "{b}");
+    let (s, b) = post(Some(sign(&unknown, WHSEC, now)), unknown.clone()).await;
+    assert_eq!((s, &b["duplicate"]), (200, &json!(true)), "{b}");
+    assert_eq!(t.hub.event_count(STORE).await, 0);
+    t.hub.stop().await;
+}
+both!(forged_stale_and_replayed_webhooks_change_nothing);
