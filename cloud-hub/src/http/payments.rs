@@ -55,6 +55,18 @@ pub async fn stripe_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // An unsigned delivery is refused as such, whether or not payments are set up.
+    let Some(signature) = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return ApiError::bad_request(
+            "missing_signature",
+            "a webhook delivery needs its Stripe-Signature header",
+        )
+        .into_response();
+    };
     let Some(payments) = hub.payments.as_ref() else {
         return ApiError::new(
             StatusCode::NOT_FOUND,
@@ -71,10 +83,6 @@ pub async fn stripe_webhook(
         )
         .into_response();
     };
-    let signature = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let now_secs = hub.now_ms() / 1000;
     if let Err(e) = webhook::verify(signature, &body, &payments.config.webhook_secret, now_secs) {
         tracing::warn!(error = %e, "webhook refused");
