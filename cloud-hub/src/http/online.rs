@@ -26,11 +26,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::fact::OrderView;
 use domain::menu::Menu;
 use domain::order::{Channel, Fulfillment, OrderDraft, PricedOrder, price_order};
 use domain::settings::StoreSettings;
-use domain::ticket::{TicketNumber, WEB_PREFIX};
 use serde_json::{Value, json};
 use sync::catalog::read_menu;
 use sync::doc::DocKind;
@@ -42,7 +40,7 @@ use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path, WebSocketUpgrade, bearer};
 use super::store_docs::open_store;
 use crate::auth::{CustomerUser, StoreAccess, perm};
-use crate::db::online::{NewWebOrder, OrderRow, Placed};
+use crate::db::online::OrderRow;
 use crate::db::payments::{CardRow, CardState};
 use crate::hub::Hub;
 use crate::online::profile::{Ordering, Profile, StoreView, ordering};
@@ -353,42 +351,10 @@ pub async fn place_order(
         }
         PaymentChoice::PayAtPickup => {}
     }
-    let order_id = uuid::Uuid::now_v7();
-    let now = hub.now_ms();
     let payment = serde_json::to_value(WebPayment::PayAtPickup).map_err(ApiError::internal)?;
-    let at_ms = u64::try_from(now).map_err(ApiError::internal)?;
-    let view = |ticket: u64| {
-        OrderView::placed(
-            order_id,
-            TicketNumber::nth(WEB_PREFIX, ticket).to_string(),
-            &priced,
-            at_ms,
-        )
-    };
-    let placed = hub
-        .db
-        .place_web_order(
-            &NewWebOrder {
-                store_id: &store_id,
-                customer_id: &user,
-                idempotency_key: Some(&key),
-                order_id,
-                payment: &payment,
-                now,
-                replica: &hub.online.replica,
-            },
-            &view,
-        )
+    let order_id = uuid::Uuid::now_v7();
+    let row = crate::online::place_order(&hub, &store_id, &user, &key, order_id, &priced, &payment)
         .await?;
-    let row = match placed {
-        Placed::New { order, event } => {
-            tracing::info!(store = %store_id, order = %order.id, ticket = %order.ticket, seq = event.seq, "web order placed");
-            // This replica's node sessions flush now; other replicas hear the NOTIFY.
-            open_store(&hub, &store_id).await?.notify(0);
-            order
-        }
-        Placed::Existing(order) => order,
-    };
     if row.store_id != store_id {
         return Err(ApiError::unprocessable(
             "idempotency_key_reused",

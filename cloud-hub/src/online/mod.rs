@@ -134,3 +134,53 @@ pub fn spawn_tasks(hub: &Arc<Hub>) {
     tokio::spawn(presence::run_writer(hub.clone()));
     fanout::spawn(hub);
 }
+
+/// Places a customer's web order: the next `W-` ticket, its `order.created`
+/// event and its projection row (a retry under the same key finds the order
+/// placed first), then tells this replica's node connections to flush (other
+/// replicas hear the `NOTIFY`). `payment` is recorded with the event.
+pub async fn place_order(
+    hub: &Hub,
+    store_id: &str,
+    customer_id: &str,
+    key: &str,
+    order_id: uuid::Uuid,
+    order: &domain::order::PricedOrder,
+    payment: &serde_json::Value,
+) -> Result<crate::db::online::OrderRow, sqlx::Error> {
+    use crate::db::online::{NewWebOrder, Placed};
+    use domain::ticket::{TicketNumber, WEB_PREFIX};
+    let now = hub.now_ms();
+    let at_ms = u64::try_from(now).unwrap_or(0);
+    let view = |ticket: u64| {
+        domain::fact::OrderView::placed(
+            order_id,
+            TicketNumber::nth(WEB_PREFIX, ticket).to_string(),
+            order,
+            at_ms,
+        )
+    };
+    let placed = hub
+        .db
+        .place_web_order(
+            &NewWebOrder {
+                store_id,
+                customer_id,
+                idempotency_key: Some(key),
+                order_id,
+                payment,
+                now,
+                replica: &hub.online.replica,
+            },
+            &view,
+        )
+        .await?;
+    Ok(match placed {
+        Placed::New { order, event } => {
+            tracing::info!(store = %store_id, order = %order.id, ticket = %order.ticket, seq = event.seq, "web order placed");
+            hub.wake(store_id).await;
+            order
+        }
+        Placed::Existing(order) => order,
+    })
+}

@@ -20,16 +20,14 @@
 
 use std::sync::Arc;
 
-use domain::fact::{Fact, OrderChange, OrderView};
+use domain::fact::{Fact, OrderChange};
 use domain::order::PricedOrder;
 use domain::status::{OrderStatus, Transition};
-use domain::ticket::{TicketNumber, WEB_PREFIX};
 use serde_json::{Value, json};
 
 use super::gateway::{Checkout, CheckoutLine, CheckoutRequest, CheckoutStatus, GatewayError};
 use super::gateway::{Payment, PaymentStatus};
 use super::webhook::{Event, EventKind};
-use crate::db::online::{NewWebOrder, Placed};
 use crate::db::payments::{CardMove, CardRow, CardState, NewCard};
 use crate::hub::Hub;
 
@@ -236,36 +234,17 @@ async fn place(hub: &Hub, row: &CardRow, payment_id: &str) -> Result<(), sqlx::E
     };
     let order: PricedOrder = serde_json::from_value(row.pending.clone())
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let now = hub.now_ms();
-    let at_ms = u64::try_from(now).unwrap_or(0);
     let payment = json!({ "method": "card", "payment_id": payment_id });
-    let view = |ticket: u64| {
-        OrderView::placed(
-            order_id,
-            TicketNumber::nth(WEB_PREFIX, ticket).to_string(),
-            &order,
-            at_ms,
-        )
-    };
-    let placed = hub
-        .db
-        .place_web_order(
-            &NewWebOrder {
-                store_id: &row.store_id,
-                customer_id: &row.customer_id,
-                idempotency_key: Some(&row.idempotency_key),
-                order_id,
-                payment: &payment,
-                now,
-                replica: &hub.online.replica,
-            },
-            &view,
-        )
-        .await?;
-    if let Placed::New { order, event } = &placed {
-        tracing::info!(store = %row.store_id, order = %order.id, ticket = %order.ticket, seq = event.seq, "card order authorised and placed");
-        hub.wake(&row.store_id).await;
-    }
+    crate::online::place_order(
+        hub,
+        &row.store_id,
+        &row.customer_id,
+        &row.idempotency_key,
+        order_id,
+        &order,
+        &payment,
+    )
+    .await?;
     Ok(())
 }
 
