@@ -225,43 +225,12 @@ fn the_hub_reads_the_wall_clock_only_through_its_clock() {
             "chooses the production clock, and the command-line tools (add-admin, keys) run without a hub",
         ),
     ];
-    let forbidden = [
-        "SystemTime::now",
-        "UNIX_EPOCH",
-        "Utc::now",
-        "Local::now",
-        "SystemClock",
-        "system_clock",
-        "system_now_ms",
-        "get_current_timestamp",
-    ];
+    let mut forbidden = test_support::WALL_CLOCK_READS.to_vec();
+    forbidden.extend(["system_clock", "system_now_ms"]);
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = vec![src.clone()];
-    let mut offenders = vec![];
-    let mut scanned = 0;
-    while let Some(p) = files.pop() {
-        if p.is_dir() {
-            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        let rel = p
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
-        if p.extension().is_none_or(|e| e != "rs") || allowed.iter().any(|(f, _)| *f == rel) {
-            continue;
-        }
-        scanned += 1;
-        let text = std::fs::read_to_string(&p).unwrap();
-        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
-        for (n, line) in code.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            if forbidden.iter().any(|f| code.contains(f)) {
-                offenders.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
-            }
-        }
-    }
+    let (scanned, offenders) = test_support::wall_clock_reads(&src, &forbidden, |file, _| {
+        allowed.iter().any(|(f, _)| *f == file)
+    });
     assert!(scanned > 20, "the scan sees the hub's sources ({scanned})");
     assert!(
         offenders.is_empty(),

@@ -259,40 +259,15 @@ fn the_node_reads_the_wall_clock_only_through_its_clock() {
         "mqtt/sessions.rs",
         "when an MQTT session last sent a packet: broker bookkeeping, neither stored nor decided on",
     )];
-    let forbidden = [
-        "SystemTime::now",
-        "UNIX_EPOCH",
-        "Utc::now",
-        "Local::now",
-        "SystemClock",
-        "now_ms()",
-    ];
+    let mut forbidden = test_support::WALL_CLOCK_READS.to_vec();
+    forbidden.push("now_ms()");
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = vec![src.clone()];
-    let mut offenders = vec![];
-    while let Some(p) = files.pop() {
-        if p.is_dir() {
-            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        let rel = p
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
-        if p.extension().is_none_or(|e| e != "rs") || allowed.iter().any(|(f, _)| *f == rel) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&p).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            // `lib.rs` chooses the production clock.
-            let chooses_clock = rel == "lib.rs" && code.contains("SystemClock");
-            if !chooses_clock && forbidden.iter().any(|f| code.contains(f)) {
-                offenders.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
-            }
-        }
-    }
+    let (scanned, offenders) = test_support::wall_clock_reads(&src, &forbidden, |file, code| {
+        // `lib.rs` chooses the production clock.
+        allowed.iter().any(|(f, _)| *f == file)
+            || (file == "lib.rs" && code.contains("SystemClock"))
+    });
+    assert!(scanned > 20, "the scan sees the node's sources ({scanned})");
     assert!(
         offenders.is_empty(),
         "read the time through the node's clock (AppState::now, Db::now, WriteCtx::now):\n{}",

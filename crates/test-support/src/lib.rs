@@ -36,6 +36,57 @@ pub fn temp_dir() -> tempfile::TempDir {
         .expect("creating a temporary directory")
 }
 
+/// What reads the wall clock itself: `SystemTime::now`, `UNIX_EPOCH`, chrono's
+/// `now`, and the names of a server's system clock.
+pub const WALL_CLOCK_READS: &[&str] = &[
+    "SystemTime::now",
+    "UNIX_EPOCH",
+    "Utc::now",
+    "Local::now",
+    "SystemClock",
+    "get_current_timestamp",
+];
+
+/// Scans the Rust sources under `src` (unit-test modules and comments aside)
+/// for lines naming any of `forbidden`, except where `exempt(file, line)` says
+/// so (`file` relative to `src`, with `/`). Returns how many files it read and
+/// the offending lines as `src/<file>:<line>: <text>`. The servers' "time is a
+/// port" tests use it.
+pub fn wall_clock_reads(
+    src: &std::path::Path,
+    forbidden: &[&str],
+    exempt: impl Fn(&str, &str) -> bool,
+) -> (usize, Vec<String>) {
+    let mut files = vec![src.to_path_buf()];
+    let mut scanned = 0;
+    let mut offenders = vec![];
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(&p).expect("a readable source directory");
+            files.extend(entries.map(|e| e.expect("a directory entry").path()));
+            continue;
+        }
+        if p.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let rel = p
+            .strip_prefix(src)
+            .expect("under src")
+            .to_string_lossy()
+            .replace('\\', "/");
+        scanned += 1;
+        let text = std::fs::read_to_string(&p).expect("a readable source file");
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if forbidden.iter().any(|f| code.contains(f)) && !exempt(&rel, code) {
+                offenders.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    (scanned, offenders)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
