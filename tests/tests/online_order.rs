@@ -8,34 +8,11 @@
 
 mod common;
 
-use common::{ADMIN, Api, WAIT, eventually, hub_command, node_command, spawn};
+use common::{Api, hub_command, node_command, spawn, until};
 
-use futures_util::StreamExt;
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use serde_json::json;
 
 const STORE: &str = "store-1";
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Reads JSON text messages until one satisfies `want`; returns it.
-async fn until(ws: &mut Ws, what: &str, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap_or_else(|| panic!("the socket closed while waiting for {what}"))
-            .unwrap();
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if want(&v) {
-                return v;
-            }
-        }
-    }
-}
 
 async fn scenario(database_url: String) {
     let api = Api {
@@ -44,44 +21,13 @@ async fn scenario(database_url: String) {
     let hub = spawn(hub_command(&database_url));
     let post = reqwest::Method::POST;
     let get = reqwest::Method::GET;
-    let (s, b) = api
-        .call(
-            post.clone(),
-            &format!("{}/api/v1/admin/stores", hub.base),
-            Some(ADMIN),
-            Some(json!({"id": STORE, "name": "Harbor Street Kitchen"})),
-            None,
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let (s, t) = api
-        .call(
-            post.clone(),
-            &format!("{}/api/v1/admin/stores/{STORE}/node-tokens", hub.base),
-            Some(ADMIN),
-            Some(json!({"label": "counter"})),
-            None,
-        )
-        .await;
-    assert_eq!(s, 201, "{t}");
+    let token = common::enroll_store(&api, &hub.base, STORE, "Harbor Street Kitchen").await;
 
     // The demo node syncs its menu up to the hub.
     let dir = test_support::temp_dir();
-    let node = spawn(node_command(
-        dir.path(),
-        STORE,
-        &hub.base,
-        t["token"].as_str().unwrap(),
-    ));
+    let node = spawn(node_command(dir.path(), STORE, &hub.base, &token));
 
-    let public = format!("{}/api/v1/public/stores/{STORE}", hub.base);
-    eventually("the store to take online orders at the hub", async || {
-        let (s, m) = api
-            .call(get.clone(), &format!("{public}/menu"), None, None, None)
-            .await;
-        s == 200 && m["ordering"]["accepting"] == true
-    })
-    .await;
+    common::until_accepting_online_orders(&api, &hub.base, STORE).await;
 
     // The kitchen screen: signed in at the node, subscribed to its event stream.
     let (s, login) = api
@@ -102,17 +48,7 @@ async fn scenario(database_url: String) {
             .unwrap();
 
     // A customer signs up at the hub and orders a pickup.
-    let (s, session) = api
-        .call(
-            post.clone(),
-            &format!("{}/api/v1/auth/signup", hub.base),
-            None,
-            Some(json!({"email": "robin@example.com", "password": "plum-kettle-73-orbit", "name": "Robin"})),
-            None,
-        )
-        .await;
-    assert_eq!(s, 201, "{session}");
-    let customer = session["access_token"].as_str().unwrap().to_owned();
+    let customer = common::sign_up(&api, &hub.base, "robin@example.com", "Robin").await;
     let (s, order) = api
         .call(
             post.clone(),
@@ -133,16 +69,7 @@ async fn scenario(database_url: String) {
     );
 
     // The customer tracks it at the hub.
-    let hub_ws_base = hub.base.replacen("http://", "ws://", 1);
-    let (mut tracker, _) = tokio_tungstenite::connect_async(format!(
-        "{hub_ws_base}/api/v1/me/orders/{id}/events?access_token={customer}"
-    ))
-    .await
-    .unwrap();
-    let first = until(&mut tracker, "the current status", |m| {
-        m["type"] == "status"
-    })
-    .await;
+    let (mut tracker, first) = common::track_order(&hub.base, &id, &customer).await;
     assert_eq!(first["status"], "placed");
 
     // The order shows on the node's event stream as an online order with a web ticket.
