@@ -198,6 +198,13 @@ impl EventStore for HubLog<'_> {
                 for u in updates {
                     self.online.publish(u);
                 }
+                // A refund asked for at the till: the payments worker carries it out.
+                if events
+                    .iter()
+                    .any(|e| e.kind == domain::fact::kind::REFUND_REQUESTED)
+                {
+                    self.online.order_changed.notify_one();
+                }
                 Ok(())
             }
             Err(AppendError::Collision { origin, seq }) => Err(LogError::Forged { origin, seq }),

@@ -8,7 +8,13 @@
 //! - the store cancels: the hold is released;
 //! - the store never answers: released after the accept timeout, and the hub
 //!   cancels the order at the store;
-//! - webhooks that are unsigned, forged, stale or replayed change nothing.
+//! - webhooks that are unsigned, forged, stale or replayed change nothing;
+//! - refunds, partial and full, from the hub and from the till (asked while
+//!   offline, answered once it reconnects), never more than was captured; a
+//!   captured order the store cancels is refunded once; a refund made at the
+//!   processor is learnt from its event;
+//! - the day's reconciliation agrees, then flags a planted difference (a refund
+//!   made at the processor whose event was lost), in JSON and CSV.
 
 mod common;
 
@@ -443,3 +449,411 @@ async fn forged_stale_and_replayed_webhooks_change_nothing(backend: Backend) {
     t.hub.stop().await;
 }
 both!(forged_stale_and_replayed_webhooks_change_nothing);
+
+impl Setup {
+    /// A manager's refund at the hub (the admin token passes every store's checks).
+    async fn refund(&self, order_id: &str, key: &str, body: Value) -> (u16, Value) {
+        let (s, b, _) = self
+            .hub
+            .request(
+                Some(common::ADMIN),
+                "POST",
+                &format!("/api/v1/stores/{STORE}/orders/{order_id}/refunds"),
+                Some(&body),
+                &[("idempotency-key", key)],
+            )
+            .await;
+        (s, b)
+    }
+
+    /// A card order paid, accepted at the store and captured: its id and total.
+    async fn captured_order(&mut self, key: &str) -> (String, i64) {
+        let (s, order) = self.place(key, &card_cart()).await;
+        assert_eq!(s, 201, "{order}");
+        let id = order["id"].as_str().unwrap().to_owned();
+        self.checkout(&order, "pay").await;
+        self.node
+            .pump_until("the order at the node", |p| {
+                p.log
+                    .events()
+                    .any(|e| e.origin == "hub" && e.subject.as_deref() == Some(id.as_str()))
+            })
+            .await;
+        self.at_the_store(&id, Transition::Accept).await;
+        eventually("the payment to be captured", async || {
+            self.order(&id).await["payment"]["state"] == "captured"
+        })
+        .await;
+        let total = self.order(&id).await["totals"]["total"].as_i64().unwrap();
+        (id, total)
+    }
+
+    /// A refund made at the processor itself (as in its dashboard), not through the hub.
+    async fn refund_at_processor(&self, order_id: &str, amount: i64) -> Value {
+        let pi = self.intent(order_id).unwrap()["payment_intent"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = self
+            .http
+            .post(format!("{}v1/refunds", self.stripe.url()))
+            .bearer_auth("sk_test_fake")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("payment_intent={pi}&amount={amount}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// The node records a fact about `order_id` as the till would, while connected or not.
+    fn node_records(&mut self, order_id: &str, fact: &Fact) {
+        let (store, origin) = (self.node.store.clone(), self.node.origin.clone());
+        self.node.log.record(
+            &store,
+            &origin,
+            fact.kind(),
+            Some(order_id),
+            fact.data().unwrap(),
+        );
+    }
+
+    /// The hub's facts about `order_id` the node has received, decoded.
+    fn hub_facts(&self, order_id: &str) -> Vec<Fact> {
+        self.node
+            .log
+            .events()
+            .filter(|e| e.origin == "hub" && e.subject.as_deref() == Some(order_id))
+            .map(|e| Fact::decode(&e.kind, &e.data).unwrap())
+            .collect()
+    }
+}
+
+fn refund_ask(id: &str, order_id: &str, amount: Option<i64>) -> Fact {
+    Fact::RefundRequested(domain::fact::RefundRequest {
+        id: id.into(),
+        order_id: order_id.into(),
+        amount,
+        reason: Some("cold fries".into()),
+        by: "staff-1".into(),
+        approved_by: Some("manager-1".into()),
+        at_ms: 1,
+    })
+}
+
+async fn refunds_from_the_hub_and_the_till_never_exceed_the_capture(backend: Backend) {
+    let (_db, mut t) = setup(backend, Duration::from_secs(600)).await;
+    let (id, total) = t.captured_order("card-r1").await;
+    // The capture reaches the till as a payment: the customer is not asked to pay again.
+    t.node
+        .pump_until("the capture at the node", |p| {
+            p.log.events().any(|e| {
+                e.origin == "hub"
+                    && e.kind == "payment.recorded"
+                    && Fact::decode(&e.kind, &e.data)
+                        .ok()
+                        .and_then(|f| f.order().and_then(|o| o.paid))
+                        == Some(total)
+            })
+        })
+        .await;
+
+    // A partial refund from the hub; retried with its key: the same refund, once.
+    let (s, first) = t
+        .refund(
+            &id,
+            "refund-1",
+            json!({ "amount": 100, "reason": "cold fries" }),
+        )
+        .await;
+    assert_eq!((s, &first["status"]), (201, &json!("refunded")), "{first}");
+    let (s, again) = t
+        .refund(
+            &id,
+            "refund-1",
+            json!({ "amount": 100, "reason": "cold fries" }),
+        )
+        .await;
+    assert_eq!((s, &again["id"]), (201, &first["id"]), "{again}");
+    assert_eq!(t.intent(&id).unwrap()["refunded"], 100);
+    // More than remains, and nonsense: refused with a code, nothing given back.
+    let (s, b) = t
+        .refund(
+            &id,
+            "refund-2",
+            json!({ "amount": total, "reason": "all of it" }),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "refund_exceeds_captured"), "{b}");
+    for (body, want) in [
+        (json!({ "amount": 0, "reason": "zero" }), "invalid_amount"),
+        (json!({ "amount": 5, "reason": "  " }), "invalid_reason"),
+    ] {
+        let (s, b) = t.refund(&id, "refund-bad", body).await;
+        assert_eq!((s, code(&b)), (422, want), "{b}");
+    }
+    let (s, b) = t
+        .refund(
+            &id,
+            "refund-3",
+            json!({ "amount": 5, "reason": "a second small one" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b, _) = t
+        .hub
+        .request(
+            Some(common::ADMIN),
+            "POST",
+            &format!("/api/v1/stores/{STORE}/orders/{id}/refunds"),
+            Some(&json!({ "amount": 5, "reason": "no key" })),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 400, "an Idempotency-Key is required: {b}");
+    assert_eq!(t.intent(&id).unwrap()["refunded"], 105);
+
+    // The till asks while offline: one request that fits, one that does not.
+    t.node.disconnect().await;
+    t.node_records(&id, &refund_ask("till-1", &id, Some(200)));
+    t.node_records(&id, &refund_ask("till-2", &id, Some(total)));
+    let token = t.hub.create_token(STORE, "node-1b").await;
+    t.node.connect(&t.hub.ws_url(), &token).await.unwrap();
+    t.node.flush().await;
+    t.node
+        .pump_until("the hub's answers at the till", |p| {
+            let facts: Vec<Fact> = p
+                .log
+                .events()
+                .filter(|e| e.origin == "hub")
+                .filter_map(|e| Fact::decode(&e.kind, &e.data).ok())
+                .collect();
+            let refunded = facts.iter().any(
+                |f| matches!(f, Fact::PaymentRefunded(r) if r.detail["refund"]["id"] == "till-1"),
+            );
+            let declined = facts
+                .iter()
+                .any(|f| matches!(f, Fact::RefundDeclined(d) if d.id == "till-2"));
+            refunded && declined
+        })
+        .await;
+    assert_eq!(t.intent(&id).unwrap()["refunded"], 305);
+    let facts = t.hub_facts(&id);
+    let last_refunded = facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::PaymentRefunded(r) => r.order.refunded,
+            _ => None,
+        })
+        .max();
+    assert_eq!(
+        last_refunded,
+        Some(305),
+        "the till sees what was given back"
+    );
+
+    // The rest, then nothing left.
+    let (s, b) = t
+        .refund(&id, "refund-4", json!({ "reason": "the rest" }))
+        .await;
+    assert_eq!((s, &b["amount"]), (201, &json!(total - 305)), "{b}");
+    let (s, b) = t.refund(&id, "refund-5", json!({ "reason": "more" })).await;
+    assert_eq!((s, code(&b)), (422, "refund_exceeds_captured"), "{b}");
+    let (s, list) = t
+        .hub
+        .call(
+            "GET",
+            &format!("/api/v1/stores/{STORE}/orders/{id}/refunds"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(
+        (list["captured"].as_i64(), list["refunded"].as_i64()),
+        (Some(total), Some(total))
+    );
+    let states: Vec<&str> = list["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["refunded", "refunded", "refunded", "declined", "refunded"],
+        "{list}"
+    );
+    assert_eq!(t.intent(&id).unwrap()["refunded"], total);
+    assert_eq!(t.order(&id).await["payment"]["refunded"], total);
+
+    // An order paid at pickup has no card payment to give back; an unknown order is 404.
+    let (s, pickup) = t
+        .place(
+            "pickup-r1",
+            &json!({ "lines": [{ "item_id": "shoestring-fries", "quantity": 1 }], "payment": "pay_at_pickup" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{pickup}");
+    let pickup_id = pickup["id"].as_str().unwrap();
+    let (s, b) = t
+        .refund(pickup_id, "refund-6", json!({ "reason": "nope" }))
+        .await;
+    assert_eq!((s, code(&b)), (422, "not_paid_by_card"), "{b}");
+    let (s, b) = t
+        .refund(
+            "00000000-0000-7000-8000-00000000abcd",
+            "refund-7",
+            json!({ "reason": "nope" }),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (404, "unknown_order"), "{b}");
+    t.node.disconnect().await;
+    t.hub.stop().await;
+}
+both!(refunds_from_the_hub_and_the_till_never_exceed_the_capture);
+
+async fn a_captured_order_the_store_cancels_is_refunded_once(backend: Backend) {
+    let (_db, mut t) = setup(backend, Duration::from_secs(600)).await;
+    let (id, total) = t.captured_order("card-r2").await;
+    // The till ends it and asks for everything back under the on-cancel id; the
+    // hub notices the cancellation by itself too: one refund.
+    t.node_records(
+        &id,
+        &refund_ask(&domain::fact::RefundRequest::on_cancel_id(&id), &id, None),
+    );
+    t.at_the_store(&id, Transition::Cancel).await;
+    eventually("the cancelled order to be refunded", async || {
+        t.order(&id).await["payment"]["refunded"] == total
+    })
+    .await;
+    assert_eq!(t.intent(&id).unwrap()["refunded"], total);
+    let (_, list) = t
+        .hub
+        .call(
+            "GET",
+            &format!("/api/v1/stores/{STORE}/orders/{id}/refunds"),
+            None,
+        )
+        .await;
+    assert_eq!(list["refunds"].as_array().unwrap().len(), 1, "{list}");
+
+    // A refund made at the processor itself (its dashboard), learnt from its
+    // `charge.refunded` event, is recorded too.
+    let (id2, total2) = t.captured_order("card-r3").await;
+    t.refund_at_processor(&id2, 50).await;
+    eventually("the outside refund to be recorded", async || {
+        t.order(&id2).await["payment"]["refunded"] == 50
+    })
+    .await;
+    let (s, b) = t
+        .refund(&id2, "refund-8", json!({ "reason": "the rest" }))
+        .await;
+    assert_eq!((s, &b["amount"]), (201, &json!(total2 - 50)), "{b}");
+    t.node.disconnect().await;
+    t.hub.stop().await;
+}
+both!(a_captured_order_the_store_cancels_is_refunded_once);
+
+async fn the_days_reconciliation_flags_a_planted_difference(backend: Backend) {
+    let (_db, mut t) = setup(backend, Duration::from_secs(600)).await;
+    let (a, total_a) = t.captured_order("card-rec-1").await;
+    let (b, total_b) = t.captured_order("card-rec-2").await;
+    let (s, r) = t
+        .refund(
+            &a,
+            "rec-refund-1",
+            json!({ "amount": 120, "reason": "missing sauce" }),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let report = |format: &'static str| {
+        let hub = &t.hub;
+        async move {
+            let (s, body, _) = hub
+                .request(
+                    Some(common::ADMIN),
+                    "GET",
+                    &format!("/api/v1/stores/{STORE}/payments/reconciliation{format}"),
+                    None,
+                    &[],
+                )
+                .await;
+            (s, body)
+        }
+    };
+    let (s, clean) = report("").await;
+    assert_eq!(s, 200, "{clean}");
+    let totals = &clean["totals"];
+    assert_eq!(totals["differences"], 0, "{clean}");
+    assert_eq!(totals["captured"], total_a + total_b, "{clean}");
+    assert_eq!(totals["processor_charged"], total_a + total_b, "{clean}");
+    assert_eq!(
+        (
+            totals["refunded"].as_i64(),
+            totals["processor_refunded"].as_i64()
+        ),
+        (Some(120), Some(120))
+    );
+    assert_eq!(clean["lines"].as_array().unwrap().len(), 3, "{clean}");
+
+    // Planted: a refund made at the processor whose event never arrives.
+    let r = t
+        .http
+        .post(format!("{}_fake/faults", t.stripe.url()))
+        .json(&json!({ "webhook": { "drop": 1 } }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let planted = t.refund_at_processor(&b, 75).await;
+    let planted_id = planted["id"].as_str().unwrap().to_owned();
+    let (s, found) = report("?format=json").await;
+    assert_eq!(s, 200);
+    assert_eq!(found["totals"]["differences"], 1, "{found}");
+    let line = &found["lines"][0];
+    assert_eq!(
+        (
+            line["status"].as_str(),
+            line["processor_object"].as_str(),
+            line["processor"].as_i64()
+        ),
+        (Some("unknown_to_us"), Some(planted_id.as_str()), Some(-75)),
+        "{found}"
+    );
+    let today = found["date"].as_str().unwrap().to_owned();
+    let r = t
+        .http
+        .get(format!(
+            "{}/api/v1/stores/{STORE}/payments/reconciliation?date={today}&format=csv",
+            t.hub.base
+        ))
+        .bearer_auth(common::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = r.text().await.unwrap();
+    assert!(csv.starts_with("date,kind,status,order_id"), "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("unknown_to_us") && l.contains(&planted_id)),
+        "{csv}"
+    );
+    for (q, want) in [
+        ("?date=2026-02-30", "invalid_date"),
+        ("?format=xml", "invalid_query"),
+    ] {
+        let (s, b) = report(q).await;
+        assert_eq!((s, code(&b)), (400, want), "{q}: {b}");
+    }
+    t.node.disconnect().await;
+    t.hub.stop().await;
+}
+both!(the_days_reconciliation_flags_a_planted_difference);

@@ -201,6 +201,24 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX idempotency_by_time ON idempotency (created_ms);
     "#,
+    // 8: refunds of online orders' card payments: asked here (`refund.requested`),
+    // made by the hub, which holds the payment; its answer comes back by sync.
+    r#"
+    CREATE TABLE online_refunds (
+        id           TEXT PRIMARY KEY,
+        order_id     TEXT NOT NULL REFERENCES orders (id),
+        amount       INTEGER,              -- asked; NULL: everything that remained
+        refunded     INTEGER,              -- what the hub gave back
+        reason       TEXT,
+        requested_by TEXT NOT NULL,
+        approved_by  TEXT,
+        state        TEXT NOT NULL,        -- asked | refunded | declined
+        problem      TEXT,
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX online_refunds_by_order ON online_refunds (order_id);
+    "#,
 ];
 
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {

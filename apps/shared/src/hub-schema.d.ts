@@ -639,6 +639,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stores/{id}/orders/{order}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order's refunds, oldest first, with what its card payment captured and gave back. */
+        get: operations["hub_list_refunds"];
+        put?: never;
+        /**
+         * Give back an online order's card payment, or part of it (managers, owners).
+         * @description 201 when the processor confirmed it, 202 while it is `pending` (the processor
+         *     did not answer; it is asked again). 422 `refund_exceeds_captured` (with what
+         *     remains in the message), `not_paid_by_card`, `not_captured`; 404
+         *     `unknown_order` for an order the store does not have; 404 `payments_not_configured` on a hub
+         *     without card payments.
+         */
+        post: operations["hub_refund_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/payments/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A store's card money for one day (managers, owners): what our orders say was
+         *     captured and refunded against the processor's balance transactions, each
+         *     difference flagged with the order and the processor's object. `format=csv`
+         *     for a spreadsheet. 400 `invalid_date` for a date that is not `YYYY-MM-DD`;
+         *     503 `payment_unavailable` while the processor does not answer.
+         */
+        get: operations["hub_reconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stores/{id}/settings": {
         parameters: {
             query?: never;
@@ -911,6 +959,11 @@ export interface components {
             email: string;
             password: string;
         };
+        /**
+         * @description How one movement of money compares.
+         * @enum {string}
+         */
+        MatchStatus: "matched" | "amount_differs" | "missing_at_processor" | "unknown_to_us";
         /** @description A staff account's membership. */
         Member: {
             email: string;
@@ -1193,8 +1246,144 @@ export interface components {
             /** @description Always `ok`. */
             status: string;
         };
+        /** @description A store's card money for one day. */
+        Reconciliation: {
+            currency?: string | null;
+            date: string;
+            /**
+             * Format: int64
+             * @description The day, Unix ms: `[from_ms, to_ms)`.
+             */
+            from_ms: number;
+            /** @description Differences first, then by time. */
+            lines: components["schemas"]["ReconciliationLine"][];
+            store_id: string;
+            time_zone: string;
+            /** Format: int64 */
+            to_ms: number;
+            totals: components["schemas"]["ReconciliationTotals"];
+        };
+        /** @description One capture or refund, ours beside the processor's. */
+        ReconciliationLine: {
+            /** @description The processor's balance transaction (`txn_…`). */
+            balance_transaction?: string | null;
+            /**
+             * Format: int64
+             * @description The processor's fee on it, minor units.
+             */
+            fee?: number | null;
+            /** @description `charge` or `refund`. */
+            kind: string;
+            /** @description What to look at, in words. */
+            note: string;
+            /** @description The order, when known. */
+            order_id?: string | null;
+            /**
+             * Format: int64
+             * @description Our amount, minor units (a refund is positive here).
+             */
+            ours?: number | null;
+            /**
+             * Format: int64
+             * @description The processor's amount, minor units (a refund is negative, as the processor lists it).
+             */
+            processor?: number | null;
+            /** @description The processor's charge or refund id (`ch_…`, `re_…`). */
+            processor_object?: string | null;
+            status: components["schemas"]["MatchStatus"];
+            ticket?: string | null;
+        };
+        /** @description The day's sums. */
+        ReconciliationTotals: {
+            /**
+             * Format: int64
+             * @description Captured by our records, minor units.
+             */
+            captured: number;
+            /** @description Lines that are not `matched`. */
+            differences: number;
+            /**
+             * Format: int64
+             * @description The processor's fees.
+             */
+            fees: number;
+            /**
+             * Format: int64
+             * @description What the processor pays out for the day: charges less refunds less fees.
+             */
+            net: number;
+            /**
+             * Format: int64
+             * @description Charges the processor lists.
+             */
+            processor_charged: number;
+            /**
+             * Format: int64
+             * @description Refunds the processor lists (positive).
+             */
+            processor_refunded: number;
+            /**
+             * Format: int64
+             * @description Refunded by our records.
+             */
+            refunded: number;
+        };
         RefreshBody: {
             refresh_token: string;
+        };
+        /** @description A refund of an online order's card payment, as a manager asks for it. */
+        RefundBody: {
+            /**
+             * Format: int64
+             * @description Minor units; leave it out to give back everything not given back yet.
+             */
+            amount?: number | null;
+            /** @description Why, as the customer and the books will read it. */
+            reason: string;
+        };
+        /** @description An order's refunds, oldest first, and what its card payment stands at. */
+        RefundList: {
+            /**
+             * Format: int64
+             * @description Captured, minor units.
+             */
+            captured: number;
+            /**
+             * Format: int64
+             * @description Given back so far, minor units.
+             */
+            refunded: number;
+            refunds: components["schemas"]["RefundView"][];
+        };
+        /**
+         * @description Where a refund stands.
+         * @enum {string}
+         */
+        RefundStatus: "requested" | "pending" | "refunded" | "declined";
+        /** @description A refund of an online order's card payment. */
+        RefundView: {
+            /**
+             * Format: int64
+             * @description Minor units (absent while a till's "everything that remains" is unchecked).
+             */
+            amount?: number | null;
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            created_ms: number;
+            id: string;
+            order_id: string;
+            /** @description Why it was declined. */
+            problem?: string | null;
+            reason?: string | null;
+            /** @description Who asked: a hub member's id, a till's staff id, `store` or `processor`. */
+            requested_by: string;
+            /** @description `hub`, `node` (the till), `store_cancel` (the store ended the order) or `processor` (made at the processor). */
+            source: string;
+            status: components["schemas"]["RefundStatus"];
+            /** Format: int64 */
+            updated_ms: number;
         };
         Revoke: {
             /** @description The token itself... */
@@ -1410,6 +1599,11 @@ export interface components {
             method: "card";
             /** @description Why the card was declined, or why the payment was released or expired, in words. */
             problem?: string | null;
+            /**
+             * Format: int64
+             * @description Given back to the card so far, minor units.
+             */
+            refunded?: number;
             state: components["schemas"]["CardPaymentState"];
         };
         /** @description What the hub answers a webhook delivery it took. */
@@ -4248,6 +4442,243 @@ export interface operations {
             };
             /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_list_refunds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id */
+                id: string;
+                /** @description Order id */
+                order: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_refund_order: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per refund; reuse it on retry */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Store id */
+                id: string;
+                /** @description Order id */
+                order: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundBody"];
+            };
+        };
+        responses: {
+            /** @description Refunded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundView"];
+                };
+            };
+            /** @description Accepted; the processor has not confirmed it yet */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundView"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_reconciliation: {
+        parameters: {
+            query?: {
+                /** @description The store's business day, `YYYY-MM-DD` in its time zone; today when left out. */
+                date?: string | null;
+                /** @description `json` (the default) or `csv`. */
+                format?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV (text/csv) with `format=csv` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reconciliation"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

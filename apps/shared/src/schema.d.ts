@@ -327,6 +327,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orders/{id}/online-refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An online order's refunds, oldest first: asked here or made at the hub, with the hub's answer. */
+        get: operations["online_refunds"];
+        put?: never;
+        /**
+         * Give back an online order's card payment, or part of it (managers, or a
+         *     cashier with a manager's session in `X-Manager-Approval`).
+         * @description The hub holds the payment: the node records the request (202, status
+         *     `asked`) and sync carries it to the hub, at once or when the connection is
+         *     back; the hub's answer (`refunded`, or `declined` with the reason) comes
+         *     back the same way and shows in `GET .../online-refunds`. 422
+         *     `not_paid_online` for an order not known to be paid online, 422
+         *     `refund_exceeds_paid` above what remains (paid, less given back, less
+         *     requests not answered yet). `Idempotency-Key` required.
+         */
+        post: operations["online_refund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orders/{id}/payments": {
         parameters: {
             query?: never;
@@ -839,6 +867,53 @@ export interface components {
              */
             station?: string | null;
             transport: components["schemas"]["Transport"];
+        };
+        OnlineRefundList: {
+            refunds: components["schemas"]["OnlineRefundView"][];
+        };
+        /**
+         * @description Give back (part of) an online order's card payment: the hub holds the
+         *     payment, so the till asks it (managers; it goes through sync, offline too).
+         */
+        OnlineRefundRequest: {
+            /**
+             * Format: int64
+             * @description Minor units; leave it out to give back everything not given back yet.
+             */
+            amount?: number | null;
+            /** @description Why; at most 200 characters. */
+            reason: string;
+        };
+        /**
+         * @description Where a refund of an online payment stands.
+         * @enum {string}
+         */
+        OnlineRefundStatus: "asked" | "refunded" | "declined";
+        /** @description A refund of an online order's card payment, as the till shows it. */
+        OnlineRefundView: {
+            /**
+             * Format: int64
+             * @description What was asked, minor units; absent: everything that remained.
+             */
+            amount?: number | null;
+            approved_by?: string | null;
+            /** Format: int64 */
+            created_ms: number;
+            id: string;
+            /** Format: uuid */
+            order_id: string;
+            problem?: string | null;
+            reason?: string | null;
+            /**
+             * Format: int64
+             * @description What the hub gave back, minor units.
+             */
+            refunded?: number | null;
+            /** @description Staff id of who asked (a hub refund: the merchant's account). */
+            requested_by: string;
+            status: components["schemas"]["OnlineRefundStatus"];
+            /** Format: int64 */
+            updated_ms: number;
         };
         /** @description An order as a POS, kiosk or the hub asks for it. */
         OrderDraft: {
@@ -2967,6 +3042,177 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    online_refunds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineRefundList"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    online_refund: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique per refund; reuse it on retry */
+                "Idempotency-Key": string;
+                /** @description A manager's session token, when a cashier asks */
+                "X-Manager-Approval"?: string | null;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OnlineRefundRequest"];
+            };
+        };
+        responses: {
+            /** @description Asked; the hub answers through sync */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineRefundView"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -351,6 +351,23 @@ macro_rules! tx_ops {
                         Fact::DeviceHealth(d) | Fact::DeviceStatus(d) => {
                             project_device(tx, store_id, e, d, now).await?;
                         }
+                        Fact::RefundRequested(r) => {
+                            // Checked and carried out by the payments worker (`payments::refunds`).
+                            sqlx::query(
+                                "INSERT INTO card_refunds (id, order_id, store_id, amount, reason, requested_by, source, \
+                                 state, created_at, updated_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, 'node', 'requested', $7, $7) ON CONFLICT (id) DO NOTHING",
+                            )
+                            .bind(r.id.clone())
+                            .bind(r.order_id.clone())
+                            .bind(store_id.to_owned())
+                            .bind(r.amount)
+                            .bind(r.reason.clone())
+                            .bind(r.approved_by.clone().unwrap_or_else(|| r.by.clone()))
+                            .bind(now)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
                         _ => {
                             let Some(view) = fact.order() else { continue };
                             if e.subject.as_deref() != Some(view.id.as_str()) {
@@ -820,6 +837,22 @@ impl Db {
         }
         tracing::info!(store = %store_id, events = events.len(), "the store's log was projected again for the order list");
         Ok(())
+    }
+
+    /// An order of a store (`None` for another store's order or none at all).
+    pub async fn store_order(
+        &self,
+        store_id: &str,
+        order_id: &str,
+    ) -> Result<Option<OrderRow>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 AND store_id = $2"))
+                .bind(order_id.to_owned())
+                .bind(store_id.to_owned())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(order_row).transpose()
+        })
     }
 
     /// An order of a customer (`None` for another customer's order or none at all).

@@ -77,6 +77,8 @@ pub struct CardRow {
     pub payment_id: Option<String>,
     pub charge_id: Option<String>,
     pub captured: i64,
+    /// When it was captured (Unix ms).
+    pub captured_at: Option<i64>,
     pub refunded: i64,
     /// Authorised: released unless the store accepts by then (Unix ms).
     pub accept_by: Option<i64>,
@@ -104,8 +106,8 @@ pub struct NewCard<'a> {
 macro_rules! card_columns {
     () => {
         "order_id, store_id, customer_id, idempotency_key, pending, amount, currency, state, \
-         checkout_id, checkout_url, expires_at, payment_id, charge_id, captured, refunded, accept_by, problem, \
-         created_at, updated_at"
+         checkout_id, checkout_url, expires_at, payment_id, charge_id, captured, captured_at, refunded, accept_by, \
+         problem, created_at, updated_at"
     };
 }
 
@@ -137,6 +139,7 @@ where
         payment_id: r.try_get("payment_id")?,
         charge_id: r.try_get("charge_id")?,
         captured: r.try_get("captured")?,
+        captured_at: r.try_get("captured_at")?,
         refunded: r.try_get("refunded")?,
         accept_by: r.try_get("accept_by")?,
         problem: r.try_get("problem")?,
@@ -271,7 +274,8 @@ impl Db {
             "UPDATE card_payments SET state = $1, updated_at = $2, \
              checkout_id = COALESCE($3, checkout_id), checkout_url = COALESCE($4, checkout_url), \
              payment_id = COALESCE($5, payment_id), charge_id = COALESCE($6, charge_id), \
-             captured = COALESCE($7, captured), accept_by = COALESCE($8, accept_by), \
+             captured = COALESCE($7, captured), \
+             captured_at = CASE WHEN $1 = 'captured' THEN $2 ELSE captured_at END, accept_by = COALESCE($8, accept_by), \
              problem = COALESCE($9, problem) \
              WHERE order_id = $10 AND state IN ({states})"
         );

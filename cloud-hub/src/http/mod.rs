@@ -23,6 +23,7 @@ pub mod orders;
 pub mod orgs;
 pub mod payments;
 pub mod platform;
+pub mod refunds;
 pub mod roster;
 pub mod settings;
 pub mod store_docs;
@@ -65,6 +66,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         // Online ordering: the customer API, tracking sockets, node links.
         .merge(online::router())
         .merge(payments::router())
+        .merge(refunds::router())
+        .merge(refunds::reconciliation_router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "route not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -70,7 +70,7 @@ pub fn router() -> Router<Arc<Hub>> {
 ///
 /// Reading the menu out of the catalog document costs milliseconds, so the
 /// result is kept per store with the documents' heads and reused until they move.
-async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Arc<StoreView>> {
+pub(crate) async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Arc<StoreView>> {
     let store = open_store(hub, store_id).await?;
     let mut g = store.docs.lock().await;
     let heads = [DocKind::Settings, DocKind::Catalog]
@@ -247,6 +247,7 @@ fn card_payment(card: &CardRow) -> WebPayment {
             .flatten(),
         problem: card.problem.clone(),
         captured: card.captured,
+        refunded: card.refunded,
     }
 }
 

@@ -19,7 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, members, online, ops, orders, orgs, payments, platform, roster, settings,
+    auth, catalog, members, online, ops, orders, orgs, payments, platform, refunds, roster,
+    settings,
 };
 
 #[derive(OpenApi)]
@@ -33,7 +34,7 @@ use super::{
         members::set_member_role, members::remove_member, orgs::withdraw_invitation,
         platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
         catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
-        orders::get_orders,
+        orders::get_orders, refunds::create, refunds::list, refunds::reconciliation,
         roster::get_staff, roster::put_staff, members::list_members,
         settings::get_settings, settings::put_settings,
         online::store_nodes,
@@ -49,7 +50,7 @@ use super::{
         (name = "accounts", description = "Sign-up, sign-in, sessions, invitations"),
         (name = "platform", description = "Platform admins: organisations, stores, node tokens"),
         (name = "organisations", description = "An organisation's staff: invitations, roles, removal"),
-        (name = "merchant", description = "A store's menu, sold-out toggles, orders, roster, members and settings"),
+        (name = "merchant", description = "A store's menu, sold-out toggles, orders and their card refunds, roster, members and settings"),
         (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders paid at pickup or by card, live order tracking"),
         (name = "payments", description = "The card processor's webhook (Stripe-signed events)"),
     )

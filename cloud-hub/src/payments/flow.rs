@@ -593,7 +593,22 @@ pub async fn handle_event(hub: &Hub, event: &Event) -> Result<(), StepError> {
                     .await?;
             }
         }
-        EventKind::ChargeRefunded { .. } | EventKind::Other(_) => {}
+        EventKind::ChargeRefunded {
+            payment,
+            amount_refunded,
+            order_id,
+            ..
+        } => {
+            let row = match payment {
+                Some(p) => hub.db.card_by_payment(p).await?,
+                None => None,
+            };
+            let order = row.map(|r| r.order_id).or_else(|| order_id.clone());
+            if let Some(order) = order {
+                super::refunds::refunded_at_processor(hub, &order, *amount_refunded).await?;
+            }
+        }
+        EventKind::Other(_) => {}
     }
     // Whatever changed, the worker may have a next step to take.
     if let Some(p) = hub.payments.as_ref() {

@@ -4,12 +4,17 @@
 //! - `stripe`: the Stripe adapter (`StripeGateway`), the only place Stripe's types appear;
 //! - `webhook`: Stripe's webhook signatures checked and its events read into the port's types;
 //! - `flow`: a card order from checkout to capture or release (see its docs);
+//! - `refunds`: full and partial refunds from the hub and from store nodes,
+//!   never more than was captured, and their outcome in the store's log;
+//! - `reconcile`: a store's day of card money against the processor's balance transactions;
 //! - `worker`: each replica's loop that moves payments on (capture once the
 //!   store accepted, release on rejection or timeout, expire unpaid checkouts)
 //!   and, at start, finds out from the processor what a crash left unfinished.
 
 pub mod flow;
 pub mod gateway;
+pub mod reconcile;
+pub mod refunds;
 pub mod stripe;
 pub mod webhook;
 pub mod worker;

@@ -1,6 +1,8 @@
 //! Each replica's payments worker: at start, and then on every wake (an order
 //! changed, a webhook arrived) and every `tick`, it moves every payment in
-//! progress on as far as it can (`flow::step`). Steps are idempotent, so
+//! progress on as far as it can (`flow::step`), and every refund
+//! (`refunds::round`: requests synced from nodes, refunds the processor has
+//! not confirmed, outcomes and captures not yet in the stores' logs). Steps are idempotent, so
 //! replicas need no coordination.
 //!
 //! Crash recovery is the first round: a checkout whose creation was never
@@ -11,7 +13,7 @@
 
 use std::sync::Arc;
 
-use super::flow;
+use super::{flow, refunds};
 use crate::hub::Hub;
 
 /// Runs until the hub shuts down (does nothing without payments configured).
@@ -34,21 +36,20 @@ pub async fn run(hub: Arc<Hub>) {
     }
 }
 
-/// One pass over every payment in progress.
+/// One pass over every payment in progress, then over refunds (`refunds::round`).
 pub async fn round(hub: &Hub) {
-    let rows = match hub.db.cards_in_progress().await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the payments in progress");
-            return;
+    match hub.db.cards_in_progress().await {
+        Ok(rows) => {
+            for row in rows {
+                let order = row.order_id.clone();
+                if let Err(e) = flow::step(hub, row).await {
+                    tracing::warn!(%order, error = %e, "a payment step failed; it is tried again");
+                }
+            }
         }
-    };
-    for row in rows {
-        let order = row.order_id.clone();
-        if let Err(e) = flow::step(hub, row).await {
-            tracing::warn!(%order, error = %e, "a payment step failed; it is tried again");
-        }
+        Err(e) => tracing::warn!(error = %e, "could not read the payments in progress"),
     }
+    refunds::round(hub).await;
 }
 
 /// After a start: asks the processor about every open checkout (a webhook may

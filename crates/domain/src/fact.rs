@@ -48,6 +48,54 @@ pub mod kind {
     pub const DEVICE_HEALTH: &str = "device.health";
     /// The same report under the name of the node's live notices; the hub reads it too.
     pub const DEVICE_STATUS: &str = "device.status";
+    /// A manager at a store node asked the hub to give back (part of) an online
+    /// order's card payment (`data`: [`super::RefundRequest`]). The hub answers
+    /// with `payment.refunded` (its `refund.id` is the request's) or `refund.declined`.
+    pub const REFUND_REQUESTED: &str = "refund.requested";
+    /// The hub could not give back what a refund request asked (`data`: [`super::RefundDeclined`]).
+    pub const REFUND_DECLINED: &str = "refund.declined";
+}
+
+/// `refund.requested`: give back an online order's card payment, or part of it.
+/// Only the hub holds the payment; it checks the request (never more than was
+/// captured) when it arrives, however late.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    /// The request's id: a UUID, or [`RefundRequest::on_cancel_id`] for the
+    /// refund that ending a paid order asks for.
+    pub id: String,
+    pub order_id: String,
+    /// Minor units; absent: everything not given back yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The staff member who asked, and the manager who approved it.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// Unix ms.
+    pub at_ms: u64,
+}
+
+impl RefundRequest {
+    /// The id of the refund that cancelling, voiding or refunding a paid online
+    /// order asks for, wherever that is noticed (the node that ended it, the hub
+    /// that sees it ended): one id, so the two are one refund.
+    pub fn on_cancel_id(order_id: &str) -> String {
+        format!("{order_id}-cancel")
+    }
+}
+
+/// `refund.declined`: why the hub did not give back what request `id` asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundDeclined {
+    pub id: String,
+    pub order_id: String,
+    /// In the words staff are shown.
+    pub reason: String,
+    /// Unix ms.
+    pub at_ms: u64,
 }
 
 /// An order as a fact carries it: the node's `OrderView` (`store-node`'s
@@ -202,6 +250,8 @@ pub enum Fact {
     MenuChanged(Map<String, Value>),
     DeviceHealth(DeviceReport),
     DeviceStatus(DeviceReport),
+    RefundRequested(RefundRequest),
+    RefundDeclined(RefundDeclined),
     /// A kind this build does not know (stock levels, say): kept, read by nothing.
     Other {
         kind: String,
@@ -235,6 +285,8 @@ impl Fact {
             kind::MENU_CHANGED => Fact::MenuChanged(parse(kind, data)?),
             kind::DEVICE_HEALTH => Fact::DeviceHealth(parse(kind, data)?),
             kind::DEVICE_STATUS => Fact::DeviceStatus(parse(kind, data)?),
+            kind::REFUND_REQUESTED => Fact::RefundRequested(parse(kind, data)?),
+            kind::REFUND_DECLINED => Fact::RefundDeclined(parse(kind, data)?),
             other => Fact::Other {
                 kind: other.to_owned(),
                 data: data.clone(),
@@ -252,6 +304,8 @@ impl Fact {
             Fact::MenuChanged(_) => kind::MENU_CHANGED,
             Fact::DeviceHealth(_) => kind::DEVICE_HEALTH,
             Fact::DeviceStatus(_) => kind::DEVICE_STATUS,
+            Fact::RefundRequested(_) => kind::REFUND_REQUESTED,
+            Fact::RefundDeclined(_) => kind::REFUND_DECLINED,
             Fact::Other { kind, .. } => kind,
         }
     }
@@ -265,6 +319,8 @@ impl Fact {
             Fact::OrderChanged(c) => serde_json::to_value(c),
             Fact::MenuChanged(m) => Ok(Value::Object(m.clone())),
             Fact::DeviceHealth(d) | Fact::DeviceStatus(d) => serde_json::to_value(d),
+            Fact::RefundRequested(r) => serde_json::to_value(r),
+            Fact::RefundDeclined(d) => serde_json::to_value(d),
             Fact::Other { data, .. } => Ok(data.clone()),
         }
     }

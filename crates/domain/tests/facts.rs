@@ -59,6 +59,19 @@ fn node_facts() -> Vec<(&'static str, Value)> {
             json!({ "id": "printer-1", "kind": "printer", "name": "Kitchen", "station": "grill", "active": true,
                     "health": { "state": "online" } }),
         ),
+        (
+            kind::REFUND_REQUESTED,
+            json!({ "id": "o-cancel", "order_id": "o", "reason": "wrong order", "by": "staff-1",
+                    "approved_by": "m", "at_ms": 9 }),
+        ),
+        (
+            kind::REFUND_REQUESTED,
+            json!({ "id": "r2", "order_id": "o", "amount": 250, "by": "m", "at_ms": 10 }),
+        ),
+        (
+            kind::REFUND_DECLINED,
+            json!({ "id": "r2", "order_id": "o", "reason": "only 100 is left to give back", "at_ms": 11 }),
+        ),
         ("stock.changed", json!({ "sku": "bun", "level": 12 })),
     ]
 }
@@ -126,6 +139,11 @@ fn a_fact_that_does_not_parse_is_an_error() {
         ),
         (kind::MENU_CHANGED, json!([1, 2])),
         (kind::DEVICE_HEALTH, json!("printer")),
+        (
+            kind::REFUND_REQUESTED,
+            json!({ "id": "r", "order_id": "o", "amount": "all", "by": "m", "at_ms": 1 }),
+        ),
+        (kind::REFUND_DECLINED, json!({ "id": "r", "order_id": "o" })),
     ];
     for (k, data) in bad {
         let e = Fact::decode(k, &data).expect_err(&data.to_string());

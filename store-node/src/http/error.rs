@@ -71,6 +71,10 @@ impl From<OrdersError> for ApiError {
                 "manager_approval_required",
                 e.to_string(),
             ),
+            E::NotPaidOnline => ApiError::unprocessable("not_paid_online", e.to_string()),
+            E::RefundExceedsPaid { .. } => {
+                ApiError::unprocessable("refund_exceeds_paid", e.to_string())
+            }
             E::Corrupt(c) => ApiError::from(c),
             E::Storage(e) => ApiError::from(e),
             E::Write(e) => ApiError::from(e),

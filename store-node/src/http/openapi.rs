@@ -13,7 +13,7 @@ use super::{devices, events, menu, ops, orders, session};
     paths(
         session::staff_list, session::login, session::logout, session::me,
         menu::read, menu::replace, menu::upsert_item, menu::item_sold_out, menu::modifier_sold_out,
-        orders::create, orders::quote, orders::list, orders::get_one, orders::transition, orders::pay, orders::station_done, orders::unsettled_card_payments,
+        orders::create, orders::quote, orders::list, orders::get_one, orders::transition, orders::pay, orders::station_done, orders::unsettled_card_payments, orders::online_refund, orders::online_refunds,
         devices::list, devices::create, devices::get_one, devices::update, devices::remove,
         devices::rotate, devices::test_print, devices::jobs, devices::reprint, devices::receipt_copy,
         events::subscribe,

@@ -24,7 +24,10 @@ use super::idempotency;
 use crate::auth::{Auth, perm};
 use crate::orders::{self, ListFilter, OrderView, OrdersError, PaymentResult, Tender};
 use crate::state::AppState;
-pub use api_types::node::orders::{OrderList, PaymentRequest, TransitionBody};
+pub use api_types::node::orders::{
+    OnlineRefundList, OnlineRefundRequest, OnlineRefundView, OrderList, PaymentRequest,
+    TransitionBody,
+};
 pub use api_types::orders::OrderFilter;
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -33,6 +36,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/orders/quote", post(quote))
         .route("/api/v1/orders/{id}", get(get_one))
         .route("/api/v1/orders/{id}/payments", post(pay))
+        .route(
+            "/api/v1/orders/{id}/online-refunds",
+            post(online_refund).get(online_refunds),
+        )
         .route(
             "/api/v1/card-payments/unsettled",
             get(unsettled_card_payments),
@@ -483,4 +490,89 @@ async fn pay_by_card(
         .await?;
     state.lanes.kick();
     Ok(resp)
+}
+
+/// Give back an online order's card payment, or part of it (managers, or a
+/// cashier with a manager's session in `X-Manager-Approval`).
+///
+/// The hub holds the payment: the node records the request (202, status
+/// `asked`) and sync carries it to the hub, at once or when the connection is
+/// back; the hub's answer (`refunded`, or `declined` with the reason) comes
+/// back the same way and shows in `GET .../online-refunds`. 422
+/// `not_paid_online` for an order not known to be paid online, 422
+/// `refund_exceeds_paid` above what remains (paid, less given back, less
+/// requests not answered yet). `Idempotency-Key` required.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/online-refunds", tag = "orders",
+    request_body = OnlineRefundRequest,
+    params(("id" = uuid::Uuid, Path, description = "Order id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per refund; reuse it on retry"),
+           ("X-Manager-Approval" = Option<String>, Header, description = "A manager's session token, when a cashier asks")),
+    responses((status = 202, body = OnlineRefundView, description = "Asked; the hub answers through sync"), WriteErrors, StorageErrors),
+    security(("bearer" = [])))]
+pub async fn online_refund(
+    State(state): State<Arc<AppState>>,
+    auth: Auth<perm::OrderRead>,
+    key: IdempotencyKey,
+    Path(id): Path<uuid::Uuid>,
+    headers: axum::http::HeaderMap,
+    body: JsonBody<OnlineRefundRequest>,
+) -> ApiResult<Response> {
+    let key = key.required()?;
+    let approved_by = refund_approver(&state, &auth, &headers)
+        .await?
+        .ok_or_else(refund_needs_approval)?;
+    let req = body.value;
+    let reason = req.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            "say why, in 1 to 200 characters: `reason`",
+        ));
+    }
+    if req.amount.is_some_and(|a| !(1..=10_000_000).contains(&a)) {
+        return Err(ApiError::unprocessable(
+            "invalid_amount",
+            "`amount` is in minor units (cents), from 1 to 10000000; leave it out to give back all that remains",
+        ));
+    }
+    let by = auth.session.staff_id.clone();
+    idempotency::write(
+        &state,
+        &auth.session.staff_id,
+        Some(key),
+        body.hash,
+        StatusCode::ACCEPTED,
+        move |ctx| {
+            let now = ctx.now();
+            let ask = orders::online_refunds::Ask {
+                id: uuid::Uuid::now_v7().to_string(),
+                amount: req.amount,
+                reason: Some(reason),
+                by,
+                approved_by: Some(approved_by),
+            };
+            let view = orders::online_refunds::request(ctx, &id.to_string(), ask, now)?;
+            serde_json::to_value(view).map_err(ApiError::internal)
+        },
+    )
+    .await
+}
+
+/// An online order's refunds, oldest first: asked here or made at the hub, with the hub's answer.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/online-refunds", tag = "orders",
+    params(("id" = uuid::Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OnlineRefundList), ReadErrors),
+    security(("bearer" = [])))]
+pub async fn online_refunds(
+    State(state): State<Arc<AppState>>,
+    _auth: Auth<perm::OrderRead>,
+    Path(id): Path<uuid::Uuid>,
+) -> ApiResult<Json<OnlineRefundList>> {
+    orders::get(&state.db, id).await?;
+    let id = id.to_string();
+    let refunds = state
+        .db
+        .read(move |c| Ok(orders::online_refunds::of_order(c, &id)))
+        .await??;
+    Ok(Json(OnlineRefundList { refunds }))
 }

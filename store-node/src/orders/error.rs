@@ -30,6 +30,14 @@ pub enum OrdersError {
         "this order is paid: cancelling it gives the money back, which needs a manager's approval (manager PIN)"
     )]
     RefundNeedsApproval,
+    /// A refund of an online payment on an order this node does not know to be paid online.
+    #[error(
+        "this order was not paid online (or the hub has not said so yet), so there is no online payment to give back"
+    )]
+    NotPaidOnline,
+    /// More than what remains of the online payment (paid, less given back, less open requests).
+    #[error("only {remaining} (minor units) of this order's online payment is left to give back")]
+    RefundExceedsPaid { remaining: i64 },
     /// A stored order or payment this node cannot read: bad data, never hidden behind a default.
     #[error(transparent)]
     Corrupt(#[from] CorruptRecord),

@@ -6,11 +6,13 @@ use domain::clock::Millis;
 use std::collections::{BTreeSet, HashSet};
 
 use domain::Ident;
-use domain::fact::{Fact, OrderChange, OrderFact};
+use domain::fact::{Fact, OrderChange, OrderFact, RefundRequest};
+use domain::order::Channel;
 use domain::payment::PaymentMethod;
 use domain::status::Transition;
 use serde_json::json;
 
+use super::online_refunds;
 use super::view::{append_fact, detail, method_str};
 use super::{OrdersError, PaymentView, RefundView, load, payments_of};
 use crate::db::WriteCtx;
@@ -36,9 +38,9 @@ pub fn transition(
     refund: Option<Refund>,
     now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
-    let json = apply_transition(ctx, id, t, by, reason, now)?;
+    let json = apply_transition(ctx, id, t, by, reason.clone(), now)?;
     match refund {
-        Some(r) => refund_payments(ctx, id, by, r, now),
+        Some(r) => refund_payments(ctx, id, by, r, reason, now),
         None => Ok(json),
     }
 }
@@ -88,8 +90,10 @@ fn refund_payments(
     order_id: &str,
     by: &str,
     refund: Refund,
+    reason: Option<String>,
     now: Millis,
 ) -> Result<serde_json::Value, OrdersError> {
+    let at = now;
     let now = now.as_u64();
     let mut view = load(ctx.conn, order_id)?.ok_or(OrdersError::NotFound)?;
     let payments = payments_of(ctx.conn, order_id)?;
@@ -102,10 +106,26 @@ fn refund_payments(
         .iter()
         .filter(|p| p.amount > 0 && !given_back.contains(&p.id.to_string()))
         .collect();
-    if due.is_empty() {
+    // An online order paid by card: the hub holds the payment and is asked for it back.
+    let online_due = view.order.channel == Channel::Online && view.paid > view.refunded;
+    if due.is_empty() && !online_due {
         return Ok(serde_json::to_value(&view)?);
     }
     let approved_by = refund.approved_by.ok_or(OrdersError::RefundNeedsApproval)?;
+    if online_due {
+        let ask = online_refunds::Ask {
+            id: RefundRequest::on_cancel_id(order_id),
+            amount: None,
+            reason: reason.or_else(|| Some("The order was cancelled at the store.".to_owned())),
+            by: by.to_owned(),
+            approved_by: Some(approved_by.clone()),
+        };
+        match online_refunds::request(ctx, order_id, ask, at) {
+            // Asked for already, in full: nothing more to ask.
+            Ok(_) | Err(OrdersError::RefundExceedsPaid { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let mut cash = false;
     for p in due {
         let now = now.max(view.updated_ms);

@@ -15,6 +15,7 @@
 
 mod error;
 mod lifecycle;
+pub mod online_refunds;
 mod payments;
 mod place;
 mod projection;

@@ -35,7 +35,8 @@ pub fn project_remote(ctx: &WriteCtx<'_>, e: &sync::log::Event) -> Result<(), Or
         }
     };
     let Some(theirs) = fact.order() else {
-        return Ok(());
+        // The hub's answer to a refund asked for here.
+        return super::online_refunds::project_answer(ctx, &fact);
     };
     let view = match OrderView::from_fact(theirs) {
         Ok(view) => view,
@@ -99,5 +100,5 @@ pub fn project_remote(ctx: &WriteCtx<'_>, e: &sync::log::Event) -> Result<(), Or
             )?;
         }
     }
-    Ok(())
+    super::online_refunds::project_answer(ctx, &fact)
 }

@@ -8,5 +8,6 @@ pub mod online;
 pub mod orders;
 pub mod orgs;
 pub mod platform;
+pub mod reconciliation;
 pub mod roster;
 pub mod settings;

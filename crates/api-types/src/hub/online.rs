@@ -93,6 +93,9 @@ pub enum WebPayment {
         problem: Option<String>,
         /// Charged so far, minor units.
         captured: i64,
+        /// Given back to the card so far, minor units.
+        #[serde(default)]
+        refunded: i64,
     },
 }
 

@@ -121,3 +121,57 @@ pub struct PaymentRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub terminal_id: Option<Ident>,
 }
+
+/// Give back (part of) an online order's card payment: the hub holds the
+/// payment, so the till asks it (managers; it goes through sync, offline too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OnlineRefundRequest {
+    /// Minor units; leave it out to give back everything not given back yet.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10_000_000))]
+    pub amount: Option<i64>,
+    /// Why; at most 200 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    pub reason: String,
+}
+
+/// Where a refund of an online payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OnlineRefundStatus {
+    /// Asked for; the hub has not answered yet (it will once it hears of it, offline or not).
+    Asked,
+    /// Given back to the customer's card.
+    Refunded,
+    /// Not given back: `problem` says why.
+    Declined,
+}
+
+/// A refund of an online order's card payment, as the till shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OnlineRefundView {
+    pub id: String,
+    pub order_id: uuid::Uuid,
+    /// What was asked, minor units; absent: everything that remained.
+    pub amount: Option<i64>,
+    /// What the hub gave back, minor units.
+    pub refunded: Option<i64>,
+    pub reason: Option<String>,
+    pub status: OnlineRefundStatus,
+    /// Staff id of who asked (a hub refund: the merchant's account).
+    pub requested_by: String,
+    pub approved_by: Option<String>,
+    pub problem: Option<String>,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OnlineRefundList {
+    pub refunds: Vec<OnlineRefundView>,
+}
