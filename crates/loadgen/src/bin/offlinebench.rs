@@ -19,7 +19,7 @@
 //! Progress goes to stderr; a markdown table to stdout.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -176,25 +176,12 @@ async fn main() -> anyhow::Result<()> {
     let relay = Relay::start("127.0.0.1:0".parse()?, hub_sock).await?;
     eprintln!("starting store-node syncing through the relay ...");
     let node_dir = scratch.path().join("node");
-    let mut node_cmd = Command::new(bin_dir.join("store-node"));
-    node_cmd
-        .args([
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--mqtt-bind",
-            "off",
-            "--data-dir",
-        ])
-        .arg(&node_dir)
-        .env("STORE_NODE__STORE__ID", "store-1")
-        .env(
-            "STORE_NODE__HUB__URL",
-            format!("ws://{}/api/v1/sync", relay.addr()),
-        )
-        .env("STORE_NODE__HUB__TOKEN", &node_token)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null());
+    let node_cmd = loadgen::synced_node_command(
+        &bin_dir,
+        &node_dir,
+        &format!("ws://{}/api/v1/sync", relay.addr()),
+        &node_token,
+    );
     let (_node_proc, node_addr) = start(node_cmd, &["store-node listening on "])?;
     let node = node_addr[0].trim_end_matches('/').to_owned();
     let login = |staff: &'static str, pin: &'static str| {

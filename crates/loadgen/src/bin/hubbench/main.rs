@@ -21,7 +21,6 @@
 
 mod baseline;
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,17 +29,15 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use loadgen::{json_req, uuid_like};
+use loadgen::{BENCH_STORE, BenchHub, Until, closed_loop, histogram, json_req, ms, uuid_like};
 use serde_json::{Value, json};
-use test_support::{hub_command, start};
+use test_support::start;
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// `sqlite` (a file in a temporary directory) or `postgres` (a fresh database on the local
-    /// server at 127.0.0.1:5432, user postgres, created and dropped by the bench).
-    #[arg(long, default_value = "sqlite")]
-    database: String,
+    #[command(flatten)]
+    target: loadgen::HubTarget,
     /// Length of the browse and order phases.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -53,9 +50,6 @@ struct Args {
     /// Orders the sockets track (each by its own customer).
     #[arg(long, default_value_t = 100)]
     orders: usize,
-    /// Directory of the release binaries (default: next to this one).
-    #[arg(long)]
-    bin_dir: Option<PathBuf>,
     /// Run as the baseline WebSocket server (the bench starts itself this way).
     #[arg(long, hide = true)]
     baseline_server: bool,
@@ -65,14 +59,6 @@ fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds")
-}
-
-fn ms(h: &Histogram<u64>, q: f64) -> String {
-    format!("{:.2}", h.value_at_quantile(q) as f64 / 1000.0)
 }
 
 /// The order object in an answer that is either the order or `{order: ...}`.
@@ -92,105 +78,20 @@ async fn main() -> anyhow::Result<()> {
     if args.baseline_server {
         return baseline::serve().await;
     }
-    let bin_dir = match &args.bin_dir {
-        Some(d) => d.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("binary directory")?
-            .to_path_buf(),
-    };
-    let scratch = tempfile::tempdir()?;
-    let (database_url, _drop_pg) =
-        loadgen::hub_database(&args.database, "hubbench", scratch.path())?;
-    let backend = if database_url.starts_with("postgres") {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let admin = "hubbench-admin-token-0123456789";
-    eprintln!("starting cloud-hub on {backend} ...");
-    let mut hub_cmd = hub_command(&bin_dir.join("cloud-hub"), &database_url);
-    hub_cmd
-        .env("HUB_ADMIN_TOKEN", admin)
-        // Each simulated customer signs in from its own address (sign-in limits are per IP).
-        .env("HUB_TRUST_FORWARDED_FOR", "true")
-        .stderr(Stdio::null());
-    let (hub_proc, hub_addr) = start(hub_cmd, &["cloud-hub listening on "])?;
-    let hub_pid = hub_proc.id();
-    let hub = hub_addr[0].trim_end_matches('/').to_owned();
+    let bin_dir = loadgen::bin_dir(args.target.bin_dir.as_deref())?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let adm =
-        |r: reqwest::RequestBuilder| r.bearer_auth(admin).header("idempotency-key", uuid_like());
-    let (s, org) = json_req(
-        adm(http.post(format!("{hub}/api/v1/admin/orgs")))
-            .json(&json!({"name": "Bench Org", "owner_email": "owner@bench.example"})),
+    let bench = BenchHub::start(
+        &http,
+        &bin_dir,
+        &args.target.database,
+        "hubbench",
+        |_, _| Ok(()),
     )
     .await?;
-    anyhow::ensure!(s == 201, "creating the org: {s} {org}");
-    let org_id = org["id"].as_str().context("org id")?.to_owned();
-    let (s, b) = json_req(
-        adm(http.post(format!("{hub}/api/v1/admin/stores")))
-            .json(&json!({"id": "store-1", "name": "Bench Kitchen", "org_id": org_id})),
-    )
-    .await?;
-    anyhow::ensure!(s == 201, "creating the store: {s} {b}");
-    let (s, tok) = json_req(
-        adm(http.post(format!("{hub}/api/v1/admin/stores/store-1/node-tokens")))
-            .json(&json!({"label": "bench node"})),
-    )
-    .await?;
-    anyhow::ensure!(s == 201, "node token: {s} {tok}");
-    let node_token = tok["token"].as_str().context("node token")?.to_owned();
-    let (s, b) = json_req(
-        adm(http.put(format!("{hub}/api/v1/stores/store-1/settings")))
-            .json(&json!({"online_ordering": true, "pickup_lead_minutes": 15})),
-    )
-    .await?;
-    anyhow::ensure!(s == 200, "settings: {s} {b}");
-
-    eprintln!("starting store-node syncing with the hub ...");
-    let node_dir = scratch.path().join("node");
-    let mut node_cmd = Command::new(bin_dir.join("store-node"));
-    node_cmd
-        .args([
-            "--demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--mqtt-bind",
-            "off",
-            "--data-dir",
-        ])
-        .arg(&node_dir)
-        .env("STORE_NODE__STORE__ID", "store-1")
-        .env(
-            "STORE_NODE__HUB__URL",
-            format!("{}/api/v1/sync", hub.replace("http://", "ws://")),
-        )
-        .env("STORE_NODE__HUB__TOKEN", &node_token)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null());
-    let (_node_proc, node_addr) = start(node_cmd, &["store-node listening on "])?;
-    let node = node_addr[0].trim_end_matches('/').to_owned();
-
-    // Wait until the demo menu reached the hub and online ordering is open.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (s, b) = json_req(http.get(format!("{hub}/api/v1/public/stores/store-1"))).await?;
-        if s == 200 && b["ordering"]["accepting"] == true {
-            let (s, m) =
-                json_req(http.get(format!("{hub}/api/v1/public/stores/store-1/menu"))).await?;
-            if s == 200 && m.to_string().contains("shoestring-fries") {
-                break;
-            }
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the store did not open for online orders: {b}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (hub, node, backend) = (bench.hub.clone(), bench.node.clone(), bench.backend);
+    let hub_pid = bench.hub_proc.id();
 
     let mut out = String::new();
     out.push_str(&format!(
@@ -202,19 +103,19 @@ async fn main() -> anyhow::Result<()> {
         "phase 1: {} clients browse the menu for {} s ...",
         args.clients, args.seconds
     );
-    let (n, h) = closed_loop(args.clients, args.seconds, {
+    let browse = closed_loop("browse", args.clients, Until::Seconds(args.seconds), {
         let http = http.clone();
-        let url = format!("{hub}/api/v1/public/stores/store-1/menu");
-        move |_c| {
+        let url = format!("{hub}/api/v1/public/stores/{BENCH_STORE}/menu");
+        move |_, _| {
             let http = http.clone();
             let url = url.clone();
             async move {
-                http.get(&url)
-                    .send()
-                    .await
-                    .ok()
-                    .filter(|r| r.status() == 200)
-                    .map(|_| ())
+                let r = http.get(&url).send().await.map_err(|e| e.to_string())?;
+                if r.status() == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("HTTP {}", r.status()))
+                }
             }
         }
     })
@@ -224,9 +125,9 @@ async fn main() -> anyhow::Result<()> {
             "menu browse (`GET /public/stores/{{id}}/menu`), {} clients",
             args.clients
         ),
-        n as f64 / args.seconds as f64,
+        browse.ok as f64 / args.seconds as f64,
         "req/s",
-        &h,
+        &browse.latency,
     ));
 
     // 2. Orders: one customer per client.
@@ -236,28 +137,32 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut tokens = vec![];
     for c in 0..args.clients.max(args.orders) {
-        tokens.push(signup(&http, &hub, c).await?);
+        tokens.push(loadgen::signup(&http, &hub, c).await?);
     }
     let tokens = Arc::new(tokens);
-    let (n, h) = closed_loop(args.clients, args.seconds, {
+    let placing = closed_loop("orders", args.clients, Until::Seconds(args.seconds), {
         let http = http.clone();
         let hub = hub.clone();
         let tokens = tokens.clone();
-        move |c| {
+        move |c, _| {
             let http = http.clone();
-            let url = format!("{hub}/api/v1/stores/store-1/orders");
+            let url = format!("{hub}/api/v1/stores/{BENCH_STORE}/orders");
             let token = tokens[c].clone();
             async move {
-                let body: Value = json!({"lines": serde_json::from_str::<Value>(LINES).ok()?, "customer_name": "Bench"});
-                let r = http
-                    .post(&url)
-                    .bearer_auth(token)
-                    .header("idempotency-key", uuid_like())
-                    .json(&body)
-                    .send()
-                    .await
-                    .ok()?;
-                (r.status() == 201).then_some(())
+                let lines: Value = serde_json::from_str(LINES).map_err(|e| e.to_string())?;
+                let (s, b) = json_req(
+                    http.post(&url)
+                        .bearer_auth(token)
+                        .header("idempotency-key", uuid_like())
+                        .json(&json!({"lines": lines, "customer_name": "Bench"})),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                if s == 201 {
+                    Ok(())
+                } else {
+                    Err(loadgen::refused(s, &b))
+                }
             }
         }
     })
@@ -267,9 +172,9 @@ async fn main() -> anyhow::Result<()> {
             "order placement (`POST /stores/{{id}}/orders`, durable, synced to the node), {} customers",
             args.clients
         ),
-        n as f64 / args.seconds as f64,
+        placing.ok as f64 / args.seconds as f64,
         "orders/s",
-        &h,
+        &placing.latency,
     ));
 
     // 3. Fan-out.
@@ -279,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut orders = vec![];
     for (c, token) in tokens.iter().take(args.orders).enumerate() {
-        let (s, b) = json_req(http.post(format!("{hub}/api/v1/stores/store-1/orders"))
+        let (s, b) = json_req(http.post(format!("{hub}/api/v1/stores/{BENCH_STORE}/orders"))
                 .bearer_auth(token)
                 .header("idempotency-key", format!("fanout-{c}"))
                 .json(&json!({"lines": serde_json::from_str::<Value>(LINES)?, "customer_name": format!("Fan {c}")})),
@@ -514,20 +419,6 @@ impl Tally {
     }
 }
 
-async fn signup(http: &reqwest::Client, hub: &str, c: usize) -> anyhow::Result<String> {
-    let (s, b) = json_req(http.post(format!("{hub}/api/v1/auth/signup"))
-            .header("x-forwarded-for", format!("10.{}.{}.{}", c / 65536 % 256, c / 256 % 256, c % 256))
-            .header("idempotency-key", uuid_like())
-            .json(&json!({"email": format!("customer{c}@bench.example"), "password": format!("correct horse battery {c} staple"), "name": format!("Customer {c}")})),
-    )
-    .await?;
-    anyhow::ensure!(s == 201, "signup {c}: {s} {b}");
-    Ok(b["access_token"]
-        .as_str()
-        .context("access token")?
-        .to_owned())
-}
-
 async fn login_node(http: &reqwest::Client, node: &str) -> anyhow::Result<String> {
     let (s, b) = json_req(
         http.post(format!("{node}/api/v1/auth/login"))
@@ -536,38 +427,4 @@ async fn login_node(http: &reqwest::Client, node: &str) -> anyhow::Result<String
     .await?;
     anyhow::ensure!(s == 200, "kitchen login: {s} {b}");
     Ok(b["token"].as_str().context("token")?.to_owned())
-}
-
-/// Runs `clients` loops of `op` for `seconds`; returns successful operations and their latency.
-async fn closed_loop<F, Fut>(clients: usize, seconds: u64, op: F) -> (u64, Histogram<u64>)
-where
-    F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Option<()>> + Send,
-{
-    let end = Instant::now() + Duration::from_secs(seconds);
-    let mut tasks = vec![];
-    for c in 0..clients {
-        let op = op.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut h = histogram();
-            let mut n = 0u64;
-            while Instant::now() < end {
-                let t = Instant::now();
-                if op(c).await.is_some() {
-                    n += 1;
-                    let _ = h.record(t.elapsed().as_micros().max(1) as u64);
-                }
-            }
-            (n, h)
-        }));
-    }
-    let mut total = 0;
-    let mut all = histogram();
-    for t in tasks {
-        if let Ok((n, h)) = t.await {
-            total += n;
-            let _ = all.add(h);
-        }
-    }
-    (total, all)
 }
