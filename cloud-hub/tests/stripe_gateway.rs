@@ -106,7 +106,7 @@ fn order(id: &str) -> CheckoutRequest {
         customer_email: Some("ada@example.com".into()),
         success_url: "https://shop.example/ok?s={CHECKOUT_SESSION_ID}".into(),
         cancel_url: "https://shop.example/cancel".into(),
-        expires_at: fake_stripe::now() + 1800,
+        expires_at: fake_stripe::now() + 1800 + 60, // at least 30 minutes when the fake receives it
     }
 }
 

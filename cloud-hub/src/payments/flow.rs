@@ -31,6 +31,10 @@ use super::webhook::{Event, EventKind};
 use crate::db::payments::{CardMove, CardRow, CardState, NewCard};
 use crate::hub::Hub;
 
+/// The shortest checkout the processor accepts (30 minutes), with half a minute
+/// for the request to get there.
+const MIN_CHECKOUT_SECS: i64 = 30 * 60 + 30;
+
 /// Why a card order could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -151,8 +155,10 @@ async fn open_checkout(
         customer_email,
         success_url: payments.config.return_url(&row.order_id, "paid"),
         cancel_url: payments.config.return_url(&row.order_id, "cancelled"),
-        // The processor wants at least 30 minutes; ours is the row's.
-        expires_at: row.expires_at / 1000,
+        // Ours is the row's (the worker expires the checkout then); the processor
+        // wants at least 30 minutes from when it creates it, so a checkout asked
+        // for again later (a retry, a restart) asks for that much at least.
+        expires_at: (row.expires_at / 1000).max(hub.now_ms() / 1000 + MIN_CHECKOUT_SECS),
     };
     let checkout = payments
         .gateway
