@@ -8,11 +8,8 @@
 
 mod common;
 
-use common::{ADMIN, Backend, Peer, TestDb, TestHub, WAIT, both, code, demo_menu, eventually};
-use futures_util::StreamExt;
+use common::{ADMIN, Backend, Peer, TestDb, TestHub, both, code, demo_menu, eventually};
 use serde_json::{Value, json};
-use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 const PASSWORD: &str = "plum-kettle-73-orbit";
 const STORE: &str = "s1";
@@ -76,30 +73,7 @@ async fn place(hub: &TestHub, token: &str, key: Option<&str>, body: &Value) -> (
     (s, b)
 }
 
-type Tracker = common::Ws;
-
-async fn track(hub: &TestHub, token: &str, order: &str) -> Tracker {
-    let url = format!(
-        "ws://{}/api/v1/me/orders/{order}/events?access_token={token}",
-        hub.running.addr
-    );
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-/// The next status message on a tracking socket.
-async fn next_status(ws: &mut Tracker) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("a status message in time")
-            .expect("the socket is open")
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
-}
+use common::{next_status, track};
 
 async fn customers_browse_price_order_and_track(backend: Backend) {
     let db = TestDb::new(backend).await;

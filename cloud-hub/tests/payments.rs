@@ -205,6 +205,14 @@ async fn a_card_order_is_placed_once_paid_and_captured_once_accepted(backend: Ba
     let url = first["payment"]["checkout_url"].as_str().unwrap();
     assert!(url.starts_with(&t.stripe.url()), "{url}");
     let id = first["id"].as_str().unwrap().to_owned();
+    // The customer follows it from the start: no ticket while it is unpaid.
+    let mut tracker = common::track(&t.hub, &t.customer, &id).await;
+    let status = common::next_status(&mut tracker).await;
+    assert_eq!(
+        (status["status"].as_str(), status["ticket"].as_str()),
+        (Some("awaiting_payment"), Some("")),
+        "{status}"
+    );
     // Retried: the same order and the same checkout, not a second one.
     let (s, again) = t.place("card-1", &card_cart()).await;
     assert_eq!((s, &again["id"]), (201, &first["id"]));
@@ -226,6 +234,12 @@ async fn a_card_order_is_placed_once_paid_and_captured_once_accepted(backend: Ba
     .await;
     let placed = t.order(&id).await;
     assert_eq!(placed["ticket"], "W-0001", "{placed}");
+    let status = common::next_status(&mut tracker).await;
+    assert_eq!(
+        (status["status"].as_str(), status["ticket"].as_str()),
+        (Some("placed"), Some("W-0001")),
+        "{status}"
+    );
     assert_eq!(placed["payment"]["state"], "authorized", "{placed}");
     assert_eq!(t.intent(&id).unwrap()["status"], "requires_capture");
     t.node
@@ -262,6 +276,11 @@ async fn a_declined_then_abandoned_checkout_never_reaches_the_store(backend: Bac
     let (s, order) = t.place("card-2", &card_cart()).await;
     assert_eq!(s, 201, "{order}");
     let id = order["id"].as_str().unwrap().to_owned();
+    let mut tracker = common::track(&t.hub, &t.customer, &id).await;
+    assert_eq!(
+        common::next_status(&mut tracker).await["status"],
+        "awaiting_payment"
+    );
     t.checkout(&order, "decline").await;
     eventually("the decline to be told", async || {
         t.order(&id).await["payment"]["problem"]
@@ -281,6 +300,10 @@ async fn a_declined_then_abandoned_checkout_never_reaches_the_store(backend: Bac
     .await;
     let expired = t.order(&id).await;
     assert_eq!(expired["payment"]["state"], "expired", "{expired}");
+    assert_eq!(
+        common::next_status(&mut tracker).await["status"],
+        "payment_expired"
+    );
     assert!(
         expired["payment"].get("checkout_url").is_none(),
         "{expired}"

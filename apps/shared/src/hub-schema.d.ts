@@ -314,7 +314,10 @@ export interface paths {
         };
         /**
          * Live tracking of one of the customer's orders (WebSocket). The current status
-         *     comes at once, then every change, as `StatusMessage` JSON text messages.
+         *     comes at once, then every change, as `StatusMessage` JSON text messages. A
+         *     card order not paid yet is tracked too: `awaiting_payment` (no ticket yet),
+         *     then `placed` with its ticket once the payment is confirmed, or
+         *     `payment_expired`.
          */
         get: operations["hub_track_order"];
         put?: never;

@@ -513,7 +513,10 @@ impl FromRequestParts<Arc<Hub>> for TrackingCustomer {
 }
 
 /// Live tracking of one of the customer's orders (WebSocket). The current status
-/// comes at once, then every change, as `StatusMessage` JSON text messages.
+/// comes at once, then every change, as `StatusMessage` JSON text messages. A
+/// card order not paid yet is tracked too: `awaiting_payment` (no ticket yet),
+/// then `placed` with its ticket once the payment is confirmed, or
+/// `payment_expired`.
 #[utoipa::path(get, path = "/api/v1/me/orders/{id}/events", operation_id = "hub_track_order", tag = "customer",
     params(("id" = String, Path, description = "Order id"), TrackingParams),
     responses((status = 101, description = "Switching to WebSocket; each message is a StatusMessage", body = StatusMessage), ReadErrors),
@@ -527,9 +530,35 @@ pub async fn track_order(
     let user = customer.0.0.user_id;
     // Subscribe before reading, so no change slips between the read and the stream.
     let signals = hub.online.subscribe(&order_id);
-    let row = match hub.db.customer_order(&user, &order_id).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return ApiError::not_found("order").into_response(),
+    let tracked = match hub.db.customer_order(&user, &order_id).await {
+        Ok(Some(row)) => Tracked {
+            ticket: row.ticket,
+            status: row.status,
+            rank: row.rank,
+        },
+        // A card order not placed yet (the customer is back from the payment
+        // page before the payment was confirmed), or expired unpaid.
+        Ok(None) => match hub.db.card_by_order(&order_id).await {
+            Ok(Some(card)) if card.customer_id == user && !is_placed(card.state) => {
+                let expired = card.state == CardState::Expired;
+                Tracked {
+                    ticket: String::new(),
+                    status: if expired {
+                        "payment_expired"
+                    } else {
+                        "awaiting_payment"
+                    }
+                    .into(),
+                    rank: if expired {
+                        flow::UNPLACED_EXPIRED_RANK
+                    } else {
+                        flow::UNPLACED_AWAITING_RANK
+                    },
+                }
+            }
+            Ok(_) => return ApiError::not_found("order").into_response(),
+            Err(e) => return ApiError::internal(e).into_response(),
+        },
         Err(e) => return ApiError::internal(e).into_response(),
     };
     let ws = match ws {
@@ -540,23 +569,39 @@ pub async fn track_order(
     // cheap (tungstenite's defaults reserve 128 KiB to write and 128 KiB to read per socket).
     let ws = ws.write_buffer_size(4 * 1024).read_buffer_size(4 * 1024);
     ws.on_upgrade(move |socket| async move {
-        let why = track(&hub, socket, &user, row, signals).await;
+        let why = track(&hub, socket, &user, &order_id, tracked, signals).await;
         tracing::debug!(order = %order_id, reason = %why, "tracking socket closed");
     })
+}
+
+/// What a tracker last told its customer of the order.
+struct Tracked {
+    /// Empty until a card order is placed.
+    ticket: String,
+    status: String,
+    rank: i64,
+}
+
+/// Whether a card payment's order is at the store (placed once authorised).
+fn is_placed(state: CardState) -> bool {
+    matches!(
+        state,
+        CardState::Authorized | CardState::Captured | CardState::Cancelled
+    )
 }
 
 async fn send_status(
     hub: &Hub,
     socket: &mut WebSocket,
     live: &Liveness,
-    row: &OrderRow,
-    status: &str,
+    order_id: &str,
+    now: &Tracked,
 ) -> bool {
     let msg = StatusMessage {
         kind: "status".into(),
-        order_id: row.id.clone(),
-        ticket: row.ticket.clone(),
-        status: status.to_owned(),
+        order_id: order_id.to_owned(),
+        ticket: now.ticket.clone(),
+        status: now.status.clone(),
         at_ms: hub.now_ms(),
     };
     match serde_json::to_string(&msg) {
@@ -575,12 +620,12 @@ async fn track(
     hub: &Hub,
     mut socket: WebSocket,
     user: &str,
-    row: OrderRow,
+    order_id: &str,
+    mut now: Tracked,
     mut signals: tokio::sync::broadcast::Receiver<Signal>,
 ) -> String {
-    let mut rank = row.rank;
     let mut live = Liveness::new(hub.link_timeout);
-    if !send_status(hub, &mut socket, &live, &row, &row.status).await {
+    if !send_status(hub, &mut socket, &live, order_id, &now).await {
         return "send failed".into();
     }
     let mut shutdown = hub.shutdown.subscribe();
@@ -605,29 +650,35 @@ async fn track(
                 Tick::Silent => return "client silent".into(),
             },
             s = signals.recv() => {
-                let status = match s {
-                    Ok(Signal::Order(u)) if u.order == row.id && u.rank > rank => {
-                        rank = u.rank;
-                        u.status
+                match s {
+                    Ok(Signal::Order(u)) if u.order == order_id && u.rank > now.rank => {
+                        now.rank = u.rank;
+                        now.status = u.status;
                     }
                     Ok(Signal::Order(_)) => continue,
                     Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => {
                         // Something may have been missed: read the order again.
-                        match hub.db.customer_order(user, &row.id).await {
-                            Ok(Some(now)) if now.rank > rank => {
-                                rank = now.rank;
-                                now.status
+                        match hub.db.customer_order(user, order_id).await {
+                            Ok(Some(row)) if row.rank > now.rank => {
+                                now.rank = row.rank;
+                                now.status = row.status;
                             }
                             Ok(_) => continue,
                             Err(e) => {
-                                tracing::warn!(order = %row.id, error = %e, "could not re-read a tracked order");
+                                tracing::warn!(order = %order_id, error = %e, "could not re-read a tracked order");
                                 continue;
                             }
                         }
                     }
                     Err(RecvError::Closed) => return "hub closed".into(),
-                };
-                if !send_status(hub, &mut socket, &live, &row, &status).await {
+                }
+                if now.ticket.is_empty() && now.rank >= 0 {
+                    // A card order just placed: it has its ticket now.
+                    if let Ok(Some(row)) = hub.db.customer_order(user, order_id).await {
+                        now.ticket = row.ticket;
+                    }
+                }
+                if !send_status(hub, &mut socket, &live, order_id, &now).await {
                     return "send failed".into();
                 }
             }

@@ -178,6 +178,13 @@ pub async fn place_order(
     Ok(match placed {
         Placed::New { order, event } => {
             tracing::info!(store = %store_id, order = %order.id, ticket = %order.ticket, seq = event.seq, "web order placed");
+            // A customer tracking a card order since the payment page hears it is placed.
+            hub.online.publish(crate::db::online::OrderUpdate {
+                store: store_id.to_owned(),
+                order: order.id.clone(),
+                status: order.status.clone(),
+                rank: order.rank,
+            });
             hub.wake(store_id).await;
             order
         }

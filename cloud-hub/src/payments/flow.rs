@@ -277,6 +277,11 @@ fn store_answer(status: OrderStatus) -> StoreAnswer {
     }
 }
 
+/// Why a hold was released, in the customer's words.
+const STORE_CANCELLED: &str = "The store cancelled the order.";
+const NOT_ACCEPTED_IN_TIME: &str =
+    "The store did not accept the order in time, so it was cancelled.";
+
 /// Why a step did not finish (it is tried again on the next round).
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
@@ -334,16 +339,10 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
             match store_answer(order.view.status) {
                 StoreAnswer::Accepted => capture(hub, &row, &payment_id).await?,
                 StoreAnswer::Cancelled => {
-                    release(hub, &row, &payment_id, "The store cancelled the order.").await?;
+                    release(hub, &row, &payment_id, STORE_CANCELLED).await?;
                 }
                 StoreAnswer::Waiting if row.accept_by.is_some_and(|t| now >= t) => {
-                    release(
-                        hub,
-                        &row,
-                        &payment_id,
-                        "The store did not accept the order in time, so it was cancelled.",
-                    )
-                    .await?;
+                    release(hub, &row, &payment_id, NOT_ACCEPTED_IN_TIME).await?;
                     cancel_at_store(hub, &row).await?;
                 }
                 StoreAnswer::Waiting => {}
@@ -404,7 +403,8 @@ async fn settle_open(hub: &Hub, row: CardRow) -> Result<(), StepError> {
 }
 
 async fn expire(hub: &Hub, row: &CardRow, why: &str) -> Result<(), sqlx::Error> {
-    hub.db
+    let moved = hub
+        .db
         .card_move(
             &row.order_id,
             &[CardState::Creating, CardState::Open],
@@ -416,8 +416,22 @@ async fn expire(hub: &Hub, row: &CardRow, why: &str) -> Result<(), sqlx::Error> 
             hub.now_ms(),
         )
         .await?;
+    if moved {
+        // A customer tracking the unpaid order hears that it expired.
+        hub.online.publish(crate::db::online::OrderUpdate {
+            store: row.store_id.clone(),
+            order: row.order_id.clone(),
+            status: "payment_expired".into(),
+            rank: UNPLACED_EXPIRED_RANK,
+        });
+    }
     Ok(())
 }
+
+/// Where an unplaced card order stands among order statuses for its trackers:
+/// below every status of a placed order, expiry above waiting for payment.
+pub const UNPLACED_AWAITING_RANK: i64 = -2;
+pub const UNPLACED_EXPIRED_RANK: i64 = -1;
 
 async fn capture(hub: &Hub, row: &CardRow, payment_id: &str) -> Result<(), StepError> {
     let Some(payments) = hub.payments.as_ref() else {
@@ -489,6 +503,20 @@ async fn adopt(hub: &Hub, row: &CardRow, p: &Payment) -> Result<(), sqlx::Error>
             }
         }
         PaymentStatus::Cancelled => {
+            // The processor's event may arrive before the release that caused
+            // it is recorded: say why as the release would have.
+            let why = match hub
+                .db
+                .customer_order(&row.customer_id, &row.order_id)
+                .await?
+                .map(|o| store_answer(o.view.status))
+            {
+                Some(StoreAnswer::Cancelled) => STORE_CANCELLED,
+                Some(StoreAnswer::Waiting) if row.accept_by.is_some_and(|t| now >= t) => {
+                    NOT_ACCEPTED_IN_TIME
+                }
+                _ => "The payment was cancelled.",
+            };
             hub.db
                 // Only a hold is released: a payment cancelled before it was
                 // authorised (a checkout that expired after a decline) is the
@@ -498,7 +526,7 @@ async fn adopt(hub: &Hub, row: &CardRow, p: &Payment) -> Result<(), sqlx::Error>
                     &[CardState::Authorized],
                     CardState::Cancelled,
                     &CardMove {
-                        problem: Some("The payment was cancelled."),
+                        problem: Some(why),
                         ..Default::default()
                     },
                     now,

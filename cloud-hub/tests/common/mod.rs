@@ -529,3 +529,27 @@ impl Peer {
 pub fn demo_menu() -> domain::menu::Menu {
     serde_json::from_str(include_str!("../../../store-node/demo/menu.json")).unwrap()
 }
+
+/// A customer's tracking socket of one order (`GET /api/v1/me/orders/{id}/events`).
+pub async fn track(hub: &TestHub, token: &str, order: &str) -> Ws {
+    let url = format!(
+        "ws://{}/api/v1/me/orders/{order}/events?access_token={token}",
+        hub.running.addr
+    );
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// The next status message on a tracking socket.
+pub async fn next_status(ws: &mut Ws) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("a status message in time")
+            .expect("the socket is open")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
