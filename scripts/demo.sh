@@ -151,6 +151,11 @@ for _ in $(seq 1 100); do [ "$(card_state '["status"]')" = placed ] && break; sl
 move "$C_ID" accept
 for _ in $(seq 1 100); do [ "$(card_state '["payment"]["state"]')" = captured ] && break; sleep 0.1; done
 echo "   $(card_state '["ticket"]')  paid by card: $(card_state '["payment"]["state"]') $(card_state '["payment"]["captured"]') cents (accepted by the kitchen)"
+echo "==> the manager at the till gives 2.00 of it back (the hub holds the payment: asked through sync, made there)"
+curl -sf -XPOST "$NODE/api/v1/orders/$C_ID/online-refunds" -H "authorization: Bearer $MANAGER" -H 'content-type: application/json' \
+  -H 'idempotency-key: demo-refund-1' -d '{"amount":200,"reason":"the dressing was missing"}' >/dev/null
+for _ in $(seq 1 100); do [ "$(card_state '["payment"]["refunded"]')" = 200 ] && break; sleep 0.1; done
+echo "   refunded to the card: $(card_state '["payment"]["refunded"]') cents"
 echo "==> a manager invited at the hub signs in at the node with their hub account (works offline too)"
 INVITE=$(admin POST /api/v1/orgs/default/invitations '{"email":"morgan@example.com","role":"manager","store_id":"store-1"}' | json_field '["token"]')
 MORGAN=$(curl -sf -XPOST "$HUB/api/v1/auth/accept-invitation" -H 'content-type: application/json' \
@@ -182,6 +187,8 @@ cat <<MSG
                         (the access token lives 15 minutes; sign in again: POST $HUB/api/v1/auth/login)
                         (then mark it ready at the KDS or: curl -XPOST $NODE/api/v1/orders/$W_ID/accept|start|ready -H "authorization: Bearer $KITCHEN")
   Card payments       order $C_ID was paid on the fake Stripe's page and captured when the kitchen accepted it
+    its refunds         curl -s $HUB/api/v1/stores/store-1/orders/$C_ID/refunds -H "authorization: Bearer $ADMIN"
+    today's money       curl -s "$HUB/api/v1/stores/store-1/payments/reconciliation?format=csv" -H "authorization: Bearer $ADMIN"
     the fake's ledger   curl -s $STRIPE/_fake/ledger
     its webhooks        curl -s $STRIPE/_fake/deliveries
   Hub staff at the till  morgan@example.com / plum-kettle-73-orbit (manager, invited at the hub):
