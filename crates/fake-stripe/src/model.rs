@@ -233,7 +233,7 @@ impl Session {
             "shipping_options": [],
             "status": self.status.as_str(),
             "success_url": self.success_url,
-            "ui_mode": "hosted",
+            "ui_mode": "hosted_page",
             "url": if open { Value::String(self.hosted_url.clone()) } else { Value::Null },
         })
     }
