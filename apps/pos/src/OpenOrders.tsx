@@ -2,7 +2,8 @@
 // status, total and whether it is paid, with the counter's row actions —
 // take cash or card, print the receipt, complete, cancel, void (managers).
 // Cancelling or voiding a paid order gives the money back, so a cashier needs a
-// manager's PIN for it, as for a discount; the node records the refund by tender.
+// manager's PIN for it, as for a discount; the node records the refund by tender
+// (an online order's card payment is given back by the hub, asked through sync).
 import { useEffect, useState } from "react";
 import { type Api, ApiError, ErrorBanner, Modal, type OrderView, type PrintJob, type Role, call, describe, formatMoney } from "@edge/shared";
 import { type Approval, ManagerApproval, endApproval } from "./Approval";
@@ -132,7 +133,7 @@ export function OpenOrders({
                 <span className="order-money">
                   <span className="order-total">{money(o.totals.total)}</span>
                   <span className={due <= 0 ? "pill paid" : "pill unpaid"} data-testid={`paid-${o.ticket}`}>
-                    {due <= 0 ? "paid" : "unpaid"}
+                    {due <= 0 ? (o.channel === "online" ? "paid online" : "paid") : "unpaid"}
                   </span>
                 </span>
               </div>
@@ -273,8 +274,10 @@ function ReasonDialog({
       </p>
       {giveBack > 0 && (
         <p className="warn-text" data-testid="refund-note">
-          This order was paid {money(order.paid)}. The money goes back the way it came: cash from the drawer, a card payment
-          refunded at the card terminal.{manager ? "" : " A manager approves this with their PIN."}
+          {order.channel === "online"
+            ? `This order was paid ${money(order.paid)} online by card. The online payment service gives it back to the customer's card once it hears of this (at once, or when the internet is back).`
+            : `This order was paid ${money(order.paid)}. The money goes back the way it came: cash from the drawer, a card payment refunded at the card terminal.`}
+          {manager ? "" : " A manager approves this with their PIN."}
         </p>
       )}
       <label className="field">
