@@ -189,6 +189,15 @@ async fn open_checkout(
     Ok(row)
 }
 
+/// [`open_checkout`] for a checkout whose first request died (a crash, a
+/// timeout): the same request again, the customer's email included, because
+/// the processor answers a stored key with other parameters by refusing it
+/// (`idempotency_error`) instead of with the first checkout.
+async fn open_checkout_again(hub: &Hub, row: CardRow) -> Result<CardRow, StartError> {
+    let email = hub.db.user_by_id(&row.customer_id).await?.map(|u| u.email);
+    open_checkout(hub, row, email).await
+}
+
 /// The customer paid: records the authorisation, then places the order. Only
 /// the caller that moves the payment to `authorized` places it (a webhook, the
 /// worker and a customer's page may all notice the payment at once); a crash
@@ -299,7 +308,7 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
                         "The payment page expired before the order was paid.",
                     )
                     .await?;
-                } else if let Err(e) = open_checkout(hub, row, None).await {
+                } else if let Err(e) = open_checkout_again(hub, row).await {
                     tracing::warn!(error = %e, "could not open a checkout again");
                 }
             }
@@ -632,7 +641,7 @@ pub async fn recover(hub: &Hub, row: CardRow) -> Result<(), StepError> {
     };
     match row.state {
         CardState::Creating if hub.now_ms() < row.expires_at => {
-            if let Err(e) = open_checkout(hub, row, None).await {
+            if let Err(e) = open_checkout_again(hub, row).await {
                 tracing::warn!(error = %e, "could not open a checkout again");
             }
         }
