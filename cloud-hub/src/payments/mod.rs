@@ -27,7 +27,10 @@ pub struct PaymentsConfig {
     pub public_url: String,
     /// The webhook signing secret (`whsec_...`).
     pub webhook_secret: String,
-    /// How long a customer has to pay before the checkout expires (at least 30 minutes at Stripe).
+    /// How long a customer has to pay before the checkout expires, from the order's start. Stripe
+    /// wants 30 minutes to 24 hours from the checkout's creation, and a creation asked again
+    /// (after a 5xx, a timeout, a crash) sends the same expiry: what is above 30 minutes is how
+    /// long asking again still works.
     pub checkout_ttl: Duration,
     /// How long the store has to accept an authorised order before the hold is released.
     pub accept_timeout: Duration,
@@ -55,7 +58,7 @@ impl PaymentsConfig {
         PaymentsConfig {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             webhook_secret: webhook_secret.into(),
-            checkout_ttl: Duration::from_secs(30 * 60),
+            checkout_ttl: Duration::from_secs(60 * 60),
             accept_timeout: Duration::from_secs(10 * 60),
             tick: Duration::from_secs(5),
             retry_after: Duration::from_secs(10),
