@@ -340,6 +340,9 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
                     release(hub, &row, &payment_id, "The store cancelled the order.").await?;
                 }
                 StoreAnswer::Waiting if row.accept_by.is_some_and(|t| now >= t) => {
+                    // The order first: a released payment is final, so after a
+                    // crash between the two nothing would cancel the order.
+                    cancel_at_store(hub, &row).await?;
                     release(
                         hub,
                         &row,
@@ -347,7 +350,6 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
                         "The store did not accept the order in time, so it was cancelled.",
                     )
                     .await?;
-                    cancel_at_store(hub, &row).await?;
                 }
                 StoreAnswer::Waiting => {}
             }
