@@ -330,6 +330,18 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
                 // Authorised but not placed: a crash between the two (once the
                 // one that authorised it has had time to place it itself).
                 if now - row.updated_at >= payments.config.retry_after_ms() {
+                    // The store's time to accept runs from now, when the order
+                    // reaches it, not from the authorisation (set first: a crash
+                    // before the order is placed only sets it again).
+                    let accept_by = now + payments.config.accept_timeout_ms();
+                    let extend = CardMove {
+                        accept_by: Some(accept_by),
+                        ..Default::default()
+                    };
+                    let to = CardState::Authorized;
+                    hub.db
+                        .card_move(&row.order_id, &[to], to, &extend, now)
+                        .await?;
                     place(hub, &row, &payment_id).await?;
                 }
                 return Ok(());
