@@ -28,6 +28,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -261,6 +262,8 @@ struct Customer {
     plans: Vec<Plan>,
     orders: Orders,
     deadline: Instant,
+    /// Orders whose request the hub died under (no answer), over all customers.
+    lost: Arc<AtomicUsize>,
 }
 
 impl Customer {
@@ -305,6 +308,7 @@ impl Customer {
         ], "payment": "card" });
         let path = format!("/api/v1/stores/{STORE}/orders");
         let mut key = key.to_owned();
+        let mut lost = false;
         for attempt in 1.. {
             assert!(Instant::now() < self.deadline, "order {key} never placed");
             match self
@@ -324,6 +328,10 @@ impl Customer {
                 }
                 Ok((s, b)) if s < 500 => panic!("placing {key}: {s} {b}"),
                 _ => {
+                    if !lost {
+                        lost = true;
+                        self.lost.fetch_add(1, Ordering::Relaxed);
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -600,6 +608,7 @@ async fn card_payments_survive_sigkill(backend: Backend) {
 
     // The run: customers and the store at work, the hub killed under them.
     let orders: Orders = Arc::default();
+    let lost = Arc::new(AtomicUsize::new(0));
     let plans: Vec<Plan> = (0..ORDERS).map(|_| plan(&mut rng)).collect();
     let deadline = Instant::now() + RUN;
     let faults = json!({ "api": [{ "path_prefix": "/v1/", "delay_ms": STRIPE_DELAY_MS, "times": 1_000_000 }] });
@@ -637,6 +646,7 @@ async fn card_payments_survive_sigkill(backend: Backend) {
                 plans: plans.iter().skip(n).step_by(CUSTOMERS).copied().collect(),
                 orders: orders.clone(),
                 deadline,
+                lost: lost.clone(),
             };
             tokio::spawn(customer.run())
         })
@@ -836,9 +846,15 @@ async fn card_payments_survive_sigkill(backend: Backend) {
     }
     peer.disconnect().await;
     hub.kill().await;
-    let kills = kills.lock().unwrap().len();
+    let (kills, kills_after_stripe) = {
+        let k = kills.lock().unwrap();
+        let after = k.iter().filter(|w| w.contains("right after")).count();
+        (k.len(), after)
+    };
     eprintln!(
-        "payments crash test on {backend:?}: {ORDERS} orders, {kills} kills, {:.1} s",
+        "payments crash test on {backend:?}: {ORDERS} orders, {kills} kills ({} right after a Stripe move), {} orders whose request got no answer, {:.1} s",
+        kills_after_stripe,
+        lost.load(Ordering::Relaxed),
         begun.elapsed().as_secs_f64()
     );
     assert!(kills >= 3, "the hub was killed only {kills} times");
