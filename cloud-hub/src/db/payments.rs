@@ -225,8 +225,8 @@ impl Db {
         })
     }
 
-    /// A customer's card payments whose order was never placed (awaiting payment,
-    /// or expired unpaid), newest first, at most `limit`.
+    /// A customer's card payments whose order is not placed (awaiting payment, authorised
+    /// and on its way, or expired unpaid), newest first, at most `limit`.
     pub async fn customer_unplaced_cards(
         &self,
         customer_id: &str,
@@ -234,7 +234,9 @@ impl Db {
     ) -> Result<Vec<CardRow>, sqlx::Error> {
         on_pool!(self, pool => {
             let rows = sqlx::query(concat!("SELECT ", card_columns!(), " FROM card_payments WHERE customer_id = $1 \
-                 AND state IN ('creating', 'open', 'expired') ORDER BY created_at DESC LIMIT $2"))
+                 AND (state IN ('creating', 'open', 'expired') \
+                      OR (state = 'authorized' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = card_payments.order_id))) \
+                 ORDER BY created_at DESC LIMIT $2"))
             .bind(customer_id.to_owned())
             .bind(limit)
             .fetch_all(pool)

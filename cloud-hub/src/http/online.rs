@@ -256,7 +256,11 @@ fn unplaced_view(card: &CardRow) -> ApiResult<CustomerOrder> {
     let order: PricedOrder = serde_json::from_value(card.pending.clone())
         .map_err(|e| ApiError::internal(format!("pending order {}: {e}", card.order_id)))?;
     let status = match card.state {
-        CardState::Creating | CardState::Open => CustomerStatus::AwaitingPayment,
+        // Authorised but not at the store yet (moments, or a crash the worker
+        // is recovering from): still on its way, its payment says authorised.
+        CardState::Creating | CardState::Open | CardState::Authorized => {
+            CustomerStatus::AwaitingPayment
+        }
         _ => CustomerStatus::PaymentExpired,
     };
     Ok(CustomerOrder {
@@ -539,7 +543,8 @@ pub async fn track_order(
         // A card order not placed yet (the customer is back from the payment
         // page before the payment was confirmed), or expired unpaid.
         Ok(None) => match hub.db.card_by_order(&order_id).await {
-            Ok(Some(card)) if card.customer_id == user && !is_placed(card.state) => {
+            // (Authorised but not placed: on its way to the store, the worker places it.)
+            Ok(Some(card)) if card.customer_id == user => {
                 let expired = card.state == CardState::Expired;
                 Tracked {
                     ticket: String::new(),
@@ -580,14 +585,6 @@ struct Tracked {
     ticket: String,
     status: String,
     rank: i64,
-}
-
-/// Whether a card payment's order is at the store (placed once authorised).
-fn is_placed(state: CardState) -> bool {
-    matches!(
-        state,
-        CardState::Authorized | CardState::Captured | CardState::Cancelled
-    )
 }
 
 async fn send_status(

@@ -31,10 +31,6 @@ use super::webhook::{Event, EventKind};
 use crate::db::payments::{CardMove, CardRow, CardState, NewCard};
 use crate::hub::Hub;
 
-/// The shortest checkout the processor accepts (30 minutes), with half a minute
-/// for the request to get there.
-const MIN_CHECKOUT_SECS: i64 = 30 * 60 + 30;
-
 /// Why a card order could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -155,10 +151,9 @@ async fn open_checkout(
         customer_email,
         success_url: payments.config.return_url(&row.order_id, "paid"),
         cancel_url: payments.config.return_url(&row.order_id, "cancelled"),
-        // Ours is the row's (the worker expires the checkout then); the processor
-        // wants at least 30 minutes from when it creates it, so a checkout asked
-        // for again later (a retry, a restart) asks for that much at least.
-        expires_at: (row.expires_at / 1000).max(hub.now_ms() / 1000 + MIN_CHECKOUT_SECS),
+        // The row's, every time: a creation asked again must send the same
+        // parameters under its key (`PaymentsConfig::checkout_ttl`).
+        expires_at: row.expires_at / 1000,
     };
     let checkout = payments
         .gateway
@@ -193,6 +188,15 @@ async fn open_checkout(
         return Ok(authorized(hub, row, p).await?);
     }
     Ok(row)
+}
+
+/// [`open_checkout`] for a checkout whose first request died (a crash, a
+/// timeout): the same request again, the customer's email included, because
+/// the processor answers a stored key with other parameters by refusing it
+/// (`idempotency_error`) instead of with the first checkout.
+async fn open_checkout_again(hub: &Hub, row: CardRow) -> Result<CardRow, StartError> {
+    let email = hub.db.user_by_id(&row.customer_id).await?.map(|u| u.email);
+    open_checkout(hub, row, email).await
 }
 
 /// The customer paid: records the authorisation, then places the order. Only
@@ -310,7 +314,7 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
                         "The payment page expired before the order was paid.",
                     )
                     .await?;
-                } else if let Err(e) = open_checkout(hub, row, None).await {
+                } else if let Err(e) = open_checkout_again(hub, row).await {
                     tracing::warn!(error = %e, "could not open a checkout again");
                 }
             }
@@ -332,6 +336,18 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
                 // Authorised but not placed: a crash between the two (once the
                 // one that authorised it has had time to place it itself).
                 if now - row.updated_at >= payments.config.retry_after_ms() {
+                    // The store's time to accept runs from now, when the order
+                    // reaches it, not from the authorisation (set first: a crash
+                    // before the order is placed only sets it again).
+                    let accept_by = now + payments.config.accept_timeout_ms();
+                    let extend = CardMove {
+                        accept_by: Some(accept_by),
+                        ..Default::default()
+                    };
+                    let to = CardState::Authorized;
+                    hub.db
+                        .card_move(&row.order_id, &[to], to, &extend, now)
+                        .await?;
                     place(hub, &row, &payment_id).await?;
                 }
                 return Ok(());
@@ -342,8 +358,10 @@ pub async fn step(hub: &Hub, row: CardRow) -> Result<(), StepError> {
                     release(hub, &row, &payment_id, STORE_CANCELLED).await?;
                 }
                 StoreAnswer::Waiting if row.accept_by.is_some_and(|t| now >= t) => {
-                    release(hub, &row, &payment_id, NOT_ACCEPTED_IN_TIME).await?;
+                    // The order first: a released payment is final, so after a
+                    // crash between the two nothing would cancel the order.
                     cancel_at_store(hub, &row).await?;
+                    release(hub, &row, &payment_id, NOT_ACCEPTED_IN_TIME).await?;
                 }
                 StoreAnswer::Waiting => {}
             }
@@ -511,10 +529,13 @@ async fn adopt(hub: &Hub, row: &CardRow, p: &Payment) -> Result<(), sqlx::Error>
                 .await?
                 .map(|o| store_answer(o.view.status))
             {
-                Some(StoreAnswer::Cancelled) => STORE_CANCELLED,
-                Some(StoreAnswer::Waiting) if row.accept_by.is_some_and(|t| now >= t) => {
+                // Past the deadline the hub cancels the order itself, then releases.
+                Some(StoreAnswer::Cancelled | StoreAnswer::Waiting)
+                    if row.accept_by.is_some_and(|t| now >= t) =>
+                {
                     NOT_ACCEPTED_IN_TIME
                 }
+                Some(StoreAnswer::Cancelled) => STORE_CANCELLED,
                 _ => "The payment was cancelled.",
             };
             hub.db
@@ -681,7 +702,7 @@ pub async fn recover(hub: &Hub, row: CardRow) -> Result<(), StepError> {
     };
     match row.state {
         CardState::Creating if hub.now_ms() < row.expires_at => {
-            if let Err(e) = open_checkout(hub, row, None).await {
+            if let Err(e) = open_checkout_again(hub, row).await {
                 tracing::warn!(error = %e, "could not open a checkout again");
             }
         }

@@ -32,10 +32,10 @@ pub struct PaymentsConfig {
     pub public_url: String,
     /// The webhook signing secret (`whsec_...`).
     pub webhook_secret: String,
-    /// How long a customer has to pay before the checkout expires. Stripe wants its
-    /// `expires_at` at least 30 minutes after it creates the session, counted on its clock
-    /// in whole seconds, and the hub fixes it before asking (`card_begin`), so the default
-    /// leaves a minute for the request, a retry and the rounding.
+    /// How long a customer has to pay before the checkout expires, from the order's start. Stripe
+    /// wants 30 minutes to 24 hours from the checkout's creation, and a creation asked again
+    /// (after a 5xx, a timeout, a crash) sends the same expiry: what is above 30 minutes is how
+    /// long asking again still works.
     pub checkout_ttl: Duration,
     /// How long the store has to accept an authorised order before the hold is released.
     pub accept_timeout: Duration,
@@ -63,7 +63,7 @@ impl PaymentsConfig {
         PaymentsConfig {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             webhook_secret: webhook_secret.into(),
-            checkout_ttl: Duration::from_secs(31 * 60),
+            checkout_ttl: Duration::from_secs(60 * 60),
             accept_timeout: Duration::from_secs(10 * 60),
             tick: Duration::from_secs(5),
             retry_after: Duration::from_secs(10),

@@ -553,3 +553,264 @@ pub async fn next_status(ws: &mut Ws) -> Value {
         }
     }
 }
+
+/// Opens the sync socket with a node token; None when the hub is not there
+/// (refused, reset) or refuses the upgrade: for tests whose hub comes and goes.
+pub async fn ws_try_connect(url: &str, token: &str) -> Option<Ws> {
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(req)
+        .await
+        .ok()
+        .map(|(ws, _)| ws)
+}
+
+impl Peer {
+    /// Like `connect`, but false instead of a panic when the hub is not there.
+    pub async fn try_connect(&mut self, url: &str, token: &str) -> bool {
+        let Some(ws) = ws_try_connect(url, token).await else {
+            return false;
+        };
+        self.ws = Some(ws);
+        self.closed = None;
+        self.events_frames_sent = 0;
+        self.events_frames_received = 0;
+        self.events_sent = 0;
+        let frames = self.session.start(&self.log, &mut self.docs).unwrap();
+        self.send_frames(frames).await;
+        true
+    }
+
+    /// The ids of the orders the hub placed at this node (web orders), in no order.
+    pub fn hub_orders(&self) -> Vec<String> {
+        self.log
+            .events()
+            .filter(|e| e.origin == "hub" && e.kind == "order.created")
+            .filter_map(|e| e.subject.clone())
+            .collect()
+    }
+
+    /// How many `order.created` of `order_id` the hub sent this node.
+    pub fn hub_creations(&self, order_id: &str) -> usize {
+        self.log
+            .events()
+            .filter(|e| {
+                e.origin == "hub"
+                    && e.kind == "order.created"
+                    && e.subject.as_deref() == Some(order_id)
+            })
+            .count()
+    }
+
+    /// The statuses this node's log holds for `order_id`, by origin (in no particular order).
+    pub fn order_statuses(&self, order_id: &str) -> Vec<(String, domain::status::OrderStatus)> {
+        self.log
+            .events()
+            .filter(|e| e.subject.as_deref() == Some(order_id))
+            .filter_map(|e| {
+                let fact = domain::fact::Fact::decode(&e.kind, &e.data).ok()?;
+                Some((e.origin.clone(), fact.order()?.status))
+            })
+            .collect()
+    }
+
+    /// The store moves an order the hub placed here on (`Accept`, `Cancel`), as
+    /// its kitchen would: an `order.changed` of this node, sent at once.
+    pub async fn move_order(&mut self, order_id: &str, t: domain::status::Transition) {
+        use domain::fact::{Fact, OrderChange};
+        let created = self
+            .log
+            .events()
+            .find(|e| e.origin == "hub" && e.subject.as_deref() == Some(order_id))
+            .cloned()
+            .expect("the order at the node");
+        let fact = Fact::decode(&created.kind, &created.data).unwrap();
+        let mut view = fact.order().unwrap().clone();
+        view.status = view.status.apply(t).unwrap();
+        let change = Fact::OrderChanged(OrderChange {
+            transition: Some(t),
+            station_done: None,
+            order: view,
+            detail: Default::default(),
+        });
+        let data = change.data().unwrap();
+        let (store, origin) = (self.store.clone(), self.origin.clone());
+        self.log
+            .record(&store, &origin, change.kind(), Some(order_id), data);
+        self.flush().await;
+    }
+}
+
+/// Polls `check` until it holds (true) or `deadline` passes (false): for waits
+/// longer than `WAIT`, or that explain their own failure.
+pub async fn wait_until(deadline: Instant, mut check: impl AsyncFnMut() -> bool) -> bool {
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The store of [`CardShop`].
+pub const CARD_STORE: &str = "s1";
+
+/// A hub taking card payments through our fake Stripe (its real Stripe
+/// adapter, the fake's signed webhooks), a store with the demo menu, its node
+/// (a `Peer`, synced), and one signed-up customer.
+pub struct CardShop {
+    pub hub: TestHub,
+    pub stripe: fake_stripe::Running,
+    pub node: Peer,
+    /// The customer's access token.
+    pub customer: String,
+    pub http: reqwest::Client,
+}
+
+impl CardShop {
+    /// Starts it all; `adjust` may change the payment flow's and the adapter's settings
+    /// (the worker ticks every 100 ms, Stripe requests time out after 5 s).
+    pub async fn start(
+        backend: Backend,
+        webhook_secret: &str,
+        adjust: impl FnOnce(
+            &mut cloud_hub::payments::PaymentsConfig,
+            &mut cloud_hub::payments::stripe::StripeConfig,
+        ),
+    ) -> (TestDb, CardShop) {
+        let db = TestDb::new(backend).await;
+        let stripe = fake_stripe::start(
+            fake_stripe::Config {
+                webhook_secret: webhook_secret.into(),
+                webhook_retry_base: Duration::from_millis(50),
+                ..Default::default()
+            },
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut flow = cloud_hub::payments::PaymentsConfig::new("http://shop.example", "");
+        flow.tick = Duration::from_millis(100);
+        let mut adapter = cloud_hub::payments::stripe::StripeConfig {
+            secret_key: "sk_test_fake".into(),
+            api_base: Some(stripe.url()),
+            webhook_secret: webhook_secret.into(),
+            request_timeout: Duration::from_secs(5),
+        };
+        adjust(&mut flow, &mut adapter);
+        let hub = TestHub::start_with(&db, move |c| {
+            c.payments = Some(cloud_hub::CardPayments {
+                stripe: adapter,
+                flow,
+            });
+        })
+        .await;
+        stripe.set_webhook_url(Some(format!("{}/api/v1/payments/stripe/webhook", hub.base)));
+        hub.create_store(CARD_STORE).await;
+        let menu = serde_json::to_value(demo_menu()).unwrap();
+        let (s, b) = hub
+            .call(
+                "PUT",
+                &format!("/api/v1/stores/{CARD_STORE}/menu"),
+                Some(&menu),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        let token = hub.create_token(CARD_STORE, "node-1").await;
+        let mut node = Peer::new(CARD_STORE, "node-1");
+        node.connect(&hub.ws_url(), &token).await.unwrap();
+        node.pump_until("the catalog at the node", |p| {
+            p.docs.contains_key(&DocKind::Catalog)
+        })
+        .await;
+        let signup = json!({ "email": "sam@example.com", "password": "plum-kettle-73-orbit", "name": "Sam" });
+        let (s, b) = hub
+            .call_as(None, "POST", "/api/v1/auth/signup", Some(&signup))
+            .await;
+        assert_eq!(s, 201, "{b}");
+        let customer = b["access_token"].as_str().unwrap().to_owned();
+        let shop = CardShop {
+            hub,
+            stripe,
+            node,
+            customer,
+            http: reqwest::Client::new(),
+        };
+        (db, shop)
+    }
+
+    /// The customer places an order (`Idempotency-Key: key`).
+    pub async fn place(&self, key: &str, body: &Value) -> (u16, Value) {
+        let path = format!("/api/v1/stores/{CARD_STORE}/orders");
+        let (s, b, _) = self
+            .hub
+            .request(
+                Some(&self.customer),
+                "POST",
+                &path,
+                Some(body),
+                &[("idempotency-key", key)],
+            )
+            .await;
+        (s, b)
+    }
+
+    /// One of the customer's orders.
+    pub async fn order(&self, id: &str) -> Value {
+        let path = format!("/api/v1/me/orders/{id}");
+        let (s, b) = self
+            .hub
+            .call_as(Some(&self.customer), "GET", &path, None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    /// Sets faults at the fake (`/_fake/faults`), or clears them all (`None`).
+    pub async fn faults(&self, faults: Option<&Value>) {
+        let url = format!("{}_fake/faults", self.stripe.url());
+        let r = match faults {
+            Some(f) => self.http.post(url).json(f).send().await.unwrap(),
+            None => self.http.delete(url).send().await.unwrap(),
+        };
+        assert!(r.status().is_success(), "faults: {}", r.status());
+    }
+
+    /// Clicks a button of the fake's payment page of `order` (`pay`, `decline`, `expire`).
+    pub async fn checkout(&self, order: &Value, action: &str) {
+        let id = checkout_id(order);
+        let r = self
+            .http
+            .post(format!("{}_fake/checkout/{id}/{action}", self.stripe.url()))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        assert!(
+            status.is_success(),
+            "{action}: {status} {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// The fake's PaymentIntents of our order.
+    pub fn intents(&self, order_id: &str) -> Vec<Value> {
+        let ledger = self.stripe.ledger();
+        let all = ledger.as_array().unwrap().iter();
+        all.filter(|pi| pi["metadata"]["order_id"] == order_id)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The id of a card order's checkout (the last part of its payment page's URL).
+pub fn checkout_id(order: &Value) -> String {
+    let url = order["payment"]["checkout_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no payment page: {order}"));
+    url.rsplit('/').next().unwrap().to_owned()
+}
