@@ -24,7 +24,7 @@ use cloud_hub::CardPayments;
 use cloud_hub::payments::PaymentsConfig;
 use cloud_hub::payments::stripe::StripeConfig;
 use common::{Backend, Peer, TestDb, TestHub, both, code, demo_menu, eventually};
-use domain::fact::{Fact, OrderChange};
+use domain::fact::Fact;
 use domain::status::{OrderStatus, Transition};
 use serde_json::{Value, json};
 
@@ -170,28 +170,7 @@ impl Setup {
 
     /// The store's node moves the order on (`accept`, `cancel`), as its kitchen would.
     async fn at_the_store(&mut self, order_id: &str, t: Transition) {
-        let created = self
-            .node
-            .log
-            .events()
-            .find(|e| e.origin == "hub" && e.subject.as_deref() == Some(order_id))
-            .cloned()
-            .expect("the order at the node");
-        let fact = Fact::decode(&created.kind, &created.data).unwrap();
-        let mut view = fact.order().unwrap().clone();
-        view.status = view.status.apply(t).unwrap();
-        let change = Fact::OrderChanged(OrderChange {
-            transition: Some(t),
-            station_done: None,
-            order: view,
-            detail: Default::default(),
-        });
-        let data = change.data().unwrap();
-        let (store, origin) = (self.node.store.clone(), self.node.origin.clone());
-        self.node
-            .log
-            .record(&store, &origin, change.kind(), Some(order_id), data);
-        self.node.flush().await;
+        self.node.move_order(order_id, t).await;
     }
 }
 
