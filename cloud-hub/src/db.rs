@@ -208,6 +208,14 @@ impl Db {
         Ok(done == 1)
     }
 
+    /// Every store's id, in order (at most `limit`).
+    pub async fn store_ids(&self, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+        on_pool!(self, pool => sqlx::query_scalar("SELECT id FROM stores ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(pool)
+            .await)
+    }
+
     pub async fn store_exists(&self, id: &str) -> Result<bool, sqlx::Error> {
         let row = on_pool!(self, pool => sqlx::query("SELECT 1 FROM stores WHERE id = $1")
             .bind(id.to_owned())

@@ -126,6 +126,7 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_store_revoke_node_token", Store(P::NodeEnroll)),
     // customers
     ("hub_public_store", PublicStore),
+    ("hub_public_stores", Public),
     ("hub_public_menu", PublicStore),
     ("hub_price_cart", PublicStore),
     ("hub_place_order", CustomerAtStore),

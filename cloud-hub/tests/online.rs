@@ -492,6 +492,52 @@ async fn closed_hours_and_the_merchants_switch(backend: Backend) {
 }
 both!(closed_hours_and_the_merchants_switch);
 
+/// Finding a store: the public list shows the stores that take online orders
+/// (a menu published, online ordering on), by name, each with its state now.
+async fn customers_find_the_stores_that_take_online_orders(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let list = async || {
+        let (s, b) = hub
+            .call_as(None, "GET", "/api/v1/public/stores", None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["stores"].as_array().unwrap().clone()
+    };
+    assert!(list().await.is_empty(), "no stores yet");
+    store_with_menu(&hub).await;
+    // A store without a menu, and one whose merchant switched online ordering off.
+    hub.create_store("no-menu").await;
+    hub.create_store("switched-off").await;
+    let menu = serde_json::to_value(demo_menu()).unwrap();
+    let (s, _) = hub
+        .call("PUT", "/api/v1/stores/switched-off/menu", Some(&menu))
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = hub
+        .call(
+            "PUT",
+            "/api/v1/stores/switched-off/settings",
+            Some(&json!({ "online_ordering": false })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let stores = list().await;
+    let ids: Vec<&str> = stores.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [STORE], "{stores:?}");
+    // Its state now: no node has connected, so it is paused, and says why.
+    let ordering = &stores[0]["ordering"];
+    assert_eq!(
+        (ordering["accepting"].as_bool(), ordering["reason"].as_str()),
+        (Some(false), Some("store_offline")),
+        "{ordering}"
+    );
+    assert!(!ordering["message"].as_str().unwrap().is_empty());
+    assert_eq!(stores[0]["name"], format!("Store {STORE}"));
+    hub.stop().await;
+}
+both!(customers_find_the_stores_that_take_online_orders);
+
 /// Customers at once (a busy lunch): more than the pool's five connections.
 const CUSTOMERS: usize = 8;
 /// Orders each customer places, one after another: 200 in all.

@@ -63,7 +63,8 @@ fn operations_declare_security_and_error_bodies() {
         "hub_signup",
         "hub_login",
         "hub_refresh",
-        // Online ordering: a store's profile, menu and cart pricing need no sign-in.
+        // Online ordering: the list of stores, a store's profile, menu and cart pricing need no sign-in.
+        "hub_public_stores",
         "hub_public_store",
         "hub_public_menu",
         "hub_price_cart",

@@ -428,6 +428,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/public/stores": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The stores that take online orders (online ordering on, a menu published),
+         *     by name: each with its address, hours and whether it takes orders now (open,
+         *     closed until when, or paused and why). For finding a store.
+         */
+        get: operations["hub_public_stores"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/public/stores/{id}": {
         parameters: {
             query?: never;
@@ -1241,6 +1262,11 @@ export interface components {
             pickup_lead_minutes?: number | null;
             /** @description IANA time zone of the hours (UTC when the store set none). */
             timezone: string;
+        };
+        /** @description The stores that take online orders, by name. */
+        PublicStores: {
+            /** @description Each with whether it takes orders now (open, closed until `opens_at`, or paused and why). */
+            stores: components["schemas"]["PublicStore"][];
         };
         /** @description The hub can serve: its database answers. */
         Ready: {
@@ -3456,6 +3482,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_public_stores: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicStores"];
                 };
             };
         };

@@ -48,7 +48,8 @@ use crate::online::{Signal, WebPayment, presence, store_reachable};
 use crate::payments::flow::{self, StartError};
 pub use api_types::hub::online::{
     CardPaymentState, Cart, CustomerOrder, CustomerOrders, CustomerStatus, NodeDevice, NodeLink,
-    PaymentChoice, PricedCart, PublicMenu, PublicStore, StatusMessage, StoreNodes, TrackingParams,
+    PaymentChoice, PricedCart, PublicMenu, PublicStore, PublicStores, StatusMessage, StoreNodes,
+    TrackingParams,
 };
 
 /// Most orders `GET /api/v1/me/orders` returns.
@@ -57,6 +58,7 @@ const MY_ORDERS_LIMIT: i64 = 100;
 pub fn router() -> Router<Arc<Hub>> {
     Router::new()
         .route("/api/v1/public/stores/{id}", get(public_store))
+        .route("/api/v1/public/stores", get(public_stores))
         .route("/api/v1/public/stores/{id}/menu", get(public_menu))
         .route("/api/v1/public/stores/{id}/cart", post(price_cart))
         .route("/api/v1/stores/{id}/orders", post(place_order))
@@ -129,6 +131,36 @@ fn public_view(id: &str, p: &Profile, ordering: Ordering) -> PublicStore {
         pickup_lead_minutes: p.pickup_lead_minutes,
         ordering,
     }
+}
+
+/// Most stores the public list shows.
+const PUBLIC_STORES_LIMIT: i64 = 500;
+
+/// The stores that take online orders (online ordering on, a menu published),
+/// by name: each with its address, hours and whether it takes orders now (open,
+/// closed until when, or paused and why). For finding a store.
+#[utoipa::path(get, path = "/api/v1/public/stores", operation_id = "hub_public_stores", tag = "customer",
+    responses((status = 200, body = PublicStores)))]
+pub async fn public_stores(State(hub): State<Arc<Hub>>) -> ApiResult<Json<PublicStores>> {
+    let mut stores = vec![];
+    for id in hub.db.store_ids(PUBLIC_STORES_LIMIT).await? {
+        let snap = snapshot(&hub, &id).await?;
+        if !snap.profile.online_ordering || snap.menu.is_none() {
+            continue;
+        }
+        let ordering = ordering_now(&hub, &id, &snap.profile).await?;
+        stores.push(public_view(&id, &snap.profile, ordering));
+    }
+    stores.sort_by(|a, b| {
+        let name = |s: &PublicStore| {
+            s.name
+                .clone()
+                .unwrap_or_else(|| s.id.clone())
+                .to_lowercase()
+        };
+        name(a).cmp(&name(b)).then(a.id.cmp(&b.id))
+    });
+    Ok(Json(PublicStores { stores }))
 }
 
 /// A store's public profile and whether it takes online orders now (and if not, why).

@@ -153,6 +153,14 @@ pub struct PublicStore {
     pub ordering: Ordering,
 }
 
+/// The stores that take online orders, by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicStores {
+    /// Each with whether it takes orders now (open, closed until `opens_at`, or paused and why).
+    pub stores: Vec<PublicStore>,
+}
+
 /// A store's menu for customers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
