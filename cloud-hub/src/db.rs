@@ -104,6 +104,7 @@ macro_rules! event_from_row {
 mod accounts;
 pub mod online;
 pub mod payments;
+pub mod profiles;
 pub mod refunds;
 pub use accounts::{
     AcceptError, InvitationRow, KeyRow, MembershipRow, NewInvitation, RefreshRow, Reservation,

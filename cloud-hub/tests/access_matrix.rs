@@ -131,6 +131,8 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_price_cart", PublicStore),
     ("hub_place_order", CustomerAtStore),
     ("hub_my_orders", Customer),
+    ("hub_get_profile", Customer),
+    ("hub_put_profile", Customer),
     ("hub_my_order", CustomerOrder),
     ("hub_track_order", CustomerOrder),
 ];

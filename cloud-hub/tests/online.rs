@@ -676,3 +676,81 @@ async fn a_silently_dead_link_pauses_ordering(backend: Backend) {
     hub.stop().await;
 }
 both!(a_silently_dead_link_pauses_ordering);
+
+/// A customer's profile: defaults, a change kept (and the name on the account),
+/// bad values refused with the field named, another customer's untouched.
+async fn customers_keep_a_profile(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let alice = customer(&hub, "alice@example.com").await;
+    let bob = customer(&hub, "bob@example.com").await;
+    let get = async |token: &str| {
+        let (s, b) = hub
+            .call_as(Some(token), "GET", "/api/v1/me/profile", None)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    };
+    let put = async |token: &str, body: Value| {
+        hub.call_as(Some(token), "PUT", "/api/v1/me/profile", Some(&body))
+            .await
+    };
+    let fresh = get(&alice).await;
+    assert_eq!(
+        fresh,
+        json!({ "name": "Robin", "email": "alice@example.com", "phone": null,
+                "saved_notes": [], "favourites": [] })
+    );
+    let (s, b) = put(
+        &alice,
+        json!({ "name": " Alice Liddell ", "phone": "+44 20 7946 0000",
+                "saved_notes": ["no onions", "  ", "ring the bell"],
+                "favourites": [{ "store_id": "s1", "item_id": "shoestring-fries" }] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["name"], "Alice Liddell");
+    assert_eq!(b["saved_notes"], json!(["no onions", "ring the bell"]));
+    // Only what is sent changes.
+    let (s, b) = put(&alice, json!({ "phone": "" })).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        (b["phone"].is_null(), b["name"].as_str()),
+        (true, Some("Alice Liddell"))
+    );
+    assert_eq!(
+        get(&alice).await["favourites"][0]["item_id"],
+        "shoestring-fries"
+    );
+    let (_, me) = hub
+        .call_as(Some(&alice), "GET", "/api/v1/auth/me", None)
+        .await;
+    assert_eq!(me["name"], "Alice Liddell", "the account's name too");
+    for (body, field) in [
+        (json!({ "name": "" }), "name"),
+        (json!({ "phone": "call me maybe" }), "phone"),
+        (json!({ "saved_notes": vec!["x"; 11] }), "saved_notes"),
+        (
+            json!({ "favourites": [{ "store_id": "s 1", "item_id": "x" }] }),
+            "favourites",
+        ),
+    ] {
+        let (s, b) = put(&alice, body).await;
+        assert_eq!((s, code(&b)), (422, "invalid_profile"), "{b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().starts_with(field),
+            "{b}"
+        );
+    }
+    let (s, b) = put(&alice, json!({ "nickname": "Al" })).await;
+    assert_eq!((s, code(&b)), (422, "invalid_body"), "an unknown field: {b}");
+    assert_eq!(
+        get(&bob).await["saved_notes"],
+        json!([]),
+        "bob's is his own"
+    );
+    let (s, _) = hub.call_as(None, "GET", "/api/v1/me/profile", None).await;
+    assert_eq!(s, 401);
+    hub.stop().await;
+}
+both!(customers_keep_a_profile);

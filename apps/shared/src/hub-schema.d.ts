@@ -328,6 +328,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in customer's profile. */
+        get: operations["hub_get_profile"];
+        /**
+         * Change the profile: each field sent is replaced, the rest kept. 422
+         *     `invalid_profile` names the field that is not right.
+         */
+        put: operations["hub_put_profile"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -907,6 +928,16 @@ export interface components {
             /** @description Newest first, at most 100. */
             orders: components["schemas"]["CustomerOrder"][];
         };
+        /** @description A customer's profile: what the account says, and what they keep for ordering. */
+        CustomerProfile: {
+            email: string;
+            favourites: components["schemas"]["Favourite"][];
+            name: string;
+            /** @description For the store to call about an order. */
+            phone?: string | null;
+            /** @description Notes they reuse on orders ("no onions", "ring the bell"). */
+            saved_notes: string[];
+        };
         /**
          * @description Where a customer's order stands: the order's status once it is placed at the
          *     store, and before that (card orders) whether it is paid.
@@ -929,6 +960,11 @@ export interface components {
              * @example cannot accept an order that is completed
              */
             message: string;
+        };
+        /** @description An item a customer marked as a favourite. */
+        Favourite: {
+            item_id: string;
+            store_id: string;
         };
         /**
          * @description How the customer gets the food.
@@ -1238,6 +1274,17 @@ export interface components {
             note?: string | null;
             table?: string | null;
             totals: components["schemas"]["Totals"];
+        };
+        /** @description A change of the profile: each field present is replaced, the rest kept. */
+        ProfileUpdate: {
+            /** @description At most 50. */
+            favourites?: components["schemas"]["Favourite"][] | null;
+            /** @description 1 to 80 characters. */
+            name?: string | null;
+            /** @description Digits, spaces and `+ - ( )`, at most 30 characters; an empty string removes it. */
+            phone?: string | null;
+            /** @description At most 10, each 1 to 200 characters. */
+            saved_notes?: string[] | null;
         };
         /** @description A store's menu for customers. */
         PublicMenu: {
@@ -3033,6 +3080,159 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_get_profile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerProfile"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_put_profile: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileUpdate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerProfile"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -23,6 +23,7 @@ pub mod orders;
 pub mod orgs;
 pub mod payments;
 pub mod platform;
+pub mod profile;
 pub mod refunds;
 pub mod roster;
 pub mod settings;
@@ -65,6 +66,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .merge(settings::router())
         // Online ordering: the customer API, tracking sockets, node links.
         .merge(online::router())
+        .merge(profile::router())
         .merge(payments::router())
         .merge(refunds::router())
         .merge(refunds::reconciliation_router())

@@ -19,8 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, members, online, ops, orders, orgs, payments, platform, refunds, roster,
-    settings,
+    auth, catalog, members, online, ops, orders, orgs, payments, platform, profile, refunds,
+    roster, settings,
 };
 
 #[derive(OpenApi)]
@@ -41,6 +41,7 @@ use super::{
         // Customers: browse, price, order, track.
         online::public_stores, online::public_store, online::public_menu, online::price_cart, online::place_order,
         online::my_orders, online::my_order, online::track_order,
+        profile::get_profile, profile::put_profile,
         // The card processor.
         payments::stripe_webhook,
     ),
@@ -51,7 +52,7 @@ use super::{
         (name = "platform", description = "Platform admins: organisations, stores, node tokens"),
         (name = "organisations", description = "An organisation's staff: invitations, roles, removal"),
         (name = "merchant", description = "A store's menu, sold-out toggles, orders and their card refunds, roster, members and settings"),
-        (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders paid at pickup or by card, live order tracking"),
+        (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders paid at pickup or by card, live order tracking, the customer's profile"),
         (name = "payments", description = "The card processor's webhook (Stripe-signed events)"),
     )
 )]

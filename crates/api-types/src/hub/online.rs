@@ -291,3 +291,95 @@ pub struct StoreNodes {
     pub nodes: Vec<NodeLink>,
     pub devices: Vec<NodeDevice>,
 }
+
+/// An item a customer marked as a favourite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Favourite {
+    pub store_id: String,
+    pub item_id: String,
+}
+
+/// A customer's profile: what the account says, and what they keep for ordering.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomerProfile {
+    pub name: String,
+    pub email: String,
+    /// For the store to call about an order.
+    pub phone: Option<String>,
+    /// Notes they reuse on orders ("no onions", "ring the bell").
+    pub saved_notes: Vec<String>,
+    pub favourites: Vec<Favourite>,
+}
+
+/// A change of the profile: each field present is replaced, the rest kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// 1 to 80 characters.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 80))]
+    pub name: Option<String>,
+    /// Digits, spaces and `+ - ( )`, at most 30 characters; an empty string removes it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 30))]
+    pub phone: Option<String>,
+    /// At most 10, each 1 to 200 characters.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
+    pub saved_notes: Option<Vec<String>>,
+    /// At most 50.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
+    pub favourites: Option<Vec<Favourite>>,
+}
+
+impl ProfileUpdate {
+    /// The update with its text trimmed, or why it is refused (`field`, message).
+    pub fn check(mut self) -> Result<ProfileUpdate, (&'static str, String)> {
+        if let Some(n) = &mut self.name {
+            *n = n.trim().to_owned();
+            if n.is_empty() || n.chars().count() > 80 {
+                return Err(("name", "a name is 1 to 80 characters".into()));
+            }
+        }
+        if let Some(p) = &mut self.phone {
+            *p = p.trim().to_owned();
+            let ok_chars = p
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
+            if p.chars().count() > 30 || !ok_chars {
+                return Err((
+                    "phone",
+                    "a phone number is digits, spaces and + - ( ), at most 30 characters".into(),
+                ));
+            }
+        }
+        if let Some(notes) = &mut self.saved_notes {
+            for n in notes.iter_mut() {
+                *n = n.trim().to_owned();
+            }
+            notes.retain(|n| !n.is_empty());
+            if notes.len() > 10 || notes.iter().any(|n| n.chars().count() > 200) {
+                return Err((
+                    "saved_notes",
+                    "keep at most 10 notes of at most 200 characters each".into(),
+                ));
+            }
+        }
+        if let Some(f) = &mut self.favourites {
+            let bad = |s: &str| s.is_empty() || s.len() > 64 || s.chars().any(char::is_whitespace);
+            if f.len() > 50 || f.iter().any(|x| bad(&x.store_id) || bad(&x.item_id)) {
+                return Err((
+                    "favourites",
+                    "at most 50 favourites, each a store id and an item id".into(),
+                ));
+            }
+            f.dedup();
+        }
+        Ok(self)
+    }
+}
