@@ -743,7 +743,11 @@ async fn customers_keep_a_profile(backend: Backend) {
         );
     }
     let (s, b) = put(&alice, json!({ "nickname": "Al" })).await;
-    assert_eq!((s, code(&b)), (422, "invalid_body"), "an unknown field: {b}");
+    assert_eq!(
+        (s, code(&b)),
+        (422, "invalid_body"),
+        "an unknown field: {b}"
+    );
     assert_eq!(
         get(&bob).await["saved_notes"],
         json!([]),
