@@ -23,6 +23,6 @@ echo "==> web apps"
 npm run -s check:api
 npm run -s typecheck
 npm run -s build
-# The browser tests run the node and the device simulators (debug builds; cargo test built them already).
-cargo build --locked -q -p store-node -p drivers --bins
+# The browser tests run the node, the hub and the device simulators (debug builds; cargo test built them already).
+cargo build --locked -q -p store-node -p drivers -p cloud-hub --bins
 npm run -s test:e2e

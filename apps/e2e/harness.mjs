@@ -1,5 +1,6 @@
 // Test support for the browser tests: a real store node (the debug binary,
-// demo data, its own temp database, port 0) serving the built apps, the
+// demo data, its own temp database, port 0) serving the built apps, a real
+// cloud hub (its own SQLite database, port 0) serving the customer app, the
 // device simulators from `crates/drivers` (a ZVT card terminal, a virtual
 // ESC/POS printer), and Debian's chromium driven by playwright-core. Never
 // downloads a browser. Every process started here is killed when the test
@@ -55,18 +56,7 @@ export async function startNode({ env = {} } = {}) {
       stdio: ["ignore", "pipe", "inherit"],
     }),
   );
-  const lines = createInterface({ input: child.stdout });
-  const base = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("store node did not start within 20 s")), 20_000);
-    child.once("exit", (code) => fail(new Error(`store node exited with ${code}`)));
-    lines.on("line", (l) => {
-      const m = /^store-node listening on (\S+)/.exec(l);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]);
-      }
-    });
-  });
+  const base = await listening(child, /^store-node listening on (\S+)/, "store node");
   return {
     base,
     async stop() {
@@ -98,6 +88,74 @@ export async function startNode({ env = {} } = {}) {
       if (r.status !== 201) throw new Error(`registering ${device.id}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.device;
     },
+  };
+}
+
+/** The platform admin token of the hubs the tests start. */
+export const HUB_ADMIN = "admin-token-for-e2e-tests-only";
+
+/** Resolves with the first `re` match on `child`'s stdout, or fails after `ms` or when it exits. */
+function listening(child, re, name, ms = 20_000) {
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${name} did not start within ${ms / 1000} s`)), ms);
+    child.once("exit", (code) => fail(new Error(`${name} exited with ${code}`)));
+    lines.on("line", (l) => {
+      const m = re.exec(l);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    });
+  });
+}
+
+/**
+ * Starts a cloud hub (the debug binary, `CLOUD_HUB_BIN` to override) on a free
+ * port with its own SQLite database, serving the built customer app at `/`;
+ * resolves once it listens. `admin(method, path, body)` calls it as the platform admin.
+ */
+export async function startHub({ env = {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "e2e-hub-"));
+  const child = track(
+    spawn(
+      process.env.CLOUD_HUB_BIN ?? debugBinary("cloud-hub"),
+      ["--bind", "127.0.0.1:0", "--database-url", `sqlite://${join(dir, "hub.db")}?mode=rwc`, "--web-dir", join(repo, "apps/customer/dist")],
+      { env: { ...process.env, RUST_LOG: "warn", HUB_ADMIN_TOKEN: HUB_ADMIN, ...env }, stdio: ["ignore", "pipe", "inherit"] },
+    ),
+  );
+  const base = await listening(child, /^cloud-hub listening on (\S+)/, "cloud hub");
+  return {
+    base,
+    async admin(method, path, body) {
+      const headers = { authorization: `Bearer ${HUB_ADMIN}`, "idempotency-key": randomUUID() };
+      if (body !== undefined) headers["content-type"] = "application/json";
+      const r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    },
+    /** Creates `store` (as the platform admin) and issues a node token for it; the token. */
+    async enroll(store, name) {
+      const s = await this.admin("POST", "/api/v1/admin/stores", { id: store, name });
+      if (s.status !== 201) throw new Error(`creating store ${store}: ${s.status} ${JSON.stringify(s.body)}`);
+      const t = await this.admin("POST", `/api/v1/admin/stores/${store}/node-tokens`, { label: "counter" });
+      if (t.status !== 201) throw new Error(`node token for ${store}: ${t.status} ${JSON.stringify(t.body)}`);
+      return t.body.token;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The `env` of a demo store node that syncs as `store` with the hub at `hubBase`, with node token `token`. */
+export function syncEnv(hubBase, store, token) {
+  return {
+    STORE_NODE__STORE__ID: store,
+    STORE_NODE__HUB__URL: `${hubBase.replace(/^http/, "ws")}/api/v1/sync`,
+    STORE_NODE__HUB__TOKEN: token,
   };
 }
 

@@ -63,6 +63,9 @@ pub struct Config {
     pub clock: time::SharedClock,
     /// Card payments through Stripe; `None`: web orders are paid at pickup only.
     pub payments: Option<CardPayments>,
+    /// The built customer app (`index.html` and its assets), served at `/`;
+    /// `None`, or a folder without `index.html`: the hub serves the API only.
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// How the hub takes card payments: the Stripe account and the flow's settings.
@@ -92,6 +95,7 @@ impl std::fmt::Debug for Config {
             .field("held_back_bytes_per_link", &self.held_back_bytes_per_link)
             .field("held_back_bytes_total", &self.held_back_bytes_total)
             .field("payments", &self.payments)
+            .field("web_dir", &self.web_dir)
             .finish()
     }
 }
@@ -128,6 +132,7 @@ impl Config {
             held_back_bytes_total: DEFAULT_HELD_BACK_TOTAL,
             clock: time::system_clock(),
             payments: None,
+            web_dir: None,
         }
     }
 }
@@ -217,7 +222,8 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     // The peer address feeds the per-IP sign-in limits.
-    let app = http::router(hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(hub.clone(), config.web_dir.as_deref())
+        .into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

@@ -78,6 +78,12 @@ struct Cli {
     #[arg(long, env = "HUB_ACCEPT_TIMEOUT_SECS", default_value_t = 600)]
     accept_timeout_secs: u64,
 
+    /// The built customer app (`npm run build` makes `apps/customer/dist`), served at `/`
+    /// with `index.html` for the app's own paths. Without an `index.html` there, the hub
+    /// serves the API only.
+    #[arg(long, env = "CLOUD_HUB_WEB_DIR", default_value = "apps/customer/dist")]
+    web_dir: std::path::PathBuf,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -197,6 +203,7 @@ async fn run() -> anyhow::Result<()> {
                 })
             }
         },
+        web_dir: Some(cli.web_dir),
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(

@@ -7,7 +7,8 @@
 //! (`online`), and the sync socket (`node_sync`). `store_docs` is how handlers
 //! reach a store's shared documents.
 //! Every write goes through the `Idempotency-Key` layer (`idempotency`); every
-//! request is counted and timed (`crate::metrics`).
+//! request is counted and timed (`crate::metrics`). The built customer app,
+//! when there is one, is served at `/` (`web_app`).
 
 pub mod auth;
 pub mod catalog;
@@ -52,8 +53,39 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response()
 }
 
-pub fn router(hub: Arc<Hub>) -> Router {
-    Router::new()
+/// The hub's JSON 404, for paths no route matches.
+async fn route_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "route not found")
+}
+
+/// Serves the built customer app in `web_dir` at `/`: its files, and
+/// `index.html` for any other path (the app's own routes, e.g. `/orders/{id}`).
+/// `/api` and everything under it stays the API's: a path no route matches
+/// answers the JSON 404, never the app's page. Without `web_dir/index.html`
+/// the router is unchanged (the API only, as in the tests).
+fn web_app(router: Router<Arc<Hub>>, web_dir: Option<&std::path::Path>) -> Router<Arc<Hub>> {
+    use axum::http::{HeaderValue, header};
+    use axum::routing::any;
+    use tower_http::services::{ServeDir, ServeFile};
+    use tower_http::set_header::SetResponseHeader;
+    let Some(dir) = web_dir.filter(|d| d.join("index.html").is_file()) else {
+        return router.fallback(route_not_found);
+    };
+    let files = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
+    // index.html must be revalidated so a rebuilt app is picked up; hashed assets may be cached.
+    let files = SetResponseHeader::if_not_present(
+        files,
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    router
+        .route("/api", any(route_not_found))
+        .route("/api/{*rest}", any(route_not_found))
+        .fallback_service(files)
+}
+
+pub fn router(hub: Arc<Hub>, web_dir: Option<&std::path::Path>) -> Router {
+    let api = Router::new()
         .merge(ops::router())
         .merge(node_sync::router())
         .merge(auth::router())
@@ -69,8 +101,8 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .merge(profile::router())
         .merge(payments::router())
         .merge(refunds::router())
-        .merge(refunds::reconciliation_router())
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "route not found") })
+        .merge(refunds::reconciliation_router());
+    web_app(api, web_dir)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -1,0 +1,112 @@
+// A store: its state and hours, the menu by category, the item sheet, and the
+// cart bar that leads to checkout. Sold-out items show as such and cannot be added.
+import { ModifierDialog, formatMoney } from "@edge/shared";
+import { useState } from "react";
+import { Link } from "./App";
+import { Problem } from "./Problem";
+import { useCart } from "./cart";
+import { type HubItem, type PublicStore, api, hub } from "./hub";
+import { useLoad } from "./load";
+import { usePricing } from "./pricing";
+import { hoursLines, orderingWords } from "./words";
+
+/** The store's public profile and menu, loaded together; `reload` fetches both again. */
+export function useStore(storeId: string) {
+  const path = { params: { path: { id: storeId } } };
+  const { data, error, retry } = useLoad(
+    () => Promise.all([hub(() => api.GET("/api/v1/public/stores/{id}", path)), hub(() => api.GET("/api/v1/public/stores/{id}/menu", path))]),
+    [storeId],
+  );
+  return { store: data?.[0] ?? null, menu: data?.[1] ?? null, error, reload: retry };
+}
+
+export function StoreHeader({ store }: { store: PublicStore }) {
+  const hours = hoursLines(store.hours);
+  return (
+    <section className="store-head">
+      <h1>{store.name ?? store.id}</h1>
+      {store.address && <p className="muted">{store.address}</p>}
+      <p className={store.ordering.accepting ? "state state-open" : "state state-closed"} data-testid="store-state">
+        {orderingWords(store.ordering)}
+      </p>
+      {!store.ordering.accepting && store.ordering.reason === "closed" && <p>{store.ordering.message}</p>}
+      {store.pickup_lead_minutes ? <p className="muted">Ready about {store.pickup_lead_minutes} minutes after you order.</p> : null}
+      {hours.length > 0 && (
+        <details>
+          <summary>Opening hours</summary>
+          <ul className="hours">
+            {hours.map((h) => (
+              <li key={h}>{h}</li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </section>
+  );
+}
+
+export function StorePage({ storeId }: { storeId: string }) {
+  const { store, menu, error, reload } = useStore(storeId);
+  const cart = useCart(storeId);
+  const priced = usePricing(storeId, cart.lines);
+  const [open, setOpen] = useState<HubItem | null>(null);
+  if (error)
+    return (
+      <main className="page"><Problem error={error} onRetry={reload} />
+        <Link to="/">Back to the stores</Link>
+      </main>
+    );
+  if (!store || !menu) return <main className="page" aria-busy="true">Loading the menu…</main>;
+  const m = menu.menu;
+  const count = cart.lines.reduce((n, l) => n + l.quantity, 0);
+  return (
+    <main className="page with-cart-bar">
+      <Link to="/">← All stores</Link>
+      <StoreHeader store={store} />
+      {m.categories.map((c) => {
+        const items = m.items.filter((i) => i.category === c.id);
+        if (!items.length) return null;
+        return (
+          <section key={c.id} className="category" aria-labelledby={`cat-${c.id}`}>
+            <h2 id={`cat-${c.id}`}>{c.name}</h2>
+            <ul className="items">
+              {items.map((i) => (
+                <li key={i.id}>
+                  <button type="button" className="item" disabled={i.sold_out} onClick={() => setOpen(i)} data-testid={`item-${i.id}`}>
+                    <span className="item-text">
+                      <strong>{i.name}</strong>
+                      {i.description && <span className="muted">{i.description}</span>}
+                    </span>
+                    <span className="item-price">{i.sold_out ? "Sold out" : formatMoney(i.price, m.currency)}</span>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          </section>
+        );
+      })}
+      {open && (
+        <ModifierDialog
+          menu={m}
+          item={open}
+          onCancel={() => setOpen(null)}
+          onAdd={(line) => {
+            cart.add(line);
+            setOpen(null);
+          }}
+        />
+      )}
+      {count > 0 && (
+        <div className="cart-bar">
+          <span aria-live="polite" data-testid="cart-summary">
+            {count} item{count === 1 ? "" : "s"}
+            {priced.cart ? ` · ${formatMoney(priced.cart.order.totals.total, priced.cart.order.totals.currency)}` : ""}
+          </span>
+          <Link to={`/stores/${encodeURIComponent(storeId)}/checkout`} className="button primary">
+            View cart
+          </Link>
+        </div>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,120 @@
+// The customer's link to the hub: the typed client, the account kept on this
+// device (access and refresh tokens in localStorage, so a reload or a new tab
+// stays signed in), one refresh-and-retry when the 15-minute access token has
+// run out, and hub errors worded for customers.
+import { HubError, type HubSchemas, createHubApi, hubResult } from "@edge/shared/hub-api";
+
+export type PublicStore = HubSchemas["PublicStore"];
+export type Ordering = HubSchemas["Ordering"];
+export type PublicMenu = HubSchemas["PublicMenu"];
+export type HubMenu = HubSchemas["Menu"];
+export type HubItem = HubSchemas["Item"];
+export type LineRequest = HubSchemas["LineRequest"];
+export type PricedCart = HubSchemas["PricedCart"];
+export type CustomerOrder = HubSchemas["CustomerOrder"];
+export type TokenPair = HubSchemas["TokenPair"];
+
+export interface Account {
+  access: string;
+  refresh: string;
+  email: string;
+}
+
+const KEY = "edge.customer.account";
+let account: Account | null = read();
+const listeners = new Set<() => void>();
+
+function read(): Account | null {
+  try {
+    const a = JSON.parse(localStorage.getItem(KEY) ?? "null") as Account | null;
+    return a?.access && a.refresh ? a : null;
+  } catch {
+    return null;
+  }
+}
+
+export function currentAccount(): Account | null {
+  return account;
+}
+
+export function setAccount(a: Account | null) {
+  account = a;
+  if (a) localStorage.setItem(KEY, JSON.stringify(a));
+  else localStorage.removeItem(KEY);
+  for (const l of listeners) l();
+}
+
+export function onAccountChange(l: () => void): () => void {
+  listeners.add(l);
+  return () => listeners.delete(l);
+}
+
+export const api = createHubApi({ getToken: () => account?.access ?? null });
+
+/** Trades the refresh token for a new pair; false (and signed out) when it is no longer good. */
+async function refresh(): Promise<boolean> {
+  const a = account;
+  if (!a) return false;
+  const r = await hubResult(api.POST("/api/v1/auth/refresh", { body: { refresh_token: a.refresh } }));
+  if (r.ok) {
+    setAccount({ ...a, access: r.data.access_token, refresh: r.data.refresh_token });
+    return true;
+  }
+  if (r.error.status === 401 || r.error.status === 403) setAccount(null);
+  return false;
+}
+
+type Outcome<T> = { data?: T; error?: unknown; response: Response };
+
+/** A hub call's data, or a HubError; a signed-in call that answers 401 is retried once after a refresh. */
+export async function hub<T>(make: () => Promise<Outcome<T>>): Promise<T> {
+  let r = await hubResult(make());
+  if (!r.ok && r.error.status === 401 && account && (await refresh())) r = await hubResult(make());
+  if (!r.ok) throw r.error;
+  return r.data;
+}
+
+/** Signs in (or up) and keeps the account on this device. */
+export function keepSession(email: string, pair: TokenPair) {
+  setAccount({ access: pair.access_token, refresh: pair.refresh_token, email });
+}
+
+export async function signOut() {
+  const a = account;
+  setAccount(null);
+  if (a) await hubResult(api.POST("/api/v1/auth/logout", { body: { refresh_token: a.refresh } }));
+}
+
+/** What we tell a customer for a hub error code; the hub's own sentence for the rest. */
+const WORDS: Record<string, string> = {
+  network: "We can't reach the ordering service. Check your connection and try again: nothing was ordered twice.",
+  invalid_credentials: "That email and password don't match. Try again, or create an account.",
+  email_taken: "There is already an account with that email. Sign in instead.",
+  too_many_attempts: "Too many tries. Wait a minute, then try again.",
+  unauthenticated: "Please sign in again.",
+  token_revoked: "Please sign in again.",
+  bad_token: "Please sign in again.",
+  card_payments_unavailable: "Paying online by card isn't available here yet. Choose pay at pickup.",
+  payment_unavailable: "Paying online by card isn't working right now. Choose pay at pickup, or try again soon.",
+  pay_at_pickup_not_offered: "This store takes online payment only: choose pay by card.",
+  internal: "Something went wrong on our side. Nothing was ordered; please try again.",
+};
+
+/** The hub's sentence leads where it names the thing (which item sold out, why the store is paused). */
+const LEAD: Record<string, string> = {
+  sold_out: "Sorry, something in your cart just sold out",
+  unknown_item: "Something in your cart is no longer on the menu",
+  invalid_modifiers: "Some choices are missing or too many",
+};
+
+export function words(e: unknown): string {
+  if (e instanceof HubError) {
+    if (e.code === "ordering_paused") return e.message;
+    const lead = LEAD[e.code];
+    if (lead) return `${lead}: ${e.message}`;
+    return WORDS[e.code] ?? e.message;
+  }
+  return WORDS.network;
+}
+
+export { HubError };

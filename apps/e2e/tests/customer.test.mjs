@@ -1,0 +1,143 @@
+// The customer ordering app in a real browser at phone size, against a real
+// cloud hub serving it and a real store node syncing with that hub: find the
+// store, build a cart with modifiers, sign up at checkout, place a pay-at-pickup
+// order; it reaches the node, the kitchen moves it to ready there, and the
+// customer's page says "Ready" without a reload.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { launch, shot, startHub, startNode, syncEnv } from "../harness.mjs";
+
+const PHONE = { width: 390, height: 844 };
+const STORE = "harbor-street";
+
+let hub;
+let node;
+let browser;
+before(async () => {
+  hub = await startHub();
+  const token = await hub.enroll(STORE, "Harbor Street Kitchen");
+  node = await startNode({ env: syncEnv(hub.base, STORE, token) });
+  browser = await launch();
+  // The node syncs its menu up and the hub sees it connected: the store takes orders.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await fetch(`${hub.base}/api/v1/public/stores/${STORE}/menu`);
+    if (r.ok && (await r.json()).ordering.accepting) break;
+    if (Date.now() > deadline) assert.fail("the store never took online orders at the hub");
+    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
+  }
+});
+after(async () => {
+  await browser?.close();
+  await node?.stop();
+  await hub?.stop();
+});
+
+test("find the store, order with modifiers, sign up at checkout, and see Ready live", async () => {
+  const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+
+  // Find a store.
+  await page.goto(`${hub.base}/`);
+  await page.getByRole("heading", { name: "Find a store" }).waitFor();
+  const card = page.getByRole("link", { name: /Harbor Street Kitchen/ });
+  await card.getByText("Open now").waitFor();
+  await shot(page, "customer-1-stores");
+
+  // The store's menu, by category, with prices in money.
+  await card.click();
+  await page.getByRole("heading", { name: "Harbor Street Kitchen" }).waitFor();
+  await page.getByRole("heading", { name: "Salads & Sides" }).waitFor();
+  assert.match(await page.getByTestId("item-house-garden-salad").innerText(), /House Garden Salad[\s\S]*\$9\.50/);
+  await shot(page, "customer-2-menu");
+
+  // The item sheet: the required dressing first, then an optional protein, two of them, a note.
+  await page.getByTestId("item-house-garden-salad").click();
+  const sheet = page.getByRole("dialog", { name: "House Garden Salad" });
+  const add = sheet.getByRole("button", { name: /^Choose Dressing|^Add/ });
+  assert.equal(await add.isDisabled(), true, "Add waits for the required dressing");
+  await sheet.getByRole("button", { name: /Buttermilk Ranch/ }).click();
+  await sheet.getByRole("button", { name: /Grilled Chicken/ }).click();
+  await sheet.getByRole("button", { name: "one more" }).click();
+  await sheet.getByLabel("Note for the kitchen").fill("no croutons");
+  assert.equal(await add.isDisabled(), false);
+  await sheet.evaluate((el) => el.scrollTo(0, 0));
+  await shot(page, "customer-3-item");
+  await add.click();
+  await sheet.waitFor({ state: "detached" });
+
+  // The cart bar has the hub's total; the cart is kept across a reload.
+  await page.getByTestId("cart-summary").filter({ hasText: /2 items · \$\d+\.\d\d/ }).waitFor();
+  await page.reload();
+  await page.getByTestId("cart-summary").filter({ hasText: /2 items · \$\d+\.\d\d/ }).waitFor();
+  await page.getByRole("link", { name: "View cart" }).click();
+  await page.getByRole("heading", { name: "Your order" }).waitFor();
+  const line = page.getByTestId("cart-line");
+  await line.filter({ hasText: "Buttermilk Ranch, Grilled Chicken" }).waitFor();
+  await page.getByTestId("totals").filter({ hasText: "Total" }).waitFor();
+  await shot(page, "customer-4-cart");
+
+  // Sign up right at checkout, then place it, paying at pickup.
+  await page.getByLabel(/Your name/).fill("Robin");
+  await page.getByLabel("Email").fill("robin@example.com");
+  await page.getByLabel(/^Password/).fill("plum-kettle-73-orbit");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByText("Signed in as robin@example.com").waitFor();
+  await page.getByLabel(/Pay at the counter/).check();
+  await page.getByRole("button", { name: /^Place order — \$/ }).click();
+  await page.waitForURL(/\/orders\/[^/]+$/);
+  const orderId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
+  const ticket = await page.getByTestId("ticket").innerText();
+  assert.match(ticket, /^W-\d+$/);
+  await page.getByTestId("order-status").filter({ hasText: "Sent to the store" }).waitFor();
+  await page.getByTestId("live").filter({ hasText: "Updates live" }).waitFor();
+
+  // The order reaches the node as an online order with the web ticket.
+  const kitchen = await node.token("kitchen", "4000");
+  const deadline = Date.now() + 15_000;
+  let atNode;
+  for (;;) {
+    atNode = await node.api(kitchen, "GET", `/api/v1/orders/${orderId}`);
+    if (atNode.status === 200) break;
+    if (Date.now() > deadline) assert.fail(`the order never reached the node: ${JSON.stringify(atNode.body)}`);
+    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
+  }
+  assert.equal(atNode.body.channel, "online");
+  assert.equal(atNode.body.ticket, ticket);
+  assert.equal(atNode.body.status, "placed");
+
+  // The kitchen moves it along at the node; the page follows without a reload.
+  await page.evaluate(() => ((window).__samePage = true));
+  for (const [step, want, words] of [
+    ["accept", "accepted", "Accepted"],
+    ["start", "in_preparation", "Being prepared"],
+    ["ready", "ready", "Ready"],
+  ]) {
+    const r = await node.api(kitchen, "POST", `/api/v1/orders/${orderId}/${step}`, undefined, `${orderId}-${step}`);
+    assert.equal(r.status, 200, `${step}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.status, want);
+    await page.getByTestId("order-status").filter({ hasText: new RegExp(`^${words}$`) }).waitFor({ timeout: 15_000 });
+  }
+  assert.equal(await page.evaluate(() => (window).__samePage), true, "no reload happened");
+  assert.equal(await page.getByText("in_preparation").count(), 0, "no status codes on screen");
+  await shot(page, "customer-5-ready");
+
+  // A reload keeps the account and the order (the hub serves the app for /orders/{id}).
+  await page.reload();
+  await page.getByTestId("order-status").filter({ hasText: /^Ready$/ }).waitFor();
+  await page.getByRole("link", { name: "All my orders" }).click();
+  await page.getByRole("link", { name: new RegExp(ticket) }).filter({ hasText: "Ready" }).waitFor();
+
+  // Unknown API paths stay JSON 404s; unknown app paths get the app.
+  const api404 = await fetch(`${hub.base}/api/v1/no-such-route`);
+  assert.equal(api404.status, 404);
+  assert.equal((await api404.json()).error.code, "not_found");
+  const appPath = await fetch(`${hub.base}/orders/whatever`);
+  assert.equal(appPath.status, 200);
+  assert.match(await appPath.text(), /<div id="root">/);
+
+  assert.deepEqual(errors, []);
+  await context.close();
+});
