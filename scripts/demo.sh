@@ -52,7 +52,7 @@ ADMIN="demo-admin-token-$(date +%s)"
 HUB="http://127.0.0.1:$HUB_PORT"
 HUB_ADMIN_TOKEN="$ADMIN" STRIPE_SECRET_KEY=sk_test_demo STRIPE_WEBHOOK_SECRET="$WHSEC" \
   "$BIN/cloud-hub" --bind "127.0.0.1:$HUB_PORT" --database-url "sqlite://$DATA/hub.db?mode=rwc" \
-  --stripe-api-base "$STRIPE" --public-url "$HUB" \
+  --stripe-api-base "$STRIPE" --public-url "$HUB" --web-dir apps/customer/dist \
   >"$DATA/hub.out" 2>"$DATA/hub.log" &
 pids+=($!)
 wait_for_line "$DATA/hub.out" "listening"
@@ -171,6 +171,8 @@ cat <<MSG
 
 ==> the demo is running (Ctrl-C stops it)
 
+  Order online        $HUB/        the customer's shop: find the store, order, pay by card on the fake
+                      Stripe page, watch the order live (sign in as robin@example.com / plum-kettle-73-orbit)
   POS (counter)       $NODE/pos/      sign in as Casey Cashier, PIN 3000
   Kitchen display     $NODE/kds/      sign in as Kim Kitchen, PIN 4000
   Self-order kiosk    $NODE/kiosk/    set up with "Self-order kiosk", PIN 5000
