@@ -3,7 +3,8 @@
 // customer's order history.
 import { formatMoney } from "@edge/shared";
 import { useEffect, useState } from "react";
-import { Link, useAccount } from "./App";
+import { Link, navigate, useAccount } from "./App";
+import { loadCart, saveCart } from "./cart";
 import { AuthForm } from "./Auth";
 import { type CustomerOrder, api, currentAccount, hub, words } from "./hub";
 import { useLoad } from "./load";
@@ -170,10 +171,29 @@ export function OrderPage({ orderId }: { orderId: string }) {
         <p className="muted">Ordered {timeWords(order.created_ms)}.</p>
       </section>
       <p>
-        <Link to="/orders">All my orders</Link> · <Link to={`/stores/${encodeURIComponent(order.store_id)}`}>Order again from this store</Link>
+        <Link to="/orders">All my orders</Link> · <Link to={`/stores/${encodeURIComponent(order.store_id)}`}>Order from this store</Link>
       </p>
+      <button type="button" className="primary" data-testid="reorder" onClick={() => reorder(order)}>
+        Order this again
+      </button>
     </main>
   );
+}
+
+/**
+ * Puts this order's lines (items, choices, notes) in the store's cart on this
+ * device, after what is there, and opens the store: the hub prices the cart
+ * again, and says so if an item has since sold out or left the menu.
+ */
+function reorder(order: CustomerOrder) {
+  const lines = order.lines.map((l) => ({
+    item_id: l.item_id,
+    quantity: l.quantity,
+    modifiers: l.modifiers.map((m) => m.id),
+    note: l.note ?? null,
+  }));
+  saveCart(order.store_id, [...loadCart(order.store_id), ...lines]);
+  navigate(`/stores/${encodeURIComponent(order.store_id)}`);
 }
 
 /** A screen that needs the account: the sign-in form under its title until signed in. */

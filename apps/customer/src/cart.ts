@@ -24,13 +24,14 @@ export function saveCart(store: string, lines: LineRequest[]) {
 export function useCart(store: string) {
   const [lines, setLines] = useState<LineRequest[]>(() => loadCart(store));
   useEffect(() => setLines(loadCart(store)), [store]);
+  // Saved at once, from what is saved: not inside a state updater, which React
+  // skips when the page leaves first (placing an order cleared nothing so).
   const update = useCallback(
-    (f: (l: LineRequest[]) => LineRequest[]) =>
-      setLines((old) => {
-        const next = f(old);
-        saveCart(store, next);
-        return next;
-      }),
+    (f: (l: LineRequest[]) => LineRequest[]) => {
+      const next = f(loadCart(store));
+      saveCart(store, next);
+      setLines(next);
+    },
     [store],
   );
   return {

@@ -130,6 +130,13 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   await page.getByRole("link", { name: "All my orders" }).click();
   await page.getByRole("link", { name: new RegExp(ticket) }).filter({ hasText: "Ready" }).waitFor();
 
+  // Reorder from the history: the same lines, choices and note in the cart, priced by the hub again.
+  await page.getByRole("link", { name: new RegExp(ticket) }).click();
+  await page.getByTestId("reorder").click();
+  await page.getByTestId("cart-summary").filter({ hasText: /2 items · \$\d+\.\d\d/ }).waitFor();
+  await page.getByRole("link", { name: "View cart" }).click();
+  await page.getByTestId("cart-line").filter({ hasText: "Buttermilk Ranch, Grilled Chicken" }).filter({ hasText: "no croutons" }).waitFor();
+
   // Unknown API paths stay JSON 404s; unknown app paths get the app.
   const api404 = await fetch(`${hub.base}/api/v1/no-such-route`);
   assert.equal(api404.status, 404);
