@@ -20,88 +20,22 @@ mod common;
 
 use std::time::Duration;
 
-use cloud_hub::CardPayments;
-use cloud_hub::payments::PaymentsConfig;
-use cloud_hub::payments::stripe::StripeConfig;
-use common::{Backend, Peer, TestDb, TestHub, both, code, demo_menu, eventually};
+use common::{Backend, TestDb, both, code, eventually};
 use domain::fact::Fact;
 use domain::status::{OrderStatus, Transition};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "plum-kettle-73-orbit";
 const STORE: &str = "s1";
 const WHSEC: &str = "whsec_payments_test";
 
-struct Setup {
-    hub: TestHub,
-    stripe: fake_stripe::Running,
-    node: Peer,
-    customer: String,
-    http: reqwest::Client,
-}
+/// The hub, the fake Stripe, the store's node and a customer (`common::CardShop`).
+type Setup = common::CardShop;
 
 async fn setup(backend: Backend, accept_timeout: Duration) -> (TestDb, Setup) {
-    let db = TestDb::new(backend).await;
-    let stripe = fake_stripe::start(
-        fake_stripe::Config {
-            webhook_secret: WHSEC.into(),
-            webhook_retry_base: Duration::from_millis(50),
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
+    common::CardShop::start(backend, WHSEC, |flow, _| {
+        flow.accept_timeout = accept_timeout
+    })
     .await
-    .unwrap();
-    let api = stripe.url();
-    let hub = TestHub::start_with(&db, move |c| {
-        let mut flow = PaymentsConfig::new("http://shop.example", "");
-        flow.tick = Duration::from_millis(100);
-        flow.accept_timeout = accept_timeout;
-        c.payments = Some(CardPayments {
-            stripe: StripeConfig {
-                secret_key: "sk_test_fake".into(),
-                api_base: Some(api),
-                webhook_secret: WHSEC.into(),
-                request_timeout: Duration::from_secs(5),
-            },
-            flow,
-        });
-    })
-    .await;
-    stripe.set_webhook_url(Some(format!("{}/api/v1/payments/stripe/webhook", hub.base)));
-    hub.create_store(STORE).await;
-    let menu = serde_json::to_value(demo_menu()).unwrap();
-    let (s, b) = hub
-        .call("PUT", &format!("/api/v1/stores/{STORE}/menu"), Some(&menu))
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let token = hub.create_token(STORE, "node-1").await;
-    let mut node = Peer::new(STORE, "node-1");
-    node.connect(&hub.ws_url(), &token).await.unwrap();
-    node.pump_until("the catalog at the node", |p| {
-        p.docs.contains_key(&sync::doc::DocKind::Catalog)
-    })
-    .await;
-    let (s, b) = hub
-        .call_as(
-            None,
-            "POST",
-            "/api/v1/auth/signup",
-            Some(&json!({ "email": "robin@example.com", "password": PASSWORD, "name": "Robin" })),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let customer = b["access_token"].as_str().unwrap().to_owned();
-    (
-        db,
-        Setup {
-            hub,
-            stripe,
-            node,
-            customer,
-            http: reqwest::Client::new(),
-        },
-    )
 }
 
 fn card_cart() -> Value {
@@ -111,56 +45,9 @@ fn card_cart() -> Value {
 }
 
 impl Setup {
-    async fn place(&self, key: &str, body: &Value) -> (u16, Value) {
-        let (s, b, _) = self
-            .hub
-            .request(
-                Some(&self.customer),
-                "POST",
-                &format!("/api/v1/stores/{STORE}/orders"),
-                Some(body),
-                &[("idempotency-key", key)],
-            )
-            .await;
-        (s, b)
-    }
-
-    async fn order(&self, id: &str) -> Value {
-        let (s, b) = self
-            .hub
-            .call_as(
-                Some(&self.customer),
-                "GET",
-                &format!("/api/v1/me/orders/{id}"),
-                None,
-            )
-            .await;
-        assert_eq!(s, 200, "{b}");
-        b
-    }
-
-    /// Clicks a button of the fake's payment page (`pay`, `decline`, `expire`).
-    async fn checkout(&self, order: &Value, action: &str) {
-        let url = order["payment"]["checkout_url"].as_str().unwrap();
-        let id = url.rsplit('/').next().unwrap();
-        let r = self
-            .http
-            .post(format!("{}_fake/checkout/{id}/{action}", self.stripe.url()))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{action}: {}", r.status());
-    }
-
     /// The fake's PaymentIntent of our order.
     fn intent(&self, order_id: &str) -> Option<Value> {
-        self.stripe
-            .ledger()
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|pi| pi["metadata"]["order_id"] == order_id)
-            .cloned()
+        self.intents(order_id).into_iter().next()
     }
 
     /// Hub-origin events the node has received.
