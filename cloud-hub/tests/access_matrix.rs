@@ -129,6 +129,7 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_public_stores", Public),
     ("hub_public_menu", PublicStore),
     ("hub_price_cart", PublicStore),
+    ("hub_pickup_times", PublicStore),
     ("hub_place_order", CustomerAtStore),
     ("hub_my_orders", Customer),
     ("hub_get_profile", Customer),

@@ -758,3 +758,103 @@ async fn customers_keep_a_profile(backend: Backend) {
     hub.stop().await;
 }
 both!(customers_keep_a_profile);
+
+/// Ordering ahead: the store offers pickup times within its hours and lead
+/// time, placing checks the one chosen, and it travels with the order to the node.
+async fn customers_choose_a_pickup_time(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let node_token = store_with_menu(&hub).await;
+    let (s, b) = hub
+        .call(
+            "PUT",
+            &format!("/api/v1/stores/{STORE}/settings"),
+            Some(&json!({ "timezone": "UTC", "pickup_lead_minutes": 20, "hours": every_day("00:00", "24:00") })),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let times = async || {
+        let (s, b) = hub
+            .call_as(
+                None,
+                "GET",
+                &format!("/api/v1/public/stores/{STORE}/pickup-times"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    };
+    // Not taking orders (no node yet): no times on offer, and why.
+    let t = times().await;
+    assert_eq!(t["slots"], json!([]), "{t}");
+    assert_eq!(t["ordering"]["reason"], "store_offline");
+
+    let mut node = Peer::new(STORE, "node-a");
+    node.connect(&hub.ws_url(), &node_token).await.unwrap();
+    eventually("the store to take orders", async || {
+        ordering(&hub).await["accepting"] == true
+    })
+    .await;
+    let t = times().await;
+    assert_eq!(t["asap_minutes"], 20);
+    let slots = t["slots"].as_array().unwrap();
+    // Open all day: every quarter hour from 20 minutes from now to 12 hours ahead.
+    assert!((47..=48).contains(&slots.len()), "{t}");
+    let first = slots[0]["at_ms"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        first >= now + 19 * 60_000 && first <= now + 36 * 60_000,
+        "{t}"
+    );
+    assert_eq!(first % (15 * 60_000), 0);
+    assert!(slots[0]["at"].as_str().unwrap().ends_with("+00:00"));
+
+    // Too soon, too far ahead, not a number: refused with words; nothing placed.
+    let alice = customer(&hub, "alice@example.com").await;
+    for (at, why) in [
+        (json!(now + 60_000), "too soon"),
+        (json!(now + 13 * 3_600_000), "12 hours ahead"),
+    ] {
+        let mut body = cart();
+        body["pickup_at"] = at;
+        let (s, b) = place(&hub, &alice, Some(&format!("k-{}", why.replace(' ', "-"))), &body).await;
+        assert_eq!((s, code(&b)), (422, "pickup_time_unavailable"), "{b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().contains(why),
+            "{b}"
+        );
+    }
+    let mut body = cart();
+    body["pickup_at"] = json!("soon");
+    let (s, b) = place(&hub, &alice, Some("k-text"), &body).await;
+    assert_eq!(s, 422, "{b}");
+
+    // A slot on offer: the order carries it, to the customer and to the node.
+    let chosen = slots[3]["at_ms"].as_i64().unwrap();
+    let mut body = cart();
+    body["pickup_at"] = json!(chosen);
+    let (s, order) = place(&hub, &alice, Some("ahead"), &body).await;
+    assert_eq!(s, 201, "{order}");
+    assert_eq!(order["pickup_at"], chosen);
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (_, mine) = hub
+        .call_as(Some(&alice), "GET", &format!("/api/v1/me/orders/{id}"), None)
+        .await;
+    assert_eq!(mine["pickup_at"], chosen);
+    node.pump_until("the order at the node", |p| {
+        p.log.events().any(|e| e.origin == "hub")
+    })
+    .await;
+    let created = node.log.events().find(|e| e.origin == "hub").unwrap();
+    assert_eq!(created.data["order"]["pickup_at"], chosen);
+    // As soon as possible: no pickup time at all.
+    let (s, asap) = place(&hub, &alice, Some("asap"), &cart()).await;
+    assert_eq!(s, 201, "{asap}");
+    assert!(asap.get("pickup_at").is_none(), "{asap}");
+    hub.stop().await;
+}
+both!(customers_choose_a_pickup_time);

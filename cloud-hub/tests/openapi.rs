@@ -68,6 +68,7 @@ fn operations_declare_security_and_error_bodies() {
         "hub_public_store",
         "hub_public_menu",
         "hub_price_cart",
+        "hub_pickup_times",
         // Stripe signs its webhook deliveries instead.
         "hub_stripe_webhook",
     ]

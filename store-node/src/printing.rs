@@ -264,6 +264,16 @@ fn local_time(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// `12:30`: a pickup time on a kitchen ticket (the node's local time, as the printed times are).
+fn local_clock_time(ms: i64) -> String {
+    use chrono::TimeZone;
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%H:%M").to_string())
+        .unwrap_or_default()
+}
+
 fn modifiers(l: &domain::menu::PricedLine) -> Vec<String> {
     l.modifiers.iter().map(|m| m.name.clone()).collect()
 }
@@ -299,6 +309,7 @@ pub fn kitchen_docs(order: &OrderView, reprint: bool) -> Vec<KitchenDoc> {
             items,
             order_note: note.clone(),
             reprint,
+            pickup_at: order.order.pickup_at.map(local_clock_time),
         })
         .collect()
 }

@@ -1,9 +1,10 @@
 // The customer app: a few screens chosen by the address, so every screen has a
 // link that survives a reload: `/` (find a store), `/stores/{id}` (menu and
 // cart), `/stores/{id}/checkout`, `/orders` (my orders), `/orders/{id}` (one
-// order, live).
+// order, live), `/account` (details, saved notes, favourites).
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { currentAccount, onAccountChange, signOut } from "./hub";
+import { AccountPage } from "./Account";
 import { Checkout } from "./Checkout";
 import { MyOrders, OrderPage } from "./Orders";
 import { StoreList } from "./StoreList";
@@ -53,6 +54,7 @@ function Screen({ path }: { path: string }) {
   if ((m = /^\/stores\/([^/]+)\/?$/.exec(path))) return <StorePage storeId={decodeURIComponent(m[1])} />;
   if ((m = /^\/orders\/([^/]+)\/?$/.exec(path))) return <OrderPage orderId={decodeURIComponent(m[1])} />;
   if (/^\/orders\/?$/.test(path)) return <MyOrders />;
+  if (/^\/account\/?$/.test(path)) return <AccountPage />;
   if (path === "/" || path === "") return <StoreList />;
   return (
     <main className="page">
@@ -77,6 +79,7 @@ export function App() {
           {account ? (
             <>
               <Link to="/orders">My orders</Link>
+              <Link to="/account">Account</Link>
               <button type="button" className="link" onClick={() => void signOut()}>
                 Sign out
               </button>

@@ -9,6 +9,8 @@ import { AuthForm } from "./Auth";
 import { useCart } from "./cart";
 import { type LineRequest, api, hub, words } from "./hub";
 import { usePricing } from "./pricing";
+import { PickupChoice, usePickupTimes } from "./pickup";
+import { useProfile } from "./profile";
 import { StoreHeader, useStore } from "./StorePage";
 
 type Payment = "pay_at_pickup" | "card";
@@ -33,6 +35,9 @@ export function Checkout({ storeId }: { storeId: string }) {
   const cart = useCart(storeId);
   const priced = usePricing(storeId, cart.lines);
   const [payment, setPayment] = useState<Payment>("pay_at_pickup");
+  const pickup = usePickupTimes(storeId);
+  const [pickupAt, setPickupAt] = useState<number | null>(null);
+  const profile = useProfile();
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -41,7 +46,7 @@ export function Checkout({ storeId }: { storeId: string }) {
   const place = async () => {
     setBusy(true);
     setError(null);
-    const body = { lines: cart.lines as LineRequest[], payment, note: note.trim() || null };
+    const body = { lines: cart.lines as LineRequest[], payment, note: note.trim() || null, pickup_at: pickupAt };
     const key = attemptKey(storeId, JSON.stringify(body));
     try {
       const order = await hub(() =>
@@ -57,6 +62,7 @@ export function Checkout({ storeId }: { storeId: string }) {
     } catch (e) {
       setError(words(e));
       reload();
+      pickup.reload();
     } finally {
       setBusy(false);
     }
@@ -134,10 +140,21 @@ export function Checkout({ storeId }: { storeId: string }) {
         <section aria-labelledby="pay-title" className="form">
           <h2 id="pay-title">Pickup and payment</h2>
           <p className="muted">Signed in as {account.email}.</p>
+          <PickupChoice times={pickup.times} value={pickupAt} onChange={setPickupAt} />
           <label>
             Note for the kitchen (optional)
             <input value={note} maxLength={200} onChange={(e) => setNote(e.target.value)} />
           </label>
+          {profile && profile.saved_notes.length > 0 && (
+            <div className="saved-notes" role="group" aria-label="Your saved notes">
+              <span className="muted">Your notes:</span>
+              {profile.saved_notes.map((n) => (
+                <button type="button" key={n} onClick={() => setNote(n)}>
+                  {n}
+                </button>
+              ))}
+            </div>
+          )}
           <fieldset className="pay">
             <legend>How would you like to pay?</legend>
             <label>

@@ -9,6 +9,7 @@ import { AuthForm } from "./Auth";
 import { type CustomerOrder, api, currentAccount, hub, words } from "./hub";
 import { useLoad } from "./load";
 import { STEPS, type Status, statusWords, timeWords } from "./words";
+import { pickupWords } from "./pickup";
 
 type Link_ = "connecting" | "live" | "reconnecting";
 
@@ -135,6 +136,11 @@ export function OrderPage({ orderId }: { orderId: string }) {
       <p className="big-status" role="status" aria-live="polite" data-testid="order-status">
         {statusWords(order.status)}
       </p>
+      {order.pickup_at && !["ready", "completed", "cancelled", "voided", "refunded", "payment_expired"].includes(order.status) && (
+        <p className="pickup" data-testid="pickup">
+          {pickupWords(order.pickup_at)}
+        </p>
+      )}
       {order.status === "ready" && <p>Your order is ready: come to the counter and give your number.</p>}
       <Timeline status={order.status} />
       <p className={`badge live-badge badge-${link === "live" ? "live" : "connecting"}`} data-testid="live">

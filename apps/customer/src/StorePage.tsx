@@ -2,12 +2,13 @@
 // cart bar that leads to checkout. Sold-out items show as such and cannot be added.
 import { ModifierDialog, formatMoney } from "@edge/shared";
 import { useState } from "react";
-import { Link } from "./App";
+import { Link, useAccount } from "./App";
 import { Problem } from "./Problem";
 import { useCart } from "./cart";
-import { type HubItem, type PublicStore, api, hub } from "./hub";
+import { type HubItem, type PublicStore, api, hub, words } from "./hub";
 import { useLoad } from "./load";
 import { usePricing } from "./pricing";
+import { toggleFavourite, useProfile } from "./profile";
 import { hoursLines, orderingWords } from "./words";
 
 /** The store's public profile and menu, loaded together; `reload` fetches both again. */
@@ -50,6 +51,9 @@ export function StorePage({ storeId }: { storeId: string }) {
   const cart = useCart(storeId);
   const priced = usePricing(storeId, cart.lines);
   const [open, setOpen] = useState<HubItem | null>(null);
+  const account = useAccount();
+  const profile = useProfile();
+  const [favError, setFavError] = useState<string | null>(null);
   if (error)
     return (
       <main className="page"><Problem error={error} onRetry={reload} />
@@ -59,29 +63,56 @@ export function StorePage({ storeId }: { storeId: string }) {
   if (!store || !menu) return <main className="page" aria-busy="true">Loading the menu…</main>;
   const m = menu.menu;
   const count = cart.lines.reduce((n, l) => n + l.quantity, 0);
+  const isFavourite = (id: string) => Boolean(profile?.favourites.some((f) => f.store_id === storeId && f.item_id === id));
+  const favourites = m.items.filter((i) => isFavourite(i.id));
+  const itemRow = (i: HubItem, prefix: string) => (
+    <li key={i.id} className="item-row">
+      <button type="button" className="item" disabled={i.sold_out} onClick={() => setOpen(i)} data-testid={`${prefix}item-${i.id}`}>
+        {i.image && <img className="item-picture" src={i.image} alt="" loading="lazy" width={72} height={72} />}
+        <span className="item-text">
+          <strong>{i.name}</strong>
+          {i.description && <span className="muted">{i.description}</span>}
+        </span>
+        <span className="item-price">{i.sold_out ? "Sold out" : formatMoney(i.price, m.currency)}</span>
+      </button>
+      {account && (
+        <button
+          type="button"
+          className="fav"
+          aria-pressed={isFavourite(i.id)}
+          aria-label={`Favourite: ${i.name}`}
+          onClick={() => {
+            setFavError(null);
+            toggleFavourite(storeId, i.id).catch((e) => setFavError(words(e)));
+          }}
+        >
+          {isFavourite(i.id) ? "★" : "☆"}
+        </button>
+      )}
+    </li>
+  );
   return (
     <main className="page with-cart-bar">
       <Link to="/">← All stores</Link>
       <StoreHeader store={store} />
+      {favError && (
+        <p className="notice notice-bad" role="alert">
+          {favError}
+        </p>
+      )}
+      {favourites.length > 0 && (
+        <section className="category" aria-labelledby="cat-favourites">
+          <h2 id="cat-favourites">Your favourites</h2>
+          <ul className="items">{favourites.map((i) => itemRow(i, "fav-"))}</ul>
+        </section>
+      )}
       {m.categories.map((c) => {
         const items = m.items.filter((i) => i.category === c.id);
         if (!items.length) return null;
         return (
           <section key={c.id} className="category" aria-labelledby={`cat-${c.id}`}>
             <h2 id={`cat-${c.id}`}>{c.name}</h2>
-            <ul className="items">
-              {items.map((i) => (
-                <li key={i.id}>
-                  <button type="button" className="item" disabled={i.sold_out} onClick={() => setOpen(i)} data-testid={`item-${i.id}`}>
-                    <span className="item-text">
-                      <strong>{i.name}</strong>
-                      {i.description && <span className="muted">{i.description}</span>}
-                    </span>
-                    <span className="item-price">{i.sold_out ? "Sold out" : formatMoney(i.price, m.currency)}</span>
-                  </button>
-                </li>
-              ))}
-            </ul>
+            <ul className="items">{items.map((i) => itemRow(i, ""))}</ul>
           </section>
         );
       })}

@@ -13,6 +13,9 @@ export type LineRequest = HubSchemas["LineRequest"];
 export type PricedCart = HubSchemas["PricedCart"];
 export type CustomerOrder = HubSchemas["CustomerOrder"];
 export type TokenPair = HubSchemas["TokenPair"];
+export type PickupTimes = HubSchemas["PickupTimes"];
+export type CustomerProfile = HubSchemas["CustomerProfile"];
+export type ProfileUpdate = HubSchemas["ProfileUpdate"];
 
 export interface Account {
   access: string;
@@ -110,6 +113,7 @@ const LEAD: Record<string, string> = {
 export function words(e: unknown): string {
   if (e instanceof HubError) {
     if (e.code === "ordering_paused") return e.message;
+    if (e.code === "pickup_time_unavailable") return `${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}. Choose another pickup time.`;
     const lead = LEAD[e.code];
     if (lead) return `${lead}: ${e.message}`;
     return WORDS[e.code] ?? e.message;

@@ -30,6 +30,11 @@ function whereTo(o: OrderView): string {
   return parts.join(" · ");
 }
 
+/** "12:30": an order's pickup time on this screen's clock (the store's). */
+function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
+
 /** A line's modifiers by group, in the order they were chosen: [["Doneness", "Medium"], ["Add-ons", "Bacon, Cheese"]]. */
 function modifierGroups(line: PricedLine, names: Names): [string, string][] {
   const groups = new Map<string, string[]>();
@@ -143,6 +148,11 @@ export function TicketCard({
       <div className="ticket-meta">
         <span className={`channel channel-${order.channel}`}>{CHANNEL[order.channel] ?? order.channel}</span>
         <span className="where">{whereTo(order)}</span>
+        {order.pickup_at ? (
+          <span className="pickup" data-testid="pickup-at">
+            Pickup {clock(order.pickup_at)}
+          </span>
+        ) : null}
         {view === EXPO && order.status !== "placed" && <span className="status">{STATUS[order.status] ?? order.status}</span>}
       </div>
       <Lines order={order} view={view} names={names} />

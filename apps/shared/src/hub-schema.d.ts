@@ -521,6 +521,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/public/stores/{id}/pickup-times": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * When a customer may pick up an order placed now: as soon as possible (the
+         *     store's lead time), or one of the times on offer (every 15 minutes while the
+         *     store is open, up to 12 hours ahead), in the store's time zone.
+         */
+        get: operations["hub_pickup_times"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stores/{id}/members": {
         parameters: {
             query?: never;
@@ -878,6 +899,13 @@ export interface components {
             /** @description For the kitchen, at most 200 characters. */
             note?: string | null;
             payment?: null | components["schemas"]["PaymentChoice"];
+            /**
+             * Format: int64
+             * @description When to pick the order up (Unix ms), one of the store's `pickup-times` or any
+             *     minute between its earliest and latest while the store is open; absent: as
+             *     soon as possible. Pricing ignores it; placing checks it (422 `pickup_time_unavailable`).
+             */
+            pickup_at?: number | null;
         };
         /** @description Two replicas' concurrent values of one catalog field. */
         CatalogConflict: {
@@ -1217,6 +1245,29 @@ export interface components {
             role: string;
             store_id?: string | null;
         };
+        /** @description One pickup time. */
+        PickupSlot: {
+            /** @description The same instant in the store's time zone, RFC 3339 with its offset. */
+            at: string;
+            /**
+             * Format: int64
+             * @description Unix ms: what `Cart.pickup_at` takes.
+             */
+            at_ms: number;
+        };
+        /** @description When a customer may pick up an order placed now. */
+        PickupTimes: {
+            /**
+             * Format: int32
+             * @description Minutes from ordering to the earliest pickup ("as soon as possible").
+             */
+            asap_minutes: number;
+            ordering: components["schemas"]["Ordering"];
+            /** @description The times on offer, every 15 minutes while the store is open, up to 12 hours ahead. */
+            slots: components["schemas"]["PickupSlot"][];
+            /** @description Today's date in the store's time zone (`YYYY-MM-DD`), to tell today's slots from tomorrow's. */
+            today: string;
+        };
         /** @description A priced cart. */
         PricedCart: {
             /** @description Lines as priced and taxed now, and the totals. */
@@ -1272,6 +1323,13 @@ export interface components {
             fulfillment: components["schemas"]["Fulfillment"];
             lines: components["schemas"]["PricedLine"][];
             note?: string | null;
+            /**
+             * Format: int64
+             * @description When the customer collects an order placed ahead (Unix ms); none: as soon as
+             *     possible. Set by the server that checked it against the store's hours (the hub,
+             *     for online orders), never by pricing.
+             */
+            pickup_at?: number | null;
             table?: string | null;
             totals: components["schemas"]["Totals"];
         };
@@ -3827,6 +3885,36 @@ export interface operations {
                 };
             };
             /** @description No such store, or it has no menu yet (`no_menu`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_pickup_times: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PickupTimes"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;

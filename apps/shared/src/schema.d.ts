@@ -1053,6 +1053,13 @@ export interface components {
             fulfillment: components["schemas"]["Fulfillment"];
             lines: components["schemas"]["PricedLine"][];
             note?: string | null;
+            /**
+             * Format: int64
+             * @description When the customer collects an order placed ahead (Unix ms); none: as soon as
+             *     possible. Set by the server that checked it against the store's hours (the hub,
+             *     for online orders), never by pricing.
+             */
+            pickup_at?: number | null;
             table?: string | null;
             totals: components["schemas"]["Totals"];
         };

@@ -43,13 +43,15 @@ use crate::auth::{CustomerUser, StoreAccess, perm};
 use crate::db::online::OrderRow;
 use crate::db::payments::{CardRow, CardState};
 use crate::hub::Hub;
-use crate::online::profile::{Ordering, Profile, StoreView, ordering};
+use crate::online::profile::{
+    Ordering, Profile, StoreView, check_pickup, instant_at, local_now, ordering, pickup_slots,
+};
 use crate::online::{Signal, WebPayment, presence, store_reachable};
 use crate::payments::flow::{self, StartError};
 pub use api_types::hub::online::{
     CardPaymentState, Cart, CustomerOrder, CustomerOrders, CustomerStatus, NodeDevice, NodeLink,
-    PaymentChoice, PricedCart, PublicMenu, PublicStore, PublicStores, StatusMessage, StoreNodes,
-    TrackingParams,
+    PaymentChoice, PickupSlot, PickupTimes, PricedCart, PublicMenu, PublicStore, PublicStores,
+    StatusMessage, StoreNodes, TrackingParams,
 };
 
 /// Most orders `GET /api/v1/me/orders` returns.
@@ -61,6 +63,7 @@ pub fn router() -> Router<Arc<Hub>> {
         .route("/api/v1/public/stores", get(public_stores))
         .route("/api/v1/public/stores/{id}/menu", get(public_menu))
         .route("/api/v1/public/stores/{id}/cart", post(price_cart))
+        .route("/api/v1/public/stores/{id}/pickup-times", get(pickup_times))
         .route("/api/v1/stores/{id}/orders", post(place_order))
         .route("/api/v1/stores/{id}/nodes", get(store_nodes))
         .route("/api/v1/me/orders", get(my_orders))
@@ -190,6 +193,41 @@ pub async fn public_menu(
     Ok(Json(PublicMenu {
         store_id,
         menu,
+        ordering,
+    }))
+}
+
+/// When a customer may pick up an order placed now: as soon as possible (the
+/// store's lead time), or one of the times on offer (every 15 minutes while the
+/// store is open, up to 12 hours ahead), in the store's time zone.
+#[utoipa::path(get, path = "/api/v1/public/stores/{id}/pickup-times", operation_id = "hub_pickup_times", tag = "customer",
+    params(("id" = String, Path, description = "Store id")),
+    responses((status = 200, body = PickupTimes), (status = 404, body = ErrorBody)))]
+pub async fn pickup_times(
+    State(hub): State<Arc<Hub>>,
+    Path(store_id): Path<String>,
+) -> ApiResult<Json<PickupTimes>> {
+    let snap = snapshot(&hub, &store_id).await?;
+    let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
+    let now = hub.now_ms();
+    let tz = snap.profile.tz();
+    let slots = if ordering.accepting {
+        pickup_slots(&snap.profile, now)
+            .into_iter()
+            .filter_map(|at_ms| {
+                Some(PickupSlot {
+                    at_ms,
+                    at: instant_at(tz, at_ms)?,
+                })
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    Ok(Json(PickupTimes {
+        asap_minutes: snap.profile.pickup_lead_minutes.unwrap_or(0),
+        today: local_now(tz, now).map(|(d, _)| d.to_string()).unwrap_or_default(),
+        slots,
         ordering,
     }))
 }
@@ -366,8 +404,14 @@ pub async fn place_order(
     } else {
         PaymentChoice::Card
     });
+    let pickup_at = cart.value.pickup_at;
+    if let Some(at) = pickup_at {
+        check_pickup(&snap.profile, hub.now_ms(), at)
+            .map_err(|e| ApiError::unprocessable("pickup_time_unavailable", e.to_string()))?;
+    }
     let draft = draft(cart.value, account.as_ref().map(|u| u.name.clone()));
-    let priced = price(&menu, &draft)?;
+    let mut priced = price(&menu, &draft)?;
+    priced.pickup_at = pickup_at;
     match choice {
         PaymentChoice::PayAtPickup if !snap.profile.pay_at_pickup => {
             return Err(ApiError::unprocessable(

@@ -39,7 +39,7 @@ use super::{
         settings::get_settings, settings::put_settings,
         online::store_nodes,
         // Customers: browse, price, order, track.
-        online::public_stores, online::public_store, online::public_menu, online::price_cart, online::place_order,
+        online::public_stores, online::public_store, online::public_menu, online::price_cart, online::pickup_times, online::place_order,
         online::my_orders, online::my_order, online::track_order,
         profile::get_profile, profile::put_profile,
         // The card processor.

@@ -136,6 +136,17 @@ pub fn instant(tz: chrono_tz::Tz, date: Date, time: LocalTime) -> Option<String>
     Some(at.to_rfc3339())
 }
 
+/// The instant `at_ms` in `tz`, RFC 3339 with the offset.
+pub fn instant_at(tz: chrono_tz::Tz, at_ms: i64) -> Option<String> {
+    Some(
+        chrono::Utc
+            .timestamp_millis_opt(at_ms)
+            .single()?
+            .with_timezone(&tz)
+            .to_rfc3339(),
+    )
+}
+
 fn weekday_name(d: Date) -> &'static str {
     [
         "Monday",
@@ -207,6 +218,77 @@ pub fn ordering(profile: &Profile, node_reachable: bool, now_ms: i64) -> Orderin
     }
 }
 
+/// Minutes between the pickup times on offer.
+pub const SLOT_MINUTES: i64 = 15;
+/// How far ahead a customer may choose a pickup time, in hours.
+pub const PICKUP_HORIZON_HOURS: i64 = 12;
+const MINUTE_MS: i64 = 60_000;
+
+/// Whether the store is open at the instant `at_ms` (no hours set: always).
+fn open_at(profile: &Profile, at_ms: i64) -> bool {
+    match &profile.schedule {
+        None => true,
+        Some(schedule) => local_now(profile.tz(), at_ms)
+            .is_some_and(|(date, time)| schedule.is_open(date, time)),
+    }
+}
+
+/// The earliest pickup for an order placed at `now_ms`: now plus the lead time.
+pub fn earliest_pickup(profile: &Profile, now_ms: i64) -> i64 {
+    now_ms + i64::from(profile.pickup_lead_minutes.unwrap_or(0)) * MINUTE_MS
+}
+
+/// The pickup times on offer at `now_ms`: every [`SLOT_MINUTES`] on the clock
+/// (tz offsets are whole quarter hours, so UTC's quarter hours are the store's),
+/// from the earliest pickup rounded up, to [`PICKUP_HORIZON_HOURS`] ahead, at
+/// which the store is open.
+pub fn pickup_slots(profile: &Profile, now_ms: i64) -> Vec<i64> {
+    let step = SLOT_MINUTES * MINUTE_MS;
+    let earliest = earliest_pickup(profile, now_ms);
+    let first = (earliest + step - 1).div_euclid(step) * step;
+    let last = now_ms + PICKUP_HORIZON_HOURS * 60 * MINUTE_MS;
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|&at| at <= last)
+        .filter(|&at| open_at(profile, at))
+        .collect()
+}
+
+/// Why a chosen pickup time cannot be taken; the message names times in the store's zone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PickupRefused(pub String);
+
+/// `12:35` in the store's time zone.
+fn clock(profile: &Profile, at_ms: i64) -> String {
+    local_now(profile.tz(), at_ms).map_or_else(|| "?".into(), |(_, t)| t.to_string())
+}
+
+/// Checks a pickup time chosen at `now_ms`: not before the earliest pickup, at
+/// most [`PICKUP_HORIZON_HOURS`] ahead, and while the store is open.
+pub fn check_pickup(profile: &Profile, now_ms: i64, at_ms: i64) -> Result<(), PickupRefused> {
+    let earliest = earliest_pickup(profile, now_ms);
+    // A minute's grace: a slot on the page when the earliest passed it a moment ago.
+    if at_ms < earliest - MINUTE_MS {
+        return Err(PickupRefused(format!(
+            "that pickup time is too soon now: the earliest is {}",
+            clock(profile, earliest)
+        )));
+    }
+    if at_ms > now_ms + PICKUP_HORIZON_HOURS * 60 * MINUTE_MS {
+        return Err(PickupRefused(format!(
+            "orders can be placed at most {PICKUP_HORIZON_HOURS} hours ahead"
+        )));
+    }
+    if !open_at(profile, at_ms) {
+        return Err(PickupRefused(format!(
+            "the store is closed at {}: choose a time within its opening hours",
+            clock(profile, at_ms)
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +345,59 @@ mod tests {
         let bad = profile(json!({ "hours": { "mon": [{ "open": "11:00", "close": "11:00" }] } }));
         assert!(bad.schedule.is_none());
         assert_eq!(bad.tz(), chrono_tz::UTC);
+    }
+
+    #[test]
+    fn pickup_slots_keep_to_the_hours_and_the_lead_time() {
+        // Berlin, Friday 11:00-14:00 and 17:00-22:00 local (UTC+1), 20 minutes' lead.
+        let p = profile(json!({
+            "timezone": "Europe/Berlin",
+            "pickup_lead_minutes": 20,
+            "hours": { "fri": [{ "open": "11:00", "close": "14:00" }, { "open": "17:00", "close": "22:00" }] },
+        }));
+        // 12:07 local: the earliest is 12:27, so the first slot is 12:30; none between 14:00 and 17:00.
+        let now = friday_utc(11, 7);
+        let slots = pickup_slots(&p, now);
+        let local: Vec<String> = slots.iter().map(|&ms| clock(&p, ms)).collect();
+        assert_eq!(local.first().map(String::as_str), Some("12:30"));
+        assert!(local.contains(&"13:45".to_owned()) && !local.contains(&"14:00".to_owned()));
+        assert!(local.contains(&"17:00".to_owned()) && local.contains(&"21:45".to_owned()));
+        assert_eq!(local.last().map(String::as_str), Some("21:45"));
+        assert!(check_pickup(&p, now, slots[0]).is_ok());
+        // Too soon, closed in the afternoon, beyond the horizon.
+        let too_soon = check_pickup(&p, now, now + 5 * 60_000).unwrap_err();
+        assert!(too_soon.0.contains("earliest is 12:27"), "{too_soon}");
+        let closed = check_pickup(&p, now, friday_utc(14, 0)).unwrap_err();
+        assert!(closed.0.contains("closed at 15:00"), "{closed}");
+        assert!(check_pickup(&p, now, now + 13 * 3_600_000).is_err());
+    }
+
+    proptest::proptest! {
+        /// Every slot offered is accepted when placed at once, lies on the quarter
+        /// hour within the lead time and the horizon, and they rise.
+        #[test]
+        fn every_slot_offered_is_accepted(
+            now in 1_700_000_000_000i64..1_900_000_000_000,
+            lead in proptest::option::of(0u32..180),
+            open in 0u8..24, len in 1u8..24,
+        ) {
+            let close = (open + len) % 24;
+            let range = json!({ "open": format!("{open:02}:00"), "close": format!("{close:02}:00") });
+            let p = profile(json!({
+                "timezone": "America/New_York",
+                "pickup_lead_minutes": lead,
+                "hours": { "mon": [range], "wed": [range], "fri": [range], "sat": [range] },
+            }));
+            let slots = pickup_slots(&p, now);
+            for w in slots.windows(2) {
+                proptest::prop_assert!(w[0] < w[1]);
+            }
+            for &at in &slots {
+                proptest::prop_assert_eq!(at % (15 * 60_000), 0);
+                proptest::prop_assert!(at >= earliest_pickup(&p, now));
+                proptest::prop_assert!(check_pickup(&p, now, at).is_ok());
+            }
+        }
     }
 
     #[test]

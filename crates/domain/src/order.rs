@@ -149,6 +149,11 @@ pub struct PricedOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount: Option<AppliedDiscount>,
     pub totals: Totals,
+    /// When the customer collects an order placed ahead (Unix ms); none: as soon as
+    /// possible. Set by the server that checked it against the store's hours (the hub,
+    /// for online orders), never by pricing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -237,6 +242,7 @@ pub fn price_order(menu: &Menu, draft: &OrderDraft) -> Result<PricedOrder, Order
         table: label(&draft.table)?,
         discount,
         totals,
+        pickup_at: None,
     })
 }
 

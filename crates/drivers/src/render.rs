@@ -107,6 +107,10 @@ pub struct KitchenDoc {
     pub order_note: Option<String>,
     /// Prints a `REPRINT` banner so the kitchen does not cook it twice.
     pub reprint: bool,
+    /// When the customer collects an order placed ahead, already formatted local
+    /// time (`12:30`); printed large under the ticket number. None: as soon as possible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_at: Option<String>,
 }
 
 /// One item on a kitchen ticket.
@@ -292,6 +296,12 @@ pub fn render_kitchen(doc: &KitchenDoc, width: PaperWidth) -> Result<Vec<u8>, Re
         cols,
         0,
     ))?;
+    if let Some(at) = &doc.pickup_at {
+        // An order placed ahead: the cook times it by this, not by when it printed.
+        let text = format!("PICKUP {}", ascii(at));
+        let mag = magnification(&text, cols, 2);
+        s.styled(true, mag, mag, &wrap(&text, cols / mag, 0))?;
+    }
 
     s.p.justify(JustifyMode::LEFT)?;
     s.rule()?;

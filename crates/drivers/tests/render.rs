@@ -124,6 +124,7 @@ fn sample_kitchen() -> KitchenDoc {
         ],
         order_note: Some("Allergy: nuts".into()),
         reprint: true,
+        pickup_at: None,
     }
 }
 
@@ -152,6 +153,25 @@ fn kitchen_80mm_bytes() {
     doc.order_note = None;
     let bytes = render_kitchen(&doc, PaperWidth::Mm80).unwrap();
     insta::assert_snapshot!(escaped(&bytes));
+}
+
+#[test]
+fn an_order_placed_ahead_prints_its_pickup_time_under_the_ticket() {
+    let mut doc = sample_kitchen();
+    let plain = escaped(&render_kitchen(&doc, PaperWidth::Mm80).unwrap());
+    assert!(!plain.contains("PICKUP"));
+    doc.pickup_at = Some("12:30".into());
+    for width in [PaperWidth::Mm58, PaperWidth::Mm80] {
+        let bytes = render_kitchen(&doc, width).unwrap();
+        let text = escaped(&bytes);
+        let (ticket, pickup, item) = (
+            text.find("S-0042").unwrap(),
+            text.find("PICKUP 12:30").expect("the pickup time is printed"),
+            text.find("Burger").unwrap(),
+        );
+        assert!(ticket < pickup && pickup < item, "{text}");
+        check_layout(&bytes, width).unwrap();
+    }
 }
 
 #[test]
@@ -378,9 +398,10 @@ fn kitchen() -> impl Strategy<Value = KitchenDoc> {
         prop::collection::vec(item, 0..4),
         opt_text(),
         any::<bool>(),
+        opt_text(),
     )
         .prop_map(
-            |((station, ticket, channel, placed_at), items, order_note, reprint)| KitchenDoc {
+            |((station, ticket, channel, placed_at), items, order_note, reprint, pickup_at)| KitchenDoc {
                 station,
                 ticket,
                 channel,
@@ -388,6 +409,7 @@ fn kitchen() -> impl Strategy<Value = KitchenDoc> {
                 items,
                 order_note,
                 reprint,
+                pickup_at,
             },
         )
 }

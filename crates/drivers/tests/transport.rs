@@ -39,6 +39,7 @@ fn job() -> Vec<u8> {
         }],
         order_note: None,
         reprint: false,
+        pickup_at: None,
     };
     let mut bytes = render_kitchen(&doc, PaperWidth::Mm80).unwrap();
     bytes.extend(0..=255u8);

@@ -568,6 +568,7 @@ pub async fn test_print(
                 }],
                 order_note: None,
                 reprint: false,
+                pickup_at: None,
             };
             let bytes = drivers::render::render_kitchen(&doc, drivers::render::PaperWidth::Mm80)
                 .map_err(|e| ApiError::internal(e.to_string()))?;

@@ -188,6 +188,34 @@ pub struct Cart {
     /// How to pay; absent: at pickup where the store allows it, else by card.
     #[serde(default)]
     pub payment: Option<PaymentChoice>,
+    /// When to pick the order up (Unix ms), one of the store's `pickup-times` or any
+    /// minute between its earliest and latest while the store is open; absent: as
+    /// soon as possible. Pricing ignores it; placing checks it (422 `pickup_time_unavailable`).
+    #[serde(default)]
+    pub pickup_at: Option<i64>,
+}
+
+/// When a customer may pick up an order placed now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PickupTimes {
+    /// Minutes from ordering to the earliest pickup ("as soon as possible").
+    pub asap_minutes: u32,
+    /// Today's date in the store's time zone (`YYYY-MM-DD`), to tell today's slots from tomorrow's.
+    pub today: String,
+    /// The times on offer, every 15 minutes while the store is open, up to 12 hours ahead.
+    pub slots: Vec<PickupSlot>,
+    pub ordering: Ordering,
+}
+
+/// One pickup time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PickupSlot {
+    /// Unix ms: what `Cart.pickup_at` takes.
+    pub at_ms: i64,
+    /// The same instant in the store's time zone, RFC 3339 with its offset.
+    pub at: String,
 }
 
 /// A priced cart.
