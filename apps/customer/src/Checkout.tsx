@@ -91,7 +91,7 @@ export function Checkout({ storeId }: { storeId: string }) {
     : !accepting
       ? store.ordering.message
       : anySoldOut
-        ? "Something in your cart sold out: remove it to place your order."
+        ? `${soldOut.filter(Boolean).join(", ")} sold out: remove ${soldOut.filter(Boolean).length > 1 ? "them" : "it"} to place your order.`
         : null;
   return (
     <main className="page">
@@ -144,7 +144,7 @@ export function Checkout({ storeId }: { storeId: string }) {
                     </button>
                   )}
                 </div>
-                <span className="line-total">{p ? formatMoney(p.line_total, currency) : "…"}</span>
+                <span className="line-total">{p ? formatMoney(p.line_total, currency) : priced.error ? "" : "…"}</span>
               </li>
             );
           })}
@@ -181,14 +181,10 @@ export function Checkout({ storeId }: { storeId: string }) {
               <input type="radio" name="pay" checked={payment === "card"} onChange={() => setPayment("card")} /> Pay now by card
             </label>
           </fieldset>
-          {blocked && (
+          {(error ?? blocked) && (
+            // The hub's refusal of the last try, else why the order cannot be placed now: one box, not two saying the same.
             <p className="notice notice-bad" role="alert" data-testid="cannot-order">
-              {blocked}
-            </p>
-          )}
-          {error && error !== blocked && (
-            <p className="notice notice-bad" role="alert" data-testid="order-error">
-              {error}
+              {error ?? blocked}
             </p>
           )}
           <button type="button" className="primary wide" disabled={busy || Boolean(blocked) || !totals} onClick={() => void place()}>
