@@ -114,7 +114,8 @@ test("the store's node goes away: ordering pauses in words, checkout refuses; th
   // The checkout page was open from before: placing gets the hub's refusal in words, then the button stays off.
   await place.click();
   await page.getByTestId("cannot-order").filter({ hasText: paused.message }).waitFor();
-  assert.equal(await place.isDisabled(), true);
+  // Off once the page has read the store again after the refusal.
+  await place.and(page.locator(":disabled")).waitFor();
   assert.equal(await page.getByText("store_offline").count(), 0, "no codes on screen");
   await place.scrollIntoViewIfNeeded();
   await shot(page, "states-3-paused-checkout");
