@@ -93,10 +93,8 @@ function useLiveOrder(orderId: string, signedIn: boolean) {
 }
 
 function Timeline({ status, label }: { status: Status; label: string }) {
-  if (status === "cancelled" || status === "voided" || status === "refunded" || status === "payment_expired")
-    return (
-      <p className="notice notice-bad">{label}</p>
-    );
+  // No steps to show for an order that went no further (the status above says so).
+  if (status === "cancelled" || status === "voided" || status === "refunded" || status === "payment_expired") return null;
   const at = STEPS.indexOf(status);
   return (
     <ol className="timeline" aria-label="Order progress">
