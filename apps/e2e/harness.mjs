@@ -48,8 +48,9 @@ function exited(child) {
  * `env` adds environment variables, e.g. `{ STORE_NODE__PRINT__RETRY_BASE_MS: "50" }`
  * for print retries that give up within a second.
  */
-export async function startNode({ env = {} } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "e2e-node-"));
+export async function startNode({ env = {}, dataDir } = {}) {
+  // A data dir the caller gives is the caller's: kept on stop, so a node can be started again on it.
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "e2e-node-"));
   const child = track(
     spawn(nodeBinary(), ["--demo", "--bind", "127.0.0.1:0", "--mqtt-bind", "127.0.0.1:0", "--data-dir", dir, "--web-dir", join(repo, "apps")], {
       env: { ...process.env, RUST_LOG: "warn", ...env },
@@ -59,10 +60,11 @@ export async function startNode({ env = {} } = {}) {
   const base = await listening(child, /^store-node listening on (\S+)/, "store node");
   return {
     base,
+    dataDir: dir,
     async stop() {
       child.kill("SIGTERM");
       await exited(child);
-      rmSync(dir, { recursive: true, force: true });
+      if (!dataDir) rmSync(dir, { recursive: true, force: true });
     },
     /** Signs in over the API (for setting up state a test does not drive through the UI). */
     async token(staff, pin) {
@@ -114,17 +116,30 @@ function listening(child, re, name, ms = 20_000) {
  * Starts a cloud hub (the debug binary, `CLOUD_HUB_BIN` to override) on a free
  * port with its own SQLite database, serving the built customer app at `/`;
  * resolves once it listens. `admin(method, path, body)` calls it as the platform admin.
+ * `args` go on its command line (e.g. `["--node-grace-secs", "1"]`), `env` in its environment.
+ * With `stripe` (a `startFakeStripe()`), card payments go to that fake: the hub's
+ * port is chosen first, so its public URL (where the payment page sends customers
+ * back) is its own base, and the fake's webhooks are pointed at it once it listens.
  */
-export async function startHub({ env = {} } = {}) {
+export async function startHub({ env = {}, args = [], stripe } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "e2e-hub-"));
+  let bind = "127.0.0.1:0";
+  const extra = [...args];
+  const extraEnv = { ...env };
+  if (stripe) {
+    bind = `127.0.0.1:${await closedPort()}`;
+    extra.push("--stripe-api-base", stripe.base, "--public-url", `http://${bind}`);
+    Object.assign(extraEnv, { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret });
+  }
   const child = track(
     spawn(
       process.env.CLOUD_HUB_BIN ?? debugBinary("cloud-hub"),
-      ["--bind", "127.0.0.1:0", "--database-url", `sqlite://${join(dir, "hub.db")}?mode=rwc`, "--web-dir", join(repo, "apps/customer/dist")],
-      { env: { ...process.env, RUST_LOG: "warn", HUB_ADMIN_TOKEN: HUB_ADMIN, ...env }, stdio: ["ignore", "pipe", "inherit"] },
+      ["--bind", bind, "--database-url", `sqlite://${join(dir, "hub.db")}?mode=rwc`, "--web-dir", join(repo, "apps/customer/dist"), ...extra],
+      { env: { ...process.env, RUST_LOG: "warn", HUB_ADMIN_TOKEN: HUB_ADMIN, ...extraEnv }, stdio: ["ignore", "pipe", "inherit"] },
     ),
   );
   const base = await listening(child, /^cloud-hub listening on (\S+)/, "cloud hub");
+  if (stripe) await stripe.webhookTo(`${base}/api/v1/payments/stripe/webhook`);
   return {
     base,
     async admin(method, path, body) {
@@ -146,6 +161,48 @@ export async function startHub({ env = {} } = {}) {
       child.kill("SIGTERM");
       await exited(child);
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Our fake of Stripe (`crates/fake-stripe`, the debug binary) on a free port,
+ * with its own secret key and webhook signing secret; give it to `startHub({ stripe })`.
+ * `ledger()` is every PaymentIntent with its amounts (`GET /_fake/ledger`);
+ * `control(path, body)` POSTs to its `/_fake/…` test controls.
+ */
+export async function startFakeStripe() {
+  const secretKey = `sk_test_e2e_${randomUUID().slice(0, 8)}`;
+  const webhookSecret = `whsec_e2e_${randomUUID().slice(0, 8)}`;
+  const tool = startTool(
+    debugBinary("fake-stripe"),
+    ["--bind", "127.0.0.1:0", "--secret-key", secretKey, "--webhook-secret", webhookSecret, "--webhook-retry-base-ms", "200"],
+    { name: "fake-stripe" },
+  );
+  const [, base] = await tool.nextLine(/^fake-stripe listening on (\S+)/, 20_000);
+  const control = async (path, body) => {
+    const r = await fetch(`${base}/_fake/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body ?? {}),
+    });
+    if (!r.ok) throw new Error(`fake-stripe ${path}: ${r.status} ${await r.text()}`);
+    const text = await r.text();
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    ...tool,
+    base,
+    secretKey,
+    webhookSecret,
+    control,
+    /** Where the fake POSTs its signed Events from now on. */
+    webhookTo: (url) => control("webhook-endpoint", { url }),
+    async ledger() {
+      return (await fetch(`${base}/_fake/ledger`)).json();
+    },
+    async deliveries() {
+      return (await fetch(`${base}/_fake/deliveries`)).json();
     },
   };
 }

@@ -821,12 +821,15 @@ async fn customers_choose_a_pickup_time(backend: Backend) {
     ] {
         let mut body = cart();
         body["pickup_at"] = at;
-        let (s, b) = place(&hub, &alice, Some(&format!("k-{}", why.replace(' ', "-"))), &body).await;
+        let (s, b) = place(
+            &hub,
+            &alice,
+            Some(&format!("k-{}", why.replace(' ', "-"))),
+            &body,
+        )
+        .await;
         assert_eq!((s, code(&b)), (422, "pickup_time_unavailable"), "{b}");
-        assert!(
-            b["error"]["message"].as_str().unwrap().contains(why),
-            "{b}"
-        );
+        assert!(b["error"]["message"].as_str().unwrap().contains(why), "{b}");
     }
     let mut body = cart();
     body["pickup_at"] = json!("soon");
@@ -842,7 +845,12 @@ async fn customers_choose_a_pickup_time(backend: Backend) {
     assert_eq!(order["pickup_at"], chosen);
     let id = order["id"].as_str().unwrap().to_owned();
     let (_, mine) = hub
-        .call_as(Some(&alice), "GET", &format!("/api/v1/me/orders/{id}"), None)
+        .call_as(
+            Some(&alice),
+            "GET",
+            &format!("/api/v1/me/orders/{id}"),
+            None,
+        )
         .await;
     assert_eq!(mine["pickup_at"], chosen);
     node.pump_until("the order at the node", |p| {

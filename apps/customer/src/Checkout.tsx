@@ -3,7 +3,7 @@
 // attempt, kept on the device until the order is placed, so a retry after a
 // lost answer never orders twice.
 import { formatMoney } from "@edge/shared";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, navigate, useAccount } from "./App";
 import { AuthForm } from "./Auth";
 import { useCart } from "./cart";
@@ -11,7 +11,7 @@ import { type LineRequest, api, hub, words } from "./hub";
 import { usePricing } from "./pricing";
 import { PickupChoice, usePickupTimes } from "./pickup";
 import { useProfile } from "./profile";
-import { StoreHeader, useStore } from "./StorePage";
+import { StoreHeader, menuNamer, useStore } from "./StorePage";
 
 type Payment = "pay_at_pickup" | "card";
 
@@ -33,7 +33,8 @@ export function Checkout({ storeId }: { storeId: string }) {
   const account = useAccount();
   const { store, menu, error: loadError, reload } = useStore(storeId);
   const cart = useCart(storeId);
-  const priced = usePricing(storeId, cart.lines);
+  const name = menuNamer(menu);
+  const priced = usePricing(storeId, cart.lines, name);
   const [payment, setPayment] = useState<Payment>("pay_at_pickup");
   const pickup = usePickupTimes(storeId);
   const [pickupAt, setPickupAt] = useState<number | null>(null);
@@ -42,6 +43,9 @@ export function Checkout({ storeId }: { storeId: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const back = `/stores/${encodeURIComponent(storeId)}`;
+  // A refusal is about the cart as it was: changing the cart clears it.
+  const cartBody = JSON.stringify(cart.lines);
+  useEffect(() => setError(null), [cartBody]);
 
   const place = async () => {
     setBusy(true);
@@ -60,7 +64,7 @@ export function Checkout({ storeId }: { storeId: string }) {
       }
       navigate(`/orders/${encodeURIComponent(order.id)}`);
     } catch (e) {
-      setError(words(e));
+      setError(words(e, name));
       reload();
       pickup.reload();
     } finally {
@@ -80,6 +84,21 @@ export function Checkout({ storeId }: { storeId: string }) {
   const currency = menu?.menu.currency ?? "USD";
   const totals = priced.cart?.order.totals;
   const accepting = store?.ordering.accepting ?? false;
+  // Lines whose item or a chosen option sold out since it went in the cart (the menu says so).
+  const soldOut = cart.lines.map((l) => {
+    const item = menu?.menu.items.find((x) => x.id === l.item_id);
+    const options = menu?.menu.modifier_groups.flatMap((g) => g.modifiers).filter((m) => (l.modifiers ?? []).includes(m.id) && m.sold_out) ?? [];
+    return item?.sold_out ? (item.name ?? l.item_id) : options.length ? options.map((m) => m.name).join(", ") : null;
+  });
+  const anySoldOut = soldOut.some(Boolean);
+  // Why the order cannot be placed now, in words, shown by the button.
+  const blocked = !store
+    ? null
+    : !accepting
+      ? store.ordering.message
+      : anySoldOut
+        ? `${soldOut.filter(Boolean).join(", ")} sold out: remove ${soldOut.filter(Boolean).length > 1 ? "them" : "it"} to place your order.`
+        : null;
   return (
     <main className="page">
       <Link to={back}>← Back to the menu</Link>
@@ -91,7 +110,7 @@ export function Checkout({ storeId }: { storeId: string }) {
             Your cart is empty. <Link to={back}>Choose something from the menu</Link>.
           </p>
         )}
-        {priced.error && (
+        {priced.error && !anySoldOut && (
           <p className="notice notice-bad" role="alert">
             {priced.error}
           </p>
@@ -101,23 +120,37 @@ export function Checkout({ storeId }: { storeId: string }) {
             const p = priced.cart?.order.lines[i];
             const item = menu?.menu.items.find((x) => x.id === l.item_id);
             return (
-              <li key={i} className="line" data-testid="cart-line">
+              <li key={i} className={soldOut[i] ? "line sold-out-line" : "line"} data-testid="cart-line">
                 <div className="line-text">
                   <strong>{p?.name ?? item?.name ?? l.item_id}</strong>
                   {p && p.modifiers.length > 0 && <span className="muted">{p.modifiers.map((m) => m.name).join(", ")}</span>}
                   {l.note && <span className="muted">Note: {l.note}</span>}
-                  {item?.sold_out && <span className="bad">Sold out now: remove it to order</span>}
+                  {soldOut[i] && (
+                    <span className="bad" data-testid="sold-out">
+                      {item?.sold_out ? "Sold out now" : `${soldOut[i]} sold out now`}: remove it to place your order
+                    </span>
+                  )}
                 </div>
                 <div className="line-qty">
                   <button type="button" aria-label={`one less ${item?.name ?? ""}`} onClick={() => cart.setQuantity(i, l.quantity - 1)}>
                     −
                   </button>
                   <span>{l.quantity}</span>
-                  <button type="button" aria-label={`one more ${item?.name ?? ""}`} onClick={() => cart.setQuantity(i, l.quantity + 1)}>
+                  <button
+                    type="button"
+                    aria-label={`one more ${item?.name ?? ""}`}
+                    disabled={Boolean(soldOut[i])}
+                    onClick={() => cart.setQuantity(i, l.quantity + 1)}
+                  >
                     +
                   </button>
+                  {soldOut[i] && (
+                    <button type="button" onClick={() => cart.setQuantity(i, 0)}>
+                      Remove
+                    </button>
+                  )}
                 </div>
-                <span className="line-total">{p ? formatMoney(p.line_total, currency) : "…"}</span>
+                <span className="line-total">{p ? formatMoney(p.line_total, currency) : priced.error ? "" : "…"}</span>
               </li>
             );
           })}
@@ -165,17 +198,13 @@ export function Checkout({ storeId }: { storeId: string }) {
               <input type="radio" name="pay" checked={payment === "card"} onChange={() => setPayment("card")} /> Pay now by card
             </label>
           </fieldset>
-          {!accepting && store && (
-            <p className="notice notice-bad" role="alert">
-              {store.ordering.message}
+          {(error ?? blocked) && (
+            // The hub's refusal of the last try, else why the order cannot be placed now: one box, not two saying the same.
+            <p className="notice notice-bad" role="alert" data-testid="cannot-order">
+              {error ?? blocked}
             </p>
           )}
-          {error && (
-            <p className="notice notice-bad" role="alert">
-              {error}
-            </p>
-          )}
-          <button type="button" className="primary wide" disabled={busy || !accepting || !totals} onClick={() => void place()}>
+          <button type="button" className="primary wide" disabled={busy || Boolean(blocked) || !totals} onClick={() => void place()}>
             {busy ? "Placing your order…" : `Place order${totals ? ` — ${formatMoney(totals.total, totals.currency)}` : ""}`}
           </button>
         </section>

@@ -50,6 +50,9 @@ function useLiveOrder(orderId: string, signedIn: boolean) {
           const msg = JSON.parse(String(m.data)) as { type?: string; status?: string; ticket?: string };
           if (msg.type !== "status" || !msg.status) return;
           setOrder((o) => (o ? { ...o, status: msg.status as Status, ticket: msg.ticket || o.ticket } : o));
+          // A card order's move (placed once paid, or expired) also changes its
+          // payment, which the message does not carry: read the order again.
+          if (msg.status === "placed" || msg.status === "payment_expired") void refetch();
         } catch {
           /* not a status message */
         }
@@ -58,6 +61,14 @@ function useLiveOrder(orderId: string, signedIn: boolean) {
         ws = null;
         if (!stopped) retry();
       };
+    };
+    const refetch = async () => {
+      try {
+        const o = await hub(() => api.GET("/api/v1/me/orders/{id}", { params: { path: { id: orderId } } }));
+        if (!stopped) setOrder(o);
+      } catch {
+        /* the status from the socket stands; the next reconnect reads the order again */
+      }
     };
     const retry = () => {
       setLink("reconnecting");
@@ -82,19 +93,15 @@ function useLiveOrder(orderId: string, signedIn: boolean) {
   return { order, error, link };
 }
 
-function Timeline({ status }: { status: Status }) {
-  if (status === "cancelled" || status === "voided" || status === "refunded" || status === "payment_expired")
-    return (
-      <p className="notice notice-bad" data-testid="order-status">
-        {statusWords(status)}
-      </p>
-    );
+function Timeline({ status, label }: { status: Status; label: string }) {
+  // No steps to show for an order that went no further (the status above says so).
+  if (status === "cancelled" || status === "voided" || status === "refunded" || status === "payment_expired") return null;
   const at = STEPS.indexOf(status);
   return (
     <ol className="timeline" aria-label="Order progress">
       {status === "awaiting_payment" && (
         <li className="step current" aria-current="step">
-          {statusWords(status)}
+          {label}
         </li>
       )}
       {STEPS.map((s, i) => (
@@ -125,6 +132,11 @@ export function OrderPage({ orderId }: { orderId: string }) {
     );
   const t = order.totals;
   const pay = order.payment;
+  const card = pay.method === "card" ? pay : null;
+  // Back from the payment page with "paid", or the hub already has the card's
+  // approval: the order goes to the store as soon as the approval is recorded.
+  const confirming = order.status === "awaiting_payment" && (outcome === "paid" || card?.state === "authorized");
+  const label = confirming ? "Confirming your payment" : statusWords(order.status);
   return (
     <main className="page">
       <h1>Your order</h1>
@@ -134,7 +146,7 @@ export function OrderPage({ orderId }: { orderId: string }) {
         </p>
       )}
       <p className="big-status" role="status" aria-live="polite" data-testid="order-status">
-        {statusWords(order.status)}
+        {label}
       </p>
       {order.pickup_at && !["ready", "completed", "cancelled", "voided", "refunded", "payment_expired"].includes(order.status) && (
         <p className="pickup" data-testid="pickup">
@@ -142,19 +154,11 @@ export function OrderPage({ orderId }: { orderId: string }) {
         </p>
       )}
       {order.status === "ready" && <p>Your order is ready: come to the counter and give your number.</p>}
-      <Timeline status={order.status} />
+      {card && <CardPayment order={order} card={card} outcome={outcome} confirming={confirming} />}
+      <Timeline status={order.status} label={label} />
       <p className={`badge live-badge badge-${link === "live" ? "live" : "connecting"}`} data-testid="live">
         {link === "live" ? "Updates live" : link === "connecting" ? "Connecting…" : "Connection lost — reconnecting…"}
       </p>
-      {outcome === "cancelled" && order.status === "awaiting_payment" && (
-        <p className="notice">You left the payment page before paying. Nothing was charged.</p>
-      )}
-      {pay.method === "card" && pay.problem && <p className="notice notice-bad">{pay.problem}</p>}
-      {pay.method === "card" && order.status === "awaiting_payment" && pay.checkout_url && (
-        <a className="button primary" href={pay.checkout_url}>
-          Pay now
-        </a>
-      )}
       <section aria-labelledby="what-title">
         <h2 id="what-title">What you ordered</h2>
         <ul className="lines">
@@ -172,18 +176,70 @@ export function OrderPage({ orderId }: { orderId: string }) {
         </ul>
         <p>
           Total <strong>{formatMoney(t.total, t.currency)}</strong> —{" "}
-          {pay.method === "pay_at_pickup" ? "pay at the counter when you pick up" : order.paid > 0 ? "paid by card" : "by card"}
+          {pay.method === "pay_at_pickup"
+            ? "pay at the counter when you pick up"
+            : order.paid > 0 || pay.state === "authorized" || pay.state === "captured"
+              ? "paid by card"
+              : "by card"}
         </p>
         <p className="muted">Ordered {timeWords(order.created_ms)}.</p>
       </section>
       <p>
         <Link to="/orders">All my orders</Link> · <Link to={`/stores/${encodeURIComponent(order.store_id)}`}>Order from this store</Link>
       </p>
-      <button type="button" className="primary" data-testid="reorder" onClick={() => reorder(order)}>
-        Order this again
-      </button>
+      {order.status !== "payment_expired" && (
+        <button type="button" className="primary" data-testid="reorder" onClick={() => reorder(order)}>
+          Order this again
+        </button>
+      )}
     </main>
   );
+}
+
+type Card = Extract<CustomerOrder["payment"], { method: "card" }>;
+
+/**
+ * Where a card order's payment stands, in words, with what the customer can do:
+ * pay (the same order, on the same payment page) while it waits, order again
+ * once the payment page has expired.
+ */
+function CardPayment({ order, card, outcome, confirming }: { order: CustomerOrder; card: Card; outcome: string | null; confirming: boolean }) {
+  if (confirming)
+    return (
+      <p className="notice" data-testid="payment-notice">
+        Thank you. We are confirming your payment with your card&apos;s bank; this page updates by itself. Your order goes to the
+        store as soon as the payment is confirmed.
+      </p>
+    );
+  if (order.status === "awaiting_payment")
+    return (
+      <div className="notice" data-testid="payment-notice">
+        <p>
+          {outcome === "cancelled" ? "You left the payment page before paying." : "This order is not paid yet."} Nothing was charged
+          to your card, and the store has not been sent the order.
+        </p>
+        {card.problem && <p className="bad">{card.problem}</p>}
+        <p>Pay now to send this order to the store{card.problem ? ", with the same card or another one" : ""}.</p>
+        {card.checkout_url && (
+          <a className="button primary" href={card.checkout_url}>
+            Pay now
+          </a>
+        )}
+      </div>
+    );
+  if (order.status === "payment_expired")
+    return (
+      <div className="notice" data-testid="payment-notice">
+        <p>{card.problem ?? "The payment page closed before the order was paid."}</p>
+        <p>Nothing was charged to your card, and the store was not sent this order.</p>
+        <button type="button" className="primary" data-testid="reorder" onClick={() => reorder(order)}>
+          Order again
+        </button>
+      </div>
+    );
+  // Released or refunded after the order went to the store: the hub says why.
+  if (card.state === "released" && card.problem) return <p className="notice">{card.problem}</p>;
+  return null;
 }
 
 /**

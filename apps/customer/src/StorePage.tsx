@@ -1,24 +1,47 @@
 // A store: its state and hours, the menu by category, the item sheet, and the
 // cart bar that leads to checkout. Sold-out items show as such and cannot be added.
 import { ModifierDialog, formatMoney } from "@edge/shared";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useAccount } from "./App";
 import { Problem } from "./Problem";
 import { useCart } from "./cart";
-import { type HubItem, type PublicStore, api, hub, words } from "./hub";
+import { type HubItem, type PublicMenu, type PublicStore, api, hub, words } from "./hub";
 import { useLoad } from "./load";
 import { usePricing } from "./pricing";
 import { toggleFavourite, useProfile } from "./profile";
 import { hoursLines, orderingWords } from "./words";
 
-/** The store's public profile and menu, loaded together; `reload` fetches both again. */
+/** How often an open store page reads the store again (open or paused, sold-out items). */
+const REFRESH_MS = 30_000;
+
+/**
+ * The store's public profile and menu, loaded together; `reload` fetches both
+ * again. Read again every 30 s and when the page comes back into view, so a
+ * store that pauses or an item that sells out shows without a reload.
+ */
 export function useStore(storeId: string) {
   const path = { params: { path: { id: storeId } } };
   const { data, error, retry } = useLoad(
     () => Promise.all([hub(() => api.GET("/api/v1/public/stores/{id}", path)), hub(() => api.GET("/api/v1/public/stores/{id}/menu", path))]),
     [storeId],
   );
+  useEffect(() => {
+    const timer = setInterval(retry, REFRESH_MS);
+    const seen = () => document.visibilityState === "visible" && retry();
+    document.addEventListener("visibilitychange", seen);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", seen);
+    };
+  }, [storeId]);
   return { store: data?.[0] ?? null, menu: data?.[1] ?? null, error, reload: retry };
+}
+
+/** An item's or a choice's name by its id, from the store's menu (for messages about them). */
+export function menuNamer(menu: PublicMenu | null): (id: string) => string | undefined {
+  return (id) =>
+    menu?.menu.items.find((i) => i.id === id)?.name ??
+    menu?.menu.modifier_groups.flatMap((g) => g.modifiers).find((m) => m.id === id)?.name;
 }
 
 export function StoreHeader({ store }: { store: PublicStore }) {
@@ -49,7 +72,7 @@ export function StoreHeader({ store }: { store: PublicStore }) {
 export function StorePage({ storeId }: { storeId: string }) {
   const { store, menu, error, reload } = useStore(storeId);
   const cart = useCart(storeId);
-  const priced = usePricing(storeId, cart.lines);
+  const priced = usePricing(storeId, cart.lines, menuNamer(menu));
   const [open, setOpen] = useState<HubItem | null>(null);
   const account = useAccount();
   const profile = useProfile();

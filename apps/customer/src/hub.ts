@@ -110,10 +110,17 @@ const LEAD: Record<string, string> = {
   invalid_modifiers: "Some choices are missing or too many",
 };
 
-export function words(e: unknown): string {
+/**
+ * A hub error in words. `name` gives an item's or choice's name from its id,
+ * so "line 0: garlic-knots is sold out" reads "Sorry, Garlic Knots just sold out".
+ */
+export function words(e: unknown, name?: (id: string) => string | undefined): string {
   if (e instanceof HubError) {
     if (e.code === "ordering_paused") return e.message;
     if (e.code === "pickup_time_unavailable") return `${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}. Choose another pickup time.`;
+    const m = /^line \d+: (\S+) is sold out$/.exec(e.message);
+    const what = m && name?.(m[1]);
+    if (e.code === "sold_out" && what) return `Sorry, ${what} just sold out. Remove it from your cart to place your order.`;
     const lead = LEAD[e.code];
     if (lead) return `${lead}: ${e.message}`;
     return WORDS[e.code] ?? e.message;

@@ -2,9 +2,11 @@
 import { useEffect, useState } from "react";
 import { type LineRequest, type PricedCart, api, hub, words } from "./hub";
 
-export function usePricing(storeId: string, lines: LineRequest[]) {
+/** `name` turns an item's or choice's id into its name for error messages (see `words`). */
+export function usePricing(storeId: string, lines: LineRequest[], name?: (id: string) => string | undefined) {
   const [cart, setCart] = useState<PricedCart | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // Kept as the hub said it and worded at render, when the menu (for names) may have arrived.
+  const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const body = JSON.stringify(lines);
   useEffect(() => {
@@ -25,12 +27,12 @@ export function usePricing(storeId: string, lines: LineRequest[]) {
       .catch((e) => {
         if (!live) return;
         setCart(null);
-        setError(words(e));
+        setError(e);
       })
       .finally(() => live && setBusy(false));
     return () => {
       live = false;
     };
   }, [storeId, body]);
-  return { cart, error, busy };
+  return { cart, error: error === null ? null : words(error, name), busy };
 }

@@ -1,11 +1,15 @@
 // The customer ordering app in a real browser at phone size, against a real
 // cloud hub serving it and a real store node syncing with that hub: find the
 // store, build a cart with modifiers, sign up at checkout, place a pay-at-pickup
-// order; it reaches the node, the kitchen moves it to ready there, and the
+// order; it reaches the node, its kitchen ticket prints on the station's
+// printer (a virtual ESC/POS printer) and shows on the kitchen display, the
+// kitchen moves it along there (the last step a bump on the display), and the
 // customer's page says "Ready" without a reload.
 import assert from "node:assert/strict";
+import { copyFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launch, shot, startHub, startNode, syncEnv } from "../harness.mjs";
+import { launch, pinSignIn, screenshots, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
 const STORE = "harbor-street";
@@ -13,11 +17,16 @@ const STORE = "harbor-street";
 let hub;
 let node;
 let browser;
+let printer;
 before(async () => {
   hub = await startHub();
   const token = await hub.enroll(STORE, "Harbor Street Kitchen");
   node = await startNode({ env: syncEnv(hub.base, STORE, token) });
   browser = await launch();
+  // The pizza station's kitchen printer (salads are made there in the demo menu).
+  printer = await startVirtualPrinter("pizza");
+  const manager = await node.token("manager", "2000");
+  await node.registerDevice(manager, { id: "pizza-printer", kind: "kitchen_printer", name: "Pizza oven printer", station: "pizza", transport: printer.transport });
   // The node syncs its menu up and the hub sees it connected: the store takes orders.
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -31,6 +40,7 @@ after(async () => {
   await browser?.close();
   await node?.stop();
   await hub?.stop();
+  await printer?.stop();
 });
 
 test("find the store, order with modifiers, sign up at checkout, and see Ready live", async () => {
@@ -79,6 +89,15 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   await page.getByTestId("totals").filter({ hasText: "Total" }).waitFor();
   await shot(page, "customer-4-cart");
 
+  // The kitchen display at the node, open before the order comes in.
+  const kds = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  kds.on("pageerror", (e) => errors.push(e));
+  await kds.goto(`${node.base}/kds/`);
+  await kds.getByRole("heading", { name: "Kitchen display — sign in" }).waitFor();
+  await pinSignIn(kds, "Kim Kitchen", "4000");
+  await kds.getByTestId("station-pizza").click();
+  await kds.getByTestId("link-status").and(kds.locator('[data-status="live"]')).waitFor();
+
   // Sign up right at checkout, then place it, paying at pickup.
   await page.getByLabel(/Your name/).fill("Robin");
   await page.getByLabel("Email").fill("robin@example.com");
@@ -108,18 +127,37 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   assert.equal(atNode.body.ticket, ticket);
   assert.equal(atNode.body.status, "placed");
 
+  // Its kitchen ticket prints at the pizza station: the web number, the item, the choices and the note.
+  const printed = await printer.nextPrint(15_000);
+  const paper = readFileSync(printed.png.replace(/\.png$/, ".txt"), "utf8");
+  assert.match(paper, new RegExp(ticket));
+  assert.match(paper, /House Garden Salad/);
+  assert.match(paper, /Buttermilk Ranch/);
+  assert.match(paper, /no croutons/);
+  copyFileSync(printed.png, join(screenshots, "customer-kitchen-ticket.png"));
+
+  // And it shows on the kitchen display, with its lines.
+  const kdsTicket = kds.getByTestId(`ticket-${ticket}`);
+  await kdsTicket.waitFor({ timeout: 15_000 });
+  assert.match(await kdsTicket.innerText(), /House Garden Salad/);
+  await shot(kds, "customer-kitchen-kds");
+
   // The kitchen moves it along at the node; the page follows without a reload.
   await page.evaluate(() => ((window).__samePage = true));
   for (const [step, want, words] of [
     ["accept", "accepted", "Accepted"],
     ["start", "in_preparation", "Being prepared"],
-    ["ready", "ready", "Ready"],
   ]) {
     const r = await node.api(kitchen, "POST", `/api/v1/orders/${orderId}/${step}`, undefined, `${orderId}-${step}`);
     assert.equal(r.status, 200, `${step}: ${JSON.stringify(r.body)}`);
     assert.equal(r.body.status, want);
     await page.getByTestId("order-status").filter({ hasText: new RegExp(`^${words}$`) }).waitFor({ timeout: 15_000 });
   }
+  // The last step on the display: its only station bumps it, so it is ready.
+  await kds.getByTestId(`bump-${ticket}`).click();
+  await kdsTicket.waitFor({ state: "detached", timeout: 15_000 });
+  await page.getByTestId("order-status").filter({ hasText: /^Ready$/ }).waitFor({ timeout: 15_000 });
+  await kds.close();
   assert.equal(await page.evaluate(() => (window).__samePage), true, "no reload happened");
   assert.equal(await page.getByText("in_preparation").count(), 0, "no status codes on screen");
   await shot(page, "customer-5-ready");

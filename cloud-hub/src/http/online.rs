@@ -226,7 +226,9 @@ pub async fn pickup_times(
     };
     Ok(Json(PickupTimes {
         asap_minutes: snap.profile.pickup_lead_minutes.unwrap_or(0),
-        today: local_now(tz, now).map(|(d, _)| d.to_string()).unwrap_or_default(),
+        today: local_now(tz, now)
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default(),
         slots,
         ordering,
     }))

@@ -228,8 +228,9 @@ const MINUTE_MS: i64 = 60_000;
 fn open_at(profile: &Profile, at_ms: i64) -> bool {
     match &profile.schedule {
         None => true,
-        Some(schedule) => local_now(profile.tz(), at_ms)
-            .is_some_and(|(date, time)| schedule.is_open(date, time)),
+        Some(schedule) => {
+            local_now(profile.tz(), at_ms).is_some_and(|(date, time)| schedule.is_open(date, time))
+        }
     }
 }
 

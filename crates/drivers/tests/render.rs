@@ -166,7 +166,8 @@ fn an_order_placed_ahead_prints_its_pickup_time_under_the_ticket() {
         let text = escaped(&bytes);
         let (ticket, pickup, item) = (
             text.find("S-0042").unwrap(),
-            text.find("PICKUP 12:30").expect("the pickup time is printed"),
+            text.find("PICKUP 12:30")
+                .expect("the pickup time is printed"),
             text.find("Burger").unwrap(),
         );
         assert!(ticket < pickup && pickup < item, "{text}");
@@ -401,15 +402,17 @@ fn kitchen() -> impl Strategy<Value = KitchenDoc> {
         opt_text(),
     )
         .prop_map(
-            |((station, ticket, channel, placed_at), items, order_note, reprint, pickup_at)| KitchenDoc {
-                station,
-                ticket,
-                channel,
-                placed_at,
-                items,
-                order_note,
-                reprint,
-                pickup_at,
+            |((station, ticket, channel, placed_at), items, order_note, reprint, pickup_at)| {
+                KitchenDoc {
+                    station,
+                    ticket,
+                    channel,
+                    placed_at,
+                    items,
+                    order_note,
+                    reprint,
+                    pickup_at,
+                }
             },
         )
 }
