@@ -186,6 +186,30 @@ async fn a_declined_then_abandoned_checkout_never_reaches_the_store(backend: Bac
 }
 both!(a_declined_then_abandoned_checkout_never_reaches_the_store);
 
+/// A card declined on the payment page, then another that pays: the order is
+/// placed once, and the old decline is no longer told to the customer.
+async fn a_card_paid_after_a_decline_leaves_the_decline_behind(backend: Backend) {
+    let (_db, t) = setup(backend, Duration::from_secs(600)).await;
+    let (s, order) = t.place("card-retry", &card_cart()).await;
+    assert_eq!(s, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    t.checkout(&order, "decline").await;
+    eventually("the decline to be told", async || {
+        t.order(&id).await["payment"]["problem"] == "Your card was declined."
+    })
+    .await;
+    t.checkout(&order, "pay").await;
+    eventually("the order to be placed", async || {
+        t.order(&id).await["status"] == "placed"
+    })
+    .await;
+    let paid = t.order(&id).await;
+    assert_eq!(paid["payment"]["state"], "authorized", "{paid}");
+    assert_eq!(paid["payment"]["problem"], Value::Null, "{paid}");
+    t.hub.stop().await;
+}
+both!(a_card_paid_after_a_decline_leaves_the_decline_behind);
+
 async fn the_hold_is_released_when_the_store_cancels(backend: Backend) {
     let (_db, mut t) = setup(backend, Duration::from_secs(600)).await;
     let (_, first) = t.place("card-3", &card_cart()).await;

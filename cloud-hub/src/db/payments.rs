@@ -271,14 +271,15 @@ impl Db {
             .map(|s| format!("'{}'", s.as_str()))
             .collect::<Vec<_>>()
             .join(", ");
-        // Only the fixed state names are formatted in; every value is bound.
+        // Only the fixed state names are formatted in; every value is bound. A card
+        // authorised after a decline on the same page leaves the decline behind.
         let sql = format!(
             "UPDATE card_payments SET state = $1, updated_at = $2, \
              checkout_id = COALESCE($3, checkout_id), checkout_url = COALESCE($4, checkout_url), \
              payment_id = COALESCE($5, payment_id), charge_id = COALESCE($6, charge_id), \
              captured = COALESCE($7, captured), \
              captured_at = CASE WHEN $1 = 'captured' THEN $2 ELSE captured_at END, accept_by = COALESCE($8, accept_by), \
-             problem = COALESCE($9, problem) \
+             problem = CASE WHEN $1 = 'authorized' THEN $9 ELSE COALESCE($9, problem) END \
              WHERE order_id = $10 AND state IN ({states})"
         );
         let n = on_pool!(self, pool => sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -639,10 +639,11 @@ pub async fn handle_event(hub: &Hub, event: &Event) -> Result<(), StepError> {
             if let Some(row) = row_of_payment(hub, payment).await?
                 && matches!(row.state, CardState::Creating | CardState::Open)
             {
-                let why = match message {
-                    Some(m) => format!("The card was declined: {m}"),
-                    None => "The card was declined.".to_owned(),
-                };
+                // The processor's message is written for the card holder ("Your card has insufficient funds.").
+                let why = message
+                    .clone()
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or_else(|| "The card was declined.".to_owned());
                 hub.db
                     .card_problem(&row.order_id, &why, hub.now_ms())
                     .await?;
