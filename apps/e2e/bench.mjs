@@ -1,16 +1,18 @@
 // Front-end figures for BENCHMARKS.md: each app's bundle size (raw and gzip)
-// and its time to first render against a demo node, in Debian's chromium.
+// and its time to first render against a demo node (the store apps) or a hub
+// with that node syncing (the customer app, at phone size), in Debian's chromium.
 //   node apps/e2e/bench.mjs [runs]      (build the apps first: npm run build)
 // Time to first render = navigation start to first contentful paint, and to
-// the app's first real screen (the sign-in screen's staff tiles), each load in
-// a fresh browser context (nothing cached), on loopback.
+// the app's first real screen (the sign-in screen's staff tiles; for the
+// customer app the list of stores), each load in a fresh browser context
+// (nothing cached, no service worker yet), on loopback.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { launch, repo, startNode } from "./harness.mjs";
+import { launch, repo, startHub, startNode, syncEnv } from "./harness.mjs";
 
 const runs = Number(process.argv[2] ?? 10);
-const apps = ["pos", "kds", "kiosk"];
+const apps = ["pos", "kds", "kiosk", "customer"];
 
 function bundle(app) {
   const dir = join(repo, "apps", app, "dist", "assets");
@@ -29,8 +31,18 @@ function bundle(app) {
 const pct = (xs, q) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`;
 
-const node = await startNode();
+const hub = await startHub();
+const node = await startNode({ env: syncEnv(hub.base, "bench-store", await hub.enroll("bench-store", "Bench Street")) });
+for (const deadline = Date.now() + 30_000; ; ) {
+  const r = await fetch(`${hub.base}/api/v1/public/stores`);
+  if (r.ok && (await r.json()).stores.length > 0) break;
+  if (Date.now() > deadline) throw new Error("the hub never listed the store");
+  await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
+}
 const browser = await launch();
+const where = {
+  customer: { url: () => `${hub.base}/`, ready: ".store-card", viewport: { width: 390, height: 844 } },
+};
 console.log(`| app | JS+CSS raw | gzip | first contentful paint p50 / p90 | first screen p50 / p90 |`);
 console.log(`|---|---|---|---|---|`);
 for (const app of apps) {
@@ -38,11 +50,12 @@ for (const app of apps) {
   const fcp = [];
   const ready = [];
   for (let i = 0; i < runs; i++) {
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const w = where[app] ?? { url: () => `${node.base}/${app}/`, ready: ".staff-tile", viewport: { width: 1280, height: 800 } };
+    const ctx = await browser.newContext({ viewport: w.viewport });
     const page = await ctx.newPage();
     const start = Date.now();
-    await page.goto(`${node.base}/${app}/`);
-    await page.locator(".staff-tile").first().waitFor();
+    await page.goto(w.url());
+    await page.locator(w.ready).first().waitFor();
     ready.push(Date.now() - start);
     fcp.push(
       await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? Number.NaN),
@@ -54,3 +67,4 @@ for (const app of apps) {
 }
 await browser.close();
 await node.stop();
+await hub.stop();
