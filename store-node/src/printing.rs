@@ -264,6 +264,15 @@ fn local_time(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// Where an order came from, as the kitchen says it.
+fn channel_words(c: domain::order::Channel) -> &'static str {
+    match c {
+        domain::order::Channel::Pos => "Counter",
+        domain::order::Channel::Kiosk => "Kiosk",
+        domain::order::Channel::Online => "Online",
+    }
+}
+
 /// `12:30`: a pickup time on a kitchen ticket (the node's local time, as the printed times are).
 fn local_clock_time(ms: i64) -> String {
     use chrono::TimeZone;
@@ -304,7 +313,7 @@ pub fn kitchen_docs(order: &OrderView, reprint: bool) -> Vec<KitchenDoc> {
         .map(|(station, items)| KitchenDoc {
             station: station.to_owned(),
             ticket: order.ticket.clone(),
-            channel: order.order.channel.as_str().to_owned(),
+            channel: channel_words(order.order.channel).to_owned(),
             placed_at: local_time(order.created_ms),
             items,
             order_note: note.clone(),
@@ -392,9 +401,18 @@ fn render_err(e: impl std::fmt::Display) -> EnqueueError {
 /// A station without a kitchen printer is left to its KDS screen.
 pub fn enqueue_kitchen(ctx: &WriteCtx<'_>, order: &OrderView) -> Result<usize, EnqueueError> {
     let mut n = 0;
-    for doc in kitchen_docs(order, false) {
+    // Tickets print the station's name ("Pizza Oven"); printers are found by its id.
+    let menu = crate::menu::load_menu(ctx.conn).ok().flatten();
+    for mut doc in kitchen_docs(order, false) {
+        let station = doc.station.clone();
+        if let Some(s) = menu
+            .as_ref()
+            .and_then(|m| m.menu.stations.iter().find(|s| s.id.as_str() == station))
+        {
+            doc.station = s.name.clone();
+        }
         let printers =
-            crate::devices::printers(ctx.conn, DeviceKind::KitchenPrinter, Some(&doc.station))?;
+            crate::devices::printers(ctx.conn, DeviceKind::KitchenPrinter, Some(&station))?;
         let Some(printer) = printers.first() else {
             continue;
         };
@@ -405,7 +423,7 @@ pub fn enqueue_kitchen(ctx: &WriteCtx<'_>, order: &OrderView) -> Result<usize, E
                 device_id: printer.id.as_str(),
                 kind: JobKind::Kitchen,
                 order_id: Some(&order.id.to_string()),
-                station: Some(&doc.station),
+                station: Some(&station),
                 label: format!("Kitchen ticket {} ({})", order.ticket, doc.station),
                 payload: bytes,
             },
