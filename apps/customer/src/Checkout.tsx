@@ -8,6 +8,7 @@ import { Link, navigate, useAccount } from "./App";
 import { AuthForm } from "./Auth";
 import { useCart } from "./cart";
 import { type LineRequest, api, hub, words } from "./hub";
+import { OFFLINE_WORDS, useOnline } from "./online";
 import { usePricing } from "./pricing";
 import { StoreHeader, useStore } from "./StorePage";
 
@@ -36,6 +37,7 @@ export function Checkout({ storeId }: { storeId: string }) {
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const online = useOnline();
   const back = `/stores/${encodeURIComponent(storeId)}`;
 
   const place = async () => {
@@ -158,7 +160,14 @@ export function Checkout({ storeId }: { storeId: string }) {
               {error}
             </p>
           )}
-          <button type="button" className="primary wide" disabled={busy || !accepting || !totals} onClick={() => void place()}>
+          {!online && <p id="offline-reason" className="notice">{OFFLINE_WORDS}</p>}
+          <button
+            type="button"
+            className="primary wide"
+            disabled={busy || !accepting || !totals || !online}
+            aria-describedby={online ? undefined : "offline-reason"}
+            onClick={() => void place()}
+          >
             {busy ? "Placing your order…" : `Place order${totals ? ` — ${formatMoney(totals.total, totals.currency)}` : ""}`}
           </button>
         </section>
