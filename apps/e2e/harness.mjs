@@ -314,11 +314,20 @@ export async function launch() {
  */
 export async function launchProfile(options = {}) {
   const dir = mkdtempSync(join(tmpdir(), "e2e-chromium-"));
+  // Removed on close, and when the test process exits without closing it (a failed test).
+  const remove = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* chromium still writing as the process ends: the temp folder stays */
+    }
+  };
+  process.once("exit", remove);
   const context = await chromium.launchPersistentContext(dir, { ...CHROMIUM, ...options });
   const close = context.close.bind(context);
   context.close = async (...a) => {
     await close(...a);
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   };
   return context;
 }

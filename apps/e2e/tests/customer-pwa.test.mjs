@@ -71,9 +71,10 @@ test("the manifest is served and complete, with PNG icons of the sizes it says",
   assert.deepEqual(sizes.sort(), ["192x192 any", "512x512 any", "512x512 maskable"]);
 });
 
-test("installable; offline the last menu shows, the banner says so and ordering waits; back online it goes on", async () => {
+test("installable; offline the last menu shows, the banner says so and ordering waits; back online it goes on", async (t) => {
   // A browser profile of its own: Chromium does not install web apps from incognito, which new contexts are.
   const context = await launchProfile({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+  t.after(() => context.close());
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
@@ -173,5 +174,4 @@ test("installable; offline the last menu shows, the banner says so and ordering 
   await shot(again, "customer-pwa-3-online-again");
 
   assert.deepEqual(errors, []);
-  await context.close();
 });
