@@ -7,10 +7,12 @@
 // process exits, however it exits.
 import { randomUUID } from "node:crypto";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import assert from "node:assert/strict";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -341,25 +343,78 @@ export async function closedPort() {
   return port;
 }
 
+/** How the tests start Debian's chromium: headless, with the flags this machine needs. */
+const CHROMIUM = {
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+};
+
 /** Debian's chromium, headless, with the flags this machine needs. */
 export async function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  return chromium.launch(CHROMIUM);
+}
+
+/**
+ * Debian's chromium with a profile of its own (a new temp folder, removed on
+ * close) instead of the incognito contexts `launch()` gives: what a web app
+ * install needs (Chromium reports "in-incognito" otherwise). `options` are
+ * the context's (viewport, isMobile, ...).
+ */
+export async function launchProfile(options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "e2e-chromium-"));
+  // Removed on close, and when the test process exits without closing it (a failed test).
+  const remove = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* chromium still writing as the process ends: the temp folder stays */
+    }
+  };
+  process.once("exit", remove);
+  const context = await chromium.launchPersistentContext(dir, { ...CHROMIUM, ...options });
+  const close = context.close.bind(context);
+  context.close = async (...a) => {
+    await close(...a);
+    remove();
+  };
+  return context;
 }
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: false });
+}
+
+/** axe-core's browser build, read once. */
+let axeSource;
+
+/**
+ * Checks what `page` shows now with axe-core against the WCAG 2.0 and 2.1 A
+ * and AA rules, and fails listing every serious or critical violation of
+ * `screen` (rule, what it asks, and the elements, as selectors). Minor and
+ * moderate findings (e.g. best-practice heading order) do not fail.
+ */
+export async function a11y(page, screen) {
+  axeSource ??= readFileSync(join(dirname(createRequire(import.meta.url).resolve("axe-core")), "axe.min.js"), "utf8");
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")) }));
+  });
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.targets.join(", ")}`),
+    [],
+    `accessibility problems on ${screen}`,
+  );
 }
 
 /** Opens the POS at `base`, signs in, and waits until the event stream is live. */

@@ -6,6 +6,7 @@ import { useEffect, useState, useSyncExternalStore } from "react";
 import { currentAccount, onAccountChange, signOut } from "./hub";
 import { AccountPage } from "./Account";
 import { Checkout } from "./Checkout";
+import { OFFLINE_WORDS, useOnline } from "./online";
 import { MyOrders, OrderPage } from "./Orders";
 import { StoreList } from "./StoreList";
 import { StorePage } from "./StorePage";
@@ -69,23 +70,34 @@ function Screen({ path }: { path: string }) {
 export function App() {
   const path = usePath();
   const account = useAccount();
+  const online = useOnline();
   return (
     <>
-      <header className="topbar">
-        <Link to="/" className="brand">
-          Order online
-        </Link>
-        <nav aria-label="Account">
-          {account ? (
-            <>
-              <Link to="/orders">My orders</Link>
-              <Link to="/account">Account</Link>
-              <button type="button" className="link" onClick={() => void signOut()}>
-                Sign out
-              </button>
-            </>
-          ) : null}
-        </nav>
+      <header className="top">
+        <div className="topbar">
+          <Link to="/" className="brand">
+            Order online
+          </Link>
+          <nav aria-label="Account">
+            {account ? (
+              <>
+                <Link to="/orders">My orders</Link>
+                <Link to="/account">Account</Link>
+                <button type="button" className="link" onClick={() => void signOut()}>
+                  Sign out
+                </button>
+              </>
+            ) : null}
+          </nav>
+        </div>
+        {/* Always in the page, so screen readers announce the words when they appear. */}
+        <div role="status">
+          {!online && (
+            <p className="offline-banner" data-testid="offline-banner">
+              {OFFLINE_WORDS}
+            </p>
+          )}
+        </div>
       </header>
       <Screen path={path} />
     </>

@@ -8,6 +8,7 @@ import { Link, navigate, useAccount } from "./App";
 import { AuthForm } from "./Auth";
 import { useCart } from "./cart";
 import { type LineRequest, api, hub, words } from "./hub";
+import { OFFLINE_WORDS, useOnline } from "./online";
 import { usePricing } from "./pricing";
 import { PickupChoice, usePickupTimes } from "./pickup";
 import { useProfile } from "./profile";
@@ -42,6 +43,7 @@ export function Checkout({ storeId }: { storeId: string }) {
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const online = useOnline();
   const back = `/stores/${encodeURIComponent(storeId)}`;
   // A refusal is about the cart as it was: changing the cart clears it.
   const cartBody = JSON.stringify(cart.lines);
@@ -204,7 +206,14 @@ export function Checkout({ storeId }: { storeId: string }) {
               {error ?? blocked}
             </p>
           )}
-          <button type="button" className="primary wide" disabled={busy || Boolean(blocked) || !totals} onClick={() => void place()}>
+          {!online && <p id="offline-reason" className="notice">{OFFLINE_WORDS}</p>}
+          <button
+            type="button"
+            className="primary wide"
+            disabled={busy || Boolean(blocked) || !totals || !online}
+            aria-describedby={online ? undefined : "offline-reason"}
+            onClick={() => void place()}
+          >
             {busy ? "Placing your order…" : `Place order${totals ? ` — ${formatMoney(totals.total, totals.currency)}` : ""}`}
           </button>
         </section>

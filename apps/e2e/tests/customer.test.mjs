@@ -4,15 +4,40 @@
 // order; it reaches the node, its kitchen ticket prints on the station's
 // printer (a virtual ESC/POS printer) and shows on the kitchen display, the
 // kitchen moves it along there (the last step a bump on the display), and the
-// customer's page says "Ready" without a reload.
+// customer's page says "Ready" without a reload. Every screen is checked with
+// axe-core (WCAG 2 A/AA, serious and critical fail), the item sheet is used
+// with the keyboard alone, and the menu and checkout reflow at 200 % zoom.
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launch, pinSignIn, screenshots, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
+import { a11y, launch, pinSignIn, screenshots, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
 const STORE = "harbor-street";
+/** A 1280×800 screen at 200 % zoom: the CSS viewport WCAG 1.4.10 (reflow) asks to work without sideways scrolling. */
+const ZOOM_200 = { width: 640, height: 400 };
+
+/** True while `locator` has the keyboard focus. */
+const focused = (locator) => locator.evaluate((el) => el === document.activeElement);
+
+/** Presses Tab (Shift+Tab with `back`) until `locator` has the focus; fails after `max` presses. */
+async function tabTo(page, locator, { back = false, max = 40 } = {}) {
+  for (let i = 0; i < max; i++) {
+    if (await focused(locator)) return;
+    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
+  }
+  assert.fail(`${max} presses of Tab never reached ${locator}`);
+}
+
+/** At 200 % zoom the page scrolls only up and down: nothing sticks out sideways. */
+async function reflows(page, screen) {
+  await page.setViewportSize(ZOOM_200);
+  const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
+  assert.ok(scroll <= inner, `${screen} at 200 % zoom scrolls sideways: ${scroll} px of content in ${inner} px`);
+  await shot(page, `${screen}-zoom-200`);
+  await page.setViewportSize(PHONE);
+}
 
 let hub;
 let node;
@@ -55,6 +80,7 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   const card = page.getByRole("link", { name: /Harbor Street Kitchen/ });
   await card.getByText("Open now").waitFor();
   await shot(page, "customer-1-stores");
+  await a11y(page, "the store list");
 
   // The store's menu, by category, with prices in money.
   await card.click();
@@ -62,21 +88,41 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   await page.getByRole("heading", { name: "Salads & Sides" }).waitFor();
   assert.match(await page.getByTestId("item-house-garden-salad").innerText(), /House Garden Salad[\s\S]*\$9\.50/);
   await shot(page, "customer-2-menu");
+  await a11y(page, "the menu");
+  await reflows(page, "customer-menu");
 
-  // The item sheet: the required dressing first, then an optional protein, two of them, a note.
-  await page.getByTestId("item-house-garden-salad").click();
+  // The item sheet, with the keyboard alone: Enter opens it with the focus inside, Escape closes it and
+  // the focus is back on the item; then the required dressing first, an optional protein, two of them, a note.
+  const salad = page.getByTestId("item-house-garden-salad");
+  await tabTo(page, salad);
+  assert.equal(await salad.evaluate((el) => getComputedStyle(el).outlineStyle), "solid", "the focused item shows a focus ring");
+  await page.keyboard.press("Enter");
   const sheet = page.getByRole("dialog", { name: "House Garden Salad" });
+  await sheet.waitFor();
+  assert.equal(await sheet.evaluate((el) => el.contains(document.activeElement)), true, "the focus moved into the sheet");
+  await page.keyboard.press("Escape");
+  await sheet.waitFor({ state: "detached" });
+  assert.equal(await focused(salad), true, "Escape gives the focus back to the item");
+  await page.keyboard.press("Enter");
+  await sheet.waitFor();
   const add = sheet.getByRole("button", { name: /^Choose Dressing|^Add/ });
   assert.equal(await add.isDisabled(), true, "Add waits for the required dressing");
-  await sheet.getByRole("button", { name: /Buttermilk Ranch/ }).click();
-  await sheet.getByRole("button", { name: /Grilled Chicken/ }).click();
-  await sheet.getByRole("button", { name: "one more" }).click();
-  await sheet.getByLabel("Note for the kitchen").fill("no croutons");
+  await tabTo(page, sheet.getByRole("button", { name: /Buttermilk Ranch/ }));
+  await page.keyboard.press("Space");
+  await tabTo(page, sheet.getByRole("button", { name: /Grilled Chicken/ }));
+  await page.keyboard.press("Enter");
+  await tabTo(page, sheet.getByRole("button", { name: "one more" }));
+  await page.keyboard.press("Enter");
+  await tabTo(page, sheet.getByLabel("Note for the kitchen"));
+  await page.keyboard.type("no croutons");
   assert.equal(await add.isDisabled(), false);
   await sheet.evaluate((el) => el.scrollTo(0, 0));
   await shot(page, "customer-3-item");
-  await add.click();
+  await a11y(page, "the item sheet");
+  await tabTo(page, add);
+  await page.keyboard.press("Enter");
   await sheet.waitFor({ state: "detached" });
+  assert.equal(await focused(salad), true, "adding gives the focus back to the item");
 
   // The cart bar has the hub's total; the cart is kept across a reload.
   await page.getByTestId("cart-summary").filter({ hasText: /2 items · \$\d+\.\d\d/ }).waitFor();
@@ -88,6 +134,8 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   await line.filter({ hasText: "Buttermilk Ranch, Grilled Chicken" }).waitFor();
   await page.getByTestId("totals").filter({ hasText: "Total" }).waitFor();
   await shot(page, "customer-4-cart");
+  await a11y(page, "checkout, signed out, with the sign-up form");
+  await reflows(page, "customer-checkout");
 
   // The kitchen display at the node, open before the order comes in.
   const kds = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -105,6 +153,7 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   await page.getByRole("button", { name: "Create account" }).click();
   await page.getByText("Signed in as robin@example.com").waitFor();
   await page.getByLabel(/Pay at the counter/).check();
+  await a11y(page, "checkout, signed in");
   await page.getByRole("button", { name: /^Place order — \$/ }).click();
   await page.waitForURL(/\/orders\/[^/]+$/);
   const orderId = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
@@ -112,6 +161,7 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   assert.match(ticket, /^W-\d+$/);
   await page.getByTestId("order-status").filter({ hasText: "Sent to the store" }).waitFor();
   await page.getByTestId("live").filter({ hasText: "Updates live" }).waitFor();
+  await a11y(page, "the order page");
 
   // The order reaches the node as an online order with the web ticket.
   const kitchen = await node.token("kitchen", "4000");
@@ -167,6 +217,7 @@ test("find the store, order with modifiers, sign up at checkout, and see Ready l
   await page.getByTestId("order-status").filter({ hasText: /^Ready$/ }).waitFor();
   await page.getByRole("link", { name: "All my orders" }).click();
   await page.getByRole("link", { name: new RegExp(ticket) }).filter({ hasText: "Ready" }).waitFor();
+  await a11y(page, "my orders");
 
   // Reorder from the history: the same lines, choices and note in the cart, priced by the hub again.
   await page.getByRole("link", { name: new RegExp(ticket) }).click();
