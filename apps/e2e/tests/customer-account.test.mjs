@@ -5,7 +5,7 @@
 // store's kitchen display shows the pickup time on the ticket.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launch, pinSignIn, shot, startHub, startNode, syncEnv } from "../harness.mjs";
+import { a11y, launch, pinSignIn, shot, startHub, startNode, syncEnv } from "../harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
 const STORE = "harbor-street";
@@ -73,6 +73,7 @@ test("an account keeps details, notes and favourites; an order ahead shows its p
   await page.getByText("no onions, please").waitFor();
   assert.equal(await page.getByLabel(/^Phone/).inputValue(), "+1 555 0100");
   await shot(page, "customer-account");
+  await a11y(page, "account page");
 
   // A favourite from the menu: it shows first on the menu and on the account page.
   await page.goto(`${hub.base}/stores/${STORE}`);
@@ -81,6 +82,7 @@ test("an account keeps details, notes and favourites; an order ahead shows its p
   await page.getByRole("heading", { name: "Your favourites" }).waitFor();
   await page.getByTestId("fav-item-shoestring-fries").waitFor();
   await shot(page, "customer-favourites");
+  await a11y(page, "menu with favourites");
 
   // Order from the favourites, ahead: the saved note in one tap, a pickup time from the offer.
   await page.getByTestId("fav-item-shoestring-fries").click();
@@ -99,6 +101,7 @@ test("an account keeps details, notes and favourites; an order ahead shows its p
   await page.getByRole("group", { name: "Your saved notes" }).getByRole("button", { name: "no onions, please" }).click();
   assert.equal(await page.getByLabel(/Note for the kitchen/).inputValue(), "no onions, please");
   await shot(page, "customer-pickup-time");
+  await a11y(page, "checkout with a pickup time");
   await page.getByLabel(/Pay at the counter/).check();
   await page.getByRole("button", { name: /^Place order — \$/ }).click();
   await page.waitForURL(/\/orders\/[^/]+$/);
@@ -106,6 +109,7 @@ test("an account keeps details, notes and favourites; an order ahead shows its p
   const hhmm = chosen.text.slice(-5);
   await page.getByTestId("pickup").filter({ hasText: new RegExp(`Pickup (\\w+ )?at ${hhmm}`) }).waitFor();
   await shot(page, "customer-order-ahead");
+  await a11y(page, "order placed ahead");
 
   // At the node: the order carries the pickup time, and the kitchen display shows it.
   const kitchen = await node.token("kitchen", "4000");

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { addItem, asCustomer, orderAtNode, phonePage, signUpAtCheckout, STORE, startShop, until } from "../customer.mjs";
-import { launch, shot, startFakeStripe } from "../harness.mjs";
+import { a11y, launch, shot, startFakeStripe } from "../harness.mjs";
 
 let stripe;
 let shop;
@@ -66,6 +66,7 @@ test("a declined card, leaving the payment page, then paying the same order: one
   assert.match(await notice.innerText(), /declined/);
   assert.equal(await page.getByTestId("ticket").count(), 0, "no pickup number before it is paid");
   await shot(page, "card-3-cancelled");
+  await a11y(page, "order page after leaving the payment page");
   assert.equal((await asCustomer(page, shop.hub, "/api/v1/me/orders")).orders.length, 1);
 
   // This time the processor is slow to say so: its webhook comes late and the hub
@@ -93,6 +94,7 @@ test("a declined card, leaving the payment page, then paying the same order: one
   assert.equal(await page.getByTestId("payment-notice").count(), 0, "nothing about the payment left to say");
   assert.match(await page.locator("main").innerText(), /paid by card/);
   await shot(page, "card-5-paid");
+  await a11y(page, "order page, paid");
 
   const atNode = await orderAtNode(shop.node, orderId);
   assert.equal(atNode.channel, "online");
@@ -129,6 +131,7 @@ test("a payment page that expires: 'Payment not finished', and Order again puts 
   assert.match(await notice.innerText(), /Nothing was charged/);
   assert.equal(await page.getByRole("link", { name: "Pay now" }).count(), 0);
   await shot(page, "card-6-expired");
+  await a11y(page, "order page, payment not finished");
 
   await page.getByRole("button", { name: "Order again" }).click();
   await page.waitForURL(new RegExp(`/stores/${STORE}$`));

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { addItem, orderAtNode, phonePage, publicMenu, signUpAtCheckout, STORE, startShop, until } from "../customer.mjs";
-import { launch, shot } from "../harness.mjs";
+import { a11y, launch, shot } from "../harness.mjs";
 
 let shop;
 let browser;
@@ -69,6 +69,7 @@ test("an item sold out at the store while in the cart: flagged, refused by name,
     await page.getByTestId("cannot-order").filter({ hasText: "Garlic Knots sold out: remove it to place your order." }).waitFor();
     assert.equal(await place.isDisabled(), true);
     await shot(page, "states-2-sold-out-in-cart");
+    await a11y(page, "checkout with a sold-out line");
 
     // Removing it: the rest goes through.
     await knots.getByRole("button", { name: "Remove" }).click();
@@ -119,11 +120,13 @@ test("the store's node goes away: ordering pauses in words, checkout refuses; th
   assert.equal(await page.getByText("store_offline").count(), 0, "no codes on screen");
   await place.scrollIntoViewIfNeeded();
   await shot(page, "states-3-paused-checkout");
+  await a11y(page, "checkout while the store is paused");
 
   // The store page says it too.
   await page.getByRole("link", { name: /Back to the menu/ }).click();
   await page.getByTestId("store-state").filter({ hasText: paused.message }).waitFor();
   await shot(page, "states-4-paused-store");
+  await a11y(page, "store page while paused");
 
   // The node comes back on the same data: the store opens again, and the cart is still there.
   await shop.startNodeAgain();
