@@ -74,6 +74,9 @@ pub struct KitchenBacklog {
     pub stations: Vec<StationBacklog>,
     /// Unix ms.
     pub at_ms: u64,
+    /// Fields a newer node added, kept as recorded.
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
 }
 
 /// One station's part of a [`KitchenBacklog`].
@@ -85,6 +88,37 @@ pub struct StationBacklog {
 }
 
 impl KitchenBacklog {
+    /// The backlog of open tickets at `now_ms`, each given as when it was placed
+    /// (Unix ms) and the stations that still have to do their part.
+    pub fn measure(
+        tickets: impl IntoIterator<Item = (u64, Vec<String>)>,
+        now_ms: u64,
+    ) -> KitchenBacklog {
+        let age =
+            |placed: u64| u32::try_from(now_ms.saturating_sub(placed) / 1000).unwrap_or(u32::MAX);
+        let mut out = KitchenBacklog {
+            at_ms: now_ms,
+            ..KitchenBacklog::default()
+        };
+        let mut stations: std::collections::BTreeMap<String, StationBacklog> = Default::default();
+        for (placed, open) in tickets {
+            out.open_tickets = out.open_tickets.saturating_add(1);
+            out.oldest_age_secs = out.oldest_age_secs.max(age(placed));
+            for station in open {
+                let s = stations
+                    .entry(station.clone())
+                    .or_insert_with(|| StationBacklog {
+                        station,
+                        ..StationBacklog::default()
+                    });
+                s.open_tickets = s.open_tickets.saturating_add(1);
+                s.oldest_age_secs = s.oldest_age_secs.max(age(placed));
+            }
+        }
+        out.stations = stations.into_values().collect();
+        out
+    }
+
     /// Whether `self` differs from `before` enough to be worth a fact: the
     /// ticket counts changed, or the oldest ticket's age moved by a minute or more.
     pub fn differs_from(&self, before: &KitchenBacklog) -> bool {
