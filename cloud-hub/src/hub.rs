@@ -198,6 +198,8 @@ impl EventStore for HubLog<'_> {
                 for u in updates {
                     self.online.publish(u);
                 }
+                self.online
+                    .store_changed(self.store, crate::online::what_events_change(events));
                 // A refund asked for at the till: the payments worker carries it out.
                 if events
                     .iter()

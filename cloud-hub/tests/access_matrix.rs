@@ -70,6 +70,9 @@ enum Policy {
     Store(Permission),
     /// A staff member whose organisation-wide role grants the permission, or a platform admin.
     Org(Permission),
+    /// A staff member whose role at some store of the organisation (organisation-wide
+    /// or for that store) grants the permission: sees those stores; a platform admin.
+    OrgStores(Permission),
     /// Inviting a kitchen member to the whole organisation (the fixture):
     /// an organisation-wide owner or manager, or a platform admin.
     OrgInviteKitchen,
@@ -122,6 +125,8 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_get_settings", Store(P::MenuRead)),
     ("hub_put_settings", Store(P::SettingsManage)),
     ("hub_store_nodes", Store(P::DeviceRead)),
+    ("hub_org_overview", OrgStores(P::SettingsManage)),
+    ("hub_org_events", OrgStores(P::SettingsManage)),
     ("hub_store_create_node_token", Store(P::NodeEnroll)),
     ("hub_store_revoke_node_token", Store(P::NodeEnroll)),
     // customers
@@ -292,6 +297,22 @@ fn expect(policy: Policy, p: &Principal, target: Target) -> Expect {
             if roles.is_empty() {
                 Deny(404)
             } else if roles.iter().any(|r| r.can(perm)) {
+                Allow
+            } else {
+                Deny(403)
+            }
+        }
+        OrgStores(perm) => {
+            let Target::Org(o) = target else {
+                panic!("an organisation policy on a path without an organisation")
+            };
+            let may = p
+                .memberships
+                .iter()
+                .any(|(org, _, r)| *org == o && r.can(perm));
+            if !p.member_of(o) {
+                Deny(404)
+            } else if may {
                 Allow
             } else {
                 Deny(403)
@@ -1061,6 +1082,26 @@ fn the_policy_reads_as_intended() {
     );
     assert_eq!(
         expect(Org(P::StaffManage), &cashier_a1, Target::Org(Org::B)),
+        Expect::Deny(404)
+    );
+    let manager_a1 = Principal {
+        name: "manager a1",
+        kind: Kind::Staff,
+        token: None,
+        email: None,
+        memberships: vec![(Org::A, Some(Store::A1), Role::Manager)],
+    };
+    let overview = OrgStores(P::SettingsManage);
+    assert_eq!(
+        expect(overview, &manager_a1, Target::Org(Org::A)),
+        Expect::Allow
+    );
+    assert_eq!(
+        expect(overview, &cashier_a1, Target::Org(Org::A)),
+        Expect::Deny(403)
+    );
+    assert_eq!(
+        expect(overview, &manager_a1, Target::Org(Org::B)),
         Expect::Deny(404)
     );
     assert_eq!(

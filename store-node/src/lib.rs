@@ -36,6 +36,7 @@ pub mod docs;
 pub mod events;
 pub mod http;
 pub mod hub_keys;
+pub mod kitchen_backlog;
 pub mod menu;
 pub mod mqtt;
 pub mod orders;
@@ -237,6 +238,8 @@ pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Re
     let sync_task = sync_client::spawn(state.clone());
     let mut background = vec![printing::start(state.clone()).await?];
     background.extend(device_bridge::spawn(state.clone()));
+    // The kitchen's backlog, for the hub's online ordering.
+    background.extend(kitchen_backlog::spawn(state.clone()));
     // Card payments a crash cut off: ask their terminals what became of them.
     background.push(tokio::spawn(terminal::recover(state.clone())));
     // A full disk: readiness and the print lanes recover when a probe write succeeds again.

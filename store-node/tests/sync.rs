@@ -433,3 +433,71 @@ async fn a_second_node_of_a_store_numbers_its_own_tickets() {
     let cashier = app.cashier().await;
     assert_eq!(app.place(&cashier, "first").await["ticket"], "S-0001");
 }
+
+/// The last `kitchen.backlog` the hub holds from the node.
+fn last_backlog(hub: &FakeHub) -> Option<domain::fact::KitchenBacklog> {
+    let log = hub.log.lock().unwrap();
+    let e = log
+        .events()
+        .filter(|e| e.kind == domain::fact::kind::KITCHEN_BACKLOG)
+        .max_by_key(|e| e.seq)?;
+    Some(serde_json::from_value(e.data.clone()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kitchen_backlog_reaches_the_hub_as_tickets_open_and_close() {
+    let hub = FakeHub::new();
+    let (port, _hub_task) = start_hub(hub.clone(), 0).await;
+    let app = spawn_with(move |c| {
+        c.hub = Some(HubConfig::new(
+            format!("ws://127.0.0.1:{port}/api/v1/sync"),
+            Secret::new("node-secret"),
+        ));
+    })
+    .await;
+    let cashier = app.cashier().await;
+    let kitchen = app.kitchen().await;
+    // At start-up the node says its kitchen is empty (a hub may remember it full).
+    until(&hub, "an empty kitchen reported", || {
+        last_backlog(&hub).is_some_and(|b| b.open_tickets == 0)
+    })
+    .await;
+
+    // Two tickets open: reported (after at most the spacing), per station too.
+    let first = app.place(&cashier, "kb-1").await;
+    app.place(&cashier, "kb-2").await;
+    until(&hub, "two open tickets reported", || {
+        last_backlog(&hub).is_some_and(|b| b.open_tickets == 2)
+    })
+    .await;
+    let b = last_backlog(&hub).unwrap();
+    assert!(!b.stations.is_empty(), "{b:?}");
+    assert!(b.stations.iter().all(|s| s.open_tickets <= 2), "{b:?}");
+
+    // The kitchen finishes one: reported again.
+    let id = first["id"].as_str().unwrap();
+    for step in ["accept", "start", "ready"] {
+        let (s, b) = app
+            .post(
+                &kitchen,
+                &format!("/api/v1/orders/{id}/{step}"),
+                None,
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{step}: {b}");
+    }
+    until(&hub, "one open ticket reported", || {
+        last_backlog(&hub).is_some_and(|b| b.open_tickets == 1)
+    })
+    .await;
+    // Reports are coalesced: fewer than the five order events that changed the backlog.
+    let reports = hub
+        .log
+        .lock()
+        .unwrap()
+        .events()
+        .filter(|e| e.kind == domain::fact::kind::KITCHEN_BACKLOG)
+        .count();
+    assert!(reports <= 4, "{reports} reports");
+}

@@ -366,6 +366,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live changes of the organisation's stores the caller manages (WebSocket;
+         *     `?access_token=` for browsers). Each message is a `StoreChanged`
+         *     (`{"type":"store_changed","store_id","what","at_ms"}`): read the overview again;
+         *     or `{"type":"resync"}`: changes may have been missed, read all of it again.
+         */
+        get: operations["hub_org_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org_id}/invitations": {
         parameters: {
             query?: never;
@@ -423,6 +445,28 @@ export interface paths {
          *     and end all their sessions. Owners only; not the last organisation-wide owner.
          */
         delete: operations["hub_remove_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every store of the organisation the caller manages (owners and managers,
+         *     organisation-wide or of the store; platform admins): whether it takes online
+         *     orders now and why not, its node, devices needing attention, the kitchen's
+         *     backlog and today's orders and sales in the store's time zone.
+         */
+        get: operations["hub_org_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -972,6 +1016,51 @@ export interface components {
          * @enum {string}
          */
         CustomerStatus: "awaiting_payment" | "payment_expired" | "placed" | "accepted" | "in_preparation" | "ready" | "completed" | "cancelled" | "voided" | "refunded";
+        /**
+         * @description Today's orders in the store's time zone (from midnight there), from the hub's
+         *     order projection: every channel the store's nodes synced, and web orders.
+         */
+        DaySales: {
+            /**
+             * Format: int64
+             * @description `sales / orders`, rounded down; 0 without orders.
+             */
+            average_ticket: number;
+            /**
+             * Format: int64
+             * @description Orders placed today that were cancelled or voided.
+             */
+            cancelled: number;
+            /** @description `YYYY-MM-DD` in the store's time zone. */
+            date: string;
+            /**
+             * Format: int64
+             * @description Orders placed today that were not cancelled or voided.
+             */
+            orders: number;
+            /**
+             * Format: int64
+             * @description Their totals, minor units.
+             */
+            sales: number;
+        };
+        /** @description A device that needs a person, in fields ready for words. */
+        DeviceAttention: {
+            /** @description The node's own words for the last problem, when it has some. */
+            detail?: string | null;
+            device_id: string;
+            /** @description `printer`, `kds`, `terminal`, ... as the node registered it. */
+            kind?: string | null;
+            /** @description The name staff gave it ("Kitchen printer"). */
+            name?: string | null;
+            /** @description `paper_out`, `cover_open`, `printer_error`, `offline`, `attention` (something else a person must see to). */
+            problem: string;
+            /**
+             * Format: int64
+             * @description When the hub learnt of this state (Unix ms).
+             */
+            since_ms: number;
+        };
         /** @enum {string} */
         DiscountKind: "percent" | "amount";
         ErrorBody: {
@@ -1033,6 +1122,26 @@ export interface components {
             sold_out?: boolean;
             station: components["schemas"]["Ident"];
             tax_class: components["schemas"]["Ident"];
+        };
+        /** @description The kitchen's backlog and what it does to online ordering. */
+        KitchenOverview: {
+            /**
+             * Format: int32
+             * @description Minutes the backlog adds to the pickup quote now.
+             */
+            extra_pickup_minutes: number;
+            /** Format: int32 */
+            oldest_age_secs: number;
+            /** Format: int32 */
+            open_tickets: number;
+            /**
+             * Format: int64
+             * @description When the node measured it (Unix ms).
+             */
+            reported_ms: number;
+            stations: components["schemas"]["StationOverview"][];
+            /** @description `slow` (pickups quoted later), `paused` (online ordering paused), or `None`. */
+            throttle?: string | null;
         };
         /** @description One line as a client asks for it. */
         LineRequest: {
@@ -1184,6 +1293,27 @@ export interface components {
             /** @description The first 12 hex digits of the token's SHA-256 (as issued). */
             token_sha256_prefix: string;
         };
+        /** @description Whether the store's node is connected to the hub. */
+        NodePresence: {
+            /**
+             * Format: int64
+             * @description Away since (Unix ms) while not online; `None` while online or never seen.
+             */
+            away_since_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Events the hub holds that the store's nodes have not acknowledged (the
+             *     freshest node), e.g. web orders waiting to reach the kitchen.
+             */
+            events_waiting: number;
+            /**
+             * Format: int64
+             * @description When a node was last connected (Unix ms); `None`: never. While online, now.
+             */
+            last_seen_ms?: number | null;
+            /** @description Some node of the store is connected now (to any hub replica). */
+            online: boolean;
+        };
         /** @description A node token, shown once. */
         NodeTokenIssued: {
             label: string;
@@ -1214,6 +1344,16 @@ export interface components {
             opens_at?: string | null;
             reason?: null | components["schemas"]["PauseReason"];
         };
+        /** @description Every store of the organisation the caller manages, by name. */
+        Overview: {
+            /**
+             * Format: int64
+             * @description When this was read (Unix ms, the hub's clock).
+             */
+            at_ms: number;
+            org_id: string;
+            stores: components["schemas"]["StoreOverview"][];
+        };
         PasswordBody: {
             current_password: string;
             new_password: string;
@@ -1222,7 +1362,7 @@ export interface components {
          * @description Why a store is not taking online orders.
          * @enum {string}
          */
-        PauseReason: "disabled" | "closed" | "store_offline";
+        PauseReason: "disabled" | "closed" | "store_offline" | "kitchen_busy";
         /**
          * @description How a customer wants to pay, when placing an order.
          * @enum {string}
@@ -1259,7 +1399,8 @@ export interface components {
         PickupTimes: {
             /**
              * Format: int32
-             * @description Minutes from ordering to the earliest pickup ("as soon as possible").
+             * @description Minutes from ordering to the earliest pickup ("as soon as possible"): the
+             *     store's lead time plus what the kitchen's backlog adds now.
              */
             asap_minutes: number;
             ordering: components["schemas"]["Ordering"];
@@ -1539,6 +1680,22 @@ export interface components {
         SettingsInput: {
             /** @description The store's address as customers see it, 1 to 200 characters. */
             address?: string | null;
+            /**
+             * Format: int32
+             * @description Open kitchen tickets at which online ordering pauses (`kitchen_busy`) until
+             *     the kitchen catches up, 1 to 1000 and above `backlog_slow_at`.
+             */
+            backlog_pause_at?: number | null;
+            /**
+             * Format: int32
+             * @description Extra pickup minutes quoted per open kitchen ticket beyond `backlog_slow_at`, 0 to 60.
+             */
+            backlog_quote_per_ticket_minutes?: number | null;
+            /**
+             * Format: int32
+             * @description Open kitchen tickets from which pickups are quoted later, 0 to 1000.
+             */
+            backlog_slow_at?: number | null;
             hours?: null | components["schemas"]["WeeklyHours"];
             /** @description Dated exceptions: `{date, closed: true}` or `{date, ranges: [...]}`; replaces the list. */
             hours_exceptions?: components["schemas"]["HoursException"][] | null;
@@ -1584,6 +1741,13 @@ export interface components {
             id: components["schemas"]["Ident"];
             name: string;
         };
+        StationOverview: {
+            /** Format: int32 */
+            oldest_age_secs: number;
+            /** Format: int32 */
+            open_tickets: number;
+            station: string;
+        };
         /** @description A message on the tracking socket. */
         StatusMessage: {
             /**
@@ -1596,6 +1760,19 @@ export interface components {
             ticket: string;
             /** @description Always `status`. */
             type: string;
+        };
+        /**
+         * @description What the merchant event stream sends: a store of the organisation changed;
+         *     read the overview again.
+         */
+        StoreChanged: {
+            /** Format: int64 */
+            at_ms: number;
+            store_id: string;
+            /** @description Always `store_changed`. */
+            type: string;
+            /** @description What changed: any of `node`, `devices`, `orders`, `kitchen`, `settings`, `unknown`. */
+            what: string[];
         };
         /** @description A store as created. */
         StoreCreated: {
@@ -1630,6 +1807,20 @@ export interface components {
             nodes: components["schemas"]["NodeLink"][];
             ordering: components["schemas"]["Ordering"];
             store_id: string;
+        };
+        /** @description One store at a glance. */
+        StoreOverview: {
+            /** @description Devices that need a person now; empty when all is well. */
+            attention: components["schemas"]["DeviceAttention"][];
+            kitchen?: null | components["schemas"]["KitchenOverview"];
+            name: string;
+            node: components["schemas"]["NodePresence"];
+            /** @description Whether it takes online orders now, and if not why (`ordering()`'s answer). */
+            ordering: components["schemas"]["Ordering"];
+            store_id: string;
+            /** @description IANA time zone the store's day is counted in. */
+            timezone: string;
+            today: components["schemas"]["DaySales"];
         };
         TaxClass: {
             id: components["schemas"]["Ident"];
@@ -3320,6 +3511,67 @@ export interface operations {
             };
         };
     };
+    hub_org_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organisation id */
+                org_id: string;
+                /** @description The access token, for browsers that cannot set `Authorization` on a WebSocket. */
+                access_token: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to WebSocket; each message is a StoreChanged */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoreChanged"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     hub_create_invitation: {
         parameters: {
             query?: never;
@@ -3673,6 +3925,64 @@ export interface operations {
             };
             /** @description `idempotency_key_reused` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_org_overview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organisation id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

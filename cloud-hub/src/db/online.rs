@@ -14,7 +14,7 @@
 //! expanded per backend by `tx_ops!` (sqlx's types differ per database; the
 //! SQL does not).
 
-use domain::fact::{DeviceReport, Fact, Order, OrderFact, OrderView};
+use domain::fact::{DeviceReport, Fact, KitchenBacklog, Order, OrderFact, OrderView};
 use domain::order::Channel;
 use domain::status::OrderStatus;
 use serde::{Deserialize, Serialize};
@@ -150,6 +150,18 @@ pub struct DeviceRow {
     pub kind: Option<String>,
     pub name: Option<String>,
     pub health: Value,
+    pub updated_at: i64,
+}
+
+/// A store's kitchen backlog as the hub holds it (the latest `kitchen.backlog`).
+#[derive(Debug, Clone)]
+pub struct BacklogRow {
+    pub open_tickets: u32,
+    pub oldest_age_secs: u32,
+    pub stations: Vec<domain::fact::StationBacklog>,
+    /// When the node measured it (Unix ms).
+    pub reported_ms: i64,
+    /// When the hub received it (Unix ms).
     pub updated_at: i64,
 }
 
@@ -351,6 +363,9 @@ macro_rules! tx_ops {
                         Fact::DeviceHealth(d) | Fact::DeviceStatus(d) => {
                             project_device(tx, store_id, e, d, now).await?;
                         }
+                        Fact::KitchenBacklog(b) => {
+                            project_backlog(tx, store_id, e, b, now).await?;
+                        }
                         Fact::RefundRequested(r) => {
                             // Checked and carried out by the payments worker (`payments::refunds`).
                             sqlx::query(
@@ -533,6 +548,34 @@ macro_rules! tx_ops {
                 .bind(text("kind"))
                 .bind(text("name"))
                 .bind(health)
+                .bind(e.hlc.clone())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn project_backlog(
+                tx: &mut Tx<'_>,
+                store_id: &str,
+                e: &Event,
+                b: &KitchenBacklog,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                let stations = encode(&b.stations)?;
+                sqlx::query(
+                    "INSERT INTO kitchen_backlog (store_id, open_tickets, oldest_age_secs, stations, reported_ms, hlc, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (store_id) DO UPDATE SET open_tickets = excluded.open_tickets, \
+                     oldest_age_secs = excluded.oldest_age_secs, stations = excluded.stations, \
+                     reported_ms = excluded.reported_ms, hlc = excluded.hlc, updated_at = excluded.updated_at \
+                     WHERE excluded.hlc > kitchen_backlog.hlc",
+                )
+                .bind(store_id.to_owned())
+                .bind(i64::from(b.open_tickets))
+                .bind(i64::from(b.oldest_age_secs))
+                .bind(stations)
+                .bind(i64::try_from(b.at_ms).unwrap_or(i64::MAX))
                 .bind(e.hlc.clone())
                 .bind(now)
                 .execute(&mut **tx)
@@ -972,6 +1015,62 @@ impl Db {
                     ))
                 })
                 .collect()
+        })
+    }
+
+    /// The stores of an organisation, by id.
+    pub async fn org_store_ids(&self, org_id: &str) -> Result<Vec<String>, sqlx::Error> {
+        on_pool!(self, pool => sqlx::query_scalar("SELECT id FROM stores WHERE org_id = $1 ORDER BY id")
+            .bind(org_id.to_owned())
+            .fetch_all(pool)
+            .await)
+    }
+
+    /// Orders of a store created in `[since_ms, until_ms)` (by their view's
+    /// `created_ms`), from the projection: `(status, count, sum of totals)` per status.
+    pub async fn day_sales(
+        &self,
+        store_id: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT status, COUNT(*) AS n, CAST(COALESCE(SUM(total), 0) AS BIGINT) AS sum FROM orders \
+                 WHERE store_id = $1 AND created_ms >= $2 AND created_ms < $3 GROUP BY status",
+            )
+            .bind(store_id.to_owned())
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("status")?, r.try_get("n")?, r.try_get("sum")?)))
+                .collect()
+        })
+    }
+
+    /// The store's kitchen backlog as its node last reported it.
+    pub async fn store_backlog(&self, store_id: &str) -> Result<Option<BacklogRow>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT open_tickets, oldest_age_secs, stations, reported_ms, updated_at FROM kitchen_backlog WHERE store_id = $1",
+            )
+            .bind(store_id.to_owned())
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| {
+                let stations: Vec<domain::fact::StationBacklog> =
+                    serde_json::from_str(&r.try_get::<String, _>("stations")?).unwrap_or_default();
+                Ok(BacklogRow {
+                    open_tickets: u32::try_from(r.try_get::<i64, _>("open_tickets")?).unwrap_or(u32::MAX),
+                    oldest_age_secs: u32::try_from(r.try_get::<i64, _>("oldest_age_secs")?).unwrap_or(u32::MAX),
+                    stations,
+                    reported_ms: r.try_get("reported_ms")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .transpose()
         })
     }
 

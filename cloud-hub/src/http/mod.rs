@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orders;
 pub mod orgs;
+pub mod overview;
 pub mod payments;
 pub mod platform;
 pub mod profile;
@@ -98,6 +99,7 @@ pub fn router(hub: Arc<Hub>, web_dir: Option<&std::path::Path>) -> Router {
         .merge(settings::router())
         // Online ordering: the customer API, tracking sockets, node links.
         .merge(online::router())
+        .merge(overview::router())
         .merge(profile::router())
         .merge(payments::router())
         .merge(refunds::router())

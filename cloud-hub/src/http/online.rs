@@ -44,9 +44,10 @@ use crate::db::online::OrderRow;
 use crate::db::payments::{CardRow, CardState};
 use crate::hub::Hub;
 use crate::online::profile::{
-    Ordering, Profile, StoreView, check_pickup, instant_at, local_now, ordering, pickup_slots,
+    NodeNow, Ordering, Profile, StoreView, asap_minutes, check_pickup, instant_at, local_now,
+    ordering, pickup_slots,
 };
-use crate::online::{Signal, WebPayment, presence, store_reachable};
+use crate::online::{Signal, WebPayment, node_now, presence};
 use crate::payments::flow::{self, StartError};
 pub use api_types::hub::online::{
     CardPaymentState, Cart, CustomerOrder, CustomerOrders, CustomerStatus, NodeDevice, NodeLink,
@@ -115,8 +116,17 @@ pub(crate) async fn snapshot(hub: &Hub, store_id: &str) -> ApiResult<Arc<StoreVi
 
 /// Whether the store takes orders now.
 async fn ordering_now(hub: &Hub, store_id: &str, profile: &Profile) -> ApiResult<Ordering> {
-    let (reachable, _) = store_reachable(hub, store_id).await?;
-    Ok(ordering(profile, reachable, hub.now_ms()))
+    Ok(ordering_and_node(hub, store_id, profile).await?.0)
+}
+
+/// Whether the store takes orders now, and its node as that answer saw it.
+async fn ordering_and_node(
+    hub: &Hub,
+    store_id: &str,
+    profile: &Profile,
+) -> ApiResult<(Ordering, NodeNow)> {
+    let (node, _, _) = node_now(hub, store_id).await?;
+    Ok((ordering(profile, node, hub.now_ms()), node))
 }
 
 fn public_view(id: &str, p: &Profile, ordering: Ordering) -> PublicStore {
@@ -208,11 +218,11 @@ pub async fn pickup_times(
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<PickupTimes>> {
     let snap = snapshot(&hub, &store_id).await?;
-    let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
+    let (ordering, node) = ordering_and_node(&hub, &store_id, &snap.profile).await?;
     let now = hub.now_ms();
     let tz = snap.profile.tz();
     let slots = if ordering.accepting {
-        pickup_slots(&snap.profile, now)
+        pickup_slots(&snap.profile, now, node.open_tickets)
             .into_iter()
             .filter_map(|at_ms| {
                 Some(PickupSlot {
@@ -225,7 +235,7 @@ pub async fn pickup_times(
         vec![]
     };
     Ok(Json(PickupTimes {
-        asap_minutes: snap.profile.pickup_lead_minutes.unwrap_or(0),
+        asap_minutes: asap_minutes(&snap.profile, node.open_tickets),
         today: local_now(tz, now)
             .map(|(d, _)| d.to_string())
             .unwrap_or_default(),
@@ -395,7 +405,7 @@ pub async fn place_order(
     let key = key.required()?;
     let user = customer.0.user_id;
     let snap = snapshot(&hub, &store_id).await?;
-    let ordering = ordering_now(&hub, &store_id, &snap.profile).await?;
+    let (ordering, node) = ordering_and_node(&hub, &store_id, &snap.profile).await?;
     if !ordering.accepting {
         return Ok(paused(&ordering));
     }
@@ -408,7 +418,7 @@ pub async fn place_order(
     });
     let pickup_at = cart.value.pickup_at;
     if let Some(at) = pickup_at {
-        check_pickup(&snap.profile, hub.now_ms(), at)
+        check_pickup(&snap.profile, hub.now_ms(), node.open_tickets, at)
             .map_err(|e| ApiError::unprocessable("pickup_time_unavailable", e.to_string()))?;
     }
     let draft = draft(cart.value, account.as_ref().map(|u| u.name.clone()));
@@ -772,7 +782,7 @@ pub async fn store_nodes(
     Path(store_id): Path<String>,
 ) -> ApiResult<Json<StoreNodes>> {
     let snap = snapshot(&hub, &store_id).await?;
-    let (reachable, link) = store_reachable(&hub, &store_id).await?;
+    let (node, link, _) = node_now(&hub, &store_id).await?;
     let vector = hub.db.vector(&store_id).await?;
     let links = presence::token_links(&hub, &store_id).await?;
     let nodes = hub
@@ -824,7 +834,7 @@ pub async fn store_nodes(
         connected: link.connected,
         last_seen_ms: link.last_seen_ms,
         grace_secs: hub.online.grace.as_secs(),
-        ordering: ordering(&snap.profile, reachable, hub.now_ms()),
+        ordering: ordering(&snap.profile, node, hub.now_ms()),
         nodes,
         devices,
     }))

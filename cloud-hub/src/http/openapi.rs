@@ -19,8 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, members, online, ops, orders, orgs, payments, platform, profile, refunds,
-    roster, settings,
+    auth, catalog, members, online, ops, orders, orgs, overview, payments, platform, profile,
+    refunds, roster, settings,
 };
 
 #[derive(OpenApi)]
@@ -37,7 +37,7 @@ use super::{
         orders::get_orders, refunds::create, refunds::list, refunds::reconciliation,
         roster::get_staff, roster::put_staff, members::list_members,
         settings::get_settings, settings::put_settings,
-        online::store_nodes,
+        online::store_nodes, overview::overview, overview::org_events,
         // Customers: browse, price, order, track.
         online::public_stores, online::public_store, online::public_menu, online::price_cart, online::pickup_times, online::place_order,
         online::my_orders, online::my_order, online::track_order,

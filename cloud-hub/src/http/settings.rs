@@ -60,6 +60,26 @@ fn check_profile(body: &SettingsInput) -> ApiResult<()> {
     Ok(())
 }
 
+/// Checks the kitchen-backlog thresholds (422 `invalid_settings` naming the field).
+fn check_backlog(body: &SettingsInput) -> ApiResult<()> {
+    let over = |field: &str, value: Option<u32>, min: u32, max: u32| match value {
+        Some(v) if v < min || v > max => Err(ApiError::unprocessable(
+            "invalid_settings",
+            format!("{field} must be {min} to {max}"),
+        )),
+        _ => Ok(()),
+    };
+    over(
+        "backlog_quote_per_ticket_minutes",
+        body.backlog_quote_per_ticket_minutes,
+        0,
+        60,
+    )?;
+    over("backlog_slow_at", body.backlog_slow_at, 0, 1000)?;
+    over("backlog_pause_at", body.backlog_pause_at, 1, 1000)?;
+    Ok(())
+}
+
 /// The settings document's `store` entity (empty settings before there is one).
 fn settings_of(doc: Option<&SharedDoc>) -> ApiResult<StoreSettings> {
     let store = doc
@@ -96,6 +116,7 @@ pub async fn put_settings(
         ));
     }
     check_profile(&body)?;
+    check_backlog(&body)?;
     let current = edit_doc(&hub, &store_id, DocKind::Settings, |doc| {
         let mut current = settings_of(Some(doc))?;
         if let Some(n) = body.name {
@@ -122,11 +143,29 @@ pub async fn put_settings(
         if let Some(x) = body.hours_exceptions {
             current.hours_exceptions = Some(x);
         }
+        if let Some(m) = body.backlog_quote_per_ticket_minutes {
+            current.backlog_quote_per_ticket_minutes = Some(m);
+        }
+        if let Some(n) = body.backlog_slow_at {
+            current.backlog_slow_at = Some(n);
+        }
+        if let Some(n) = body.backlog_pause_at {
+            current.backlog_pause_at = Some(n);
+        }
+        if let (Some(slow), Some(pause)) = (current.backlog_slow_at, current.backlog_pause_at)
+            && pause <= slow
+        {
+            return Err(ApiError::unprocessable(
+                "invalid_settings",
+                format!("backlog_pause_at ({pause}) must be above backlog_slow_at ({slow})"),
+            ));
+        }
         doc.put_entity("settings", "store", &current.to_fields())
             .map_err(|e| ApiError::conflict("settings_unreadable", e.to_string()))?;
         Ok(current)
     })
     .await?;
+    hub.online.store_changed(&store_id, vec!["settings"]);
     Ok(Json(current))
 }
 

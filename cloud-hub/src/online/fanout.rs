@@ -72,6 +72,9 @@ async fn dispatch(hub: &Hub, payload: &str) {
     if notice.from == hub.online.replica {
         return; // this replica already acted on it
     }
+    // Another replica appended to the store's log (a node's batch, a web order):
+    // merchant streams here re-read the store.
+    hub.online.store_changed(&notice.store, vec!["unknown"]);
     match notice.as_update() {
         Some(u) => hub.online.publish(u),
         None => hub.wake(&notice.store).await,

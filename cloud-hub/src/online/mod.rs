@@ -54,6 +54,38 @@ pub struct Online {
     pub presence: Presence,
     /// Some order's status rose (the payments worker captures or releases on it).
     pub order_changed: tokio::sync::Notify,
+    /// Something on a store's overview changed (merchant event streams).
+    store_changes: broadcast::Sender<StoreChange>,
+}
+
+/// Something on a store's overview changed: its node came or went, a device's
+/// health, an order, the kitchen's backlog, its settings (`what`), or
+/// something another replica wrote (`unknown`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreChange {
+    pub store: String,
+    pub what: Vec<&'static str>,
+}
+
+/// What a batch of appended events changes on the store's overview.
+pub fn what_events_change(events: &[sync::log::Event]) -> Vec<&'static str> {
+    use domain::fact::kind;
+    let mut what = vec![];
+    for e in events {
+        let w = match e.kind.as_str() {
+            kind::DEVICE_HEALTH | kind::DEVICE_STATUS => "devices",
+            kind::KITCHEN_BACKLOG => "kitchen",
+            kind::ORDER_CREATED
+            | kind::ORDER_CHANGED
+            | kind::PAYMENT_RECORDED
+            | kind::PAYMENT_REFUNDED => "orders",
+            _ => continue,
+        };
+        if !what.contains(&w) {
+            what.push(w);
+        }
+    }
+    what
 }
 
 impl Online {
@@ -65,6 +97,8 @@ impl Online {
             trackers: Default::default(),
             presence: Presence::default(),
             order_changed: tokio::sync::Notify::new(),
+            // A slow stream lags and re-reads; 1,024 changes cover bursts of a busy org.
+            store_changes: broadcast::channel(1024).0,
         }
     }
 
@@ -90,6 +124,22 @@ impl Online {
                 let _ = tx.send(Signal::Order(u));
             }
         }
+    }
+
+    /// Changes on stores' overviews, from now on (every store of this replica).
+    pub fn subscribe_stores(&self) -> broadcast::Receiver<StoreChange> {
+        self.store_changes.subscribe()
+    }
+
+    /// Tells merchant streams that `what` changed at `store` (nothing when `what` is empty).
+    pub fn store_changed(&self, store: &str, what: Vec<&'static str>) {
+        if what.is_empty() {
+            return;
+        }
+        let _ = self.store_changes.send(StoreChange {
+            store: store.to_owned(),
+            what,
+        });
     }
 
     /// Tells every tracker to re-read its order (updates may have been missed).
@@ -126,6 +176,28 @@ pub async fn store_reachable(hub: &Hub, store: &str) -> Result<(bool, LinkState)
             .last_seen_ms
             .is_some_and(|t| now.saturating_sub(t) <= hub.online.grace_ms());
     Ok((reachable, link))
+}
+
+/// What `ordering()` needs of the store's node: reachable, and its kitchen's
+/// open tickets (the last `kitchen.backlog`); with the link and the backlog row.
+pub async fn node_now(
+    hub: &Hub,
+    store: &str,
+) -> Result<
+    (
+        profile::NodeNow,
+        LinkState,
+        Option<crate::db::online::BacklogRow>,
+    ),
+    sqlx::Error,
+> {
+    let (reachable, link) = store_reachable(hub, store).await?;
+    let backlog = hub.db.store_backlog(store).await?;
+    let node = profile::NodeNow {
+        reachable,
+        open_tickets: backlog.as_ref().map_or(0, |b| b.open_tickets),
+    };
+    Ok((node, link, backlog))
 }
 
 /// Starts the replica's background tasks: the presence heartbeat and, on
@@ -186,6 +258,7 @@ pub async fn place_order(
                 rank: order.rank,
             });
             hub.wake(store_id).await;
+            hub.online.store_changed(store_id, vec!["orders"]);
             order
         }
         Placed::Existing(order) => order,

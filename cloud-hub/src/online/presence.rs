@@ -90,6 +90,7 @@ impl Presence {
 pub struct LinkGuard {
     hub: Arc<Hub>,
     token_hash: String,
+    store: String,
 }
 
 impl LinkGuard {
@@ -105,9 +106,11 @@ impl LinkGuard {
             l.dirty = true;
         });
         hub.online.presence.changed.notify_one();
+        hub.online.store_changed(store, vec!["node"]);
         LinkGuard {
             hub: hub.clone(),
             token_hash: token_hash.to_owned(),
+            store: store.to_owned(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Drop for LinkGuard {
             }
         });
         presence.changed.notify_one();
+        self.hub.online.store_changed(&self.store, vec!["node"]);
     }
 }
 

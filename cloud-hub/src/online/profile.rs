@@ -38,6 +38,48 @@ pub struct Profile {
     pub online_ordering: bool,
     /// Customers may pay at pickup (absent in the document means yes).
     pub pay_at_pickup: bool,
+    /// How the kitchen's backlog throttles online orders.
+    pub backlog: BacklogRules,
+}
+
+/// The store's kitchen-backlog thresholds (`backlog_*` settings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BacklogRules {
+    /// Extra pickup minutes per open ticket beyond `slow_at`.
+    pub per_ticket_minutes: u32,
+    /// Open tickets from which the quote grows.
+    pub slow_at: u32,
+    /// Open tickets at which online ordering pauses; `None`: never.
+    pub pause_at: Option<u32>,
+}
+
+/// Most minutes a backlog adds to the pickup quote.
+pub const MAX_BACKLOG_EXTRA_MINUTES: u32 = 240;
+
+impl BacklogRules {
+    /// Minutes `open_tickets` add to the pickup quote.
+    pub fn extra_minutes(&self, open_tickets: u32) -> u32 {
+        open_tickets
+            .saturating_sub(self.slow_at)
+            .saturating_mul(self.per_ticket_minutes)
+            .min(MAX_BACKLOG_EXTRA_MINUTES)
+    }
+
+    /// Whether `open_tickets` pause online ordering.
+    pub fn pauses(&self, open_tickets: u32) -> bool {
+        self.pause_at.is_some_and(|p| open_tickets >= p)
+    }
+
+    /// `paused`, `slow` or `None`: what the backlog does to online orders now.
+    pub fn throttle(&self, open_tickets: u32) -> Option<&'static str> {
+        if self.pauses(open_tickets) {
+            Some("paused")
+        } else if self.extra_minutes(open_tickets) > 0 {
+            Some("slow")
+        } else {
+            None
+        }
+    }
 }
 
 impl Profile {
@@ -85,6 +127,11 @@ impl Profile {
             pickup_lead_minutes: settings.pickup_lead_minutes,
             online_ordering: settings.online_ordering.unwrap_or(true),
             pay_at_pickup: settings.pay_at_pickup.unwrap_or(true),
+            backlog: BacklogRules {
+                per_ticket_minutes: settings.backlog_quote_per_ticket_minutes.unwrap_or(0),
+                slow_at: settings.backlog_slow_at.unwrap_or(0),
+                pause_at: settings.backlog_pause_at.filter(|&p| p > 0),
+            },
         }
     }
 
@@ -159,10 +206,31 @@ fn weekday_name(d: Date) -> &'static str {
     ][usize::from(d.weekday().index())]
 }
 
-/// Whether the store takes online orders at `now_ms`, given whether its node is
-/// reachable. Disabled wins over closed, closed over offline (a store that
-/// closes at night and switches its node off is "closed", with its opening time).
-pub fn ordering(profile: &Profile, node_reachable: bool, now_ms: i64) -> Ordering {
+/// What the hub knows of the store's node right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeNow {
+    /// Connected, or away no longer than the grace period.
+    pub reachable: bool,
+    /// Open kitchen tickets as the node last reported (0 before any report).
+    pub open_tickets: u32,
+}
+
+impl NodeNow {
+    pub fn reachable(reachable: bool) -> NodeNow {
+        NodeNow {
+            reachable,
+            open_tickets: 0,
+        }
+    }
+}
+
+/// Whether the store takes online orders at `now_ms`, given its node. Disabled
+/// wins over closed, closed over offline (a store that closes at night and
+/// switches its node off is "closed", with its opening time), offline over a
+/// busy kitchen (`kitchen_busy` from `backlog_pause_at` open tickets on,
+/// until the kitchen catches up).
+pub fn ordering(profile: &Profile, node: NodeNow, now_ms: i64) -> Ordering {
+    let node_reachable = node.reachable;
     let paused = |reason, message: String, opens_at| Ordering {
         accepting: false,
         reason: Some(reason),
@@ -210,6 +278,14 @@ pub fn ordering(profile: &Profile, node_reachable: bool, now_ms: i64) -> Orderin
             None,
         );
     }
+    if profile.backlog.pauses(node.open_tickets) {
+        return paused(
+            PauseReason::KitchenBusy,
+            "The kitchen is very busy right now, so online ordering is paused for a few minutes."
+                .into(),
+            None,
+        );
+    }
     Ordering {
         accepting: true,
         reason: None,
@@ -234,18 +310,28 @@ fn open_at(profile: &Profile, at_ms: i64) -> bool {
     }
 }
 
-/// The earliest pickup for an order placed at `now_ms`: now plus the lead time.
-pub fn earliest_pickup(profile: &Profile, now_ms: i64) -> i64 {
-    now_ms + i64::from(profile.pickup_lead_minutes.unwrap_or(0)) * MINUTE_MS
+/// Minutes from an order placed now to its earliest pickup: the lead time plus
+/// what `open_tickets` in the kitchen add.
+pub fn asap_minutes(profile: &Profile, open_tickets: u32) -> u32 {
+    profile
+        .pickup_lead_minutes
+        .unwrap_or(0)
+        .saturating_add(profile.backlog.extra_minutes(open_tickets))
+}
+
+/// The earliest pickup for an order placed at `now_ms` with `open_tickets` in
+/// the kitchen: now plus [`asap_minutes`].
+pub fn earliest_pickup(profile: &Profile, now_ms: i64, open_tickets: u32) -> i64 {
+    now_ms + i64::from(asap_minutes(profile, open_tickets)) * MINUTE_MS
 }
 
 /// The pickup times on offer at `now_ms`: every [`SLOT_MINUTES`] on the clock
 /// (tz offsets are whole quarter hours, so UTC's quarter hours are the store's),
 /// from the earliest pickup rounded up, to [`PICKUP_HORIZON_HOURS`] ahead, at
 /// which the store is open.
-pub fn pickup_slots(profile: &Profile, now_ms: i64) -> Vec<i64> {
+pub fn pickup_slots(profile: &Profile, now_ms: i64, open_tickets: u32) -> Vec<i64> {
     let step = SLOT_MINUTES * MINUTE_MS;
-    let earliest = earliest_pickup(profile, now_ms);
+    let earliest = earliest_pickup(profile, now_ms, open_tickets);
     let first = (earliest + step - 1).div_euclid(step) * step;
     let last = now_ms + PICKUP_HORIZON_HOURS * 60 * MINUTE_MS;
     (0..)
@@ -267,8 +353,13 @@ fn clock(profile: &Profile, at_ms: i64) -> String {
 
 /// Checks a pickup time chosen at `now_ms`: not before the earliest pickup, at
 /// most [`PICKUP_HORIZON_HOURS`] ahead, and while the store is open.
-pub fn check_pickup(profile: &Profile, now_ms: i64, at_ms: i64) -> Result<(), PickupRefused> {
-    let earliest = earliest_pickup(profile, now_ms);
+pub fn check_pickup(
+    profile: &Profile,
+    now_ms: i64,
+    open_tickets: u32,
+    at_ms: i64,
+) -> Result<(), PickupRefused> {
+    let earliest = earliest_pickup(profile, now_ms, open_tickets);
     // A minute's grace: a slot on the page when the earliest passed it a moment ago.
     if at_ms < earliest - MINUTE_MS {
         return Err(PickupRefused(format!(
@@ -312,11 +403,11 @@ mod tests {
             "hours": { "fri": [{ "open": "11:00", "close": "22:00" }] },
         }));
         // 10:30 UTC is 11:30 in Berlin (UTC+1 in November).
-        assert!(ordering(&p, true, friday_utc(10, 30)).accepting);
-        let off = ordering(&p, false, friday_utc(10, 30));
+        assert!(ordering(&p, NodeNow::reachable(true), friday_utc(10, 30)).accepting);
+        let off = ordering(&p, NodeNow::reachable(false), friday_utc(10, 30));
         assert_eq!(off.reason, Some(PauseReason::StoreOffline));
         // 09:30 UTC is 10:30 local: closed, opens at 11:00 local.
-        let closed = ordering(&p, false, friday_utc(9, 30));
+        let closed = ordering(&p, NodeNow::reachable(false), friday_utc(9, 30));
         assert_eq!(closed.reason, Some(PauseReason::Closed));
         assert_eq!(
             closed.opens_at.as_deref(),
@@ -328,12 +419,12 @@ mod tests {
             closed.message
         );
         // After closing, the next opening is a week later.
-        let late = ordering(&p, true, friday_utc(21, 30));
+        let late = ordering(&p, NodeNow::reachable(true), friday_utc(21, 30));
         assert_eq!(late.opens_at.as_deref(), Some("2026-12-04T11:00:00+01:00"));
         let mut disabled = p.clone();
         disabled.online_ordering = false;
         assert_eq!(
-            ordering(&disabled, true, friday_utc(10, 30)).reason,
+            ordering(&disabled, NodeNow::reachable(true), friday_utc(10, 30)).reason,
             Some(PauseReason::Disabled)
         );
     }
@@ -342,7 +433,7 @@ mod tests {
     fn no_hours_means_no_restriction_and_bad_hours_are_ignored() {
         let p = profile(json!({ "name": " Harbor ", "online_ordering": true }));
         assert_eq!(p.name.as_deref(), Some("Harbor"));
-        assert!(ordering(&p, true, 0).accepting);
+        assert!(ordering(&p, NodeNow::reachable(true), 0).accepting);
         let bad = profile(json!({ "hours": { "mon": [{ "open": "11:00", "close": "11:00" }] } }));
         assert!(bad.schedule.is_none());
         assert_eq!(bad.tz(), chrono_tz::UTC);
@@ -358,19 +449,19 @@ mod tests {
         }));
         // 12:07 local: the earliest is 12:27, so the first slot is 12:30; none between 14:00 and 17:00.
         let now = friday_utc(11, 7);
-        let slots = pickup_slots(&p, now);
+        let slots = pickup_slots(&p, now, 0);
         let local: Vec<String> = slots.iter().map(|&ms| clock(&p, ms)).collect();
         assert_eq!(local.first().map(String::as_str), Some("12:30"));
         assert!(local.contains(&"13:45".to_owned()) && !local.contains(&"14:00".to_owned()));
         assert!(local.contains(&"17:00".to_owned()) && local.contains(&"21:45".to_owned()));
         assert_eq!(local.last().map(String::as_str), Some("21:45"));
-        assert!(check_pickup(&p, now, slots[0]).is_ok());
+        assert!(check_pickup(&p, now, 0, slots[0]).is_ok());
         // Too soon, closed in the afternoon, beyond the horizon.
-        let too_soon = check_pickup(&p, now, now + 5 * 60_000).unwrap_err();
+        let too_soon = check_pickup(&p, now, 0, now + 5 * 60_000).unwrap_err();
         assert!(too_soon.0.contains("earliest is 12:27"), "{too_soon}");
-        let closed = check_pickup(&p, now, friday_utc(14, 0)).unwrap_err();
+        let closed = check_pickup(&p, now, 0, friday_utc(14, 0)).unwrap_err();
         assert!(closed.0.contains("closed at 15:00"), "{closed}");
-        assert!(check_pickup(&p, now, now + 13 * 3_600_000).is_err());
+        assert!(check_pickup(&p, now, 0, now + 13 * 3_600_000).is_err());
     }
 
     proptest::proptest! {
@@ -389,16 +480,57 @@ mod tests {
                 "pickup_lead_minutes": lead,
                 "hours": { "mon": [range], "wed": [range], "fri": [range], "sat": [range] },
             }));
-            let slots = pickup_slots(&p, now);
+            let slots = pickup_slots(&p, now, 0);
             for w in slots.windows(2) {
                 proptest::prop_assert!(w[0] < w[1]);
             }
             for &at in &slots {
                 proptest::prop_assert_eq!(at % (15 * 60_000), 0);
-                proptest::prop_assert!(at >= earliest_pickup(&p, now));
-                proptest::prop_assert!(check_pickup(&p, now, at).is_ok());
+                proptest::prop_assert!(at >= earliest_pickup(&p, now, 0));
+                proptest::prop_assert!(check_pickup(&p, now, 0, at).is_ok());
             }
         }
+    }
+
+    #[test]
+    fn a_busy_kitchen_quotes_later_then_pauses_after_the_other_reasons() {
+        let p = profile(json!({
+            "pickup_lead_minutes": 15,
+            "backlog_quote_per_ticket_minutes": 2, "backlog_slow_at": 4, "backlog_pause_at": 10,
+        }));
+        let at = |open_tickets| NodeNow {
+            reachable: true,
+            open_tickets,
+        };
+        assert_eq!(asap_minutes(&p, 4), 15);
+        assert_eq!(asap_minutes(&p, 7), 21);
+        assert!(ordering(&p, at(9), 0).accepting);
+        let busy = ordering(&p, at(10), 0);
+        assert_eq!(busy.reason, Some(PauseReason::KitchenBusy));
+        assert!(
+            busy.message.contains("kitchen is very busy"),
+            "{}",
+            busy.message
+        );
+        // An unreachable node is the reason, not its last backlog.
+        let off = ordering(
+            &p,
+            NodeNow {
+                reachable: false,
+                open_tickets: 50,
+            },
+            0,
+        );
+        assert_eq!(off.reason, Some(PauseReason::StoreOffline));
+        assert_eq!(p.backlog.throttle(3), None);
+        assert_eq!(p.backlog.throttle(5), Some("slow"));
+        assert_eq!(p.backlog.throttle(12), Some("paused"));
+        // The quote is bounded however long the queue.
+        assert_eq!(asap_minutes(&p, u32::MAX), 15 + MAX_BACKLOG_EXTRA_MINUTES);
+        // No thresholds: the backlog changes nothing.
+        let plain = profile(json!({}));
+        assert!(ordering(&plain, at(500), 0).accepting);
+        assert_eq!(asap_minutes(&plain, 500), 0);
     }
 
     #[test]

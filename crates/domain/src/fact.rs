@@ -54,6 +54,86 @@ pub mod kind {
     pub const REFUND_REQUESTED: &str = "refund.requested";
     /// The hub could not give back what a refund request asked (`data`: [`super::RefundDeclined`]).
     pub const REFUND_DECLINED: &str = "refund.declined";
+    /// How busy a node's kitchen is: open tickets and the oldest one's age, per
+    /// station (`data`: [`super::KitchenBacklog`]). Sent when it changes
+    /// meaningfully, at most every ~10 s; the hub quotes later pickups and
+    /// pauses online ordering past the store's thresholds. Older hubs read it
+    /// as [`super::Fact::Other`].
+    pub const KITCHEN_BACKLOG: &str = "kitchen.backlog";
+}
+
+/// `kitchen.backlog`: the kitchen's open tickets as a node saw them at `at_ms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KitchenBacklog {
+    /// Open tickets (orders placed or in the kitchen, not ready), all stations together.
+    pub open_tickets: u32,
+    /// Age of the oldest open ticket, seconds (0 when none is open).
+    pub oldest_age_secs: u32,
+    /// The same per kitchen station (a ticket with lines for two stations counts at both).
+    #[serde(default)]
+    pub stations: Vec<StationBacklog>,
+    /// Unix ms.
+    pub at_ms: u64,
+    /// Fields a newer node added, kept as recorded.
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// One station's part of a [`KitchenBacklog`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StationBacklog {
+    pub station: String,
+    pub open_tickets: u32,
+    pub oldest_age_secs: u32,
+}
+
+impl KitchenBacklog {
+    /// The backlog of open tickets at `now_ms`, each given as when it was placed
+    /// (Unix ms) and the stations that still have to do their part.
+    pub fn measure(
+        tickets: impl IntoIterator<Item = (u64, Vec<String>)>,
+        now_ms: u64,
+    ) -> KitchenBacklog {
+        let age =
+            |placed: u64| u32::try_from(now_ms.saturating_sub(placed) / 1000).unwrap_or(u32::MAX);
+        let mut out = KitchenBacklog {
+            at_ms: now_ms,
+            ..KitchenBacklog::default()
+        };
+        let mut stations: std::collections::BTreeMap<String, StationBacklog> = Default::default();
+        for (placed, open) in tickets {
+            out.open_tickets = out.open_tickets.saturating_add(1);
+            out.oldest_age_secs = out.oldest_age_secs.max(age(placed));
+            for station in open {
+                let s = stations
+                    .entry(station.clone())
+                    .or_insert_with(|| StationBacklog {
+                        station,
+                        ..StationBacklog::default()
+                    });
+                s.open_tickets = s.open_tickets.saturating_add(1);
+                s.oldest_age_secs = s.oldest_age_secs.max(age(placed));
+            }
+        }
+        out.stations = stations.into_values().collect();
+        out
+    }
+
+    /// Whether `self` differs from `before` enough to be worth a fact: the
+    /// ticket counts changed, or the oldest ticket's age moved by a minute or more.
+    pub fn differs_from(&self, before: &KitchenBacklog) -> bool {
+        let counts = |b: &KitchenBacklog| {
+            let mut v: Vec<(String, u32)> = b
+                .stations
+                .iter()
+                .map(|s| (s.station.clone(), s.open_tickets))
+                .collect();
+            v.sort();
+            (b.open_tickets, v)
+        };
+        counts(self) != counts(before)
+            || self.oldest_age_secs.abs_diff(before.oldest_age_secs) >= 60
+    }
 }
 
 /// `refund.requested`: give back an online order's card payment, or part of it.
@@ -252,6 +332,7 @@ pub enum Fact {
     DeviceStatus(DeviceReport),
     RefundRequested(RefundRequest),
     RefundDeclined(RefundDeclined),
+    KitchenBacklog(KitchenBacklog),
     /// A kind this build does not know (stock levels, say): kept, read by nothing.
     Other {
         kind: String,
@@ -287,6 +368,7 @@ impl Fact {
             kind::DEVICE_STATUS => Fact::DeviceStatus(parse(kind, data)?),
             kind::REFUND_REQUESTED => Fact::RefundRequested(parse(kind, data)?),
             kind::REFUND_DECLINED => Fact::RefundDeclined(parse(kind, data)?),
+            kind::KITCHEN_BACKLOG => Fact::KitchenBacklog(parse(kind, data)?),
             other => Fact::Other {
                 kind: other.to_owned(),
                 data: data.clone(),
@@ -306,6 +388,7 @@ impl Fact {
             Fact::DeviceStatus(_) => kind::DEVICE_STATUS,
             Fact::RefundRequested(_) => kind::REFUND_REQUESTED,
             Fact::RefundDeclined(_) => kind::REFUND_DECLINED,
+            Fact::KitchenBacklog(_) => kind::KITCHEN_BACKLOG,
             Fact::Other { kind, .. } => kind,
         }
     }
@@ -321,6 +404,7 @@ impl Fact {
             Fact::DeviceHealth(d) | Fact::DeviceStatus(d) => serde_json::to_value(d),
             Fact::RefundRequested(r) => serde_json::to_value(r),
             Fact::RefundDeclined(d) => serde_json::to_value(d),
+            Fact::KitchenBacklog(b) => serde_json::to_value(b),
             Fact::Other { data, .. } => Ok(data.clone()),
         }
     }

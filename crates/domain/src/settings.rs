@@ -38,6 +38,14 @@ pub struct StoreSettings {
     pub hours: Option<WeeklyHours>,
     /// Dated exceptions to the weekly hours.
     pub hours_exceptions: Option<Vec<HoursException>>,
+    /// Extra minutes quoted for pickup per open kitchen ticket beyond
+    /// `backlog_slow_at` (absent: no extra).
+    pub backlog_quote_per_ticket_minutes: Option<u32>,
+    /// Open kitchen tickets from which pickups are quoted later (absent: 0).
+    pub backlog_slow_at: Option<u32>,
+    /// Open kitchen tickets at which online ordering pauses until the kitchen
+    /// catches up (absent: never).
+    pub backlog_pause_at: Option<u32>,
     /// Every other field of the entity, as written. A typed field that is set
     /// wins over a value of the same name here.
     pub other: Map<String, Value>,
@@ -75,6 +83,9 @@ impl From<Map<String, Value>> for StoreSettings {
             timezone: take(&mut fields, "timezone"),
             hours: take(&mut fields, "hours"),
             hours_exceptions: take(&mut fields, "hours_exceptions"),
+            backlog_quote_per_ticket_minutes: take(&mut fields, "backlog_quote_per_ticket_minutes"),
+            backlog_slow_at: take(&mut fields, "backlog_slow_at"),
+            backlog_pause_at: take(&mut fields, "backlog_pause_at"),
             other: fields,
         }
     }
@@ -91,6 +102,13 @@ impl From<StoreSettings> for Map<String, Value> {
         put(&mut fields, "timezone", s.timezone);
         put(&mut fields, "hours", s.hours);
         put(&mut fields, "hours_exceptions", s.hours_exceptions);
+        put(
+            &mut fields,
+            "backlog_quote_per_ticket_minutes",
+            s.backlog_quote_per_ticket_minutes,
+        );
+        put(&mut fields, "backlog_slow_at", s.backlog_slow_at);
+        put(&mut fields, "backlog_pause_at", s.backlog_pause_at);
         fields
     }
 }

@@ -321,3 +321,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn kitchen_backlog_measures_open_tickets_per_station_and_round_trips() {
+    use domain::fact::{Fact, KitchenBacklog, kind};
+    let now = 1_000_000;
+    let b = KitchenBacklog::measure(
+        [
+            (now - 300_000, vec!["grill".to_owned(), "fryer".to_owned()]),
+            (now - 60_000, vec!["grill".to_owned()]),
+            // Every station done but not marked ready yet: still an open ticket.
+            (now - 10_000, vec![]),
+        ],
+        now,
+    );
+    assert_eq!((b.open_tickets, b.oldest_age_secs), (3, 300));
+    let grill = b.stations.iter().find(|s| s.station == "grill").unwrap();
+    assert_eq!((grill.open_tickets, grill.oldest_age_secs), (2, 300));
+    assert_eq!(b.stations.len(), 2);
+    // A ticket more or a minute older is worth a fact; a few seconds are not.
+    let mut later = b.clone();
+    later.oldest_age_secs += 5;
+    assert!(!later.differs_from(&b));
+    later.oldest_age_secs += 60;
+    assert!(later.differs_from(&b));
+    // The wire form reads back as the same fact.
+    let fact = Fact::decode(kind::KITCHEN_BACKLOG, &serde_json::to_value(&b).unwrap()).unwrap();
+    assert_eq!(fact, Fact::KitchenBacklog(b.clone()));
+    assert_eq!(fact.data().unwrap(), serde_json::to_value(&b).unwrap());
+    // A backlog with a field this build does not know still reads.
+    let mut extra = serde_json::to_value(&b).unwrap();
+    extra["future"] = serde_json::json!(1);
+    let read = Fact::decode(kind::KITCHEN_BACKLOG, &extra).unwrap();
+    assert_eq!(read.data().unwrap(), extra);
+}

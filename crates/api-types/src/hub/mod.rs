@@ -7,6 +7,7 @@ pub mod members;
 pub mod online;
 pub mod orders;
 pub mod orgs;
+pub mod overview;
 pub mod platform;
 pub mod reconciliation;
 pub mod roster;

@@ -21,6 +21,9 @@ pub enum PauseReason {
     Closed,
     /// The store's node has been unreachable for longer than the grace period.
     StoreOffline,
+    /// The kitchen's open tickets reached the store's `backlog_pause_at`; resumes by
+    /// itself when the kitchen catches up.
+    KitchenBusy,
 }
 
 impl PauseReason {
@@ -29,6 +32,7 @@ impl PauseReason {
             PauseReason::Disabled => "disabled",
             PauseReason::Closed => "closed",
             PauseReason::StoreOffline => "store_offline",
+            PauseReason::KitchenBusy => "kitchen_busy",
         }
     }
 }
@@ -199,7 +203,8 @@ pub struct Cart {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PickupTimes {
-    /// Minutes from ordering to the earliest pickup ("as soon as possible").
+    /// Minutes from ordering to the earliest pickup ("as soon as possible"): the
+    /// store's lead time plus what the kitchen's backlog adds now.
     pub asap_minutes: u32,
     /// Today's date in the store's time zone (`YYYY-MM-DD`), to tell today's slots from tomorrow's.
     pub today: String,

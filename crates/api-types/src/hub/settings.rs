@@ -23,4 +23,14 @@ pub struct SettingsInput {
     pub hours: Option<domain::hours::WeeklyHours>,
     /// Dated exceptions: `{date, closed: true}` or `{date, ranges: [...]}`; replaces the list.
     pub hours_exceptions: Option<Vec<domain::hours::HoursException>>,
+    /// Extra pickup minutes quoted per open kitchen ticket beyond `backlog_slow_at`, 0 to 60.
+    #[cfg_attr(feature = "openapi", schema(maximum = 60))]
+    pub backlog_quote_per_ticket_minutes: Option<u32>,
+    /// Open kitchen tickets from which pickups are quoted later, 0 to 1000.
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
+    pub backlog_slow_at: Option<u32>,
+    /// Open kitchen tickets at which online ordering pauses (`kitchen_busy`) until
+    /// the kitchen catches up, 1 to 1000 and above `backlog_slow_at`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
+    pub backlog_pause_at: Option<u32>,
 }
