@@ -21,6 +21,7 @@ pub mod online;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod org_stores;
 pub mod orgs;
 pub mod payments;
 pub mod platform;
@@ -117,6 +118,7 @@ pub fn router(
         .merge(node_sync::router())
         .merge(auth::router())
         .merge(orgs::router())
+        .merge(org_stores::router())
         .merge(members::router())
         .merge(platform::router())
         .merge(catalog::router())
