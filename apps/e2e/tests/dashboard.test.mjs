@@ -93,11 +93,28 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
 
-  // Sign in: the one store opens on its live orders.
+  // An order at the till, before the owner looks.
+  const placed = await node.api(
+    manager,
+    "POST",
+    "/api/v1/orders",
+    { channel: "pos", fulfillment: "takeaway", lines: [{ item_id: "shoestring-fries", quantity: 2 }] },
+    randomUUID(),
+  );
+  assert.equal(placed.status, 201, JSON.stringify(placed.body));
+
+  // Sign in: the one store opens on its live orders, where the till's order arrives (synced up).
   await signIn(page, OWNER);
   await page.getByRole("heading", { name: "Live orders" }).waitFor();
   assert.match(page.url(), /\/dashboard\/stores\/dock-road\/orders$/);
   await page.getByRole("combobox", { name: "Store" }).filter({ hasText: "Dock Road Kitchen" }).waitFor();
+  const row = page.getByRole("button", { name: new RegExp(`^${placed.body.ticket}`) });
+  await row.waitFor();
+  assert.match(await row.innerText(), /New[\s\S]*Counter[\s\S]*\$\d+\.\d\d/);
+  await row.click();
+  const detail = page.getByRole("article", { name: `Order ${placed.body.ticket}` });
+  await detail.getByText("2 × Shoestring Fries").waitFor();
+  await detail.getByText("Not paid yet").waitFor();
   await shot(page, "dashboard-1-orders");
   await a11y(page, "live orders");
 
