@@ -188,6 +188,19 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   await page.getByRole("button", { name: `Remove ${OWNER.name}` }).click();
   await page.getByRole("alert").filter({ hasText: "last owner" }).waitFor();
 
+  // Till staff: a new PIN member reaches the node, where they sign in with the PIN.
+  await page.getByRole("button", { name: "Add till staff" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("Pat Prep");
+  await page.getByRole("combobox", { name: "Role", exact: true }).selectOption("kitchen");
+  await page.getByLabel("PIN (4 to 8 digits)").fill("4321");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByRole("status").filter({ hasText: "Pat Prep is saved" }).waitFor();
+  await page.getByRole("button", { name: "Edit Pat Prep" }).waitFor();
+  await until("the node to sign Pat in with the PIN", async () => {
+    const r = await fetch(`${node.base}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ staff_id: "pat-prep", pin: "4321" }) });
+    return r.ok;
+  });
+
   // Devices: the node is online, and the bar printer is out of paper.
   await page.getByRole("link", { name: "Devices" }).click();
   await page.getByRole("heading", { name: "Devices", exact: true }).waitFor();
@@ -195,6 +208,16 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   await page.locator('[data-device="bar-printer"]').getByTestId("device-health").filter({ hasText: "Out of paper" }).waitFor({ timeout: 30_000 });
   await shot(page, "dashboard-5-devices");
   await a11y(page, "devices");
+  // A connection code for a second store server: shown once, then revoked.
+  await page.getByLabel("Which store server").fill("Drive-through");
+  await page.getByRole("button", { name: "Make a connection code" }).click();
+  await page.getByTestId("node-token").waitFor();
+  await page.locator('[data-node="Drive-through"]').getByText("Never connected").waitFor();
+  await shot(page, "dashboard-5-devices-code");
+  await page.getByRole("button", { name: "Revoke this code" }).click();
+  await page.getByRole("status").filter({ hasText: "Drive-through can no longer connect" }).waitFor();
+  await page.locator('[data-node="Drive-through"]').getByText("Disconnected for good").waitFor();
+  assert.equal(await page.getByTestId("node-token").count(), 0);
 
   // Sign out: back at the sign-in form.
   await page.getByRole("button", { name: "Sign out" }).click();
