@@ -136,7 +136,7 @@ export async function startHub({ env = {}, args = [], stripe } = {}) {
   const child = track(
     spawn(
       process.env.CLOUD_HUB_BIN ?? debugBinary("cloud-hub"),
-      ["--bind", bind, "--database-url", `sqlite://${join(dir, "hub.db")}?mode=rwc`, "--web-dir", join(repo, "apps/customer/dist"), ...extra],
+      ["--bind", bind, "--database-url", `sqlite://${join(dir, "hub.db")}?mode=rwc`, "--web-dir", join(repo, "apps/customer/dist"), "--dashboard-dir", join(repo, "apps/dashboard/dist"), ...extra],
       { env: { ...process.env, RUST_LOG: "warn", HUB_ADMIN_TOKEN: HUB_ADMIN, ...extraEnv }, stdio: ["ignore", "pipe", "inherit"] },
     ),
   );

@@ -66,6 +66,9 @@ pub struct Config {
     /// The built customer app (`index.html` and its assets), served at `/`;
     /// `None`, or a folder without `index.html`: the hub serves the API only.
     pub web_dir: Option<std::path::PathBuf>,
+    /// The built merchant dashboard, served at `/dashboard/`; `None`, or a folder
+    /// without `index.html`: nothing is served there.
+    pub dashboard_dir: Option<std::path::PathBuf>,
 }
 
 /// How the hub takes card payments: the Stripe account and the flow's settings.
@@ -96,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("held_back_bytes_total", &self.held_back_bytes_total)
             .field("payments", &self.payments)
             .field("web_dir", &self.web_dir)
+            .field("dashboard_dir", &self.dashboard_dir)
             .finish()
     }
 }
@@ -133,6 +137,7 @@ impl Config {
             clock: time::system_clock(),
             payments: None,
             web_dir: None,
+            dashboard_dir: None,
         }
     }
 }
@@ -222,8 +227,12 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     // The peer address feeds the per-IP sign-in limits.
-    let app = http::router(hub.clone(), config.web_dir.as_deref())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(
+        hub.clone(),
+        config.web_dir.as_deref(),
+        config.dashboard_dir.as_deref(),
+    )
+    .into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

@@ -84,6 +84,15 @@ struct Cli {
     #[arg(long, env = "CLOUD_HUB_WEB_DIR", default_value = "apps/customer/dist")]
     web_dir: std::path::PathBuf,
 
+    /// The built merchant dashboard (`apps/dashboard/dist`), served at `/dashboard/` with
+    /// `index.html` for the app's own paths. Without an `index.html` there, nothing is.
+    #[arg(
+        long,
+        env = "CLOUD_HUB_DASHBOARD_DIR",
+        default_value = "apps/dashboard/dist"
+    )]
+    dashboard_dir: std::path::PathBuf,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -204,6 +213,7 @@ async fn run() -> anyhow::Result<()> {
             }
         },
         web_dir: Some(cli.web_dir),
+        dashboard_dir: Some(cli.dashboard_dir),
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(

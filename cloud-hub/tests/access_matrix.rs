@@ -110,6 +110,7 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_withdraw_invitation", Org(P::StaffManage)),
     ("hub_set_member_role", Org(P::StaffManage)),
     ("hub_remove_member", Org(P::StaffManage)),
+    ("hub_list_org_stores", Org(P::MenuRead)),
     // merchant
     ("hub_get_menu", Store(P::MenuRead)),
     ("hub_put_menu", Store(P::MenuEdit)),

@@ -163,6 +163,19 @@ impl Db {
         })
     }
 
+    /// The stores of an organisation: (id, name), by id.
+    pub async fn org_stores(&self, org_id: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query("SELECT id, name FROM stores WHERE org_id = $1 ORDER BY id")
+                .bind(org_id.to_owned())
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+                .collect()
+        })
+    }
+
     // ---- users ----
 
     /// Inserts a user; false when the email is taken.

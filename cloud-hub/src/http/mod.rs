@@ -21,6 +21,7 @@ pub mod online;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod org_stores;
 pub mod orgs;
 pub mod overview;
 pub mod payments;
@@ -60,37 +61,65 @@ async fn route_not_found() -> ApiError {
 }
 
 /// Serves the built customer app in `web_dir` at `/`: its files, and
-/// `index.html` for any other path (the app's own routes, e.g. `/orders/{id}`).
+/// `index.html` for any other path (the app's own routes, e.g. `/orders/{id}`);
+/// and the merchant dashboard in `dashboard_dir` at `/dashboard/` the same way
+/// (`/dashboard/stores/s1/menu` answers the dashboard's `index.html`).
 /// `/api` and everything under it stays the API's: a path no route matches
-/// answers the JSON 404, never the app's page. Without `web_dir/index.html`
-/// the router is unchanged (the API only, as in the tests).
-fn web_app(router: Router<Arc<Hub>>, web_dir: Option<&std::path::Path>) -> Router<Arc<Hub>> {
-    use axum::http::{HeaderValue, header};
+/// answers the JSON 404, never an app's page. A folder without `index.html`
+/// is left out; with neither, the router is unchanged (the API only, as in the tests).
+fn web_app(
+    router: Router<Arc<Hub>>,
+    web_dir: Option<&std::path::Path>,
+    dashboard_dir: Option<&std::path::Path>,
+) -> Router<Arc<Hub>> {
     use axum::routing::any;
+    let web = web_dir.filter(|d| d.join("index.html").is_file());
+    let dashboard = dashboard_dir.filter(|d| d.join("index.html").is_file());
+    if web.is_none() && dashboard.is_none() {
+        return router.fallback(route_not_found);
+    }
+    let mut router = router
+        .route("/api", any(route_not_found))
+        .route("/api/{*rest}", any(route_not_found));
+    if let Some(dir) = dashboard {
+        router = router.nest_service("/dashboard", static_app(dir));
+    }
+    match web {
+        Some(dir) => router.fallback_service(static_app(dir)),
+        None => router.fallback(route_not_found),
+    }
+}
+
+/// A built single-page app: its files, and its `index.html` for any other path.
+fn static_app(
+    dir: &std::path::Path,
+) -> tower_http::set_header::SetResponseHeader<
+    tower_http::services::ServeDir<tower_http::services::ServeFile>,
+    axum::http::HeaderValue,
+> {
+    use axum::http::{HeaderValue, header};
     use tower_http::services::{ServeDir, ServeFile};
     use tower_http::set_header::SetResponseHeader;
-    let Some(dir) = web_dir.filter(|d| d.join("index.html").is_file()) else {
-        return router.fallback(route_not_found);
-    };
     let files = ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")));
     // index.html must be revalidated so a rebuilt app is picked up; hashed assets may be cached.
-    let files = SetResponseHeader::if_not_present(
+    SetResponseHeader::if_not_present(
         files,
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache"),
-    );
-    router
-        .route("/api", any(route_not_found))
-        .route("/api/{*rest}", any(route_not_found))
-        .fallback_service(files)
+    )
 }
 
-pub fn router(hub: Arc<Hub>, web_dir: Option<&std::path::Path>) -> Router {
+pub fn router(
+    hub: Arc<Hub>,
+    web_dir: Option<&std::path::Path>,
+    dashboard_dir: Option<&std::path::Path>,
+) -> Router {
     let api = Router::new()
         .merge(ops::router())
         .merge(node_sync::router())
         .merge(auth::router())
         .merge(orgs::router())
+        .merge(org_stores::router())
         .merge(members::router())
         .merge(platform::router())
         .merge(catalog::router())
@@ -104,7 +133,7 @@ pub fn router(hub: Arc<Hub>, web_dir: Option<&std::path::Path>) -> Router {
         .merge(payments::router())
         .merge(refunds::router())
         .merge(refunds::reconciliation_router());
-    web_app(api, web_dir)
+    web_app(api, web_dir, dashboard_dir)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

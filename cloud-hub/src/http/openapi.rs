@@ -19,7 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, members, online, ops, orders, orgs, overview, payments, platform, profile,
+    auth, catalog, members, online, ops, orders, org_stores, orgs, overview, payments, platform,
+    profile,
     refunds, roster, settings,
 };
 
@@ -31,7 +32,7 @@ use super::{
         auth::signup, auth::login, auth::refresh, auth::logout, auth::change_password, auth::me,
         auth::jwks, ops::jwks_api, auth::accept_invitation,
         orgs::create_admin, orgs::create_org, orgs::create_invitation,
-        members::set_member_role, members::remove_member, orgs::withdraw_invitation,
+        members::set_member_role, members::remove_member, orgs::withdraw_invitation, org_stores::list_org_stores,
         platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
         catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
         orders::get_orders, refunds::create, refunds::list, refunds::reconciliation,

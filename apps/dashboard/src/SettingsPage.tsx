@@ -1,0 +1,223 @@
+// A store's settings: name, address, time zone, weekly hours, pickup lead time,
+// online ordering and pay at pickup. A refusal (422) is shown next to the field
+// it names; what names no field goes above the form.
+import { type FormEvent, useEffect, useState } from "react";
+import type { StoreChoice } from "./App";
+import { HubError, api, hub, write } from "./hub";
+import { Problem } from "./MenuPage";
+import { words } from "./words";
+
+type Range = { open: string; close: string };
+type Hours = Partial<Record<Day, Range[]>>;
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+type Day = (typeof DAYS)[number];
+const DAY_NAMES: Record<Day, string> = { mon: "Monday", tue: "Tuesday", wed: "Wednesday", thu: "Thursday", fri: "Friday", sat: "Saturday", sun: "Sunday" };
+
+interface Form {
+  name: string;
+  address: string;
+  timezone: string;
+  lead: string;
+  online: boolean;
+  payAtPickup: boolean;
+  /** The store has weekly hours; without, it takes orders whenever a store server is online. */
+  hasHours: boolean;
+  hours: Record<Day, { open: boolean; from: string; to: string }>;
+}
+type Field = "name" | "address" | "timezone" | "lead" | "hours";
+
+function toForm(s: Record<string, unknown>, storeName: string): Form {
+  const hours = (s.hours ?? {}) as Hours;
+  return {
+    name: String(s.name ?? storeName),
+    address: String(s.address ?? ""),
+    timezone: String(s.timezone ?? "UTC"),
+    lead: String(s.pickup_lead_minutes ?? 15),
+    online: s.online_ordering !== false,
+    payAtPickup: s.pay_at_pickup !== false,
+    hasHours: Boolean(s.hours && typeof s.hours === "object"),
+    hours: Object.fromEntries(
+      DAYS.map((d) => {
+        const r = hours[d]?.[0];
+        return [d, { open: Boolean(r), from: r?.open ?? "11:00", to: r?.close ?? "22:00" }];
+      }),
+    ) as Form["hours"],
+  };
+}
+
+/** Which field a refusal is about, from the hub's code and sentence. */
+function fieldOf(e: HubError): Field | null {
+  if (e.code === "invalid_timezone") return "timezone";
+  const m = e.message.toLowerCase();
+  if (m.startsWith("address")) return "address";
+  if (m.startsWith("name")) return "name";
+  if (m.includes("pickup_lead")) return "lead";
+  if (/hours|hh:mm|range|open|close|weekday/.test(m) || e.code.includes("hours") || e.code.includes("range")) return "hours";
+  return null;
+}
+
+export function SettingsPage({ store }: { store: StoreChoice }) {
+  const [form, setForm] = useState<Form | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [fieldError, setFieldError] = useState<{ field: Field; text: string } | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function load() {
+    setError(null);
+    try {
+      const s = (await hub(() => api.GET("/api/v1/stores/{id}/settings", { params: { path: { id: store.id } } }))) as Record<string, unknown>;
+      setForm(toForm(s, store.name));
+    } catch (e) {
+      setError(words(e));
+    }
+  }
+  useEffect(() => {
+    void load();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [store.id]);
+
+  if (error && !form) return <Problem text={error} retry={load} />;
+  if (!form) return <p aria-live="polite">Loading the settings…</p>;
+  const f = form;
+  const set = (p: Partial<Form>) => {
+    setForm({ ...f, ...p });
+    setNote(null);
+  };
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setFieldError(null);
+    const lead = Number(f.lead);
+    if (!/^\d+$/.test(f.lead.trim()) || lead > 1440) {
+      setFieldError({ field: "lead", text: "Type a number of minutes from 0 to 1440." });
+      return;
+    }
+    const hours: Hours = {};
+    for (const d of DAYS) if (f.hours[d].open) hours[d] = [{ open: f.hours[d].from, close: f.hours[d].to }];
+    setBusy(true);
+    try {
+      const s = (await write((h) =>
+        api.PUT("/api/v1/stores/{id}/settings", {
+          params: { path: { id: store.id }, header: h },
+          body: {
+            name: f.name.trim(),
+            address: f.address.trim() || null,
+            timezone: f.timezone.trim(),
+            pickup_lead_minutes: lead,
+            online_ordering: f.online,
+            pay_at_pickup: f.payAtPickup,
+            ...(f.hasHours ? { hours } : {}),
+          },
+        }),
+      )) as Record<string, unknown>;
+      setForm(toForm(s, store.name));
+      setNote("Settings saved.");
+    } catch (err) {
+      const field = err instanceof HubError && err.status === 422 ? fieldOf(err) : null;
+      if (field) setFieldError({ field, text: words(err) });
+      else setError(words(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const errFor = (field: Field) =>
+    fieldError?.field === field ? (
+      <span className="problem small" id={`err-${field}`} role="alert">
+        {fieldError.text}
+      </span>
+    ) : null;
+  const described = (field: Field) => (fieldError?.field === field ? { "aria-invalid": true, "aria-describedby": `err-${field}` } : {});
+
+  return (
+    <section>
+      <h1>Settings</h1>
+      <form className="card stack settings" onSubmit={save}>
+        <label>
+          Store name
+          <input required value={f.name} onChange={(e) => set({ name: e.target.value })} {...described("name")} />
+          {errFor("name")}
+        </label>
+        <label>
+          Address
+          <input value={f.address} onChange={(e) => set({ address: e.target.value })} {...described("address")} />
+          {errFor("address")}
+        </label>
+        <label>
+          Time zone of the opening hours
+          <input value={f.timezone} placeholder="Europe/Berlin" onChange={(e) => set({ timezone: e.target.value })} {...described("timezone")} />
+          {errFor("timezone")}
+        </label>
+        <label>
+          Minutes to get a pickup order ready
+          <input inputMode="numeric" value={f.lead} onChange={(e) => set({ lead: e.target.value })} {...described("lead")} />
+          {errFor("lead")}
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={f.online} onChange={(e) => set({ online: e.target.checked })} />
+          Take online orders
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={f.payAtPickup} onChange={(e) => set({ payAtPickup: e.target.checked })} />
+          Customers may pay at pickup
+        </label>
+        <fieldset>
+          <legend>Opening hours</legend>
+          {errFor("hours")}
+          {!f.hasHours ? (
+            <>
+              <p className="muted">No weekly hours are set: online orders are taken whenever a store server is online.</p>
+              <button type="button" onClick={() => set({ hasHours: true })}>
+                Set opening hours
+              </button>
+            </>
+          ) : (
+            <div className="hours-grid">
+              {DAYS.map((d) => {
+                const h = f.hours[d];
+                const setDay = (p: Partial<Form["hours"][Day]>) => set({ hours: { ...f.hours, [d]: { ...h, ...p } } });
+                return (
+                  <div key={d} className="hours-row">
+                    <label className="check">
+                      <input type="checkbox" checked={h.open} onChange={(e) => setDay({ open: e.target.checked })} />
+                      {DAY_NAMES[d]}
+                    </label>
+                    {h.open ? (
+                      <>
+                        <label className="field-inline">
+                          <span>Opens on {DAY_NAMES[d]}</span>
+                          <input type="time" value={h.from} onChange={(e) => setDay({ from: e.target.value })} />
+                        </label>
+                        <label className="field-inline">
+                          <span>Closes on {DAY_NAMES[d]}</span>
+                          <input type="time" value={h.to} onChange={(e) => setDay({ to: e.target.value })} />
+                        </label>
+                      </>
+                    ) : (
+                      <span className="muted">Closed</span>
+                    )}
+                  </div>
+                );
+              })}
+            </div>
+          )}
+        </fieldset>
+        {error && (
+          <p className="problem" role="alert">
+            {error}
+          </p>
+        )}
+        {note && (
+          <p className="note" role="status">
+            {note}
+          </p>
+        )}
+        <button className="primary" type="submit" disabled={busy}>
+          {busy ? "Saving…" : "Save settings"}
+        </button>
+      </form>
+    </section>
+  );
+}

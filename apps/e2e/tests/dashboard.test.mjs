@@ -1,0 +1,241 @@
+// The merchant dashboard in a real browser at laptop size (and one page at
+// phone size), against a real cloud hub serving it at /dashboard/ and a real
+// store node syncing with that hub. An organisation's owner (made with the hub's
+// admin API, joined by invitation) signs in and picks the store; a price change
+// reaches the node's menu; an item marked sold out is refused by the hub's
+// public cart; a time zone the hub refuses is shown next to its field; a cashier
+// invited from the People page accepts and signs in at the node with the hub's
+// token; a printer out of paper shows "Out of paper" on the Devices page; and the
+// cashier signing in at the dashboard is told plainly that the account has no
+// stores to manage. axe-core on every page; screenshots of every page.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, test } from "node:test";
+import { a11y, launch, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
+
+const LAPTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const STORE = "dock-road";
+const OWNER = { email: "olive.owner@example.com", password: "owner-password-123", name: "Olive Owner" };
+const CASHIER = { email: "cam.cashier@example.com", password: "cashier-password-123", name: "Cam Cashier" };
+
+/** Polls `check` every 100 ms until it returns a truthy value, or fails after `ms`. */
+async function until(what, check, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms / 1000} s`);
+    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
+  }
+}
+
+async function post(url, body, token) {
+  const headers = { "content-type": "application/json", "idempotency-key": randomUUID() };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+let hub;
+let node;
+let browser;
+let printer;
+let manager;
+before(async () => {
+  hub = await startHub();
+  const org = await hub.admin("POST", "/api/v1/admin/orgs", { name: "Dock Road Eats", owner_email: OWNER.email });
+  assert.equal(org.status, 201, JSON.stringify(org.body));
+  const joined = await post(`${hub.base}/api/v1/auth/accept-invitation`, { token: org.body.invitation.token, name: OWNER.name, password: OWNER.password });
+  assert.equal(joined.status, 201, JSON.stringify(joined.body));
+  const store = await hub.admin("POST", "/api/v1/admin/stores", { id: STORE, name: "Dock Road Kitchen", org_id: org.body.id });
+  assert.equal(store.status, 201, JSON.stringify(store.body));
+  const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
+  assert.equal(token.status, 201, JSON.stringify(token.body));
+  node = await startNode({ env: syncEnv(hub.base, STORE, token.body.token) });
+  browser = await launch();
+  // The bar's printer, out of paper from the start.
+  printer = await startVirtualPrinter("bar", { flags: ["--paper-out"] });
+  manager = await node.token("manager", "2000");
+  await node.registerDevice(manager, { id: "bar-printer", kind: "kitchen_printer", name: "Bar printer", station: "bar", transport: printer.transport });
+  // The node syncs its menu up and the hub sees it connected.
+  await until("the store taking online orders at the hub", async () => {
+    const r = await fetch(`${hub.base}/api/v1/public/stores/${STORE}/menu`);
+    return r.ok && (await r.json()).ordering.accepting;
+  });
+});
+after(async () => {
+  await browser?.close();
+  await node?.stop();
+  await hub?.stop();
+  await printer?.stop();
+});
+
+async function signIn(page, who) {
+  await page.goto(`${hub.base}/dashboard/`);
+  await page.getByRole("heading", { name: "Store dashboard" }).waitFor();
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The node's menu price of `item`, as its staff API shows it. */
+async function nodePrice(item) {
+  const r = await node.api(manager, "GET", "/api/v1/menu");
+  assert.equal(r.status, 200);
+  return r.body.menu.items.find((i) => i.id === item)?.price;
+}
+
+test("an owner runs the store from the dashboard: menu, settings, people, devices", async () => {
+  const context = await browser.newContext({ viewport: LAPTOP, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+
+  // An order at the till, before the owner looks.
+  const placed = await node.api(
+    manager,
+    "POST",
+    "/api/v1/orders",
+    { channel: "pos", fulfillment: "takeaway", lines: [{ item_id: "shoestring-fries", quantity: 2 }] },
+    randomUUID(),
+  );
+  assert.equal(placed.status, 201, JSON.stringify(placed.body));
+
+  // Sign in: the one store opens on its live orders, where the till's order arrives (synced up).
+  await signIn(page, OWNER);
+  await page.getByRole("heading", { name: "Live orders" }).waitFor();
+  assert.match(page.url(), /\/dashboard\/stores\/dock-road\/orders$/);
+  await page.getByRole("combobox", { name: "Store" }).filter({ hasText: "Dock Road Kitchen" }).waitFor();
+  const row = page.getByRole("button", { name: new RegExp(`^${placed.body.ticket}`) });
+  await row.waitFor();
+  assert.match(await row.innerText(), /New[\s\S]*Counter[\s\S]*\$\d+\.\d\d/);
+  await row.click();
+  const detail = page.getByRole("article", { name: `Order ${placed.body.ticket}` });
+  await detail.getByText("2 × Shoestring Fries").waitFor();
+  await detail.getByText("Not paid yet").waitFor();
+  await shot(page, "dashboard-1-orders");
+  await a11y(page, "live orders");
+
+  // Menu: a new price for the fries, saved, reaches the node's menu.
+  await page.getByRole("link", { name: "Menu" }).click();
+  await page.getByRole("heading", { name: "Salads & Sides" }).waitFor();
+  assert.equal(await nodePrice("shoestring-fries"), 450);
+  const price = page.getByLabel("Price of Shoestring Fries");
+  assert.equal(await price.inputValue(), "4.50");
+  await price.fill("5.25");
+  await page.getByRole("button", { name: "Save menu" }).click();
+  await page.getByRole("status").filter({ hasText: "Menu saved" }).waitFor();
+  await shot(page, "dashboard-2-menu");
+  await a11y(page, "the menu");
+  await until("the node's menu to show the new price of the fries", async () => (await nodePrice("shoestring-fries")) === 525);
+
+  // Sold out: the hub's public cart refuses the item at once.
+  await page.getByRole("button", { name: "Mark Mozzarella Sticks sold out" }).click();
+  await page.getByRole("button", { name: "Back on sale: Mozzarella Sticks" }).waitFor();
+  const cart = await post(`${hub.base}/api/v1/public/stores/${STORE}/cart`, { lines: [{ item_id: "mozzarella-sticks", quantity: 1 }] });
+  assert.equal(cart.status, 422, JSON.stringify(cart.body));
+  assert.equal(cart.body.error.code, "sold_out");
+
+  // The menu at phone size: one column, nothing sideways.
+  await page.setViewportSize(PHONE);
+  await page.getByRole("heading", { name: "Salads & Sides" }).scrollIntoViewIfNeeded();
+  const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
+  assert.ok(scroll <= inner, `the menu at phone size scrolls sideways: ${scroll} px in ${inner} px`);
+  await shot(page, "dashboard-2-menu-phone");
+  await a11y(page, "the menu at phone size");
+  await page.setViewportSize(LAPTOP);
+
+  // Settings: a time zone the hub refuses is shown next to that field; a good one saves.
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("heading", { name: "Settings" }).waitFor();
+  const tz = page.getByLabel("Time zone of the opening hours");
+  await tz.fill("Mars/Olympus");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#err-timezone").filter({ hasText: /time zone/i }).waitFor();
+  assert.equal(await tz.getAttribute("aria-invalid"), "true");
+  await shot(page, "dashboard-3-settings-refused");
+  await a11y(page, "settings with a refused field");
+  await tz.fill("Europe/Berlin");
+  await page.getByLabel("Minutes to get a pickup order ready").fill("25");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("status").filter({ hasText: "Settings saved" }).waitFor();
+  const settings = await fetch(`${hub.base}/api/v1/public/stores/${STORE}`).then((r) => r.json());
+  assert.equal(settings.timezone ?? "Europe/Berlin", "Europe/Berlin");
+
+  // People: invite a cashier; they accept and sign in at the node with the hub's token.
+  await page.getByRole("link", { name: "People" }).click();
+  await page.getByRole("heading", { name: "Accounts" }).waitFor();
+  await page.locator(`[data-member="${OWNER.email}"]`).waitFor();
+  await page.getByLabel("Invite by email").fill(CASHIER.email);
+  await page.getByRole("combobox", { name: "Their role" }).selectOption("cashier");
+  await page.getByRole("button", { name: "Invite", exact: true }).click();
+  const code = (await page.getByTestId("invitation-code").innerText()).trim();
+  await page.getByText(`${CASHIER.email} as cashier`).waitFor();
+  await shot(page, "dashboard-4-people");
+  await a11y(page, "people");
+  const accepted = await post(`${hub.base}/api/v1/auth/accept-invitation`, { token: code, name: CASHIER.name, password: CASHIER.password });
+  assert.equal(accepted.status, 201, JSON.stringify(accepted.body));
+  const hubToken = accepted.body.access_token;
+  await until("the node to take the cashier's hub token", async () => {
+    const r = await fetch(`${node.base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${hubToken}` } });
+    return r.status === 200;
+  });
+  // The last owner cannot be removed: the hub's refusal, in words.
+  await page.reload();
+  await page.locator(`[data-member="${CASHIER.email}"]`).waitFor();
+  await page.getByRole("button", { name: `Remove ${OWNER.name}` }).click();
+  await page.getByRole("alert").filter({ hasText: "last owner" }).waitFor();
+
+  // Till staff: a new PIN member reaches the node, where they sign in with the PIN.
+  await page.getByRole("button", { name: "Add till staff" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("Pat Prep");
+  await page.getByRole("combobox", { name: "Role", exact: true }).selectOption("kitchen");
+  await page.getByLabel("PIN (4 to 8 digits)").fill("4321");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.getByRole("status").filter({ hasText: "Pat Prep is saved" }).waitFor();
+  await page.getByRole("button", { name: "Edit Pat Prep" }).waitFor();
+  await until("the node to sign Pat in with the PIN", async () => {
+    const r = await fetch(`${node.base}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ staff_id: "pat-prep", pin: "4321" }) });
+    return r.ok;
+  });
+
+  // Devices: the node is online, and the bar printer is out of paper.
+  await page.getByRole("link", { name: "Devices" }).click();
+  await page.getByRole("heading", { name: "Devices", exact: true }).waitFor();
+  await page.locator('[data-node="Counter"]').getByText("Online").waitFor();
+  await page.locator('[data-device="bar-printer"]').getByTestId("device-health").filter({ hasText: "Out of paper" }).waitFor({ timeout: 30_000 });
+  await shot(page, "dashboard-5-devices");
+  await a11y(page, "devices");
+  // A connection code for a second store server: shown once, then revoked.
+  await page.getByLabel("Which store server").fill("Drive-through");
+  await page.getByRole("button", { name: "Make a connection code" }).click();
+  await page.getByTestId("node-token").waitFor();
+  await page.locator('[data-node="Drive-through"]').getByText("Never connected").waitFor();
+  await shot(page, "dashboard-5-devices-code");
+  await page.getByRole("button", { name: "Revoke this code" }).click();
+  await page.getByRole("status").filter({ hasText: "Drive-through can no longer connect" }).waitFor();
+  await page.locator('[data-node="Drive-through"]').getByText("Disconnected for good").waitFor();
+  assert.equal(await page.getByTestId("node-token").count(), 0);
+
+  // Sign out: back at the sign-in form.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a cashier's account is told plainly it has no stores to manage", async () => {
+  const context = await browser.newContext({ viewport: LAPTOP, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  await signIn(page, CASHIER);
+  await page.getByRole("alert").filter({ hasText: "This account has no stores to manage" }).waitFor();
+  // And the hub itself refuses the cashier the merchant's pages.
+  const login = await post(`${hub.base}/api/v1/auth/login`, { email: CASHIER.email, password: CASHIER.password });
+  const r = await fetch(`${hub.base}/api/v1/stores/${STORE}/settings`, { method: "PUT", headers: { authorization: `Bearer ${login.body.access_token}`, "content-type": "application/json" }, body: "{}" });
+  assert.equal(r.status, 403);
+  await shot(page, "dashboard-6-cashier");
+  await a11y(page, "the cashier's refusal");
+  await context.close();
+});
