@@ -27,6 +27,7 @@ pub mod platform;
 pub mod profile;
 pub mod refunds;
 pub mod roster;
+pub mod sales;
 pub mod settings;
 pub mod store_docs;
 
@@ -101,7 +102,8 @@ pub fn router(hub: Arc<Hub>, web_dir: Option<&std::path::Path>) -> Router {
         .merge(profile::router())
         .merge(payments::router())
         .merge(refunds::router())
-        .merge(refunds::reconciliation_router());
+        .merge(refunds::reconciliation_router())
+        .merge(sales::router());
     web_app(api, web_dir)
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -10,4 +10,5 @@ pub mod orgs;
 pub mod platform;
 pub mod reconciliation;
 pub mod roster;
+pub mod sales;
 pub mod settings;
