@@ -162,6 +162,29 @@ impl Db {
         })
     }
 
+    /// Which of `stores` still wait for their log to be projected once more
+    /// (`order_replays`, migration 0005): one query for a whole organisation.
+    pub async fn pending_replays(&self, stores: &[String]) -> Result<Vec<String>, sqlx::Error> {
+        if stores.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT store_id FROM order_replays WHERE store_id IN ({})",
+            marks(0, stores.len())
+        );
+        on_pool!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for s in stores {
+                q = q.bind(s.clone());
+            }
+            q.fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("store_id"))
+                .collect()
+        })
+    }
+
     /// The stores of an organisation, by id.
     pub async fn org_store_ids(&self, org_id: &str) -> Result<Vec<String>, sqlx::Error> {
         on_pool!(self, pool => {
@@ -181,5 +204,6 @@ mod tests {
     #[test]
     fn one_placeholder_per_store_after_the_window() {
         assert_eq!(super::marks(2, 3), "$3, $4, $5");
+        assert_eq!(super::marks(0, 2), "$1, $2");
     }
 }

@@ -4,8 +4,8 @@
 //! totals and breakdowns by day, hour, item, category, channel and tender. What
 //! counts is said in `api_types::hub::sales`. Read from the projections the
 //! ingest keeps in the same transaction as the orders (`db::sales`), never by
-//! replaying the log: three grouped queries per time zone, each answered from a
-//! covering index. JSON, or `format=csv` in long form
+//! replaying the log: three grouped queries per time zone, run at once, each
+//! answered from a covering index. JSON, or `format=csv` in long form
 //! (`dimension,key,label,orders,quantity,sales,currency`), one row per total and
 //! per breakdown row, which a spreadsheet opens and pivots as it is.
 
@@ -196,12 +196,14 @@ async fn report(
     from: Option<String>,
     to: Option<String>,
 ) -> ApiResult<SalesReport> {
+    // Stores whose log predates the projection are projected once more first (as the order list does).
+    for s in hub.db.pending_replays(&stores).await? {
+        hub.db
+            .replay_orders_once(&s, hub.now_ms(), &hub.online.replica)
+            .await?;
+    }
     let mut infos = Vec::with_capacity(stores.len());
     for s in &stores {
-        // Stores whose log predates the projection are projected once more first (as the order list does).
-        hub.db
-            .replay_orders_once(s, hub.now_ms(), &hub.online.replica)
-            .await?;
         infos.push(store_info(hub, s).await?);
     }
     // "Today" is the first store's (UTC for an organisation without stores).
@@ -241,7 +243,13 @@ async fn report(
                 "the range has no instant in the store's time zone",
             ));
         };
-        for o in hub.db.sales_orders(ids, start, end).await? {
+        // Three independent reads: at once, each on its own connection.
+        let (sums, items, tenders) = tokio::try_join!(
+            hub.db.sales_orders(ids, start, end),
+            hub.db.sales_items(ids, start, end),
+            hub.db.sales_tenders(ids, start, end),
+        )?;
+        for o in sums {
             let Some(local) = tz
                 .timestamp_millis_opt(o.bucket.saturating_mul(BUCKET_MS))
                 .earliest()
@@ -266,7 +274,7 @@ async fn report(
             by_hour.add(&format!("{:02}", local.hour()), "", o.orders, 0, o.total);
             by_channel.add(&o.channel, "", o.orders, 0, o.total);
         }
-        for i in hub.db.sales_items(ids, start, end).await? {
+        for i in items {
             by_item.add(&i.item_id, &i.name, i.lines, i.quantity, i.sales);
             let (cat, name) = categories
                 .get(i.store_id.as_str())
@@ -275,7 +283,7 @@ async fn report(
                 .unwrap_or(("", "(not on the menu)"));
             by_category.add(cat, name, i.lines, i.quantity, i.sales);
         }
-        for p in hub.db.sales_tenders(ids, start, end).await? {
+        for p in tenders {
             by_tender.add(&p.tender, "", p.payments, 0, p.amount);
         }
     }
