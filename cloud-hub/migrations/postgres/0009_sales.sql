@@ -26,7 +26,7 @@ CREATE TABLE order_lines (
     created_ms  BIGINT NOT NULL,
     PRIMARY KEY (order_id, line_no)
 );
-CREATE INDEX order_lines_sales ON order_lines (store_id, created_ms, item_id, quantity, sales);
+CREATE INDEX order_lines_sales ON order_lines (store_id, created_ms, item_id, quantity, sales, name);
 
 CREATE TABLE order_tenders (
     order_id    TEXT NOT NULL REFERENCES orders (id),
