@@ -106,6 +106,7 @@ pub mod online;
 pub mod payments;
 pub mod profiles;
 pub mod refunds;
+pub mod sales;
 pub use accounts::{
     AcceptError, InvitationRow, KeyRow, MembershipRow, NewInvitation, RefreshRow, Reservation,
     SessionState, UserRow,

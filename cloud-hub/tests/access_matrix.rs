@@ -120,6 +120,8 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_refund_order", Store(P::OrderRefund)),
     ("hub_list_refunds", Store(P::OrderRead)),
     ("hub_reconciliation", Store(P::OrderRefund)),
+    ("hub_store_sales", Store(P::ReportsView)),
+    ("hub_org_sales", Org(P::ReportsView)),
     ("hub_get_roster", Store(P::StaffManage)),
     ("hub_put_roster_staff", Store(P::StaffManage)),
     ("hub_list_store_members", Store(P::StaffManage)),

@@ -472,6 +472,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sales of every store of an organisation (an organisation-wide owner or
+         *     manager, or a platform admin), or of one of them (`store`), each store's days
+         *     in its own time zone. As the store's report; 422 `mixed_currencies` when the
+         *     stores sell in more than one currency (ask for one store at a time then).
+         */
+        get: operations["hub_org_sales"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org_id}/stores": {
         parameters: {
             query?: never;
@@ -806,6 +828,28 @@ export interface paths {
          *     503 `payment_unavailable` while the processor does not answer.
          */
         get: operations["hub_reconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A store's sales over `from`..=`to` (days in its time zone; today when left
+         *     out, at most 366 days). 422 `invalid_range` for a day that is not
+         *     `YYYY-MM-DD`, `to` before `from` or a longer range; 422 `mixed_currencies`
+         *     never for one store (its menu has one currency). `format=csv` for a spreadsheet.
+         */
+        get: operations["hub_store_sales"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1703,6 +1747,98 @@ export interface components {
             id: string;
             name?: string | null;
             role?: string | null;
+        };
+        /** @description `GET /api/v1/stores/{id}/sales` and `GET /api/v1/orgs/{org_id}/sales`. */
+        SalesReport: {
+            /**
+             * @description Per category of the store's current menu (`key` empty for items no longer on
+             *     it): as `by_item`.
+             */
+            by_category: components["schemas"]["SalesRow"][];
+            /** @description Per channel (`pos`: the counter, `kiosk`, `online`): orders and gross sales. */
+            by_channel: components["schemas"]["SalesRow"][];
+            /** @description Per day: orders and `sales` = gross sales; days without orders left out. */
+            by_day: components["schemas"]["SalesRow"][];
+            /** @description Per hour of the day (local), over all days: orders and gross sales. */
+            by_hour: components["schemas"]["SalesRow"][];
+            /**
+             * @description Per item: orders with it, quantity, `sales` = line totals less their share of
+             *     the order discount (tax included where prices include it, excluded otherwise).
+             */
+            by_item: components["schemas"]["SalesRow"][];
+            /**
+             * @description Per tender (`cash`, `card`: at the till, `online_card`, `other`), from the
+             *     payment facts of the orders counted: `orders` = payments, `sales` = amount taken.
+             */
+            by_tender: components["schemas"]["SalesRow"][];
+            /** @description ISO 4217; empty when no order counted. */
+            currency: string;
+            /** @description First and last day, inclusive. */
+            from: string;
+            /** @description The organisation, for an organisation's report. */
+            org_id?: string | null;
+            /** @description The stores whose orders are in it. */
+            stores: string[];
+            /** @description The stores' time zones (IANA names), the days and hours are theirs. */
+            time_zones: string[];
+            to: string;
+            totals: components["schemas"]["SalesTotals"];
+        };
+        /**
+         * @description One row of a breakdown. Which fields mean something depends on the breakdown:
+         *     `orders` (orders, or payments for `by_tender`), `quantity` (items, for
+         *     `by_item` and `by_category`), `sales` (see each breakdown).
+         */
+        SalesRow: {
+            /** @description The day (`YYYY-MM-DD`), hour (`00`..`23`), item id, category id, channel or tender. */
+            key: string;
+            /** @description What people read: an item's or a category's name (empty otherwise). */
+            label: string;
+            /** Format: int64 */
+            orders: number;
+            /** Format: int64 */
+            quantity: number;
+            /** Format: int64 */
+            sales: number;
+        };
+        /** @description The report's totals. Money in minor units of `SalesReport::currency`. */
+        SalesTotals: {
+            /**
+             * Format: int64
+             * @description `gross_sales / orders`, rounded to the nearest minor unit (0 without orders).
+             */
+            average_ticket: number;
+            /**
+             * Format: int64
+             * @description Sum of the order discounts (already taken off `gross_sales`).
+             */
+            discounts: number;
+            /**
+             * Format: int64
+             * @description Sum of the orders' totals: what the customers were asked to pay, after
+             *     discounts, tax included.
+             */
+            gross_sales: number;
+            /**
+             * Format: int64
+             * @description `gross_sales - refunds`.
+             */
+            net_sales: number;
+            /**
+             * Format: int64
+             * @description Orders counted (see the module: not cancelled or voided).
+             */
+            orders: number;
+            /**
+             * Format: int64
+             * @description Given back on these orders so far (card refunds, refunds at the till).
+             */
+            refunds: number;
+            /**
+             * Format: int64
+             * @description Sum of the orders' tax (inside `gross_sales`).
+             */
+            tax: number;
         };
         SettingsInput: {
             /** @description The store's address as customers see it, 1 to 200 characters. */
@@ -4019,6 +4155,83 @@ export interface operations {
             };
         };
     };
+    hub_org_sales: {
+        parameters: {
+            query?: {
+                /** @description First day, `YYYY-MM-DD` in each store's time zone; today when left out. */
+                from?: string | null;
+                /** @description Last day (inclusive), `YYYY-MM-DD`; `from` when left out. At most 366 days in all. */
+                to?: string | null;
+                /** @description `json` (the default) or `csv`. */
+                format?: string | null;
+                /** @description Only this store of the organisation (404 for a store not in it). */
+                store?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Organisation id */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV (text/csv) with `format=csv` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SalesReport"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_range` (as for a store), `mixed_currencies` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     hub_list_org_stores: {
         parameters: {
             query?: never;
@@ -5410,6 +5623,81 @@ export interface operations {
             };
             /** @description No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_store_sales: {
+        parameters: {
+            query?: {
+                /** @description First day, `YYYY-MM-DD` in the store's time zone; today when left out. */
+                from?: string | null;
+                /** @description Last day (inclusive), `YYYY-MM-DD`; `from` when left out. At most 366 days in all. */
+                to?: string | null;
+                /** @description `json` (the default) or `csv`. */
+                format?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV (text/csv) with `format=csv` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SalesReport"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_range`: a day that is not YYYY-MM-DD, `to` before `from`, or more than 366 days */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -233,6 +233,7 @@ pub mod perm {
         DeviceManage,
         SettingsManage,
         NodeEnroll,
+        ReportsView,
     );
 }
 

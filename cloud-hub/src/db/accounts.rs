@@ -176,6 +176,16 @@ impl Db {
         })
     }
 
+    /// The ids of an organisation's stores, in order.
+    pub async fn org_store_ids(&self, org_id: &str) -> Result<Vec<String>, sqlx::Error> {
+        Ok(self
+            .org_stores(org_id)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
     // ---- users ----
 
     /// Inserts a user; false when the email is taken.

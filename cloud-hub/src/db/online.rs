@@ -196,11 +196,17 @@ struct Columns {
     /// When it was created, or (for a view that does not say) when the hub first saw it.
     created_at: i64,
     updated_at: i64,
+    /// The sales report's figures (`totals.tax`, `totals.discount`, `refunded`, `totals.currency`).
+    tax: i64,
+    discount: i64,
+    refunded: i64,
+    currency: String,
 }
 
 impl Columns {
     fn of(v: &OrderView, now: i64) -> Columns {
         let ms = |t: Option<u64>| t.and_then(|t| i64::try_from(t).ok());
+        let totals = |k: &str| v.rest.get("totals").and_then(|t| t.get(k));
         let created_ms = ms(v.created_ms);
         let created_at = created_ms.unwrap_or(now);
         Columns {
@@ -226,8 +232,74 @@ impl Columns {
             created_ms,
             created_at,
             updated_at: ms(v.updated_ms).unwrap_or(created_at),
+            tax: totals("tax").and_then(Value::as_i64).unwrap_or(0),
+            discount: totals("discount").and_then(Value::as_i64).unwrap_or(0),
+            refunded: v.refunded.unwrap_or(0),
+            currency: totals("currency")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .chars()
+                .take(3)
+                .collect(),
         }
     }
+}
+
+/// Whether the sales report counts an order in this status: every order but a cancelled or voided one.
+pub fn counted(status: OrderStatus) -> bool {
+    !matches!(status, OrderStatus::Cancelled | OrderStatus::Voided)
+}
+
+/// An order's lines as the sales report reads them (`order_lines`).
+struct SaleLine {
+    item_id: String,
+    name: String,
+    quantity: i64,
+    /// `line_total - discount`.
+    sales: i64,
+}
+
+/// The lines of an order's view (`rest.lines`); a line that does not have the priced form counts nothing.
+fn sale_lines(v: &OrderView) -> Vec<SaleLine> {
+    let Some(lines) = v.rest.get("lines").and_then(Value::as_array) else {
+        return vec![];
+    };
+    let int = |l: &Value, k: &str| l.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let text = |l: &Value, k: &str, n: usize| {
+        l.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .chars()
+            .take(n)
+            .collect::<String>()
+    };
+    lines
+        .iter()
+        .map(|l| SaleLine {
+            item_id: text(l, "item_id", 64),
+            name: text(l, "name", 200),
+            quantity: int(l, "quantity"),
+            sales: int(l, "line_total").saturating_sub(int(l, "discount")),
+        })
+        .collect()
+}
+
+/// The tender a `payment.recorded` fact's `payment` names: `cash`, `card` (at the
+/// till), `online_card` (captured by the hub), or `other`; with its id and amount.
+fn tender_of(payment: &Value) -> (&'static str, Option<String>, i64) {
+    let online = payment.get("online").and_then(Value::as_bool) == Some(true);
+    let tender = match payment.get("method").and_then(Value::as_str) {
+        Some("cash") => "cash",
+        Some("card") if online => "online_card",
+        Some("card") => "card",
+        _ => "other",
+    };
+    let id = payment
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(200).collect());
+    let amount = payment.get("amount").and_then(Value::as_i64).unwrap_or(0);
+    (tender, id, amount)
 }
 
 /// The orders of a store a merchant asks for (`GET /api/v1/stores/{id}/orders`).
@@ -392,6 +464,11 @@ macro_rules! tx_ops {
                             if let Some(u) = project_order(tx, store_id, view, now, None).await? {
                                 updates.push(u);
                             }
+                            if let Fact::PaymentRecorded(f) = &fact
+                                && let Some(payment) = f.detail.get("payment")
+                            {
+                                project_tender(tx, store_id, &view.id, &e.id.to_string(), payment).await?;
+                            }
                         }
                     }
                 }
@@ -452,15 +529,16 @@ macro_rules! tx_ops {
                     };
                     let status = order.status();
                     let n = sqlx::query(
-                        "INSERT INTO orders (id, store_id, customer_id, idempotency_key, ticket, channel, status, status_rank, total, snapshot, payment, created_at, updated_at, created_ms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO orders (id, store_id, customer_id, idempotency_key, ticket, channel, status, status_rank, total, snapshot, payment, created_at, updated_at, created_ms, \
+                         tax, discount, refunded, currency) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(view.id.clone())
                     .bind(store_id.to_owned())
                     .bind(customer)
                     .bind(key)
-                    .bind(c.ticket)
-                    .bind(c.channel)
+                    .bind(c.ticket.clone())
+                    .bind(c.channel.clone())
                     .bind(status.as_str())
                     .bind(i64::from(status.rank()))
                     .bind(c.total)
@@ -469,9 +547,16 @@ macro_rules! tx_ops {
                     .bind(c.created_at)
                     .bind(c.updated_at)
                     .bind(c.created_ms)
+                    .bind(c.tax)
+                    .bind(c.discount)
+                    .bind(c.refunded)
+                    .bind(c.currency.clone())
                     .execute(&mut **tx)
                     .await?
                     .rows_affected();
+                    if n == 1 {
+                        project_sales(tx, store_id, order.view(), status, &c).await?;
+                    }
                     return Ok((n == 1).then(|| OrderUpdate {
                         store: store_id.to_owned(),
                         order: view.id.clone(),
@@ -501,25 +586,99 @@ macro_rules! tx_ops {
                 let updated = current.try_get::<i64, _>("updated_at")?.max(Columns::of(view, now).updated_at);
                 sqlx::query(
                     "UPDATE orders SET status = $2, status_rank = $3, snapshot = $4, updated_at = $5, \
-                     ticket = $6, channel = $7, total = $8, created_ms = $9 WHERE id = $1",
+                     ticket = $6, channel = $7, total = $8, created_ms = $9, tax = $10, discount = $11, \
+                     refunded = $12, currency = $13 WHERE id = $1",
                 )
                 .bind(view.id.clone())
                 .bind(status.as_str())
                 .bind(i64::from(status.rank()))
                 .bind(encode(order.view())?)
                 .bind(updated)
-                .bind(c.ticket)
-                .bind(c.channel)
+                .bind(c.ticket.clone())
+                .bind(c.channel.clone())
                 .bind(c.total)
                 .bind(c.created_ms)
+                .bind(c.tax)
+                .bind(c.discount)
+                .bind(c.refunded)
+                .bind(c.currency.clone())
                 .execute(&mut **tx)
                 .await?;
+                project_sales(tx, store_id, order.view(), status, &c).await?;
                 Ok((i64::from(status.rank()) > rank).then(|| OrderUpdate {
                     store: store_id.to_owned(),
                     order: view.id.clone(),
                     status: status.as_str().to_owned(),
                     rank: i64::from(status.rank()),
                 }))
+            }
+
+            /// The sales report's rows of an order (`order_lines`, and whether its
+            /// `order_tenders` count), rewritten after every change of the order.
+            async fn project_sales(
+                tx: &mut Tx<'_>,
+                store_id: &str,
+                view: &OrderView,
+                status: OrderStatus,
+                c: &Columns,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
+                    .bind(view.id.clone())
+                    .execute(&mut **tx)
+                    .await?;
+                let counted = counted(status);
+                sqlx::query("UPDATE order_tenders SET counted = $2, created_ms = $3 WHERE order_id = $1")
+                    .bind(view.id.clone())
+                    .bind(i64::from(counted))
+                    .bind(c.created_ms)
+                    .execute(&mut **tx)
+                    .await?;
+                let Some(created_ms) = c.created_ms.filter(|_| counted) else {
+                    return Ok(());
+                };
+                for (n, l) in sale_lines(view).into_iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO order_lines (order_id, line_no, store_id, item_id, name, quantity, sales, created_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(view.id.clone())
+                    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                    .bind(store_id.to_owned())
+                    .bind(l.item_id)
+                    .bind(l.name)
+                    .bind(l.quantity)
+                    .bind(l.sales)
+                    .bind(created_ms)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            /// One `payment.recorded` fact's tender (`order_tenders`), counted as its order is.
+            async fn project_tender(
+                tx: &mut Tx<'_>,
+                store_id: &str,
+                order_id: &str,
+                event_id: &str,
+                payment: &Value,
+            ) -> Result<(), sqlx::Error> {
+                let (tender, id, amount) = tender_of(payment);
+                sqlx::query(
+                    "INSERT INTO order_tenders (order_id, payment_id, store_id, tender, amount, created_ms, counted) \
+                     SELECT id, $2, store_id, $3, $4, created_ms, \
+                     CASE WHEN status IN ('cancelled', 'voided') THEN 0 ELSE 1 END \
+                     FROM orders WHERE id = $1 AND store_id = $5 \
+                     ON CONFLICT (order_id, payment_id) DO NOTHING",
+                )
+                .bind(order_id.to_owned())
+                .bind(id.unwrap_or_else(|| event_id.to_owned()))
+                .bind(tender)
+                .bind(amount)
+                .bind(store_id.to_owned())
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
             }
 
             async fn project_device(
@@ -1016,14 +1175,6 @@ impl Db {
                 })
                 .collect()
         })
-    }
-
-    /// The stores of an organisation, by id.
-    pub async fn org_store_ids(&self, org_id: &str) -> Result<Vec<String>, sqlx::Error> {
-        on_pool!(self, pool => sqlx::query_scalar("SELECT id FROM stores WHERE org_id = $1 ORDER BY id")
-            .bind(org_id.to_owned())
-            .fetch_all(pool)
-            .await)
     }
 
     /// Orders of a store created in `[since_ms, until_ms)` (by their view's

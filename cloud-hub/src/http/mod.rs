@@ -29,6 +29,7 @@ pub mod platform;
 pub mod profile;
 pub mod refunds;
 pub mod roster;
+pub mod sales;
 pub mod settings;
 pub mod store_docs;
 
@@ -132,7 +133,8 @@ pub fn router(
         .merge(profile::router())
         .merge(payments::router())
         .merge(refunds::router())
-        .merge(refunds::reconciliation_router());
+        .merge(refunds::reconciliation_router())
+        .merge(sales::router());
     web_app(api, web_dir, dashboard_dir)
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -20,8 +20,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     auth, catalog, members, online, ops, orders, org_stores, orgs, overview, payments, platform,
-    profile,
-    refunds, roster, settings,
+    profile, refunds, roster, sales, settings,
 };
 
 #[derive(OpenApi)]
@@ -36,6 +35,7 @@ use super::{
         platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
         catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
         orders::get_orders, refunds::create, refunds::list, refunds::reconciliation,
+        sales::store_sales, sales::org_sales,
         roster::get_staff, roster::put_staff, members::list_members,
         settings::get_settings, settings::put_settings,
         online::store_nodes, overview::overview, overview::org_events,

@@ -50,6 +50,8 @@ pub enum Permission {
     SettingsManage,
     /// Enrol the store's nodes at the hub (issue and revoke node tokens): what an installer needs.
     NodeEnroll,
+    /// Read the sales reports (totals and breakdowns of a store's or an organisation's orders).
+    ReportsView,
 }
 
 impl Role {
@@ -83,6 +85,7 @@ impl Role {
                 DeviceManage,
                 SettingsManage,
                 NodeEnroll,
+                ReportsView,
             ],
             Role::Manager => &[
                 MenuRead,
@@ -100,6 +103,7 @@ impl Role {
                 DeviceRead,
                 DeviceManage,
                 SettingsManage,
+                ReportsView,
             ],
             Role::Cashier => &[
                 MenuRead,
@@ -222,6 +226,17 @@ mod tests {
             assert_eq!(
                 r.can(Permission::NodeEnroll),
                 matches!(r, Role::Owner | Role::Admin),
+                "{r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn owners_and_managers_read_sales_reports_cashiers_do_not() {
+        for r in Role::ALL {
+            assert_eq!(
+                r.can(Permission::ReportsView),
+                matches!(r, Role::Owner | Role::Manager | Role::Admin),
                 "{r:?}"
             );
         }

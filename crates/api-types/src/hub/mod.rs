@@ -11,4 +11,5 @@ pub mod overview;
 pub mod platform;
 pub mod reconciliation;
 pub mod roster;
+pub mod sales;
 pub mod settings;
