@@ -1,8 +1,8 @@
-// The customer's link to the hub: the typed client, the account kept on this
-// device (access and refresh tokens in localStorage, so a reload or a new tab
-// stays signed in), one refresh-and-retry when the 15-minute access token has
-// run out, and hub errors worded for customers.
-import { HubError, type HubSchemas, createHubApi, hubResult } from "@edge/shared/hub-api";
+// The customer's link to the hub: the account kept on this device and the
+// typed client (shared with the dashboard: @edge/shared/hub-account), and hub
+// errors worded for customers.
+import { HubError, type HubSchemas } from "@edge/shared/hub-api";
+import { type Account, type TokenPair, hubAccount } from "@edge/shared/hub-account";
 
 export type PublicStore = HubSchemas["PublicStore"];
 export type Ordering = HubSchemas["Ordering"];
@@ -12,81 +12,12 @@ export type HubItem = HubSchemas["Item"];
 export type LineRequest = HubSchemas["LineRequest"];
 export type PricedCart = HubSchemas["PricedCart"];
 export type CustomerOrder = HubSchemas["CustomerOrder"];
-export type TokenPair = HubSchemas["TokenPair"];
 export type PickupTimes = HubSchemas["PickupTimes"];
 export type CustomerProfile = HubSchemas["CustomerProfile"];
 export type ProfileUpdate = HubSchemas["ProfileUpdate"];
 
-export interface Account {
-  access: string;
-  refresh: string;
-  email: string;
-}
-
-const KEY = "edge.customer.account";
-let account: Account | null = read();
-const listeners = new Set<() => void>();
-
-function read(): Account | null {
-  try {
-    const a = JSON.parse(localStorage.getItem(KEY) ?? "null") as Account | null;
-    return a?.access && a.refresh ? a : null;
-  } catch {
-    return null;
-  }
-}
-
-export function currentAccount(): Account | null {
-  return account;
-}
-
-export function setAccount(a: Account | null) {
-  account = a;
-  if (a) localStorage.setItem(KEY, JSON.stringify(a));
-  else localStorage.removeItem(KEY);
-  for (const l of listeners) l();
-}
-
-export function onAccountChange(l: () => void): () => void {
-  listeners.add(l);
-  return () => listeners.delete(l);
-}
-
-export const api = createHubApi({ getToken: () => account?.access ?? null });
-
-/** Trades the refresh token for a new pair; false (and signed out) when it is no longer good. */
-async function refresh(): Promise<boolean> {
-  const a = account;
-  if (!a) return false;
-  const r = await hubResult(api.POST("/api/v1/auth/refresh", { body: { refresh_token: a.refresh } }));
-  if (r.ok) {
-    setAccount({ ...a, access: r.data.access_token, refresh: r.data.refresh_token });
-    return true;
-  }
-  if (r.error.status === 401 || r.error.status === 403) setAccount(null);
-  return false;
-}
-
-type Outcome<T> = { data?: T; error?: unknown; response: Response };
-
-/** A hub call's data, or a HubError; a signed-in call that answers 401 is retried once after a refresh. */
-export async function hub<T>(make: () => Promise<Outcome<T>>): Promise<T> {
-  let r = await hubResult(make());
-  if (!r.ok && r.error.status === 401 && account && (await refresh())) r = await hubResult(make());
-  if (!r.ok) throw r.error;
-  return r.data;
-}
-
-/** Signs in (or up) and keeps the account on this device. */
-export function keepSession(email: string, pair: TokenPair) {
-  setAccount({ access: pair.access_token, refresh: pair.refresh_token, email });
-}
-
-export async function signOut() {
-  const a = account;
-  setAccount(null);
-  if (a) await hubResult(api.POST("/api/v1/auth/logout", { body: { refresh_token: a.refresh } }));
-}
+const account = hubAccount("edge.customer.account");
+export const { api, hub, currentAccount, onAccountChange, keepSession, signOut, write } = account;
 
 /** What we tell a customer for a hub error code; the hub's own sentence for the rest. */
 const WORDS: Record<string, string> = {
@@ -129,3 +60,4 @@ export function words(e: unknown, name?: (id: string) => string | undefined): st
 }
 
 export { HubError };
+export type { Account, TokenPair };
