@@ -27,6 +27,7 @@ pub mod overview;
 pub mod payments;
 pub mod platform;
 pub mod profile;
+pub mod push;
 pub mod refunds;
 pub mod roster;
 pub mod sales;

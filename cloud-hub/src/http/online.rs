@@ -16,10 +16,10 @@
 //! - `GET /api/v1/stores/{id}/nodes`: whether the store's nodes are connected,
 //!   what waits for them, and their devices (`DeviceRead`).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use api_kit::extract::IdempotencyKey;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -34,10 +34,9 @@ use sync::catalog::read_menu;
 use sync::doc::DocKind;
 use tokio::sync::broadcast::error::RecvError;
 
-use api_kit::liveness::{Liveness, Tick};
-
 use super::error::{ApiError, ApiResult, ErrorBody, ReadErrors, WriteErrors};
 use super::extract::{JsonBody, Path, WebSocketUpgrade, bearer};
+use super::push::{Ended, PushSocket};
 use super::store_docs::open_store;
 use crate::auth::{CustomerUser, StoreAccess, perm};
 use crate::db::online::OrderRow;
@@ -662,7 +661,15 @@ pub async fn track_order(
     // cheap (tungstenite's defaults reserve 128 KiB to write and 128 KiB to read per socket).
     let ws = ws.write_buffer_size(4 * 1024).read_buffer_size(4 * 1024);
     ws.on_upgrade(move |socket| async move {
-        let why = track(&hub, socket, &user, &order_id, tracked, signals).await;
+        let Err(why) = track(
+            &hub,
+            PushSocket::new(&hub, socket),
+            &user,
+            &order_id,
+            tracked,
+            signals,
+        )
+        .await;
         tracing::debug!(order = %order_id, reason = %why, "tracking socket closed");
     })
 }
@@ -675,99 +682,57 @@ struct Tracked {
     rank: i64,
 }
 
-async fn send_status(
-    hub: &Hub,
-    socket: &mut WebSocket,
-    live: &Liveness,
-    order_id: &str,
-    now: &Tracked,
-) -> bool {
-    let msg = StatusMessage {
+fn status(hub: &Hub, order_id: &str, now: &Tracked) -> StatusMessage {
+    StatusMessage {
         kind: "status".into(),
         order_id: order_id.to_owned(),
         ticket: now.ticket.clone(),
         status: now.status.clone(),
         at_ms: hub.now_ms(),
-    };
-    match serde_json::to_string(&msg) {
-        Ok(text) => matches!(
-            live.write(socket.send(Message::Text(text.into()))).await,
-            Ok(Ok(()))
-        ),
-        Err(_) => false,
     }
 }
 
-/// Streams one order's status until the client leaves, goes silent (no pong
-/// to our pings within the link timeout: a half-open socket is not kept), or
-/// the hub shuts down.
+/// Streams one order's status until the client leaves, goes silent, or the hub
+/// shuts down.
 async fn track(
     hub: &Hub,
-    mut socket: WebSocket,
+    mut socket: PushSocket,
     user: &str,
     order_id: &str,
     mut now: Tracked,
     mut signals: tokio::sync::broadcast::Receiver<Signal>,
-) -> String {
-    let mut live = Liveness::new(hub.link_timeout);
-    if !send_status(hub, &mut socket, &live, order_id, &now).await {
-        return "send failed".into();
-    }
-    let mut shutdown = hub.shutdown.subscribe();
+) -> Result<Infallible, Ended> {
+    socket.send_json(&status(hub, order_id, &now)).await?;
     loop {
-        tokio::select! {
-            _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
-                let _ = live
-                    .write(socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "hub shutting down".into() }))))
-                    .await;
-                return "hub shutting down".into();
+        match socket.next(signals.recv()).await? {
+            Ok(Signal::Order(u)) if u.order == order_id && u.rank > now.rank => {
+                now.rank = u.rank;
+                now.status = u.status;
             }
-            msg = socket.recv() => match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return "client left".into(),
-                Some(Ok(_)) => live.heard(),
-            },
-            tick = live.tick() => match tick {
-                Tick::Ping => {
-                    if !matches!(live.write(socket.send(Message::Ping(Vec::new().into()))).await, Ok(Ok(()))) {
-                        return "ping failed".into();
+            Ok(Signal::Order(_)) => continue,
+            Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => {
+                // Something may have been missed: read the order again.
+                match hub.db.customer_order(user, order_id).await {
+                    Ok(Some(row)) if row.rank > now.rank => {
+                        now.rank = row.rank;
+                        now.status = row.status;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::warn!(order = %order_id, error = %e, "could not re-read a tracked order");
+                        continue;
                     }
                 }
-                Tick::Silent => return "client silent".into(),
-            },
-            s = signals.recv() => {
-                match s {
-                    Ok(Signal::Order(u)) if u.order == order_id && u.rank > now.rank => {
-                        now.rank = u.rank;
-                        now.status = u.status;
-                    }
-                    Ok(Signal::Order(_)) => continue,
-                    Ok(Signal::Resync) | Err(RecvError::Lagged(_)) => {
-                        // Something may have been missed: read the order again.
-                        match hub.db.customer_order(user, order_id).await {
-                            Ok(Some(row)) if row.rank > now.rank => {
-                                now.rank = row.rank;
-                                now.status = row.status;
-                            }
-                            Ok(_) => continue,
-                            Err(e) => {
-                                tracing::warn!(order = %order_id, error = %e, "could not re-read a tracked order");
-                                continue;
-                            }
-                        }
-                    }
-                    Err(RecvError::Closed) => return "hub closed".into(),
-                }
-                if now.ticket.is_empty() && now.rank >= 0 {
-                    // A card order just placed: it has its ticket now.
-                    if let Ok(Some(row)) = hub.db.customer_order(user, order_id).await {
-                        now.ticket = row.ticket;
-                    }
-                }
-                if !send_status(hub, &mut socket, &live, order_id, &now).await {
-                    return "send failed".into();
-                }
+            }
+            Err(RecvError::Closed) => return Err("hub closed"),
+        }
+        if now.ticket.is_empty() && now.rank >= 0 {
+            // A card order just placed: it has its ticket now.
+            if let Ok(Some(row)) = hub.db.customer_order(user, order_id).await {
+                now.ticket = row.ticket;
             }
         }
+        socket.send_json(&status(hub, order_id, &now)).await?;
     }
 }
 

@@ -22,9 +22,9 @@
 //! the organisation who manages none of its stores gets 403, anyone else 404.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
@@ -36,11 +36,10 @@ use domain::roles::{Permission, Role};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use api_kit::liveness::{Liveness, Tick};
-
 use super::error::{ApiError, ApiResult, ReadErrors};
 use super::extract::{Path, WebSocketUpgrade, bearer};
 use super::online::snapshot;
+use super::push::{Ended, PushSocket};
 use crate::auth::extract::{Caller, authenticate};
 use crate::db::online::DeviceRow;
 use crate::hub::Hub;
@@ -237,6 +236,8 @@ fn attention_of(d: &DeviceRow) -> Option<DeviceAttention> {
         "printer_error"
     } else if h["state"] == "attention" {
         "attention"
+    } else if h["dead_jobs"].as_u64().is_some_and(|n| n > 0) {
+        "print_failed"
     } else {
         return None;
     };
@@ -245,9 +246,15 @@ fn attention_of(d: &DeviceRow) -> Option<DeviceAttention> {
         kind: d.kind.clone(),
         name: d.name.clone(),
         problem: problem.to_owned(),
-        detail: h["last_error"]
-            .as_str()
-            .map(|s| s.chars().take(200).collect()),
+        detail: match h["dead_jobs"].as_u64() {
+            Some(n) if n > 0 && problem == "print_failed" => Some(format!(
+                "{n} print job{} failed every attempt",
+                if n == 1 { "" } else { "s" }
+            )),
+            _ => h["last_error"]
+                .as_str()
+                .map(|s| s.chars().take(200).collect()),
+        },
         since_ms: d.updated_at,
     })
 }
@@ -324,80 +331,42 @@ pub async fn org_events(
     let ws = ws.write_buffer_size(8 * 1024).read_buffer_size(4 * 1024);
     ws.on_upgrade(move |socket| async move {
         let org = access.org_id.clone();
-        let why = stream(&hub, socket, access, changes).await;
+        let Err(why) = stream(&hub, PushSocket::new(&hub, socket), access, changes).await;
         tracing::debug!(org = %org, reason = %why, "merchant event stream closed");
     })
-}
-
-async fn send_json(socket: &mut WebSocket, live: &Liveness, v: &impl serde::Serialize) -> bool {
-    match serde_json::to_string(v) {
-        Ok(text) => matches!(
-            live.write(socket.send(Message::Text(text.into()))).await,
-            Ok(Ok(()))
-        ),
-        Err(_) => false,
-    }
 }
 
 /// Streams the organisation's store changes until the client leaves, goes
 /// silent, or the hub shuts down.
 async fn stream(
     hub: &Hub,
-    mut socket: WebSocket,
+    mut socket: PushSocket,
     access: OrgStores,
     mut changes: tokio::sync::broadcast::Receiver<StoreChange>,
-) -> String {
+) -> Result<Infallible, Ended> {
     let mut visible: HashSet<String> = access.stores.into_iter().collect();
-    let mut live = Liveness::new(hub.link_timeout);
-    let mut shutdown = hub.shutdown.subscribe();
     loop {
-        tokio::select! {
-            _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
-                let _ = live
-                    .write(socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "hub shutting down".into() }))))
-                    .await;
-                return "hub shutting down".into();
+        match socket.next(changes.recv()).await? {
+            Ok(change) => {
+                if !visible.contains(&change.store) {
+                    // A store made since the stream opened, for those who see them all.
+                    let ours = access.org_wide
+                        && matches!(hub.db.store_org(&change.store).await, Ok(Some(Some(o))) if o == access.org_id);
+                    if !ours {
+                        continue;
+                    }
+                    visible.insert(change.store.clone());
+                }
+                let msg = StoreChanged {
+                    kind: "store_changed".into(),
+                    store_id: change.store,
+                    what: change.what.into_iter().map(str::to_owned).collect(),
+                    at_ms: hub.now_ms(),
+                };
+                socket.send_json(&msg).await?;
             }
-            msg = socket.recv() => match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return "client left".into(),
-                Some(Ok(_)) => live.heard(),
-            },
-            tick = live.tick() => match tick {
-                Tick::Ping => {
-                    if !matches!(live.write(socket.send(Message::Ping(Vec::new().into()))).await, Ok(Ok(()))) {
-                        return "ping failed".into();
-                    }
-                }
-                Tick::Silent => return "client silent".into(),
-            },
-            c = changes.recv() => match c {
-                Ok(change) => {
-                    if !visible.contains(&change.store) {
-                        // A store made since the stream opened, for those who see them all.
-                        let ours = access.org_wide
-                            && matches!(hub.db.store_org(&change.store).await, Ok(Some(Some(o))) if o == access.org_id);
-                        if !ours {
-                            continue;
-                        }
-                        visible.insert(change.store.clone());
-                    }
-                    let msg = StoreChanged {
-                        kind: "store_changed".into(),
-                        store_id: change.store,
-                        what: change.what.into_iter().map(str::to_owned).collect(),
-                        at_ms: hub.now_ms(),
-                    };
-                    if !send_json(&mut socket, &live, &msg).await {
-                        return "send failed".into();
-                    }
-                }
-                Err(RecvError::Lagged(_)) => {
-                    if !send_json(&mut socket, &live, &json!({ "type": "resync" })).await {
-                        return "send failed".into();
-                    }
-                }
-                Err(RecvError::Closed) => return "hub closed".into(),
-            },
+            Err(RecvError::Lagged(_)) => socket.send_json(&json!({ "type": "resync" })).await?,
+            Err(RecvError::Closed) => return Err("hub closed"),
         }
     }
 }
@@ -436,6 +405,20 @@ mod tests {
         assert_eq!(
             p(json!({ "state": "attention" })).as_deref(),
             Some("attention")
+        );
+        // Tickets that did not print, on a printer that is fine again.
+        let failed = attention_of(&device(json!({ "state": "online", "dead_jobs": 2 }))).unwrap();
+        assert_eq!(failed.problem, "print_failed");
+        assert_eq!(
+            failed.detail.as_deref(),
+            Some("2 print jobs failed every attempt")
+        );
+        assert_eq!(p(json!({ "state": "online", "dead_jobs": 0 })), None);
+        // A printer out of paper says so first.
+        assert_eq!(
+            p(json!({ "state": "attention", "printer": { "paper_out": true }, "dead_jobs": 1 }))
+                .as_deref(),
+            Some("paper_out")
         );
     }
 
