@@ -93,20 +93,35 @@ pub fn spawn(state: Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
     vec![health, inbound, outbound]
 }
 
-/// What of a device's health is worth an event: its state, not when it was last seen.
-fn summary(h: &crate::devices::Health) -> (HealthState, bool, Option<&'static str>) {
+/// What of a device's health is worth an event: its state and the print jobs
+/// that failed on it, not when it was last seen.
+type Summary = (HealthState, bool, Option<&'static str>, u32);
+
+fn summary(h: &crate::devices::Health, dead_jobs: u32) -> Summary {
     (
         h.state,
         h.mqtt_connected,
         h.printer.as_ref().and_then(|p| p.blocker()),
+        dead_jobs,
+    )
+}
+
+/// Print jobs on `device` that failed every attempt and wait for a person (the dead-letter list).
+fn dead_jobs(conn: &rusqlite::Connection, device: &str) -> rusqlite::Result<u32> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM print_jobs WHERE device_id = ?1 AND state = 'dead'",
+        [device],
+        |r| r.get(0),
     )
 }
 
 /// Appends `device.health` events for state changes, coalesced to one per device a second.
+/// The event's `health` carries `dead_jobs`, the device's failed print jobs, so the hub
+/// can tell the merchant about tickets that did not print.
 async fn log_health(state: Arc<AppState>) {
     use std::collections::{HashMap, HashSet};
     let mut notices = state.notices.subscribe();
-    let mut logged: HashMap<String, (HealthState, bool, Option<&'static str>)> = HashMap::new();
+    let mut logged: HashMap<String, Summary> = HashMap::new();
     let mut pending: HashSet<String> = HashSet::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -118,16 +133,38 @@ async fn log_health(state: Arc<AppState>) {
                         pending.insert(id.to_owned());
                     }
                 }
+                // A job died, printed, or was sent again: the device's failed jobs may have changed.
+                Ok(n) if n["type"] == "print.job" => {
+                    if let Some(id) = n["data"]["device_id"].as_str() {
+                        pending.insert(id.to_owned());
+                    }
+                }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
             _ = tick.tick(), if !pending.is_empty() => {
                 for id in std::mem::take(&mut pending) {
                     let health = state.devices.health(&id);
-                    let now = summary(&health);
+                    let dev = id.clone();
+                    let dead = match state.db.read(move |conn| dead_jobs(conn, &dev)).await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(device = %id, error = %e, "could not count a device's failed print jobs");
+                            continue;
+                        }
+                    };
+                    let now = summary(&health, dead);
                     if logged.get(&id) == Some(&now) {
                         continue;
                     }
+                    let mut health = match serde_json::to_value(&health) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            tracing::warn!(device = %id, error = %e, "could not write a device's health");
+                            continue;
+                        }
+                    };
+                    health["dead_jobs"] = dead.into();
                     let dev = id.clone();
                     let written = state
                         .db

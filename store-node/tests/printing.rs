@@ -189,6 +189,17 @@ async fn a_printer_that_is_gone_is_retried_then_dead_lettered_then_reprinted_on_
     let (_, dev) = node.get(&mgr, "/api/v1/devices/grill-printer").await;
     assert_eq!(dev["dead_jobs"], 1, "{dev}");
     assert_eq!(dev["health"]["state"], "offline", "{dev}");
+    // The log (and so the hub, through sync) learns the printer has a ticket that did not print.
+    let logged = loop {
+        let m = next_json(&mut ws).await;
+        if m["type"] == "device.health"
+            && m["data"]["id"] == "grill-printer"
+            && m["data"]["health"]["dead_jobs"] == 1
+        {
+            break m;
+        }
+    };
+    assert_eq!(logged["data"]["health"]["state"], "offline", "{logged}");
 
     // A cashier may not reprint; a manager sends it to a backup printer.
     let backup = tcp_printer("backup");
@@ -222,6 +233,16 @@ async fn a_printer_that_is_gone_is_retried_then_dead_lettered_then_reprinted_on_
     );
     let (_, jobs) = node.get(&mgr, "/api/v1/print-jobs?state=dead").await;
     assert!(jobs["jobs"].as_array().unwrap().is_empty(), "{jobs}");
+    // Sent again, the ticket no longer counts against the grill printer.
+    loop {
+        let m = next_json(&mut ws).await;
+        if m["type"] == "device.health"
+            && m["data"]["id"] == "grill-printer"
+            && m["data"]["health"]["dead_jobs"] == 0
+        {
+            break;
+        }
+    }
 }
 
 #[tokio::test]

@@ -666,6 +666,13 @@ pub async fn reprint(
 ) -> ApiResult<Response> {
     let key = key.required()?;
     let req = body.value;
+    // A failed job sent again leaves its printer's dead-letter list: say so after the write.
+    let job_id = id.to_string();
+    let was = state
+        .db
+        .read(move |conn| printing::load_job(conn, &job_id))
+        .await
+        .map_err(ApiError::internal)?;
     let resp = idempotency::write(
         &state,
         &auth.session.staff_id,
@@ -709,6 +716,12 @@ pub async fn reprint(
         },
     )
     .await?;
+    if let Some(job) = was.filter(|j| j.state == JobState::Dead) {
+        let _ = state.notices.send(serde_json::json!({
+            "type": "print.job",
+            "data": { "id": job.id, "device_id": job.device_id, "label": job.label, "state": "queued" },
+        }));
+    }
     state.lanes.kick();
     Ok(resp)
 }

@@ -25,7 +25,8 @@
 //! the hub changes (connected, events waiting), so screens can show it;
 //! `{"type":"device.status","data":{"id","health"}}` when a device's health
 //! changes; `{"type":"device.changed"}` when the registry changes; and
-//! `{"type":"print.job","data":{"id","state",...}}` when a job prints or dies.
+//! `{"type":"print.job","data":{"id","device_id","state",...}}` when a job
+//! prints or dies, or a failed one is sent again (`"state":"queued"`).
 //!
 //! The node pings every third of `[http] ws_timeout_secs` and closes a socket
 //! that sent nothing (not even a pong; browsers answer pings on their own)

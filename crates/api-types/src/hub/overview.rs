@@ -58,7 +58,8 @@ pub struct DeviceAttention {
     pub kind: Option<String>,
     /// The name staff gave it ("Kitchen printer").
     pub name: Option<String>,
-    /// `paper_out`, `cover_open`, `printer_error`, `offline`, `attention` (something else a person must see to).
+    /// `paper_out`, `cover_open`, `printer_error`, `offline`, `attention` (something else a person must see to),
+    /// `print_failed` (print jobs that failed every attempt wait at the node for a person).
     pub problem: String,
     /// The node's own words for the last problem, when it has some.
     pub detail: Option<String>,
