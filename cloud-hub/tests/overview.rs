@@ -424,3 +424,33 @@ fn chrono_now_ms() -> i64 {
     )
     .unwrap()
 }
+
+/// The node gone longer than the grace period stops online ordering with nobody
+/// writing anything: the stream still says so when it happens.
+async fn the_stream_tells_when_the_grace_period_runs_out(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start_with(&db, |c| c.node_grace_secs = 1).await;
+    let (org, node_token) = org_store(&hub, json!({ "timezone": "Europe/Berlin" })).await;
+    let manager = staff(&hub, &org, "manager", "manager@harbor.example").await;
+    let mut events = events_socket(&hub, &manager, &org).await;
+    let mut node = Peer::new(STORE, "node-a");
+    node.connect(&hub.ws_url(), &node_token).await.unwrap();
+    wait_change(&mut events, "node").await;
+    let b = overview(&hub, &manager, &org).await;
+    assert_eq!(b["stores"][0]["ordering"]["accepting"], true, "{b}");
+
+    node.disconnect().await;
+    let changed = wait_change(&mut events, "ordering").await;
+    assert!(
+        changed["what"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == "node"),
+        "{changed}"
+    );
+    let b = overview(&hub, &manager, &org).await;
+    assert_eq!(b["stores"][0]["ordering"]["accepting"], false, "{b}");
+    assert_eq!(b["stores"][0]["ordering"]["reason"], "store_offline", "{b}");
+}
+both!(the_stream_tells_when_the_grace_period_runs_out);

@@ -174,3 +174,47 @@ async fn two_replicas_share_orders_and_status() {
     b.stop().await;
     a.stop().await;
 }
+
+/// Reads a merchant event stream until a `store_changed` names the node.
+async fn next_node_change(ws: &mut common::Ws) -> Value {
+    loop {
+        let m = next_status(ws).await;
+        if m["type"] == "store_changed"
+            && m["store_id"] == STORE
+            && m["what"].as_array().unwrap().iter().any(|w| w == "node")
+        {
+            return m;
+        }
+    }
+}
+
+/// A merchant watching on replica B sees the store's node come and go at replica A
+/// (A announces the link with `NOTIFY`; nothing is appended to the store's log).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_coming_and_going_at_one_replica_shows_on_anothers_merchant_stream() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let a = TestHub::start(&db).await;
+    let b = TestHub::start(&db).await;
+    a.create_store(STORE).await;
+    let token = a.create_token(STORE, "node-1").await;
+    let url = format!(
+        "ws://{}/api/v1/orgs/default/events?access_token={}",
+        b.running.addr,
+        common::ADMIN
+    );
+    let mut events = tokio_tungstenite::connect_async(url).await.unwrap().0;
+
+    let mut node = Peer::new(STORE, "node-a");
+    node.connect(&a.ws_url(), &token).await.unwrap();
+    next_node_change(&mut events).await;
+    let (_, o) = b.call("GET", "/api/v1/orgs/default/overview", None).await;
+    assert_eq!(o["stores"][0]["node"]["online"], true, "{o}");
+
+    node.disconnect().await;
+    next_node_change(&mut events).await;
+    eventually("replica B to show the node away", async || {
+        let (_, o) = b.call("GET", "/api/v1/orgs/default/overview", None).await;
+        o["stores"][0]["node"]["online"] == false
+    })
+    .await;
+}

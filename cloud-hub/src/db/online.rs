@@ -56,6 +56,9 @@ pub struct Notice {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<i64>,
+    /// `"node"`: a node link of the store opened or closed at that replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what: Option<String>,
 }
 
 impl Notice {
@@ -66,6 +69,7 @@ impl Notice {
             order: None,
             status: None,
             rank: None,
+            what: None,
         }
     }
 
@@ -76,6 +80,7 @@ impl Notice {
             order: Some(u.order.clone()),
             status: Some(u.status.clone()),
             rank: Some(u.rank),
+            what: None,
         }
     }
 
@@ -1128,6 +1133,30 @@ impl Db {
         .execute(pool)
         .await
         .map(|_| ()))
+    }
+
+    /// Tells the other replicas a node link of `store` opened or closed here
+    /// (PostgreSQL `NOTIFY`; one process on SQLite has nobody to tell).
+    pub async fn announce_presence(
+        &self,
+        replica: &str,
+        store_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        let Db::Postgres(pool) = self else {
+            return Ok(());
+        };
+        let notice = Notice {
+            what: Some("node".into()),
+            ..Notice::store(replica, store_id)
+        };
+        let payload =
+            serde_json::to_string(&notice).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await
+            .map(|_| ())
     }
 
     /// Every replica's record of every node token of a store.

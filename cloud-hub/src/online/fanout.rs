@@ -72,6 +72,12 @@ async fn dispatch(hub: &Hub, payload: &str) {
     if notice.from == hub.online.replica {
         return; // this replica already acted on it
     }
+    if notice.what.as_deref() == Some("node") {
+        // A node link opened or closed at that replica.
+        hub.online.store_changed(&notice.store, vec!["node"]);
+        hub.online.recheck_after_grace(&notice.store);
+        return;
+    }
     // Another replica appended to the store's log (a node's batch, a web order):
     // merchant streams here re-read the store.
     hub.online.store_changed(&notice.store, vec!["unknown"]);

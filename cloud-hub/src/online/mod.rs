@@ -142,6 +142,24 @@ impl Online {
         });
     }
 
+    /// A store's node link closed (here, or at another replica): once the grace
+    /// period has passed, the store's online ordering may have stopped with nobody
+    /// writing anything, so merchant streams are told to read it again then. A node
+    /// back in time makes that read a harmless repeat. (Real time, as the sockets'
+    /// pings: the hub's clock port answers what time it is, not when to wake.)
+    pub fn recheck_after_grace(&self, store: &str) {
+        let changes = self.store_changes.clone();
+        let store = store.to_owned();
+        let after = self.grace + Duration::from_millis(50);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = changes.send(StoreChange {
+                store,
+                what: vec!["node", "ordering"],
+            });
+        });
+    }
+
     /// Tells every tracker to re-read its order (updates may have been missed).
     pub fn resync(&self) {
         let map = self.trackers.lock().unwrap_or_else(|p| p.into_inner());

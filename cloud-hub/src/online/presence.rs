@@ -33,6 +33,10 @@ pub struct Presence {
     changed: Notify,
 }
 
+/// A presence row to write: token hash, store, connections, acknowledged vector,
+/// and whether a connection opened or closed since the last write.
+type Row = (String, String, i64, Value, bool);
+
 /// A node token's link as all replicas together see it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LinkState {
@@ -68,16 +72,23 @@ impl Presence {
         });
     }
 
-    /// Rows to write now: every connected link and every changed one; links
-    /// whose last connection closed are written once more (0) and forgotten.
-    fn take_rows(&self) -> Vec<(String, String, i64, Value)> {
+    /// Rows to write now: every connected link and every changed one (`true`:
+    /// a connection opened or closed); links whose last connection closed are
+    /// written once more (0) and forgotten.
+    fn take_rows(&self) -> Vec<Row> {
         self.with(|m| {
             let rows = m
                 .iter_mut()
                 .filter(|(_, l)| l.connections > 0 || l.dirty)
                 .map(|(h, l)| {
-                    l.dirty = false;
-                    (h.clone(), l.store.clone(), l.connections, l.acked.clone())
+                    let changed = std::mem::take(&mut l.dirty);
+                    (
+                        h.clone(),
+                        l.store.clone(),
+                        l.connections,
+                        l.acked.clone(),
+                        changed,
+                    )
                 })
                 .collect();
             m.retain(|_, l| l.connections > 0);
@@ -131,17 +142,24 @@ impl Drop for LinkGuard {
         });
         presence.changed.notify_one();
         self.hub.online.store_changed(&self.store, vec!["node"]);
+        self.hub.online.recheck_after_grace(&self.store);
     }
 }
 
-async fn write_rows(hub: &Hub, rows: Vec<(String, String, i64, Value)>) {
+/// Writes the rows; a link that opened or closed is also announced to the other
+/// replicas (PostgreSQL `NOTIFY`), whose merchant streams then show it.
+async fn write_rows(hub: &Hub, rows: Vec<Row>) {
     let now = hub.now_ms();
-    for (hash, store, connections, acked) in rows {
-        if let Err(e) = hub
+    for (hash, store, connections, acked, changed) in rows {
+        let written = hub
             .db
             .record_presence(&hash, &hub.online.replica, &store, connections, &acked, now)
-            .await
-        {
+            .await;
+        let announced = match written {
+            Ok(()) if changed => hub.db.announce_presence(&hub.online.replica, &store).await,
+            other => other,
+        };
+        if let Err(e) = announced {
             tracing::warn!(%store, error = %e, "could not record a node's presence");
         }
     }
@@ -159,7 +177,7 @@ pub async fn run_writer(hub: Arc<Hub>) {
             _ = hub.online.presence.changed.notified() => {}
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
                 let rows = hub.online.presence.take_rows();
-                let closed = rows.into_iter().map(|(h, s, _, a)| (h, s, 0, a)).collect();
+                let closed = rows.into_iter().map(|(h, s, _, a, _)| (h, s, 0, a, true)).collect();
                 write_rows(&hub, closed).await;
                 return;
             }
