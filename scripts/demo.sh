@@ -163,6 +163,10 @@ MORGAN=$(curl -sf -XPOST "$HUB/api/v1/auth/accept-invitation" -H 'content-type: 
 # The node checks hub tokens against the keys the hub sent it over sync (and keeps them).
 for _ in $(seq 1 100); do curl -sf "$NODE/api/v1/auth/me" -H "authorization: Bearer $MORGAN" >/dev/null && break; sleep 0.1; done
 curl -sf "$NODE/api/v1/auth/me" -H "authorization: Bearer $MORGAN" | sed 's/^/   the node says: /'
+echo "==> the owner joins the organisation at the hub (the merchant dashboard's sign-in)"
+OWNER_INVITE=$(admin POST /api/v1/orgs/default/invitations '{"email":"olive@example.com","role":"owner"}' | json_field '["token"]')
+curl -sf -XPOST "$HUB/api/v1/auth/accept-invitation" -H 'content-type: application/json' \
+  -d "{\"token\":\"$OWNER_INVITE\",\"name\":\"Olive Owner\",\"password\":\"plum-kettle-73-orbit\"}" >/dev/null
 echo
 # The printers have the tickets and receipts a moment after each commit (the web order's after sync).
 for _ in $(seq 1 50); do [ "$(ls "$PRINTED"/*.png 2>/dev/null | wc -l)" -ge 7 ] && break; sleep 0.1; done
@@ -173,6 +177,9 @@ cat <<MSG
 
   Order online        $HUB/        the customer's shop: find the store, order, pay by card on the fake
                       Stripe page, watch the order live (sign in as robin@example.com / plum-kettle-73-orbit)
+  Merchant dashboard  $HUB/dashboard/   sign in as olive@example.com / plum-kettle-73-orbit (owner):
+                      every store at a glance, live orders, menu, settings, people, devices, sales
+                      (morgan@example.com, a manager, sees what a manager may)
   POS (counter)       $NODE/pos/      sign in as Casey Cashier, PIN 3000
   Kitchen display     $NODE/kds/      sign in as Kim Kitchen, PIN 4000
   Self-order kiosk    $NODE/kiosk/    set up with "Self-order kiosk", PIN 5000
