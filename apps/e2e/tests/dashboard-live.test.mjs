@@ -148,10 +148,29 @@ test("the owner's overview follows the store live, and the sales report adds up 
   await printer.setStatus("ok");
   await card.getByTestId("attention-none").waitFor({ timeout: DEVICE_MS });
 
-  // The merchant's thresholds: pickups 5 minutes later per ticket beyond 1; online ordering paused from 4.
+  // The merchant's thresholds on the Settings page: pickups 5 minutes later per ticket beyond 1;
+  // online ordering paused from 4 (a pause below the first number is refused next to the fields).
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("heading", { name: "Settings" }).waitFor();
+  await page.getByLabel("Quote later pickups from this many open tickets").fill("1");
+  await page.getByLabel("Extra minutes for each ticket beyond that").fill("5");
+  const pauseAt = page.getByLabel("Pause online ordering at this many open tickets");
+  await pauseAt.fill("1");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#err-backlog").filter({ hasText: "Pause online ordering at more open tickets" }).waitFor();
+  assert.equal(await pauseAt.getAttribute("aria-invalid"), "true");
+  await pauseAt.fill("4");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("status").filter({ hasText: "Settings saved" }).waitFor();
+  await a11y(page, "settings with the kitchen thresholds");
   const owner = (await call("POST", `${hub.base}/api/v1/auth/login`, { email: OWNER.email, password: OWNER.password })).body.access_token;
-  const set = await call("PUT", `${hub.base}/api/v1/stores/${STORE}/settings`, { backlog_quote_per_ticket_minutes: 5, backlog_slow_at: 1, backlog_pause_at: 4 }, owner);
-  assert.equal(set.status, 200, JSON.stringify(set.body));
+  const saved = await call("GET", `${hub.base}/api/v1/stores/${STORE}/settings`, undefined, owner);
+  assert.deepEqual(
+    [saved.body.backlog_slow_at, saved.body.backlog_quote_per_ticket_minutes, saved.body.backlog_pause_at],
+    [1, 5, 4],
+  );
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.locator('[data-testid="live-status"][data-status="live"]').waitFor();
   const effect = card.getByTestId("kitchen-effect");
 
   // Two tickets wait in the kitchen: pickups are quoted later.
