@@ -78,6 +78,10 @@ export function Overview({ store }: { store: StoreChoice }) {
     await read();
   }, [read]);
   const link = useOrgEvents(store.orgId, () => void read(), renew);
+  // Read at once, not only when the socket opens (it may not).
+  useEffect(() => {
+    void read();
+  }, [read]);
 
   // "away for 12 minutes" and the tickets' ages move on with the clock.
   useEffect(() => {
@@ -132,7 +136,16 @@ function Summary({ stores }: { stores: StoreOverview[] }) {
   const n = stores.length;
   return (
     <p className="overview-summary">
-      {n === 1 ? "1 store" : `${n} stores`}: {taking === n ? (n === 1 ? "taking online orders" : "all taking online orders") : `${taking} of ${n} taking online orders`}
+      {n === 1 ? "1 store" : `${n} stores`}:{" "}
+      {taking === n
+        ? n === 1
+          ? "taking online orders"
+          : "all taking online orders"
+        : taking === 0
+          ? n === 1
+            ? "not taking online orders"
+            : "none taking online orders"
+          : `${taking} of ${n} taking online orders`}
       {attention > 0 ? `; ${attention === 1 ? "1 needs" : `${attention} need`} attention.` : "; nothing needs attention."}
     </p>
   );

@@ -280,56 +280,62 @@ function Breakdown({
   return (
     <section className="card chart-card" aria-labelledby={id}>
       <h2 id={id}>{title}</h2>
-      <div role="img" aria-label={`${title}: a chart of the sales in the table below`} className="chart">
-        <ResponsiveContainer width="100%" height={height}>
-          {horizontal ? (
-            <BarChart data={data} layout="vertical" margin={{ left: 8, right: 16 }} accessibilityLayer={false}>
-              <CartesianGrid stroke="#33404c" horizontal={false} />
-              <XAxis type="number" tick={AXIS} tickFormatter={short} />
-              <YAxis type="category" dataKey="name" tick={AXIS} width={130} interval={0} />
-              <Tooltip formatter={(v) => money(Number(v))} contentStyle={{ background: "#1b2127", border: "1px solid #33404c" }} />
-              <Bar dataKey="sales" name="Sales" fill="#5fb3f0" isAnimationActive={false} />
-            </BarChart>
-          ) : (
-            <BarChart data={data} margin={{ left: 8, right: 16 }} accessibilityLayer={false}>
-              <CartesianGrid stroke="#33404c" vertical={false} />
-              <XAxis dataKey="name" tick={AXIS} />
-              <YAxis tick={AXIS} tickFormatter={short} width={70} />
-              <Tooltip formatter={(v) => money(Number(v))} contentStyle={{ background: "#1b2127", border: "1px solid #33404c" }} />
-              <Bar dataKey="sales" name="Sales" fill="#5fb3f0" isAnimationActive={false} />
-            </BarChart>
-          )}
-        </ResponsiveContainer>
-      </div>
-      <table className="table compact" data-breakdown={slug(title)}>
-        <caption className="sr-only">{title}</caption>
-        <thead>
-          <tr>
-            <th scope="col">{title.replace(/^By /, "").replace(/^./, (c) => c.toUpperCase())}</th>
-            <th scope="col" className="num">
-              {payments ? "Payments" : "Orders"}
-            </th>
-            {quantity && (
-              <th scope="col" className="num">
-                Sold
-              </th>
-            )}
-            <th scope="col" className="num">
-              {payments ? "Taken" : "Sales"}
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {table.map((r) => (
-            <tr key={r.key} data-key={r.key} data-sales={r.sales}>
-              <td>{label(r)}</td>
-              <td className="num">{r.orders}</td>
-              {quantity && <td className="num">{r.quantity}</td>}
-              <td className="num">{money(r.sales)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      {table.length === 0 ? (
+        <p className="muted">{payments ? "No payments taken in these days yet." : "None in these days."}</p>
+      ) : (
+        <>
+          <div role="img" aria-label={`${title}: a chart of the sales in the table below`} className="chart">
+            <ResponsiveContainer width="100%" height={height}>
+              {horizontal ? (
+                <BarChart data={data} layout="vertical" margin={{ left: 8, right: 16 }} accessibilityLayer={false}>
+                  <CartesianGrid stroke="#33404c" horizontal={false} />
+                  <XAxis type="number" tick={AXIS} tickFormatter={short} />
+                  <YAxis type="category" dataKey="name" tick={AXIS} width={130} interval={0} />
+                  <Tooltip formatter={(v) => money(Number(v))} contentStyle={{ background: "#1b2127", border: "1px solid #33404c" }} />
+                  <Bar dataKey="sales" name="Sales" fill="#5fb3f0" isAnimationActive={false} />
+                </BarChart>
+              ) : (
+                <BarChart data={data} margin={{ left: 8, right: 16 }} accessibilityLayer={false}>
+                  <CartesianGrid stroke="#33404c" vertical={false} />
+                  <XAxis dataKey="name" tick={AXIS} />
+                  <YAxis tick={AXIS} tickFormatter={short} width={70} />
+                  <Tooltip formatter={(v) => money(Number(v))} contentStyle={{ background: "#1b2127", border: "1px solid #33404c" }} />
+                  <Bar dataKey="sales" name="Sales" fill="#5fb3f0" isAnimationActive={false} />
+                </BarChart>
+              )}
+            </ResponsiveContainer>
+          </div>
+          <table className="table compact" data-breakdown={slug(title)}>
+            <caption className="sr-only">{title}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{title.replace(/^By /, "").replace(/^./, (c) => c.toUpperCase())}</th>
+                <th scope="col" className="num">
+                  {payments ? "Payments" : "Orders"}
+                </th>
+                {quantity && (
+                  <th scope="col" className="num">
+                    Sold
+                  </th>
+                )}
+                <th scope="col" className="num">
+                  {payments ? "Taken" : "Sales"}
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {table.map((r) => (
+                <tr key={r.key} data-key={r.key} data-sales={r.sales}>
+                  <td>{label(r)}</td>
+                  <td className="num">{r.orders}</td>
+                  {quantity && <td className="num">{r.quantity}</td>}
+                  <td className="num">{money(r.sales)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
     </section>
   );
 }
