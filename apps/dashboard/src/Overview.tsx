@@ -187,14 +187,14 @@ function StoreCard({ s, facts, now, current }: { s: StoreOverview; facts?: MenuF
           </p>
           <p className="muted small" data-testid="sync">
             {s.node.events_waiting === 0
-              ? "Everything is in sync."
+              ? "Nothing is waiting to sync."
               : `${s.node.events_waiting} ${s.node.events_waiting === 1 ? "change is" : "changes are"} waiting to reach the store.`}
           </p>
         </section>
         <section aria-label={`Devices of ${s.name}`}>
           <h3>Devices</h3>
           {s.attention.length === 0 ? (
-            <p data-testid="attention-none">All devices are working.</p>
+            <p data-testid="attention-none">{s.node.last_seen_ms == null ? "No devices have reported yet." : "All devices are working."}</p>
           ) : (
             <ul className="plain attention" data-testid="attention">
               {s.attention.map((d) => (
@@ -215,7 +215,7 @@ function StoreCard({ s, facts, now, current }: { s: StoreOverview; facts?: MenuF
             </div>
             <div>
               <dt>Sales</dt>
-              <dd data-figure="sales">{money(s.today.sales)}</dd>
+              <dd data-figure="sales">{s.today.orders || s.today.sales ? money(s.today.sales) : "None yet"}</dd>
             </div>
             <div>
               <dt>Average ticket</dt>

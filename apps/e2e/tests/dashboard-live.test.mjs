@@ -1,18 +1,21 @@
 // The dashboard's live overview and its sales report in a real browser, against
 // a real cloud hub serving the dashboard and a real store node syncing with it,
-// with a virtual printer on the node. An owner signs in and lands on the
-// Overview; while the page stays loaded (never reloaded) the running printer
-// runs out of paper and back, and the Overview says so; the merchant's
-// kitchen thresholds are set and orders placed at the node are left open in the
-// kitchen, and the Overview shows online ordering quoted later, then paused,
-// then taking orders again once the kitchen bumps them. Each wait is for what the
-// page shows, with a deadline: the node reports its backlog at most every 10 s
-// (store-node/src/kitchen_backlog.rs), the printer's status every 300 ms here.
-// Then the Sales page's totals for today equal the sum of the orders the test
-// placed (till, kiosk and online), and the CSV it downloads holds the same
-// numbers. A manager sees the manager's pages but is not offered People, and
-// the hub refuses it by address. Screenshots of the Overview (laptop, phone)
-// and Sales; axe-core on each page.
+// with a virtual printer on the node (and a second store of the organisation
+// whose store server never connected). An owner signs in and lands on the
+// Overview of both stores; while the page stays loaded (never reloaded) the
+// running printer runs out of paper and back, and the Overview says so; the
+// merchant's kitchen thresholds are set on the Settings page and orders placed
+// at the node are left open in the kitchen, and the Overview shows online
+// ordering quoted later, then paused, then taking orders again once the kitchen
+// bumps them. Each wait is for what the page shows, with a deadline: the node
+// reports its backlog at most every 10 s (store-node/src/kitchen_backlog.rs),
+// the printer's status every 300 ms here. Then the Sales page's totals for
+// today equal the sum of the orders the test placed (till, kiosk and online),
+// and the CSV it downloads holds the same numbers, as do the organisation's
+// report and the last 7 days. A store's manager sees only that store on the
+// Overview and the manager's pages, is not offered People, and the hub refuses
+// it by its address. Screenshots of the Overview (laptop, phone) and Sales
+// (laptop, phone); axe-core on each page.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -68,6 +71,9 @@ before(async () => {
   assert.equal(joined.status, 201, JSON.stringify(joined.body));
   const store = await hub.admin("POST", "/api/v1/admin/stores", { id: STORE, name: "Harbour Street Kitchen", org_id: orgId });
   assert.equal(store.status, 201, JSON.stringify(store.body));
+  // A second store of the organisation whose store server has never connected.
+  const second = await hub.admin("POST", "/api/v1/admin/stores", { id: "quay-side", name: "Quay Side", org_id: orgId });
+  assert.equal(second.status, 201, JSON.stringify(second.body));
   const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
   assert.equal(token.status, 201, JSON.stringify(token.body));
   node = await startNode({ env: { ...syncEnv(hub.base, STORE, token.body.token), STORE_NODE__PRINT__STATUS_POLL_MS: "300" } });
@@ -141,6 +147,11 @@ test("the owner's overview follows the store live, and the sales report adds up 
   await card.getByTestId("ordering-state").filter({ hasText: /^Taking online orders$/ }).waitFor();
   await card.getByTestId("node").filter({ hasText: "Online" }).waitFor();
   await card.getByTestId("attention-none").waitFor();
+  // The other store: not taking orders, and why.
+  const quay = page.locator('[data-store="quay-side"]');
+  await quay.getByTestId("node").filter({ hasText: "Has not connected yet" }).waitFor();
+  await quay.getByTestId("ordering").filter({ hasText: "the store server is not connected" }).waitFor();
+  await page.getByText("2 stores: 1 of 2 taking online orders; 1 needs attention.").waitFor();
   // Everything below happens on this one page load: a reload would clear this mark.
   await page.evaluate(() => (window.stillTheSamePage = true));
   await shot(page, "dashboard-live-1-overview");
@@ -262,6 +273,18 @@ test("the owner's overview follows the store live, and the sales report adds up 
   assert.equal(Number(line("channel", "pos")[5]), byChannel("pos"));
   await page.getByRole("status").filter({ hasText: "Saved sales-harbour-street-kitchen" }).waitFor();
 
+  // The organisation's report (both stores) and the last 7 days hold the same orders: all are today's.
+  await page.getByRole("combobox", { name: "Stores" }).selectOption("org");
+  await page.getByText("Harbour Street Foods.", { exact: false }).first().waitFor();
+  await total("orders").and(page.locator(`[data-value="${count}"]`)).waitFor();
+  assert.equal(Number(await total("gross_sales").getAttribute("data-value")), sum);
+  const report = page.getByTestId("sales-report");
+  const today = await report.getAttribute("data-to");
+  await page.getByRole("button", { name: "Last 7 days" }).click();
+  await page.locator(`[data-testid="sales-report"][data-to="${today}"]:not([data-from="${today}"])`).waitFor();
+  await total("orders").and(page.locator(`[data-value="${count}"]`)).waitFor();
+  assert.equal(Number(await total("gross_sales").getAttribute("data-value")), sum);
+
   // Sales at phone size: one column, nothing sideways.
   await page.setViewportSize(PHONE);
   await fitsWidth(page, "sales at phone size");
@@ -286,6 +309,8 @@ test("a manager sees the manager's pages; People is not offered and the hub refu
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   const card = page.locator(`[data-store="${STORE}"]`);
   await card.getByRole("heading", { name: "Harbour Street Kitchen" }).waitFor();
+  // Only the store the manager manages.
+  assert.equal(await page.locator("[data-store]").count(), 1);
   const nav = page.getByRole("navigation", { name: "Store pages" });
   assert.deepEqual(await nav.getByRole("link").allInnerTexts(), ["Overview", "Live orders", "Menu", "Sales", "Settings", "Devices"]);
   await page.getByRole("combobox", { name: "Store" }).filter({ hasText: "Harbour Street Kitchen" }).waitFor();
