@@ -3,7 +3,8 @@
 // with a virtual printer on the node (and a second store of the organisation
 // whose store server never connected). An owner signs in and lands on the
 // Overview of both stores; while the page stays loaded (never reloaded) the
-// running printer runs out of paper and back, and the Overview says so; the
+// running printer runs out of paper and back, and the Overview says so (and
+// so when the store server goes away and comes back); the
 // merchant's kitchen thresholds are set on the Settings page and orders placed
 // at the node are left open in the kitchen, and the Overview shows online
 // ordering quoted later, then paused, then taking orders again once the kitchen
@@ -18,7 +19,10 @@
 // (laptop, phone); axe-core on each page.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
 
@@ -59,6 +63,9 @@ let browser;
 let printer;
 let staff;
 let orgId;
+let nodeEnv;
+/** The node's data, kept across its restart. */
+const nodeDir = mkdtempSync(join(tmpdir(), "e2e-dashboard-live-node-"));
 /** Every order the test placed, as the node or the hub answered it. */
 const placed = [];
 
@@ -76,7 +83,8 @@ before(async () => {
   assert.equal(second.status, 201, JSON.stringify(second.body));
   const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
   assert.equal(token.status, 201, JSON.stringify(token.body));
-  node = await startNode({ env: { ...syncEnv(hub.base, STORE, token.body.token), STORE_NODE__PRINT__STATUS_POLL_MS: "300" } });
+  nodeEnv = { ...syncEnv(hub.base, STORE, token.body.token), STORE_NODE__PRINT__STATUS_POLL_MS: "300" };
+  node = await startNode({ env: nodeEnv, dataDir: nodeDir });
   browser = await launch();
   printer = await startVirtualPrinter("bar");
   staff = await node.token("manager", "2000");
@@ -91,6 +99,7 @@ after(async () => {
   await node?.stop();
   await hub?.stop();
   await printer?.stop();
+  rmSync(nodeDir, { recursive: true, force: true });
 });
 
 async function signIn(page, who) {
@@ -229,6 +238,13 @@ test("the owner's overview follows the store live, and the sales report adds up 
   // Today's figures on the overview follow the orders as they sync.
   await card.locator('[data-figure="orders"]').filter({ hasText: new RegExp(`^${count}$`) }).waitFor({ timeout: 20_000 });
   assert.equal(await page.evaluate(() => window.stillTheSamePage), true, "the overview was reloaded");
+
+  // The store server goes away, and comes back: the overview follows.
+  await node.stop();
+  await card.getByTestId("node").filter({ hasText: /^Away for less than a minute \(since / }).waitFor({ timeout: DEVICE_MS });
+  node = await startNode({ env: nodeEnv, dataDir: nodeDir });
+  staff = await node.token("manager", "2000");
+  await card.getByTestId("node").filter({ hasText: /^Online$/ }).waitFor({ timeout: 20_000 });
 
   // The overview at phone size: one column, nothing cut off.
   await page.setViewportSize(PHONE);
