@@ -2,7 +2,8 @@
 // a real cloud hub serving the dashboard and a real store node syncing with it,
 // with a virtual printer on the node (and a second store of the organisation
 // whose store server never connected). An owner signs in and lands on the
-// Overview of both stores; while the page stays loaded (never reloaded) the
+// Overview of both stores; its live link is cut and it connects again by
+// itself; while the page stays loaded (never reloaded) the
 // running printer runs out of paper and back, and the Overview says so (and
 // so when the store server goes away and comes back); the
 // merchant's kitchen thresholds are set on the Settings page and orders placed
@@ -145,6 +146,11 @@ test("the owner's overview follows the store live, and the sales report adds up 
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
+  // The merchant event sockets the page opens, passed through to the hub, so the test can cut one.
+  const sockets = [];
+  await page.routeWebSocket(/\/api\/v1\/orgs\/[^/]+\/events/, (ws) => {
+    sockets.push({ page: ws, hub: ws.connectToServer() });
+  });
 
   // Sign in: the dashboard opens on the organisation's overview, live.
   await signIn(page, OWNER);
@@ -165,6 +171,13 @@ test("the owner's overview follows the store live, and the sales report adds up 
   await page.evaluate(() => (window.stillTheSamePage = true));
   await shot(page, "dashboard-live-1-overview");
   await a11y(page, "the overview");
+
+  // The live link drops: the page connects again by itself (and what follows arrives on the new socket).
+  const before = sockets.length;
+  sockets.at(-1).hub.close();
+  await sockets.at(-1).page.close({ code: 4000, reason: "dropped by the test" });
+  await until("the overview to open a new event socket", () => sockets.length > before, 10_000);
+  await page.locator('[data-testid="live-status"][data-status="live"]').waitFor();
 
   // The running printer runs out of paper: the overview says so within seconds; paper back in, it clears.
   await printer.setStatus("paper-out");
