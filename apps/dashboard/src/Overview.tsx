@@ -24,7 +24,7 @@ interface MenuFacts {
 }
 const menuFacts = new Map<string, Promise<MenuFacts | null>>();
 
-/** A store's currency and station names, read once per page load (null: no menu yet). */
+/** A store's currency and station names, read once per page load (null: no menu yet, asked again after a minute). */
 function factsOf(storeId: string): Promise<MenuFacts | null> {
   let p = menuFacts.get(storeId);
   if (!p) {
@@ -34,7 +34,8 @@ function factsOf(storeId: string): Promise<MenuFacts | null> {
         stations: Object.fromEntries(v.menu.stations.map((s) => [s.id, s.name])),
       }))
       .catch(() => {
-        menuFacts.delete(storeId);
+        // No menu yet (a store whose server never connected): ask again in a minute, not on every change.
+        setTimeout(() => menuFacts.delete(storeId), 60_000);
         return null;
       });
     menuFacts.set(storeId, p);

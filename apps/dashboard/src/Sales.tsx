@@ -201,12 +201,12 @@ export function Sales({ store }: { store: StoreChoice }) {
             <p className="card">No orders in these days.</p>
           ) : (
             <div className="charts">
-              <Breakdown title="By day" rows={report.by_day} label={(r) => dayWords(r.key)} money={money} />
-              <Breakdown title="By hour" rows={hours(report.by_hour)} label={(r) => `${r.key}:00`} money={money} />
-              <Breakdown title="By item" rows={report.by_item.slice(0, 10)} all={report.by_item} label={(r) => r.label || "Item no longer on the menu"} money={money} quantity horizontal />
-              <Breakdown title="By category" rows={report.by_category} label={(r) => r.label || "Not on the menu now"} money={money} quantity horizontal />
-              <Breakdown title="By channel" rows={report.by_channel} label={(r) => salesChannelWords(r.key)} money={money} />
-              <Breakdown title="By payment" rows={report.by_tender} label={(r) => tenderWords(r.key)} money={money} payments />
+              <Breakdown title="By day" rows={report.by_day} label={(r) => dayWords(r.key)} money={money} currency={cur} />
+              <Breakdown title="By hour" rows={hours(report.by_hour)} label={(r) => `${r.key}:00`} money={money} currency={cur} />
+              <Breakdown title="By item" rows={report.by_item.slice(0, 10)} all={report.by_item} label={(r) => r.label || "Item no longer on the menu"} money={money} currency={cur} quantity horizontal />
+              <Breakdown title="By category" rows={report.by_category} label={(r) => r.label || "Not on the menu now"} money={money} currency={cur} quantity horizontal />
+              <Breakdown title="By channel" rows={report.by_channel} label={(r) => salesChannelWords(r.key)} money={money} currency={cur} />
+              <Breakdown title="By payment" rows={report.by_tender} label={(r) => tenderWords(r.key)} money={money} currency={cur} payments />
             </div>
           )}
         </div>
@@ -253,12 +253,27 @@ function Totals({ report, money }: { report: Report; money: (n: number) => strin
 
 const AXIS = { fill: "#c9d2db", fontSize: 13 };
 
+const digits = new Map<string, number>();
+function digitsOf(currency: string): number {
+  let d = digits.get(currency);
+  if (d === undefined) {
+    d = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    digits.set(currency, d);
+  }
+  return d;
+}
+
+function tickFormat(currency: string, whole: boolean): Intl.NumberFormat {
+  return new Intl.NumberFormat(undefined, { style: "currency", currency, minimumFractionDigits: 0, maximumFractionDigits: whole ? 0 : 2 });
+}
+
 function Breakdown({
   title,
   rows,
   all,
   label,
   money,
+  currency,
   quantity = false,
   payments = false,
   horizontal = false,
@@ -268,15 +283,25 @@ function Breakdown({
   all?: Row[];
   label: (r: Row) => string;
   money: (n: number) => string;
+  currency: string;
   quantity?: boolean;
   payments?: boolean;
   horizontal?: boolean;
 }) {
-  const data = rows.map((r) => ({ name: label(r), sales: r.sales }));
+  // Bars in whole currency units, so the axis has round numbers; the tables keep the hub's minor units.
+  const unit = 10 ** digitsOf(currency);
+  const data = rows.map((r) => ({ name: label(r), sales: r.sales / unit, minor: r.sales }));
   const table = all ?? rows;
   const id = `chart-${slug(title)}`;
   const height = horizontal ? Math.max(160, data.length * 34 + 40) : 240;
-  const short = (n: number) => money(n).replace(/[.,]00$/, "");
+  const short = (v: number) => tickFormat(currency, Number.isInteger(v)).format(v);
+  const tooltip = {
+    formatter: (_v: unknown, _n: unknown, item: { payload?: { minor?: number } }) => money(item.payload?.minor ?? 0),
+    contentStyle: { background: "#1b2127", border: "1px solid #33404c", color: "#f4f6f8" },
+    labelStyle: { color: "#f4f6f8" },
+    itemStyle: { color: "#8fd3ff" },
+    cursor: { fill: "rgba(255, 255, 255, 0.08)" },
+  };
   return (
     <section className="card chart-card" aria-labelledby={id}>
       <h2 id={id}>{title}</h2>
@@ -291,7 +316,7 @@ function Breakdown({
                   <CartesianGrid stroke="#33404c" horizontal={false} />
                   <XAxis type="number" tick={AXIS} tickFormatter={short} />
                   <YAxis type="category" dataKey="name" tick={AXIS} width={130} interval={0} />
-                  <Tooltip formatter={(v) => money(Number(v))} contentStyle={{ background: "#1b2127", border: "1px solid #33404c" }} />
+                  <Tooltip {...tooltip} />
                   <Bar dataKey="sales" name="Sales" fill="#5fb3f0" isAnimationActive={false} />
                 </BarChart>
               ) : (
@@ -299,7 +324,7 @@ function Breakdown({
                   <CartesianGrid stroke="#33404c" vertical={false} />
                   <XAxis dataKey="name" tick={AXIS} />
                   <YAxis tick={AXIS} tickFormatter={short} width={70} />
-                  <Tooltip formatter={(v) => money(Number(v))} contentStyle={{ background: "#1b2127", border: "1px solid #33404c" }} />
+                  <Tooltip {...tooltip} />
                   <Bar dataKey="sales" name="Sales" fill="#5fb3f0" isAnimationActive={false} />
                 </BarChart>
               )}
