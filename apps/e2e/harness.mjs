@@ -222,10 +222,14 @@ export function syncEnv(hubBase, store, token) {
  * Starts a helper binary and reads its stdout line by line. `nextLine(re)`
  * returns the first line after the last one it matched that matches `re`
  * (lines printed before the call count too, so nothing is missed), or fails
- * after `ms`.
+ * after `ms`. With `stdin: true` its standard input is a pipe: `send(line)`
+ * writes a line to it, and `answer(line, re)` writes it and resolves with the
+ * first line printed after it that matches `re` (without moving `nextLine`'s place).
  */
-export function startTool(binary, args, { name = binary } = {}) {
-  const child = track(spawn(binary, args, { stdio: ["ignore", "pipe", "inherit"] }));
+export function startTool(binary, args, { name = binary, stdin = false } = {}) {
+  const child = track(spawn(binary, args, { stdio: [stdin ? "pipe" : "ignore", "pipe", "inherit"] }));
+  // A write after the tool exited is reported by the wait for its answer, not as an unhandled error.
+  child.stdin?.on("error", () => {});
   const lines = [];
   let waiters = [];
   let read = 0;
@@ -246,39 +250,53 @@ export function startTool(binary, args, { name = binary } = {}) {
     child,
     lines,
     nextLine(re, ms = 10_000) {
-      return new Promise((ok, fail) => {
-        const check = () => {
-          for (let i = read; i < lines.length; i++) {
-            const m = re.exec(lines[i]);
-            if (m) {
-              read = i + 1;
-              done();
-              ok(m);
-              return;
-            }
-          }
-          if (exit) {
-            done();
-            fail(new Error(`${exit} before printing a line like ${re}; it printed:\n${lines.join("\n")}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          done();
-          fail(new Error(`${name} printed no line like ${re} within ${ms} ms; it printed:\n${lines.join("\n")}`));
-        }, ms);
-        const done = () => {
-          clearTimeout(timer);
-          waiters = waiters.filter((w) => w !== check);
-        };
-        waiters.push(check);
-        check();
-      });
+      return lineFrom(read, re, ms, (i) => (read = i + 1));
+    },
+    send(line) {
+      if (!child.stdin) throw new Error(`${name} was started without a standard input to write to`);
+      child.stdin.write(`${line}\n`);
+    },
+    answer(line, re, ms = 10_000) {
+      const from = lines.length;
+      this.send(line);
+      return lineFrom(from, re, ms, () => {});
     },
     async stop() {
       child.kill("SIGTERM");
       await exited(child);
     },
   };
+
+  /** The first line at index `from` or later matching `re` (`seen(i)` told its index), or a failure after `ms`. */
+  function lineFrom(from, re, ms, seen) {
+    return new Promise((ok, fail) => {
+      const check = () => {
+        for (let i = from; i < lines.length; i++) {
+          const m = re.exec(lines[i]);
+          if (m) {
+            seen(i);
+            done();
+            ok(m);
+            return;
+          }
+        }
+        if (exit) {
+          done();
+          fail(new Error(`${exit} before printing a line like ${re}; it printed:\n${lines.join("\n")}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        fail(new Error(`${name} printed no line like ${re} within ${ms} ms; it printed:\n${lines.join("\n")}`));
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        waiters = waiters.filter((w) => w !== check);
+      };
+      waiters.push(check);
+      check();
+    });
+  }
 }
 
 /**
@@ -307,6 +325,7 @@ export async function startVirtualPrinter(name = "printer", { out, flags = [] } 
   out ??= mkdtempSync(join(tmpdir(), `e2e-printer-${name}-`));
   const tool = startTool(debugBinary("virtual-printer"), ["--tcp", "127.0.0.1:0", "--name", name, "--out", out, ...flags], {
     name: `virtual-printer ${name}`,
+    stdin: true,
   });
   const [, host, port] = await tool.nextLine(/^virtual printer \S+ listening on (\S+):(\d+)$/);
   return {
@@ -326,6 +345,15 @@ export async function startVirtualPrinter(name = "printer", { out, flags = [] } 
         const m = await tool.nextLine(/^printed job (\d+) \((\d+) lines?(, drawer kick)?\)(?: -> (.+))?$/, left);
         if (Number(m[2]) > 0) return { number: Number(m[1]), lines: Number(m[2]), png: m[4] ?? null, drawer: Boolean(m[3]) };
       }
+    },
+    /**
+     * What the running printer reports to status requests from now on:
+     * "paper-out", "paper-low", "cover-open" or "ok". Resolves once the printer
+     * has confirmed it (its next status reply says so).
+     */
+    async setStatus(status) {
+      if (!["paper-out", "paper-low", "cover-open", "ok"].includes(status)) throw new Error(`setStatus: no status ${status}`);
+      await tool.answer(status, new RegExp(`^status ${status}$`));
     },
     async stop() {
       await tool.stop();

@@ -1,15 +1,20 @@
 // The merchant dashboard: sign in with a hub account, pick an organisation's
 // store (from the account's memberships; an organisation-wide one lists the
 // organisation's stores), then its pages. Laptop first; one column on a phone.
-// Paths: /dashboard/ (sign in, pick a store), /dashboard/stores/{id}/{page}.
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+// Paths: /dashboard/ (sign in), /dashboard/stores/{id}/{page}; after sign-in it
+// opens on the overview of the organisation of the store chosen last (or the first).
+// The sales page (and its charting library) loads when first opened.
+import { type FormEvent, Suspense, lazy, useCallback, useEffect, useState } from "react";
 import { Devices } from "./Devices";
 import { api, currentAccount, hub, keepSession, onAccountChange, signOut } from "./hub";
 import { MenuPage } from "./MenuPage";
 import { Orders } from "./Orders";
+import { Overview } from "./Overview";
 import { People } from "./People";
 import { SettingsPage } from "./SettingsPage";
 import { words } from "./words";
+
+const Sales = lazy(() => import("./Sales").then((m) => ({ default: m.Sales })));
 
 const BASE = "/dashboard";
 
@@ -32,20 +37,33 @@ interface Me {
 }
 
 export const PAGES = [
+  { id: "overview", title: "Overview" },
   { id: "orders", title: "Live orders" },
   { id: "menu", title: "Menu" },
+  { id: "sales", title: "Sales" },
   { id: "settings", title: "Settings" },
   { id: "people", title: "People" },
   { id: "devices", title: "Devices" },
 ] as const;
 export type PageId = (typeof PAGES)[number]["id"];
 
+/**
+ * The pages offered to a role. Managing accounts is an owner's (the hub refuses
+ * managers; opened by its address, the page shows that refusal).
+ */
+function offered(store: StoreChoice) {
+  return PAGES.filter((p) => p.id !== "people" || store.role === "owner");
+}
+
+/** The store chosen last on this device, to open on after sign-in. */
+const LAST_STORE = "edge.dashboard.store";
+
 /** The roles that manage a store here; cashiers and kitchen staff use the tills. */
 const MANAGING = new Set(["owner", "manager"]);
 
 function parsePath(): { store: string | null; page: PageId } {
   const m = /^\/dashboard\/stores\/([^/]+)(?:\/([a-z]+))?/.exec(location.pathname);
-  const page = PAGES.find((p) => p.id === m?.[2])?.id ?? "orders";
+  const page = PAGES.find((p) => p.id === m?.[2])?.id ?? "overview";
   return { store: m ? decodeURIComponent(m[1]) : null, page };
 }
 
@@ -134,6 +152,15 @@ function Signed({ email }: { email: string }) {
         const list = await hub(() => api.GET("/api/v1/orgs/{org_id}/stores", { params: { path: { org_id: m.org_id } } }));
         for (const s of list.stores) found.set(s.id, { id: s.id, name: s.name, orgId: m.org_id, orgName: m.org_name, role: m.role, orgWide: true });
       }
+      // A store's own membership names only its id: its name is the store's public one.
+      await Promise.all(
+        [...found.values()]
+          .filter((s) => s.name === s.id)
+          .map(async (s) => {
+            const pub = await hub(() => api.GET("/api/v1/public/stores/{id}", { params: { path: { id: s.id } } })).catch(() => null);
+            if (pub?.name) s.name = pub.name;
+          }),
+      );
       setStores([...found.values()].sort((a, b) => a.orgName.localeCompare(b.orgName) || a.name.localeCompare(b.name)));
     } catch (e) {
       setError(words(e));
@@ -145,13 +172,19 @@ function Signed({ email }: { email: string }) {
 
   const store = stores?.find((s) => s.id === route.store) ?? null;
   useEffect(() => {
-    // One store: straight to it.
-    if (stores?.length === 1 && !route.store) go(`/stores/${encodeURIComponent(stores[0].id)}/orders`);
+    // Straight to the overview of the store chosen last, or of the first.
+    if (!stores?.length || route.store) return;
+    const last = localStorage.getItem(LAST_STORE);
+    const start = stores.find((s) => s.id === last) ?? stores[0];
+    go(`/stores/${encodeURIComponent(start.id)}/overview`);
   }, [stores, route.store]);
+  useEffect(() => {
+    if (store) localStorage.setItem(LAST_STORE, store.id);
+  }, [store]);
 
   const page = PAGES.find((p) => p.id === route.page)!;
   useEffect(() => {
-    document.title = store ? `${page.title} — ${store.name}` : "Store dashboard";
+    document.title = store ? `${page.title} — ${page.id === "overview" ? store.orgName : store.name}` : "Store dashboard";
   }, [store, page]);
 
   return (
@@ -187,7 +220,7 @@ function Signed({ email }: { email: string }) {
       </header>
       {store && (
         <nav className="pages" aria-label="Store pages">
-          {PAGES.map((p) => (
+          {offered(store).map((p) => (
             <a
               key={p.id}
               href={`${BASE}/stores/${encodeURIComponent(store.id)}/${p.id}`}
@@ -227,10 +260,10 @@ function Signed({ email }: { email: string }) {
               {stores.map((s) => (
                 <li key={s.id}>
                   <a
-                    href={`${BASE}/stores/${encodeURIComponent(s.id)}/orders`}
+                    href={`${BASE}/stores/${encodeURIComponent(s.id)}/overview`}
                     onClick={(e) => {
                       e.preventDefault();
-                      go(`/stores/${encodeURIComponent(s.id)}/orders`);
+                      go(`/stores/${encodeURIComponent(s.id)}/overview`);
                     }}
                   >
                     <strong>{s.name}</strong> <span className="muted">{s.orgName}</span>
@@ -255,6 +288,14 @@ function groupByOrg(stores: StoreChoice[]): [string, StoreChoice[]][] {
 
 function StorePage({ store, page }: { store: StoreChoice; page: PageId }) {
   switch (page) {
+    case "overview":
+      return <Overview store={store} />;
+    case "sales":
+      return (
+        <Suspense fallback={<p aria-live="polite">Loading the sales report…</p>}>
+          <Sales store={store} />
+        </Suspense>
+      );
     case "orders":
       return <Orders store={store} />;
     case "menu":

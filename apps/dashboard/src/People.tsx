@@ -259,7 +259,7 @@ function Roster({ store }: { store: StoreChoice }) {
         </p>
       )}
       {!staff ? (
-        <p>Loading the till staff…</p>
+        !error && <p>Loading the till staff…</p>
       ) : (
         <ul className="plain">
           {staff.map((s) => (
@@ -309,9 +309,11 @@ function Roster({ store }: { store: StoreChoice }) {
           </div>
         </form>
       ) : (
-        <button type="button" onClick={() => setEditing({ id: null, name: "", role: "cashier", pin: "", active: true })}>
-          Add till staff
-        </button>
+        staff && (
+          <button type="button" onClick={() => setEditing({ id: null, name: "", role: "cashier", pin: "", active: true })}>
+            Add till staff
+          </button>
+        )
       )}
     </div>
   );

@@ -1,5 +1,6 @@
 // A store's settings: name, address, time zone, weekly hours, pickup lead time,
-// online ordering and pay at pickup. A refusal (422) is shown next to the field
+// online ordering and pay at pickup, and the kitchen-backlog thresholds (later
+// pickups per open ticket, pausing online ordering while the kitchen is busy). A refusal (422) is shown next to the field
 // it names; what names no field goes above the form.
 import { type FormEvent, useEffect, useState } from "react";
 import type { StoreChoice } from "./App";
@@ -23,8 +24,14 @@ interface Form {
   /** The store has weekly hours; without, it takes orders whenever a store server is online. */
   hasHours: boolean;
   hours: Record<Day, { open: boolean; from: string; to: string }>;
+  /** Open kitchen tickets from which pickups are quoted later ("" : not set). */
+  slowAt: string;
+  /** Extra minutes per ticket beyond `slowAt`. */
+  perTicket: string;
+  /** Open tickets at which online ordering pauses ("": never). */
+  pauseAt: string;
 }
-type Field = "name" | "address" | "timezone" | "lead" | "hours";
+type Field = "name" | "address" | "timezone" | "lead" | "hours" | "backlog";
 
 function toForm(s: Record<string, unknown>, storeName: string): Form {
   const hours = (s.hours ?? {}) as Hours;
@@ -36,6 +43,9 @@ function toForm(s: Record<string, unknown>, storeName: string): Form {
     online: s.online_ordering !== false,
     payAtPickup: s.pay_at_pickup !== false,
     hasHours: Boolean(s.hours && typeof s.hours === "object"),
+    slowAt: s.backlog_slow_at == null ? "" : String(s.backlog_slow_at),
+    perTicket: s.backlog_quote_per_ticket_minutes == null ? "" : String(s.backlog_quote_per_ticket_minutes),
+    pauseAt: s.backlog_pause_at == null ? "" : String(s.backlog_pause_at),
     hours: Object.fromEntries(
       DAYS.map((d) => {
         const r = hours[d]?.[0];
@@ -52,6 +62,7 @@ function fieldOf(e: HubError): Field | null {
   if (m.startsWith("address")) return "address";
   if (m.startsWith("name")) return "name";
   if (m.includes("pickup_lead")) return "lead";
+  if (m.includes("backlog")) return "backlog";
   if (/hours|hh:mm|range|open|close|weekday/.test(m) || e.code.includes("hours") || e.code.includes("range")) return "hours";
   return null;
 }
@@ -94,6 +105,21 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
       setFieldError({ field: "lead", text: "Type a number of minutes from 0 to 1440." });
       return;
     }
+    const count = (t: string, max: number) => (/^\d+$/.test(t.trim()) && Number(t) <= max ? Number(t) : null);
+    const backlog: Record<string, number> = {};
+    for (const [key, text, max, what] of [
+      ["backlog_slow_at", f.slowAt, 1000, "the tickets from which pickups are quoted later (0 to 1000)"],
+      ["backlog_quote_per_ticket_minutes", f.perTicket, 60, "the extra minutes per ticket (0 to 60)"],
+      ["backlog_pause_at", f.pauseAt, 1000, "the tickets at which online ordering pauses (1 to 1000)"],
+    ] as const) {
+      if (!text.trim()) continue;
+      const n = count(text, max);
+      if (n === null) {
+        setFieldError({ field: "backlog", text: `Type a whole number for ${what}.` });
+        return;
+      }
+      backlog[key] = n;
+    }
     const hours: Hours = {};
     for (const d of DAYS) if (f.hours[d].open) hours[d] = [{ open: f.hours[d].from, close: f.hours[d].to }];
     setBusy(true);
@@ -109,6 +135,7 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
             online_ordering: f.online,
             pay_at_pickup: f.payAtPickup,
             ...(f.hasHours ? { hours } : {}),
+            ...backlog,
           },
         }),
       )) as Record<string, unknown>;
@@ -116,7 +143,9 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
       setNote("Settings saved.");
     } catch (err) {
       const field = err instanceof HubError && err.status === 422 ? fieldOf(err) : null;
-      if (field) setFieldError({ field, text: words(err) });
+      if (field === "backlog" && err instanceof HubError && err.message.includes("must be above"))
+        setFieldError({ field, text: "Pause online ordering at more open tickets than those from which pickups are quoted later." });
+      else if (field) setFieldError({ field, text: words(err) });
       else setError(words(err));
     } finally {
       setBusy(false);
@@ -203,6 +232,28 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
               })}
             </div>
           )}
+        </fieldset>
+        <fieldset>
+          <legend>When the kitchen is busy</legend>
+          <p className="muted small">
+            The store server reports the kitchen's open tickets. From the first number on, online customers are quoted a later
+            pickup; at the last, online ordering pauses by itself until the kitchen catches up.
+          </p>
+          {errFor("backlog")}
+          <div className="backlog-grid">
+            <label>
+              Quote later pickups from this many open tickets
+              <input inputMode="numeric" value={f.slowAt} onChange={(e) => set({ slowAt: e.target.value })} {...described("backlog")} />
+            </label>
+            <label>
+              Extra minutes for each ticket beyond that
+              <input inputMode="numeric" value={f.perTicket} onChange={(e) => set({ perTicket: e.target.value })} {...described("backlog")} />
+            </label>
+            <label>
+              Pause online ordering at this many open tickets
+              <input inputMode="numeric" value={f.pauseAt} placeholder="Never" onChange={(e) => set({ pauseAt: e.target.value })} {...described("backlog")} />
+            </label>
+          </div>
         </fieldset>
         {error && (
           <p className="problem" role="alert">

@@ -102,3 +102,117 @@ const KINDS: Record<string, string> = { printer: "Printer", receipt_printer: "Re
 export function kindWords(k: string | null | undefined): string {
   return (k && KINDS[k]) ?? "Device";
 }
+
+/** "14:05" today, "3 Dec at 14:05" on another day. */
+export function clockWords(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  if (new Date(now).toDateString() === d.toDateString()) return hm;
+  return `${d.toLocaleDateString(undefined, { day: "numeric", month: "short" })} at ${hm}`;
+}
+
+/** How long something has been away: "Away for 12 minutes (since 14:05)". */
+export function awayWords(since: number, now = Date.now()): string {
+  const mins = Math.floor((now - since) / 60_000);
+  if (mins < 1) return `Away for less than a minute (since ${clockWords(since, now)})`;
+  return `Away for ${durationWords(mins * 60)} (since ${clockWords(since, now)})`;
+}
+
+/** A number of seconds as people say it: "under a minute", "4 minutes", "2 hours 5 minutes". */
+export function durationWords(secs: number): string {
+  const mins = Math.floor(secs / 60);
+  if (mins < 1) return "under a minute";
+  const h = Math.floor(mins / 60);
+  const m = mins % 60;
+  const mw = `${m} minute${m === 1 ? "" : "s"}`;
+  if (h === 0) return mw;
+  const hw = `${h} hour${h === 1 ? "" : "s"}`;
+  return m === 0 ? hw : `${hw} ${mw}`;
+}
+
+/** A kitchen station's name from the menu, or its id made readable. */
+export function stationName(id: string, names?: Record<string, string>): string {
+  const n = names?.[id];
+  if (n) return n;
+  const t = id.replace(/[-_]+/g, " ").trim();
+  return t ? `${t.charAt(0).toUpperCase()}${t.slice(1)}` : "Kitchen";
+}
+
+const PROBLEMS: Record<string, string> = {
+  paper_out: "Out of paper",
+  cover_open: "Cover open",
+  printer_error: "Printer fault",
+  offline: "Offline",
+  attention: "Needs attention",
+};
+
+/** A device that needs a person: its name and what is wrong, in words. */
+export function attentionWords(d: { name?: string | null; kind?: string | null; problem: string }): { what: string; problem: string } {
+  return { what: d.name || kindWords(d.kind), problem: PROBLEMS[d.problem] ?? "Needs attention" };
+}
+
+interface Kitchen {
+  open_tickets: number;
+  extra_pickup_minutes: number;
+  throttle?: string | null;
+}
+const tickets = (n: number) => `${n} ${n === 1 ? "ticket is" : "tickets are"} waiting`;
+
+/** What the kitchen's backlog does to online ordering now. */
+export function kitchenEffect(k: Kitchen): string {
+  if (k.throttle === "paused") return `Online ordering paused: the kitchen is busy. ${cap(tickets(k.open_tickets))}.`;
+  if (k.throttle === "slow" || k.extra_pickup_minutes > 0)
+    return `Pickup quoted ${k.extra_pickup_minutes} minute${k.extra_pickup_minutes === 1 ? "" : "s"} later because ${tickets(k.open_tickets)}.`;
+  if (k.open_tickets === 0) return "No tickets waiting.";
+  return `${cap(tickets(k.open_tickets))}; online ordering is not affected.`;
+}
+
+function cap(s: string): string {
+  return `${s.charAt(0).toUpperCase()}${s.slice(1)}`;
+}
+
+/**
+ * Whether a store takes online orders now, in words for its owner: a short
+ * state for the tag, the reason in a sentence, and a tone.
+ */
+export function orderingWords(
+  o: { accepting: boolean; reason?: string | null; message: string },
+  kitchen: Kitchen | null,
+): { state: string; why: string; tone: "ok" | "warn" | "bad" } {
+  if (o.accepting) {
+    if (kitchen && (kitchen.throttle === "slow" || kitchen.extra_pickup_minutes > 0))
+      return { state: "Taking online orders, later pickups", why: kitchenEffect(kitchen), tone: "warn" };
+    return { state: "Taking online orders", why: "Customers can order online now.", tone: "ok" };
+  }
+  switch (o.reason) {
+    case "disabled":
+      return { state: "Online ordering off", why: "Online ordering is switched off in this store's settings.", tone: "bad" };
+    case "closed":
+      return { state: "Closed", why: o.message, tone: "warn" };
+    case "store_offline":
+      return {
+        state: "Online ordering paused",
+        why: "Online ordering paused: the store server is not connected, so orders could not reach the kitchen.",
+        tone: "bad",
+      };
+    case "kitchen_busy":
+      return {
+        state: "Online ordering paused",
+        why: `Online ordering paused: the kitchen is busy${kitchen ? ` (${tickets(kitchen.open_tickets)})` : ""}. It starts again by itself when the kitchen catches up.`,
+        tone: "bad",
+      };
+    default:
+      return { state: "Not taking online orders", why: o.message, tone: "bad" };
+  }
+}
+
+const SALES_CHANNELS: Record<string, string> = { pos: "Till", counter: "Till", kiosk: "Kiosk", online: "Online", web: "Online" };
+/** A sales channel in the report's words: Till, Kiosk, Online. */
+export function salesChannelWords(c: string): string {
+  return SALES_CHANNELS[c] ?? "Other";
+}
+
+const TENDERS: Record<string, string> = { cash: "Cash", card: "Card at the till", online_card: "Card online", other: "Other" };
+export function tenderWords(t: string): string {
+  return TENDERS[t] ?? "Other";
+}

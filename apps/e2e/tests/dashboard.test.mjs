@@ -103,8 +103,10 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   );
   assert.equal(placed.status, 201, JSON.stringify(placed.body));
 
-  // Sign in: the one store opens on its live orders, where the till's order arrives (synced up).
+  // Sign in: the one store opens on the overview; its live orders show the till's order (synced up).
   await signIn(page, OWNER);
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  await page.getByRole("link", { name: "Live orders" }).click();
   await page.getByRole("heading", { name: "Live orders" }).waitFor();
   assert.match(page.url(), /\/dashboard\/stores\/dock-road\/orders$/);
   await page.getByRole("combobox", { name: "Store" }).filter({ hasText: "Dock Road Kitchen" }).waitFor();

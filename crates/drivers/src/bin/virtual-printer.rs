@@ -3,6 +3,12 @@
 //! serial printer), and writes every job it receives as a text file and a
 //! PNG picture of the paper. See `virtual-printer --help`.
 //!
+//! While it runs, a line on standard input changes what it reports to status
+//! requests (DLE EOT), as if someone opened the cover or the roll ran out:
+//! `paper-out`, `paper-low`, `cover-open` or `ok`. It answers each with a
+//! `status <command>` line on standard output once the next status request will
+//! see it, so a test can wait for that line instead of sleeping.
+//!
 //! Stop it with Ctrl-C: the default signal handling ends the process at once,
 //! which is clean here because job files are written to a temporary name and
 //! renamed, so a file on disk is always whole, and the OS closes the socket
@@ -11,8 +17,10 @@
 use clap::Parser;
 use drivers::escpos_status::Status;
 use drivers::printer_sim::{SimOptions, VirtualPrinter};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A virtual ESC/POS receipt/kitchen printer.
@@ -20,7 +28,9 @@ use std::time::Duration;
 /// Point the store node (or anything that speaks ESC/POS) at it, and each job
 /// appears in the output folder as NNNN-<name>.txt and NNNN-<name>.png.
 /// Real-time status requests (DLE EOT) are answered; --paper-out and
-/// --cover-open make it report those problems.
+/// --cover-open make it report those problems from the start. While it runs,
+/// type `paper-out`, `paper-low`, `cover-open` or `ok` (and Enter) to change
+/// what it reports.
 ///
 /// Examples:
 ///   virtual-printer --tcp 127.0.0.1:9100 --name kitchen-grill --out ./printed
@@ -85,6 +95,7 @@ fn main() -> ExitCode {
             ..Status::default()
         });
     }
+    let printer = Arc::new(printer);
     let place = printer
         .addr()
         .map(|a| a.to_string())
@@ -92,9 +103,31 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     println!("virtual printer {} listening on {place}", args.name);
     eprintln!(
-        "writing jobs to {} (press Ctrl-C to stop)",
+        "writing jobs to {} (type paper-out, paper-low, cover-open or ok to change its status; press Ctrl-C to stop)",
         args.out.display()
     );
+    {
+        let printer = Arc::clone(&printer);
+        // Ends with standard input (closed, or /dev/null); the printer goes on printing.
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                let command = line.trim();
+                if command.is_empty() {
+                    continue;
+                }
+                match status_for(command) {
+                    Some(s) => {
+                        printer.set_status(s);
+                        println!("status {command}");
+                    }
+                    None => eprintln!(
+                        "virtual-printer: {command:?} is not a command; type paper-out, paper-low, cover-open or ok"
+                    ),
+                }
+            }
+        });
+    }
     loop {
         let Some(job) = printer.wait_job(Duration::from_secs(3600)) else {
             continue;
@@ -108,5 +141,53 @@ fn main() -> ExitCode {
             Some(png) => println!("printed job {} ({what}) -> {}", job.number, png.display()),
             None => println!("printed job {} ({what}), not saved", job.number),
         }
+    }
+}
+
+/// What a standard-input command makes the printer report.
+fn status_for(command: &str) -> Option<Status> {
+    let ok = Status {
+        online: true,
+        ..Status::default()
+    };
+    match command {
+        "ok" => Some(ok),
+        "paper-low" => Some(Status {
+            paper_near_end: true,
+            ..ok
+        }),
+        "paper-out" => Some(Status {
+            online: false,
+            paper_out: true,
+            ..Status::default()
+        }),
+        "cover-open" => Some(Status {
+            online: false,
+            cover_open: true,
+            ..Status::default()
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_set_the_status_requests_see() {
+        assert!(status_for("paper-out").is_some_and(|s| s.paper_out && !s.online));
+        assert!(status_for("cover-open").is_some_and(|s| s.cover_open && !s.online));
+        assert!(
+            status_for("paper-low").is_some_and(|s| s.paper_near_end && s.online && !s.paper_out)
+        );
+        assert_eq!(
+            status_for("ok"),
+            Some(Status {
+                online: true,
+                ..Status::default()
+            })
+        );
+        assert_eq!(status_for("paper"), None);
     }
 }
