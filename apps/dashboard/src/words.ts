@@ -92,6 +92,8 @@ export function healthWords(health: unknown): { text: string; ok: boolean } {
   else if (p.paper_near_end === true) problems.push("Paper running low");
   if (p.cover_open === true) problems.push("Cover open");
   if (p.error === true) problems.push("Printer fault");
+  const dead = typeof h.dead_jobs === "number" ? h.dead_jobs : 0;
+  if (dead > 0) problems.push(dead === 1 ? "A print job failed: reprint it at the till" : `${dead} print jobs failed: reprint them at the till`);
   if (problems.length) return { text: problems.join(", "), ok: false };
   if (state === "attention") return { text: "Needs attention", ok: false };
   if (state === "online") return { text: "Working", ok: true };
@@ -144,6 +146,7 @@ const PROBLEMS: Record<string, string> = {
   printer_error: "Printer fault",
   offline: "Offline",
   attention: "Needs attention",
+  print_failed: "Something did not print: reprint it at the till (Devices)",
 };
 
 /** A device that needs a person: its name and what is wrong, in words. */
