@@ -311,7 +311,7 @@ async fn a_busy_kitchen_slows_then_pauses_online_ordering(backend: Backend) {
 
     // Thresholds are checked, the field named.
     for (body, field) in [
-        (json!({ "backlog_pause_at": 0 }), "backlog_pause_at"),
+        (json!({ "backlog_pause_at": 1001 }), "backlog_pause_at"),
         (
             json!({ "backlog_quote_per_ticket_minutes": 61 }),
             "backlog_quote_per_ticket_minutes",
@@ -396,6 +396,23 @@ async fn a_busy_kitchen_slows_then_pauses_online_ordering(backend: Backend) {
     let b = overview(&hub, &manager, &org).await;
     assert_eq!(b["stores"][0]["kitchen"]["throttle"], "paused", "{b}");
     assert_eq!(b["stores"][0]["ordering"]["reason"], "kitchen_busy");
+
+    // The merchant turns pausing off (0: never): orders come in again, quoted later; then on again.
+    for (pause, accepting) in [(0, true), (6, false)] {
+        let (st, b) = hub
+            .call_as(
+                Some(&manager),
+                "PUT",
+                &format!("/api/v1/stores/{STORE}/settings"),
+                Some(&json!({ "backlog_pause_at": pause })),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        eventually("ordering to follow the pause setting", async || {
+            pickup_times(&hub).await["ordering"]["accepting"] == accepting
+        })
+        .await;
+    }
 
     // The kitchen catches up: ordering resumes by itself, at the plain lead time.
     report(

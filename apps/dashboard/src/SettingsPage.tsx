@@ -45,7 +45,7 @@ function toForm(s: Record<string, unknown>, storeName: string): Form {
     hasHours: Boolean(s.hours && typeof s.hours === "object"),
     slowAt: s.backlog_slow_at == null ? "" : String(s.backlog_slow_at),
     perTicket: s.backlog_quote_per_ticket_minutes == null ? "" : String(s.backlog_quote_per_ticket_minutes),
-    pauseAt: s.backlog_pause_at == null ? "" : String(s.backlog_pause_at),
+    pauseAt: !s.backlog_pause_at ? "" : String(s.backlog_pause_at),
     hours: Object.fromEntries(
       DAYS.map((d) => {
         const r = hours[d]?.[0];
@@ -110,9 +110,13 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
     for (const [key, text, max, what] of [
       ["backlog_slow_at", f.slowAt, 1000, "the tickets from which pickups are quoted later (0 to 1000)"],
       ["backlog_quote_per_ticket_minutes", f.perTicket, 60, "the extra minutes per ticket (0 to 60)"],
-      ["backlog_pause_at", f.pauseAt, 1000, "the tickets at which online ordering pauses (1 to 1000)"],
+      ["backlog_pause_at", f.pauseAt, 1000, "the tickets at which online ordering pauses (1 to 1000, or empty for never)"],
     ] as const) {
-      if (!text.trim()) continue;
+      if (!text.trim()) {
+        // An empty pause threshold means never pause (the hub's 0); the others stay as they are.
+        if (key === "backlog_pause_at") backlog[key] = 0;
+        continue;
+      }
       const n = count(text, max);
       if (n === null) {
         setFieldError({ field: "backlog", text: `Type a whole number for ${what}.` });

@@ -1114,7 +1114,10 @@ export interface components {
             kind?: string | null;
             /** @description The name staff gave it ("Kitchen printer"). */
             name?: string | null;
-            /** @description `paper_out`, `cover_open`, `printer_error`, `offline`, `attention` (something else a person must see to). */
+            /**
+             * @description `paper_out`, `cover_open`, `printer_error`, `offline`, `attention` (something else a person must see to),
+             *     `print_failed` (print jobs that failed every attempt wait at the node for a person).
+             */
             problem: string;
             /**
              * Format: int64
@@ -1846,7 +1849,7 @@ export interface components {
             /**
              * Format: int32
              * @description Open kitchen tickets at which online ordering pauses (`kitchen_busy`) until
-             *     the kitchen catches up, 1 to 1000 and above `backlog_slow_at`.
+             *     the kitchen catches up, 1 to 1000 and above `backlog_slow_at`; 0: never pause.
              */
             backlog_pause_at?: number | null;
             /**

@@ -76,7 +76,7 @@ fn check_backlog(body: &SettingsInput) -> ApiResult<()> {
         60,
     )?;
     over("backlog_slow_at", body.backlog_slow_at, 0, 1000)?;
-    over("backlog_pause_at", body.backlog_pause_at, 1, 1000)?;
+    over("backlog_pause_at", body.backlog_pause_at, 0, 1000)?;
     Ok(())
 }
 
@@ -153,6 +153,7 @@ pub async fn put_settings(
             current.backlog_pause_at = Some(n);
         }
         if let (Some(slow), Some(pause)) = (current.backlog_slow_at, current.backlog_pause_at)
+            && pause > 0
             && pause <= slow
         {
             return Err(ApiError::unprocessable(

@@ -30,7 +30,7 @@ pub struct SettingsInput {
     #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub backlog_slow_at: Option<u32>,
     /// Open kitchen tickets at which online ordering pauses (`kitchen_busy`) until
-    /// the kitchen catches up, 1 to 1000 and above `backlog_slow_at`.
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
+    /// the kitchen catches up, 1 to 1000 and above `backlog_slow_at`; 0: never pause.
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub backlog_pause_at: Option<u32>,
 }
