@@ -86,8 +86,8 @@ export function MenuConflicts({ store, onResolved }: { store: StoreChoice; onRes
       setData(await hub(() => api.GET("/api/v1/stores/{id}/menu/conflicts", { params: { path: { id: store.id } } })));
       setError(null);
     } catch (e) {
-      // No menu yet: the Menu page says so itself.
-      if (e instanceof HubError && e.status === 404) setData(null);
+      // No menu yet (the Menu page says so itself), or a role that may not edit the menu: nothing to choose.
+      if (e instanceof HubError && (e.status === 404 || e.status === 403)) setData(null);
       else setError(words(e));
     }
   }
