@@ -1,5 +1,5 @@
 //! The menu's conflicts at the hub: the merchant and a store node change the
-//! same price while the node is away; once it syncs again the hub lists both
+//! same price (and a station) while the node is away; once it syncs again the hub lists both
 //! values with where each was written, refuses a choice that is not one of
 //! them, and a choice made at the hub ends the conflict at the hub and, by
 //! sync, at the node, which keeps the chosen price.
@@ -68,6 +68,13 @@ async fn a_price_changed_at_both_ends_is_listed_and_settled_by_a_choice(backend:
         .find(|i| i.id.as_str() == "shoestring-fries")
         .unwrap()
         .price = 525;
+    // And the soda's station: the pizza oven at the hub, the grill at the store.
+    at_hub
+        .items
+        .iter_mut()
+        .find(|i| i.id.as_str() == "fountain-soda")
+        .unwrap()
+        .station = domain::Ident::parse("pizza").unwrap();
     let (s, b) = hub
         .call(
             "PUT",
@@ -81,6 +88,11 @@ async fn a_price_changed_at_both_ends_is_listed_and_settled_by_a_choice(backend:
             .put_field("items", "shoestring-fries", "price", &json!(475))
             .unwrap()
     );
+    assert!(
+        peer.catalog()
+            .put_field("items", "fountain-soda", "station", &json!("grill"))
+            .unwrap()
+    );
 
     // Together again: both values are listed once the node's edit has merged.
     peer.connect(&hub.ws_url(), &token).await.unwrap();
@@ -88,14 +100,36 @@ async fn a_price_changed_at_both_ends_is_listed_and_settled_by_a_choice(backend:
     let listed = loop {
         let (s, b) = hub.call("GET", CONFLICTS, None).await;
         assert_eq!(s, 200, "{b}");
-        if !b["conflicts"].as_array().unwrap().is_empty() {
+        if b["conflicts"].as_array().unwrap().len() == 2 {
             break b;
         }
         assert!(peer.step(deadline).await, "hub closed: {:?}", peer.closed);
     };
     let conflicts = listed["conflicts"].as_array().unwrap();
-    assert_eq!(conflicts.len(), 1, "{listed}");
-    let c = &conflicts[0];
+    let station = conflicts
+        .iter()
+        .find(|c| c["field"] == "station")
+        .expect("the station's conflict");
+    assert_eq!(station["item_name"], "Fountain Soda");
+    let mut labels: Vec<(&Value, &Value, &Value)> = station["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (&v["value"], &v["label"], &v["from"]))
+        .collect();
+    labels.sort_by_key(|(v, ..)| v.as_str());
+    assert_eq!(
+        labels,
+        vec![
+            (&json!("grill"), &json!("Grill"), &json!(["store"])),
+            (&json!("pizza"), &json!("Pizza Oven"), &json!(["hub"])),
+        ],
+        "ids come with the names people know"
+    );
+    let c = conflicts
+        .iter()
+        .find(|c| c["field"] == "price")
+        .expect("the price's conflict");
     assert_eq!(
         (&c["item_id"], &c["item_name"], &c["field"]),
         (
@@ -127,7 +161,16 @@ async fn a_price_changed_at_both_ends_is_listed_and_settled_by_a_choice(backend:
     );
     // The menu view reports it too.
     let (_, b) = hub.call("GET", "/api/v1/stores/s1/menu", None).await;
-    assert_eq!(b["conflicts"][0]["path"], "items/shoestring-fries/price");
+    let paths: Vec<&Value> = b["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["path"])
+        .collect();
+    assert!(
+        paths.contains(&&json!("items/shoestring-fries/price")),
+        "{b}"
+    );
 
     // Choices the hub refuses, each a 4xx with a JSON error.
     for (body, status, want) in [
@@ -180,7 +223,13 @@ async fn a_price_changed_at_both_ends_is_listed_and_settled_by_a_choice(backend:
         .request(Some(common::ADMIN), "POST", RESOLVE, Some(&choice), &key)
         .await;
     assert_eq!(s, 200, "{first}");
-    assert_eq!(first, json!({ "currency": "USD", "conflicts": [] }));
+    let left: Vec<&Value> = first["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["field"])
+        .collect();
+    assert_eq!(left, [&json!("station")], "{first}");
     let (s, again, headers) = hub
         .request(Some(common::ADMIN), "POST", RESOLVE, Some(&choice), &key)
         .await;
@@ -189,6 +238,17 @@ async fn a_price_changed_at_both_ends_is_listed_and_settled_by_a_choice(backend:
     // Without the key, the conflict is gone: nothing left to settle.
     let (s, b) = hub.call("POST", RESOLVE, Some(&choice)).await;
     assert_eq!((s, code(&b)), (404, "unknown_conflict"), "{b}");
+
+    // The soda goes to the grill, as the store had it.
+    let (s, b) = hub
+        .call(
+            "POST",
+            RESOLVE,
+            Some(&json!({ "item_id": "fountain-soda", "field": "station", "value": "grill" })),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b, json!({ "currency": "USD", "conflicts": [] }));
 
     let (s, b) = hub.call("GET", "/api/v1/stores/s1/menu", None).await;
     assert_eq!(s, 200, "{b}");
@@ -204,6 +264,11 @@ async fn a_price_changed_at_both_ends_is_listed_and_settled_by_a_choice(backend:
                 .items
                 .iter()
                 .any(|i| i.id.as_str() == "shoestring-fries" && i.price == 475)
+            && read_menu(doc)
+                .unwrap()
+                .items
+                .iter()
+                .any(|i| i.id.as_str() == "fountain-soda" && i.station.as_str() == "grill")
     })
     .await;
 
