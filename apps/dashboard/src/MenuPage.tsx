@@ -6,6 +6,7 @@ import { formatMoney, parseAmount } from "@edge/shared";
 import { useEffect, useState } from "react";
 import type { StoreChoice } from "./App";
 import { type Item, type Menu, api, hub, write } from "./hub";
+import { MenuConflicts } from "./MenuConflicts";
 import { words } from "./words";
 
 export function MenuPage({ store }: { store: StoreChoice }) {
@@ -102,6 +103,7 @@ export function MenuPage({ store }: { store: StoreChoice }) {
           {error}
         </p>
       )}
+      <MenuConflicts store={store} onResolved={() => void load()} />
       {menu.categories.map((c) => {
         const items = menu.items.filter((i) => i.category === c.id);
         return (

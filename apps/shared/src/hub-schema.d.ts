@@ -670,6 +670,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stores/{id}/menu/conflicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/stores/{id}/menu/conflicts`: each item field that the hub and
+         *     the store changed while apart, with every value, where it was written and
+         *     which one everyone sees now. Empty when there is nothing to choose.
+         */
+        get: operations["hub_menu_conflicts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/menu/conflicts/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /api/v1/stores/{id}/menu/conflicts/resolve` `{item_id, field, value}`:
+         *     keeps `value` (one of the conflict's values) for the item's field. It replaces
+         *     every value of the conflict in the hub's catalog document, which syncs to the
+         *     store's nodes; answers the conflicts left. 404 `unknown_item` for an item the
+         *     menu does not have, 404 `unknown_conflict` when that field has no conflict
+         *     (settled already), 422 `not_a_conflicting_value` for any other value.
+         */
+        post: operations["hub_resolve_menu_conflict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stores/{id}/menu/items/{item_id}/sold-out": {
         parameters: {
             query?: never;
@@ -1031,6 +1076,11 @@ export interface components {
          */
         Channel: "pos" | "kiosk" | "online";
         /**
+         * @description Where a conflicting value was written.
+         * @enum {string}
+         */
+        ConflictPlace: "hub" | "store" | "unknown";
+        /**
          * @description An ISO 4217 currency code with its number of minor digits.
          * @example USD
          */
@@ -1262,6 +1312,39 @@ export interface components {
             stations: components["schemas"]["Station"][];
             tax_classes: components["schemas"]["TaxClass"][];
             tax_mode: components["schemas"]["TaxMode"];
+        };
+        /**
+         * @description A field of a menu item that the hub and the store changed while they were
+         *     apart, each to a different value.
+         */
+        MenuConflict: {
+            /** @description The field's name in the menu's item (`price`, `name`, `sold_out`, `tax_class`, ...). */
+            field: string;
+            item_id: string;
+            /** @description The item's name as shown now. */
+            item_name: string;
+            /** @description Two or more different values. */
+            values: components["schemas"]["MenuConflictValue"][];
+        };
+        /** @description One of the values a conflicting menu field holds. */
+        MenuConflictValue: {
+            /** @description Where it was written. */
+            from: components["schemas"]["ConflictPlace"][];
+            /**
+             * @description For a field naming another part of the menu (tax class, station,
+             *     category, modifier groups): that part's name, as people know it.
+             */
+            label?: string | null;
+            /** @description This is the value the store and the customers see until someone chooses. */
+            shown: boolean;
+            /** @description The value as the menu stores it (a price in minor units, `true` for sold out, an id, ...). */
+            value: unknown;
+        };
+        /** @description The menu's open conflicts. */
+        MenuConflicts: {
+            conflicts: components["schemas"]["MenuConflict"][];
+            /** @description The menu's currency (ISO 4217), for prices. */
+            currency: string;
         };
         /** @description A store's menu as the catalog document holds it. */
         MenuView: {
@@ -1733,6 +1816,13 @@ export interface components {
             status: components["schemas"]["RefundStatus"];
             /** Format: int64 */
             updated_ms: number;
+        };
+        /** @description Keep `value` for an item's field: it replaces every value of the conflict. */
+        ResolveMenuConflict: {
+            field: string;
+            item_id: string;
+            /** @description One of the conflict's values, exactly as listed. */
+            value: unknown;
         };
         Revoke: {
             /** @description The token itself... */
@@ -4686,6 +4776,174 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MenuView"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_menu_conflicts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MenuConflicts"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The catalog cannot be read */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_resolve_menu_conflict: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveMenuConflict"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MenuConflicts"];
                 };
             };
             /** @description Malformed path, header or JSON syntax. */

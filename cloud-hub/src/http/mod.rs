@@ -2,7 +2,8 @@
 //! (merged here): health, readiness, metrics and the OpenAPI document (`ops`,
 //! `openapi`), accounts (`auth`), platform admins, organisations and
 //! invitations (`orgs`), members (`members`), stores and node tokens
-//! (`platform`), a store's menu and sold-out toggles (`catalog`), orders
+//! (`platform`), a store's menu and sold-out toggles (`catalog`) and the
+//! menu's conflicts of edits made apart (`menu_conflicts`), orders
 //! (`orders`), PIN roster (`roster`) and settings (`settings`), online ordering
 //! (`online`), and the sync socket (`node_sync`). `store_docs` is how handlers
 //! reach a store's shared documents.
@@ -16,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod members;
+pub mod menu_conflicts;
 pub mod node_sync;
 pub mod online;
 pub mod openapi;
@@ -125,6 +127,7 @@ pub fn router(
         .merge(members::router())
         .merge(platform::router())
         .merge(catalog::router())
+        .merge(menu_conflicts::router())
         .merge(orders::router())
         .merge(roster::router())
         .merge(settings::router())

@@ -19,8 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, members, online, ops, orders, org_stores, orgs, overview, payments, platform,
-    profile, refunds, roster, sales, settings,
+    auth, catalog, members, menu_conflicts, online, ops, orders, org_stores, orgs, overview,
+    payments, platform, profile, refunds, roster, sales, settings,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use super::{
         members::set_member_role, members::remove_member, orgs::withdraw_invitation, org_stores::list_org_stores,
         platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
         catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
+        menu_conflicts::list_conflicts, menu_conflicts::resolve_conflict,
         orders::get_orders, refunds::create, refunds::list, refunds::reconciliation,
         sales::store_sales, sales::org_sales,
         roster::get_staff, roster::put_staff, members::list_members,

@@ -101,6 +101,14 @@ pub struct Conflict {
     pub others: Vec<Json>,
 }
 
+/// One value of a field and the automerge actor (replica) that wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub value: Json,
+    /// The writer's actor id: `hub` at the hub, the node's origin (`node-…`) at a store node.
+    pub actor: Vec<u8>,
+}
+
 /// One shared document of one store.
 pub struct SharedDoc {
     kind: DocKind,
@@ -298,6 +306,57 @@ impl SharedDoc {
         if current.as_ref() != Some(value) {
             self.doc.put(&obj, field, json_to_scalar(value))?;
         }
+        Ok(true)
+    }
+
+    /// Every current value of one entity's field with the actor that wrote it: one
+    /// value normally, several after concurrent writes (automerge's `get_all`),
+    /// the value every replica shows last. Empty when the entity or field is missing.
+    pub fn field_values(
+        &self,
+        collection: &str,
+        id: &str,
+        field: &str,
+    ) -> Result<Vec<Written>, DocError> {
+        let Some((Value::Object(ObjType::Map), coll)) = self.doc.get(ROOT, collection)? else {
+            return Ok(vec![]);
+        };
+        let Some((Value::Object(ObjType::Map), obj)) = self.doc.get(&coll, id)? else {
+            return Ok(vec![]);
+        };
+        Ok(self
+            .doc
+            .get_all(&obj, field)?
+            .iter()
+            .map(|(v, op)| Written {
+                value: value_json(v),
+                actor: match op {
+                    ObjId::Id(_, actor, _) => actor.to_bytes().to_vec(),
+                    ObjId::Root => vec![],
+                },
+            })
+            .collect())
+    }
+
+    /// Writes one field of an entity that exists even when the value shown is
+    /// already `value` (`put_field` skips that): the write supersedes every
+    /// concurrent value, which ends a conflict (when `value` is the shown one,
+    /// automerge writes it as the deletion of the others). A field holding
+    /// `value` alone is left as it is. Returns false when the entity does not exist.
+    pub fn overwrite_field(
+        &mut self,
+        collection: &str,
+        id: &str,
+        field: &str,
+        value: &Json,
+    ) -> Result<bool, DocError> {
+        let Some(coll) = self.collection(collection, false)? else {
+            return Ok(false);
+        };
+        let Some((Value::Object(ObjType::Map), obj)) = self.doc.get(&coll, id)? else {
+            return Ok(false);
+        };
+        self.doc.put(&obj, field, json_to_scalar(value))?;
         Ok(true)
     }
 

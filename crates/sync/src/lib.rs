@@ -3,7 +3,8 @@
 //!
 //! Two shapes of data, two mechanisms:
 //! - **Shared documents** ([`doc`], [`catalog`]): automerge documents per store
-//!   (catalog, settings, roster) that both sides edit and merge.
+//!   (catalog, settings, roster) that both sides edit and merge; [`conflicts`]
+//!   lists the catalog fields both sides changed apart and settles one.
 //! - **Facts** ([`log`]): an append-only event log. Every event has a UUIDv7 id,
 //!   its origin replica and a dense per-origin sequence number; a
 //!   [`VersionVector`] says how much of each origin a replica holds, so peers
@@ -15,6 +16,7 @@
 //! property tests.
 
 pub mod catalog;
+pub mod conflicts;
 pub mod doc;
 pub mod log;
 pub mod session;
