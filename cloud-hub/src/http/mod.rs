@@ -4,8 +4,8 @@
 //! invitations (`orgs`), members (`members`), stores and node tokens
 //! (`platform`), a store's menu and sold-out toggles (`catalog`), orders
 //! (`orders`), PIN roster (`roster`) and settings (`settings`), online ordering
-//! (`online`), and the sync socket (`node_sync`). `store_docs` is how handlers
-//! reach a store's shared documents.
+//! (`online`), menu pictures (`images`), and the sync socket (`node_sync`).
+//! `store_docs` is how handlers reach a store's shared documents.
 //! Every write goes through the `Idempotency-Key` layer (`idempotency`); every
 //! request is counted and timed (`crate::metrics`). The built customer app,
 //! when there is one, is served at `/` (`web_app`).
@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod images;
 pub mod members;
 pub mod node_sync;
 pub mod online;
@@ -124,6 +125,7 @@ pub fn router(
         .merge(members::router())
         .merge(platform::router())
         .merge(catalog::router())
+        .merge(images::router())
         .merge(orders::router())
         .merge(roster::router())
         .merge(settings::router())

@@ -19,8 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, members, online, ops, orders, org_stores, orgs, overview, payments, platform,
-    profile, refunds, roster, sales, settings,
+    auth, catalog, images, members, online, ops, orders, org_stores, orgs, overview, payments,
+    platform, profile, refunds, roster, sales, settings,
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,7 @@ use super::{
         members::set_member_role, members::remove_member, orgs::withdraw_invitation, org_stores::list_org_stores,
         platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
         catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
+        images::upload_image, images::get_image,
         orders::get_orders, refunds::create, refunds::list, refunds::reconciliation,
         sales::store_sales, sales::org_sales,
         roster::get_staff, roster::put_staff, members::list_members,
@@ -52,8 +53,8 @@ use super::{
         (name = "accounts", description = "Sign-up, sign-in, sessions, invitations"),
         (name = "platform", description = "Platform admins: organisations, stores, node tokens"),
         (name = "organisations", description = "An organisation's staff: invitations, roles, removal"),
-        (name = "merchant", description = "A store's menu, sold-out toggles, orders and their card refunds, roster, members and settings"),
-        (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders paid at pickup or by card, live order tracking, the customer's profile"),
+        (name = "merchant", description = "A store's menu, its pictures, sold-out toggles, orders and their card refunds, roster, members and settings"),
+        (name = "customer", description = "Online ordering: a store's profile and menu and its pictures, cart pricing, pickup orders paid at pickup or by card, live order tracking, the customer's profile"),
         (name = "payments", description = "The card processor's webhook (Stripe-signed events)"),
     )
 )]
