@@ -260,6 +260,17 @@ async fn upload_serve_and_limits(backend: Backend) {
         .cloned()
         .unwrap_or(Value::Null);
     assert_eq!(shown["image"], json!(url), "{shown}");
+    // Taken off again (the dashboard sends `null`): the field is gone from the catalog.
+    menu["items"][0]["image"] = Value::Null;
+    let (st, b) = hub
+        .call_as(Some(&owner), "PUT", "/api/v1/stores/s1/menu", Some(&menu))
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert!(
+        b["menu"]["items"][0].get("image").is_none(),
+        "{}",
+        b["menu"]["items"][0]
+    );
     hub.stop().await;
 }
 both!(upload_serve_and_limits);
