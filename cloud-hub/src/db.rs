@@ -102,6 +102,7 @@ macro_rules! event_from_row {
 }
 
 mod accounts;
+pub mod images;
 pub mod online;
 pub mod payments;
 pub mod profiles;

@@ -124,6 +124,7 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_modifier_sold_out", Store(P::MenuSoldOut)),
     ("hub_menu_conflicts", Store(P::MenuEdit)),
     ("hub_resolve_menu_conflict", Store(P::MenuEdit)),
+    ("hub_upload_image", Store(P::MenuEdit)),
     ("hub_list_orders", Store(P::OrderRead)),
     ("hub_refund_order", Store(P::OrderRefund)),
     ("hub_list_refunds", Store(P::OrderRead)),
@@ -144,6 +145,7 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_public_store", PublicStore),
     ("hub_public_stores", Public),
     ("hub_public_menu", PublicStore),
+    ("hub_get_image", Public),
     ("hub_price_cart", PublicStore),
     ("hub_pickup_times", PublicStore),
     ("hub_place_order", CustomerAtStore),
@@ -371,7 +373,18 @@ fn classify(status: u16, body: &Value) -> Got {
 struct Case {
     path: String,
     body: Option<Value>,
+    /// A body that is not JSON: its content type and bytes (a picture upload).
+    raw: Option<(&'static str, Vec<u8>)>,
 }
+
+/// A real 2 x 2 PNG, for the picture upload.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xFD, 0xD4, 0x9A,
+    0x73, 0x00, 0x00, 0x00, 0x10, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x38, 0xA1, 0x21, 0x07,
+    0x44, 0x0C, 0x10, 0x0A, 0x00, 0x20, 0x3E, 0x04, 0x39, 0xA5, 0x35, 0x35, 0xC9, 0x00, 0x00, 0x00,
+    0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
 
 /// The matrix's world: the hub, its tenants, the callers, a counter for unique names.
 struct World {
@@ -384,6 +397,8 @@ struct World {
     helper_email: String,
     item_id: String,
     modifier_id: String,
+    /// A picture the hub keeps (`<sha256>.png`).
+    image_name: String,
     /// The customer principal's online order at a1, and the helper's.
     customer_order: String,
     helper_order: String,
@@ -399,17 +414,19 @@ async fn send(
     path: &str,
     body: Option<&Value>,
 ) -> (u16, Value) {
-    send_with(hub, token, method, path, body, false).await
+    send_with(hub, token, method, path, body, None, false).await
 }
 
-/// Sends one request (with a fresh `Idempotency-Key`; as a WebSocket upgrade
-/// when `upgrade`); returns the status and the JSON body (Null when none).
+/// Sends one request (with a fresh `Idempotency-Key`; `raw` instead of a JSON
+/// body when given; as a WebSocket upgrade when `upgrade`); returns the status
+/// and the JSON body (Null when none).
 async fn send_with(
     hub: &TestHub,
     token: Option<&str>,
     method: &str,
     path: &str,
     body: Option<&Value>,
+    raw: Option<&(&'static str, Vec<u8>)>,
     upgrade: bool,
 ) -> (u16, Value) {
     let mut req = hub
@@ -430,6 +447,11 @@ async fn send_with(
         req = req
             .header("content-type", "application/json")
             .body(serde_json::to_vec(b).unwrap());
+    }
+    if let Some((content_type, bytes)) = raw {
+        req = req
+            .header("content-type", *content_type)
+            .body(bytes.clone());
     }
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
@@ -571,6 +593,7 @@ impl World {
                 "{modifier_id}" => &self.modifier_id,
                 "{staff_id}" => "sam",
                 "{order}" => &self.customer_order,
+                "{name}" => &self.image_name,
                 s if s.starts_with('{') => "x",
                 s => s,
             });
@@ -647,12 +670,14 @@ impl World {
             "hub_put_settings" => Some(json!({ "pickup_lead_minutes": 20 })),
             "hub_set_member_role" => Some(json!({ "role": "cashier" })),
             "hub_price_cart" | "hub_place_order" => Some(cart()),
+            "hub_upload_image" => None,
             _ => op
                 .get("requestBody")
                 .and_then(|rb| rb["content"]["application/json"].get("schema"))
                 .map(|schema| example(schema, doc, 0)),
         };
-        Case { path, body }
+        let raw = (id == "hub_upload_image").then(|| ("image/png", PNG.to_vec()));
+        Case { path, body, raw }
     }
 }
 
@@ -732,6 +757,7 @@ async fn world(hub: TestHub) -> World {
         modifier_id: String::new(),
         customer_order: String::new(),
         helper_order: String::new(),
+        image_name: String::new(),
         _node: None,
         n: 0,
     };
@@ -772,6 +798,23 @@ async fn world(hub: TestHub) -> World {
         )
         .await;
     }
+    // A picture, for the public picture route.
+    let (st, b) = send_with(
+        &w.hub,
+        Some(ADMIN),
+        "POST",
+        "/api/v1/stores/a1/images",
+        None,
+        Some(&("image/png", PNG.to_vec())),
+        false,
+    )
+    .await;
+    assert_eq!(st, 201, "{b}");
+    w.image_name = s(&b, "url")
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let mut principals = vec![
         Principal {
             name: "anonymous",
@@ -991,6 +1034,7 @@ async fn access_matrix(backend: Backend) {
                     method,
                     &case.path,
                     case.body.as_ref(),
+                    case.raw.as_ref(),
                     upgrade,
                 )
                 .await;

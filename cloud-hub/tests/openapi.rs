@@ -69,6 +69,8 @@ fn operations_declare_security_and_error_bodies() {
         "hub_public_menu",
         "hub_price_cart",
         "hub_pickup_times",
+        // Menu pictures: the customer app's and the store nodes' `<img>`s send no token.
+        "hub_get_image",
         // Stripe signs its webhook deliveries instead.
         "hub_stripe_webhook",
     ]

@@ -22,7 +22,8 @@
 //!   print queue), `terminal` (card payments and their crash recovery), `mqtt`
 //!   (the embedded broker), `device_bridge` (MQTT to domain events and back);
 //! - the hub: `sync_client` (the sync link), `hub_keys` (the hub's token keys
-//!   and ended sessions);
+//!   and ended sessions), `images` (the menu's pictures, fetched from the hub
+//!   and kept on disk for the kiosk);
 //! - `config` (layered settings), `state` (what the node's tasks share) and
 //!   `demo` (demo menu and staff).
 
@@ -36,6 +37,7 @@ pub mod docs;
 pub mod events;
 pub mod http;
 pub mod hub_keys;
+pub mod images;
 pub mod kitchen_backlog;
 pub mod menu;
 pub mod mqtt;
@@ -240,6 +242,8 @@ pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Re
     background.extend(device_bridge::spawn(state.clone()));
     // The kitchen's backlog, for the hub's online ordering.
     background.extend(kitchen_backlog::spawn(state.clone()));
+    // The menu's pictures, fetched from the hub for the kiosk to show offline.
+    background.extend(images::spawn(state.clone()));
     // Card payments a crash cut off: ask their terminals what became of them.
     background.push(tokio::spawn(terminal::recover(state.clone())));
     // A full disk: readiness and the print lanes recover when a probe write succeeds again.

@@ -1,13 +1,42 @@
 // The menu: categories and their items with prices (typed as decimals, kept in
-// minor units), the kitchen station of each item, modifier groups' fewest and
-// most choices. "Save menu" sends the whole menu (PUT); sold out / back on sale
-// is its own call and takes effect at once.
+// minor units), the kitchen station and picture of each item, modifier groups'
+// fewest and most choices. "Save menu" sends the whole menu (PUT); sold out /
+// back on sale is its own call and takes effect at once. A picture is uploaded
+// to the hub as soon as it is chosen (checked here first for kind and size, and
+// again by the hub); its URL goes into the item, and "Save menu" puts it on the
+// menu, from where the store's kiosk and the customer app show it.
 import { formatMoney, parseAmount } from "@edge/shared";
 import { useEffect, useState } from "react";
 import type { StoreChoice } from "./App";
-import { type Item, type Menu, api, hub, write } from "./hub";
+import { HubError, type Item, type Menu, api, hub, write } from "./hub";
 import { MenuConflicts } from "./MenuConflicts";
 import { words } from "./words";
+
+/** The kinds of picture the hub takes, and the largest (its limits: 2 MiB). */
+const PICTURE_TYPES = ["image/jpeg", "image/png", "image/webp"];
+const PICTURE_MAX_BYTES = 2 * 1024 * 1024;
+
+/** A file size as people read it: 5 400 000 bytes -> "5.2 MB". */
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** Why a file cannot be a picture, in words; null when it can be uploaded. */
+export function pictureProblem(file: { type: string; size: number }): string | null {
+  if (!PICTURE_TYPES.includes(file.type)) return "Only JPEG, PNG or WebP pictures can be used. Choose another file.";
+  if (file.size > PICTURE_MAX_BYTES) return `That file is ${megabytes(file.size)}; pictures can be up to 2 MB. Choose a smaller one.`;
+  return null;
+}
+
+/** The hub's refusal of a picture, in words. */
+function pictureWords(e: unknown, file: File): string {
+  if (e instanceof HubError) {
+    if (e.code === "image_too_large") return `That file is ${megabytes(file.size)}; pictures can be up to 2 MB. Choose a smaller one.`;
+    if (e.code === "unsupported_image") return "That file is not a JPEG, PNG or WebP picture the hub can read. Choose another file.";
+    if (e.code === "image_dimensions") return "That picture is too big: it can be up to 8192 pixels wide and tall. Choose a smaller one.";
+  }
+  return words(e);
+}
 
 export function MenuPage({ store }: { store: StoreChoice }) {
   const [menu, setMenu] = useState<Menu | null>(null);
@@ -16,6 +45,11 @@ export function MenuPage({ store }: { store: StoreChoice }) {
   const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The item whose picture is being uploaded, and each item's picture problem. */
+  const [uploading, setUploading] = useState<string | null>(null);
+  const [pictureError, setPictureError] = useState<Record<string, string>>({});
+  /** Each item's picture as the hub's menu has it (a changed one shows until saved). */
+  const [savedImages, setSavedImages] = useState<Record<string, string | null>>({});
   const path = { params: { path: { id: store.id } } };
 
   async function load() {
@@ -24,6 +58,7 @@ export function MenuPage({ store }: { store: StoreChoice }) {
       const v = await hub(() => api.GET("/api/v1/stores/{id}/menu", path));
       setMenu(v.menu);
       setPrices(Object.fromEntries(v.menu.items.map((i) => [i.id, decimal(i.price, v.menu.currency)])));
+      setSavedImages(Object.fromEntries(v.menu.items.map((i) => [i.id, i.image ?? null])));
       setDirty(false);
     } catch (e) {
       setError(words(e));
@@ -54,12 +89,41 @@ export function MenuPage({ store }: { store: StoreChoice }) {
       const v = await write((h) => api.PUT("/api/v1/stores/{id}/menu", { ...path, params: { ...path.params, header: h }, body: next }));
       setMenu(v.menu);
       setPrices(Object.fromEntries(v.menu.items.map((i) => [i.id, decimal(i.price, v.menu.currency)])));
+      setSavedImages(Object.fromEntries(v.menu.items.map((i) => [i.id, i.image ?? null])));
       setDirty(false);
       setNote("Menu saved. The tills get it the next time they sync.");
     } catch (e) {
       setError(words(e));
     } finally {
       setBusy(false);
+    }
+  }
+
+  function setImage(item: Item, image: string | null) {
+    edit((m) => ({ ...m, items: m.items.map((x) => (x.id === item.id ? { ...x, image } : x)) }));
+  }
+
+  async function uploadPicture(item: Item, file: File) {
+    const problem = pictureProblem(file);
+    setPictureError((p) => ({ ...p, [item.id]: problem ?? "" }));
+    if (problem) return;
+    setUploading(item.id);
+    try {
+      const stored = await write((h) =>
+        api.POST("/api/v1/stores/{id}/images", {
+          params: { path: { id: store.id }, header: h },
+          // The picture's own bytes, as the hub takes them (not JSON).
+          body: file as unknown as string,
+          bodySerializer: (b: unknown) => b as BodyInit,
+          headers: { "Content-Type": file.type },
+        }),
+      );
+      setImage(item, stored.url);
+      setNote(`The picture of ${item.name} is uploaded. Save menu to show it on the menu.`);
+    } catch (e) {
+      setPictureError((p) => ({ ...p, [item.id]: pictureWords(e, file) }));
+    } finally {
+      setUploading(null);
     }
   }
 
@@ -152,6 +216,45 @@ export function MenuPage({ store }: { store: StoreChoice }) {
                     <button type="button" className={i.sold_out ? "primary" : ""} onClick={() => void soldOut(i, !i.sold_out)}>
                       {i.sold_out ? `Back on sale: ${i.name}` : `Mark ${i.name} sold out`}
                     </button>
+                    <div className="menu-item-picture" style={{ gridColumn: "1 / -1", display: "flex", flexWrap: "wrap", gap: "0.5rem 1rem", alignItems: "center" }}>
+                      {i.image ? (
+                        <img src={i.image} alt={`Picture of ${i.name}`} width={72} height={72} style={{ objectFit: "cover", borderRadius: 6, background: "var(--bg)" }} />
+                      ) : (
+                        <span className="muted small">No picture</span>
+                      )}
+                      <label className="field-inline">
+                        <span>{i.image ? `Choose another picture for ${i.name}` : `Choose a picture for ${i.name}`}</span>
+                        <input
+                          type="file"
+                          accept={PICTURE_TYPES.join(",")}
+                          disabled={uploading !== null}
+                          aria-describedby={pictureError[i.id] ? `picture-error-${i.id}` : undefined}
+                          onChange={(e) => {
+                            const file = e.target.files?.[0];
+                            e.target.value = "";
+                            if (file) void uploadPicture(i, file);
+                          }}
+                        />
+                      </label>
+                      {i.image && (
+                        <button type="button" onClick={() => setImage(i, null)} disabled={uploading === i.id}>
+                          Remove the picture of {i.name}
+                        </button>
+                      )}
+                      {(i.image ?? null) !== (savedImages[i.id] ?? null) && uploading !== i.id && (
+                        <span className="muted small">{i.image ? "New picture: on the menu once you save it." : "The picture goes once you save the menu."}</span>
+                      )}
+                      {uploading === i.id && (
+                        <span className="muted small" role="status">
+                          Uploading the picture…
+                        </span>
+                      )}
+                      {pictureError[i.id] && (
+                        <span id={`picture-error-${i.id}`} className="problem small" role="alert">
+                          {pictureError[i.id]}
+                        </span>
+                      )}
+                    </div>
                   </li>
                 );
               })}

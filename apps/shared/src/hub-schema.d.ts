@@ -532,6 +532,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/public/images/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A menu picture, by the name its upload answered (`<sha256>.<ext>`). Cacheable
+         *     for a year (the name is the hash of the bytes); 304 for a matching
+         *     `If-None-Match`; 404 `unknown_image` for any other name.
+         */
+        get: operations["hub_get_image"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/public/stores": {
         parameters: {
             query?: never;
@@ -619,6 +640,30 @@ export interface paths {
         get: operations["hub_pickup_times"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/images": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload a menu picture: the raw bytes as the body, `Content-Type`
+         *     `image/jpeg`, `image/png` or `image/webp`, at most 2 MiB and 8192 pixels a
+         *     side. 415 `unsupported_image` for another type, or bytes that are not the
+         *     declared kind; 413 `image_too_large`; 422 `image_dimensions`. Answers the
+         *     picture's URL (201), the same for the same bytes; put it in a menu item's
+         *     `image` with `PUT /api/v1/stores/{id}/menu`.
+         */
+        post: operations["hub_upload_image"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1566,6 +1611,11 @@ export interface components {
             /** @description Today's date in the store's time zone (`YYYY-MM-DD`), to tell today's slots from tomorrow's. */
             today: string;
         };
+        /**
+         * Format: binary
+         * @description A picture's bytes, in the OpenAPI document (a `Vec<u8>` would read as an array of numbers).
+         */
+        PictureBytes: string;
         /** @description A priced cart. */
         PricedCart: {
             /** @description Lines as priced and taxed now, and the totals. */
@@ -2077,6 +2127,35 @@ export interface components {
             /** @description IANA time zone the store's day is counted in. */
             timezone: string;
             today: components["schemas"]["DaySales"];
+        };
+        /** @description A picture the hub keeps, named by the SHA-256 of its bytes. */
+        StoredImage: {
+            /**
+             * Format: int64
+             * @description Its size in bytes.
+             */
+            bytes: number;
+            /** @description `image/jpeg`, `image/png` or `image/webp`. */
+            content_type: string;
+            /**
+             * Format: int32
+             * @description Height in pixels.
+             */
+            height: number;
+            /** @description The SHA-256 of the bytes, lowercase hex. */
+            sha256: string;
+            /**
+             * @description Where browsers fetch it, relative to the hub (and to a store node, which
+             *     serves the pictures its menu names at the same path):
+             *     `/api/v1/public/images/<sha256>.<ext>`. Put it in a menu item's `image`.
+             * @example /api/v1/public/images/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.png
+             */
+            url: string;
+            /**
+             * Format: int32
+             * @description Width in pixels.
+             */
+            width: number;
         };
         TaxClass: {
             id: components["schemas"]["Ident"];
@@ -4445,6 +4524,47 @@ export interface operations {
             };
         };
     };
+    hub_get_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<sha256>.<ext>`, as the upload answered */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The picture */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": components["schemas"]["PictureBytes"];
+                    "image/png": components["schemas"]["PictureBytes"];
+                    "image/webp": components["schemas"]["PictureBytes"];
+                };
+            };
+            /** @description The copy the client has is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No picture by that name (`unknown_image`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     hub_public_stores: {
         parameters: {
             query?: never;
@@ -4617,6 +4737,110 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_upload_image: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The picture's bytes */
+        requestBody: {
+            content: {
+                "image/jpeg": components["schemas"]["PictureBytes"];
+                "image/png": components["schemas"]["PictureBytes"];
+                "image/webp": components["schemas"]["PictureBytes"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StoredImage"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -484,6 +484,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/public/images/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A picture of the menu, by name (`<sha256>.<ext>`, as the hub names it),
+         *     when the node has fetched it from the hub. Cacheable for a year; 304 for a
+         *     matching `If-None-Match`; 404 `unknown_image` when the node has none by
+         *     that name (yet).
+         */
+        get: operations["get_image"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/store": {
         parameters: {
             query?: never;
@@ -3829,6 +3851,43 @@ export interface operations {
             };
             /** @description The server's disk is full (`disk_full`): nothing was written; retry once space is freed. */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_image: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<sha256>.<ext>`, as in the menu item's `image` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The picture (image/jpeg, image/png or image/webp) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The copy the client has is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No picture by that name here (`unknown_image`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -151,8 +151,16 @@ pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
         },
         None => ip_principal(),
     };
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    // A picture upload is read up to its own limit and refused in its own words.
+    let picture = route.as_deref() == Some(super::images::UPLOAD_ROUTE);
+    let limit = if picture {
+        super::images::MAX_IMAGE_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
+        Err(_) if picture => return super::images::too_large(None).into_response(),
         Err(_) => {
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -5,8 +5,8 @@
 //! (`platform`), a store's menu and sold-out toggles (`catalog`) and the
 //! menu's conflicts of edits made apart (`menu_conflicts`), orders
 //! (`orders`), PIN roster (`roster`) and settings (`settings`), online ordering
-//! (`online`), and the sync socket (`node_sync`). `store_docs` is how handlers
-//! reach a store's shared documents.
+//! (`online`), menu pictures (`images`), and the sync socket (`node_sync`).
+//! `store_docs` is how handlers reach a store's shared documents.
 //! Every write goes through the `Idempotency-Key` layer (`idempotency`); every
 //! request is counted and timed (`crate::metrics`). The built customer app,
 //! when there is one, is served at `/` (`web_app`).
@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod images;
 pub mod members;
 pub mod menu_conflicts;
 pub mod node_sync;
@@ -128,6 +129,7 @@ pub fn router(
         .merge(platform::router())
         .merge(catalog::router())
         .merge(menu_conflicts::router())
+        .merge(images::router())
         .merge(orders::router())
         .merge(roster::router())
         .merge(settings::router())

@@ -19,8 +19,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, members, menu_conflicts, online, ops, orders, org_stores, orgs, overview,
-    payments, platform, profile, refunds, roster, sales, settings,
+    auth, catalog, images, members, menu_conflicts, online, ops, orders, org_stores, orgs,
+    overview, payments, platform, profile, refunds, roster, sales, settings,
 };
 
 #[derive(OpenApi)]
@@ -35,6 +35,7 @@ use super::{
         platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
         catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
         menu_conflicts::list_conflicts, menu_conflicts::resolve_conflict,
+        images::upload_image, images::get_image,
         orders::get_orders, refunds::create, refunds::list, refunds::reconciliation,
         sales::store_sales, sales::org_sales,
         roster::get_staff, roster::put_staff, members::list_members,
@@ -53,8 +54,8 @@ use super::{
         (name = "accounts", description = "Sign-up, sign-in, sessions, invitations"),
         (name = "platform", description = "Platform admins: organisations, stores, node tokens"),
         (name = "organisations", description = "An organisation's staff: invitations, roles, removal"),
-        (name = "merchant", description = "A store's menu, sold-out toggles, orders and their card refunds, roster, members and settings"),
-        (name = "customer", description = "Online ordering: a store's profile and menu, cart pricing, pickup orders paid at pickup or by card, live order tracking, the customer's profile"),
+        (name = "merchant", description = "A store's menu, its pictures, sold-out toggles, orders and their card refunds, roster, members and settings"),
+        (name = "customer", description = "Online ordering: a store's profile and menu and its pictures, cart pricing, pickup orders paid at pickup or by card, live order tracking, the customer's profile"),
         (name = "payments", description = "The card processor's webhook (Stripe-signed events)"),
     )
 )]

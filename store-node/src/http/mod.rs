@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod images;
 pub mod menu;
 pub mod openapi;
 pub mod ops;
@@ -84,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(session::router())
         .merge(menu::router())
+        .merge(images::router())
         .merge(orders::router())
         .merge(devices::router())
         .merge(events::router())

@@ -5,14 +5,14 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{devices, events, menu, ops, orders, session};
+use super::{devices, events, images, menu, ops, orders, session};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Store node API", description = "The restaurant's on-premises server: orders, menu, staff sign-in, live events, devices and printing. Works with the internet down."),
     paths(
         session::staff_list, session::login, session::logout, session::me,
-        menu::read, menu::replace, menu::upsert_item, menu::item_sold_out, menu::modifier_sold_out,
+        menu::read, menu::replace, menu::upsert_item, menu::item_sold_out, menu::modifier_sold_out, images::get_image,
         orders::create, orders::quote, orders::list, orders::get_one, orders::transition, orders::pay, orders::station_done, orders::unsettled_card_payments, orders::online_refund, orders::online_refunds,
         devices::list, devices::create, devices::get_one, devices::update, devices::remove,
         devices::rotate, devices::test_print, devices::jobs, devices::reprint, devices::receipt_copy,

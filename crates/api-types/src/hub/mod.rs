@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod images;
 pub mod members;
 pub mod online;
 pub mod orders;
