@@ -1,6 +1,7 @@
 // Devices: the store's nodes (connected, or away since when; what waits to
 // sync to them), the devices they reported and their health in words, and node
-// tokens: make one (shown once), revoke one.
+// tokens: make one (shown once), disconnect a listed server for good (asked
+// first), or revoke a pasted code.
 import { type FormEvent, useState } from "react";
 import type { StoreChoice } from "./App";
 import { type StoreNodes, api, hub, write } from "./hub";
@@ -15,6 +16,8 @@ export function Devices({ store }: { store: StoreChoice }) {
   const [issued, setIssued] = useState<{ label: string; token: string; sha: string } | null>(null);
   const [revokeText, setRevokeText] = useState("");
   const [note, setNote] = useState<string | null>(null);
+  /** The listed server whose "Disconnect for good" waits for a yes. */
+  const [asking, setAsking] = useState<string | null>(null);
 
   async function load() {
     try {
@@ -46,6 +49,7 @@ export function Devices({ store }: { store: StoreChoice }) {
       setNote(`${what} can no longer connect.`);
       if (body.token_sha256 && body.token_sha256 === issued?.sha) setIssued(null);
       setRevokeText("");
+      setAsking(null);
       await load();
     } catch (err) {
       setError(words(err));
@@ -75,7 +79,7 @@ export function Devices({ store }: { store: StoreChoice }) {
         {data.nodes.length === 0 && <p className="muted">No store server has been set up yet: make a connection code below.</p>}
         <ul className="plain">
           {data.nodes.map((n) => (
-            <li key={n.token_sha256_prefix} className="device" data-node={n.label}>
+            <li key={n.token_sha256} className="device" data-node={n.label}>
               <strong>{n.label}</strong>{" "}
               {n.revoked ? (
                 <span className="tag">Disconnected for good</span>
@@ -88,6 +92,24 @@ export function Devices({ store }: { store: StoreChoice }) {
               <span className="muted small">
                 {n.events_waiting === 0 ? "Nothing waiting to sync." : `${n.events_waiting} change${n.events_waiting === 1 ? "" : "s"} waiting to sync to it.`}
               </span>
+              {!n.revoked &&
+                (asking === n.token_sha256 ? (
+                  <span className="row wrap confirm" role="group" aria-label={`Disconnect ${n.label}?`}>
+                    <span>
+                      {n.label} stops syncing with the cloud until it is set up again with a new code. Its tills keep working in the store.
+                    </span>
+                    <button type="button" className="danger" onClick={() => void revoke({ token_sha256: n.token_sha256 }, n.label)}>
+                      Yes, disconnect {n.label}
+                    </button>
+                    <button type="button" onClick={() => setAsking(null)}>
+                      Keep it
+                    </button>
+                  </span>
+                ) : (
+                  <button type="button" className="link-button" onClick={() => setAsking(n.token_sha256)}>
+                    Disconnect {n.label} for good
+                  </button>
+                ))}
             </li>
           ))}
         </ul>

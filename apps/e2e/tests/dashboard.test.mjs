@@ -216,10 +216,19 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   await page.getByTestId("node-token").waitFor();
   await page.locator('[data-node="Drive-through"]').getByText("Never connected").waitFor();
   await shot(page, "dashboard-5-devices-code");
-  await page.getByRole("button", { name: "Revoke this code" }).click();
+  // Later (the code no longer on screen): the listed server is disconnected, after a yes.
+  await page.reload();
+  await page.locator('[data-node="Drive-through"]').getByText("Never connected").waitFor();
+  assert.equal(await page.getByTestId("node-token").count(), 0);
+  await page.getByRole("button", { name: "Disconnect Drive-through for good" }).click();
+  await page.getByRole("group", { name: "Disconnect Drive-through?" }).waitFor();
+  await shot(page, "dashboard-5-devices-disconnect");
+  await a11y(page, "devices, disconnecting a server");
+  await page.getByRole("button", { name: "Yes, disconnect Drive-through" }).click();
   await page.getByRole("status").filter({ hasText: "Drive-through can no longer connect" }).waitFor();
   await page.locator('[data-node="Drive-through"]').getByText("Disconnected for good").waitFor();
-  assert.equal(await page.getByTestId("node-token").count(), 0);
+  // The counter's server is untouched.
+  await page.locator('[data-node="Counter"]').getByText("Online").waitFor();
 
   // Sign out: back at the sign-in form.
   await page.getByRole("button", { name: "Sign out" }).click();

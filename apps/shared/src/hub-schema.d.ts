@@ -1482,6 +1482,8 @@ export interface components {
              */
             last_seen_ms?: number | null;
             revoked: boolean;
+            /** @description The token's whole SHA-256, which revokes it (`node-tokens/revoke`); not the token itself. */
+            token_sha256: string;
             /** @description The first 12 hex digits of the token's SHA-256 (as issued). */
             token_sha256_prefix: string;
         };

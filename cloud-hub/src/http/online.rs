@@ -774,6 +774,7 @@ pub async fn store_nodes(
             NodeLink {
                 label,
                 token_sha256_prefix: hash.chars().take(12).collect(),
+                token_sha256: hash.clone(),
                 revoked,
                 connected: state.connected,
                 last_seen_ms: state.last_seen_ms,

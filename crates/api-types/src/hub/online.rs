@@ -289,6 +289,8 @@ pub struct NodeLink {
     pub label: String,
     /// The first 12 hex digits of the token's SHA-256 (as issued).
     pub token_sha256_prefix: String,
+    /// The token's whole SHA-256, which revokes it (`node-tokens/revoke`); not the token itself.
+    pub token_sha256: String,
     pub revoked: bool,
     /// Connected to a hub replica now.
     pub connected: bool,
