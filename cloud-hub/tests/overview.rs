@@ -471,3 +471,88 @@ async fn the_stream_tells_when_the_grace_period_runs_out(backend: Backend) {
     assert_eq!(b["stores"][0]["ordering"]["reason"], "store_offline", "{b}");
 }
 both!(the_stream_tells_when_the_grace_period_runs_out);
+
+/// The merchant pauses online ordering for a while with a message: customers see
+/// it and cannot order; it ends by itself (the stream says so then) or at once.
+async fn a_pause_for_a_while_tells_customers_why_and_ends_by_itself(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hub = TestHub::start(&db).await;
+    let (org, node_token) = org_store(&hub, json!({ "timezone": "Europe/Berlin" })).await;
+    let manager = staff(&hub, &org, "manager", "manager@harbor.example").await;
+    let mut node = Peer::new(STORE, "node-a");
+    node.connect(&hub.ws_url(), &node_token).await.unwrap();
+    eventually("the store to take orders", async || {
+        pickup_times(&hub).await["ordering"]["accepting"] == true
+    })
+    .await;
+    let put = async |body: Value| {
+        hub.call_as(
+            Some(&manager),
+            "PUT",
+            &format!("/api/v1/stores/{STORE}/settings"),
+            Some(&body),
+        )
+        .await
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+
+    // Refused: a time past, more than a week ahead, a message too long.
+    for body in [
+        json!({ "paused_until_ms": now() - 1000 }),
+        json!({ "paused_until_ms": now() + 8 * 24 * 3_600_000 }),
+        json!({ "paused_until_ms": now() + 60_000, "pause_message": "x".repeat(201) }),
+    ] {
+        let (st, b) = put(body.clone()).await;
+        assert_eq!((st, code(&b)), (422, "invalid_settings"), "{body}: {b}");
+    }
+
+    // An hour's pause with a message: the customer is told, and cannot order.
+    let (st, b) = put(json!({ "paused_until_ms": now() + 3_600_000,
+                              "pause_message": "Our oven is being repaired." }))
+    .await;
+    assert_eq!(st, 200, "{b}");
+    let o = pickup_times(&hub).await["ordering"].clone();
+    assert_eq!(
+        (o["accepting"].as_bool(), o["reason"].as_str()),
+        (Some(false), Some("paused")),
+        "{o}"
+    );
+    let message = o["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Our oven is being repaired. Online ordering starts again "),
+        "{message}"
+    );
+    assert!(o["opens_at"].as_str().is_some(), "{o}");
+    let alice = customer(&hub, "alice@example.com").await;
+    let (st, b) = place(&hub, &alice, "paused-1").await;
+    assert_eq!((st, code(&b)), (409, "ordering_paused"), "{b}");
+
+    // Resumed at once (0).
+    let (st, b) = put(json!({ "paused_until_ms": 0 })).await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(pickup_times(&hub).await["ordering"]["accepting"], true);
+
+    // A short pause ends by itself, and the merchant's stream hears it end.
+    let mut events = events_socket(&hub, &manager, &org).await;
+    let (st, b) = put(json!({ "paused_until_ms": now() + 3000, "pause_message": "" })).await;
+    assert_eq!(st, 200, "{b}");
+    let o = pickup_times(&hub).await["ordering"].clone();
+    assert_eq!(o["reason"], "paused", "{o}");
+    assert!(
+        o["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The store has paused online ordering."),
+        "{o}"
+    );
+    wait_change(&mut events, "ordering").await;
+    assert_eq!(pickup_times(&hub).await["ordering"]["accepting"], true);
+    let (st, b) = place(&hub, &alice, "paused-2").await;
+    assert_eq!(st, 201, "{b}");
+}
+both!(a_pause_for_a_while_tells_customers_why_and_ends_by_itself);

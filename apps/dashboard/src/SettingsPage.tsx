@@ -1,4 +1,6 @@
-// A store's settings: name, address, time zone, weekly hours, pickup lead time,
+// A store's settings: a pause of online ordering for a while (PauseCard, acting
+// at once), then the form: name, address, time zone, weekly hours and dated
+// exceptions (holidays, special hours), pickup lead time,
 // online ordering and pay at pickup, and the kitchen-backlog thresholds (later
 // pickups per open ticket, pausing online ordering while the kitchen is busy). A refusal (422) is shown next to the field
 // it names; what names no field goes above the form.
@@ -6,9 +8,12 @@ import { type FormEvent, useEffect, useState } from "react";
 import type { StoreChoice } from "./App";
 import { HubError, api, hub, write } from "./hub";
 import { Problem } from "./MenuPage";
+import { PauseCard } from "./PauseCard";
 import { words } from "./words";
 
 type Range = { open: string; close: string };
+/** A dated exception to the weekly hours, as the hub keeps it. */
+type Exception = { date: string; closed?: boolean; ranges?: Range[] };
 type Hours = Partial<Record<Day, Range[]>>;
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 type Day = (typeof DAYS)[number];
@@ -24,6 +29,8 @@ interface Form {
   /** The store has weekly hours; without, it takes orders whenever a store server is online. */
   hasHours: boolean;
   hours: Record<Day, { open: boolean; from: string; to: string }>;
+  /** Dated exceptions: closed that day, or open at other hours. */
+  exceptions: { date: string; closed: boolean; from: string; to: string }[];
   /** Open kitchen tickets from which pickups are quoted later ("" : not set). */
   slowAt: string;
   /** Extra minutes per ticket beyond `slowAt`. */
@@ -46,6 +53,12 @@ function toForm(s: Record<string, unknown>, storeName: string): Form {
     slowAt: s.backlog_slow_at == null ? "" : String(s.backlog_slow_at),
     perTicket: s.backlog_quote_per_ticket_minutes == null ? "" : String(s.backlog_quote_per_ticket_minutes),
     pauseAt: !s.backlog_pause_at ? "" : String(s.backlog_pause_at),
+    exceptions: ((s.hours_exceptions ?? []) as Exception[]).map((x) => ({
+      date: x.date,
+      closed: Boolean(x.closed) || !x.ranges?.length,
+      from: x.ranges?.[0]?.open ?? "11:00",
+      to: x.ranges?.[0]?.close ?? "22:00",
+    })),
     hours: Object.fromEntries(
       DAYS.map((d) => {
         const r = hours[d]?.[0];
@@ -69,6 +82,8 @@ function fieldOf(e: HubError): Field | null {
 
 export function SettingsPage({ store }: { store: StoreChoice }) {
   const [form, setForm] = useState<Form | null>(null);
+  /** The settings as the hub last answered (the pause reads them). */
+  const [raw, setRaw] = useState<Record<string, unknown> | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [fieldError, setFieldError] = useState<{ field: Field; text: string } | null>(null);
   const [note, setNote] = useState<string | null>(null);
@@ -79,6 +94,7 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
     try {
       const s = (await hub(() => api.GET("/api/v1/stores/{id}/settings", { params: { path: { id: store.id } } }))) as Record<string, unknown>;
       setForm(toForm(s, store.name));
+      setRaw(s);
     } catch (e) {
       setError(words(e));
     }
@@ -89,7 +105,7 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
   }, [store.id]);
 
   if (error && !form) return <Problem text={error} retry={load} />;
-  if (!form) return <p aria-live="polite">Loading the settings…</p>;
+  if (!form || !raw) return <p aria-live="polite">Loading the settings…</p>;
   const f = form;
   const set = (p: Partial<Form>) => {
     setForm({ ...f, ...p });
@@ -126,6 +142,11 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
     }
     const hours: Hours = {};
     for (const d of DAYS) if (f.hours[d].open) hours[d] = [{ open: f.hours[d].from, close: f.hours[d].to }];
+    const exceptions: Exception[] = f.exceptions.map((x) => (x.closed ? { date: x.date, closed: true } : { date: x.date, ranges: [{ open: x.from, close: x.to }] }));
+    if (exceptions.some((x) => !/^\d{4}-\d\d-\d\d$/.test(x.date))) {
+      setFieldError({ field: "hours", text: "Choose a date for every exception." });
+      return;
+    }
     setBusy(true);
     try {
       const s = (await write((h) =>
@@ -139,11 +160,13 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
             online_ordering: f.online,
             pay_at_pickup: f.payAtPickup,
             ...(f.hasHours ? { hours } : {}),
+            hours_exceptions: exceptions,
             ...backlog,
           },
         }),
       )) as Record<string, unknown>;
       setForm(toForm(s, store.name));
+      setRaw(s);
       setNote("Settings saved.");
     } catch (err) {
       const field = err instanceof HubError && err.status === 422 ? fieldOf(err) : null;
@@ -167,6 +190,7 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
   return (
     <section>
       <h1>Settings</h1>
+      <PauseCard storeId={store.id} settings={raw} onSaved={setRaw} />
       <form className="card stack settings" onSubmit={save}>
         <label>
           Store name
@@ -236,6 +260,44 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
               })}
             </div>
           )}
+        </fieldset>
+        <fieldset>
+          <legend>Holidays and special hours</legend>
+          {f.exceptions.length === 0 && <p className="muted">No dated exceptions: every date follows the weekly hours.</p>}
+          {f.exceptions.map((x, i) => {
+            const setX = (p: Partial<Form["exceptions"][number]>) => set({ exceptions: f.exceptions.map((y, j) => (j === i ? { ...y, ...p } : y)) });
+            const name = x.date || "the new date";
+            return (
+              <div key={i} className="hours-row" data-exception={x.date}>
+                <label className="field-inline">
+                  <span>Date</span>
+                  <input type="date" value={x.date} onChange={(e) => setX({ date: e.target.value })} />
+                </label>
+                <label className="check">
+                  <input type="checkbox" checked={x.closed} onChange={(e) => setX({ closed: e.target.checked })} />
+                  Closed all day
+                </label>
+                {!x.closed && (
+                  <>
+                    <label className="field-inline">
+                      <span>Opens on {name}</span>
+                      <input type="time" value={x.from} onChange={(e) => setX({ from: e.target.value })} />
+                    </label>
+                    <label className="field-inline">
+                      <span>Closes on {name}</span>
+                      <input type="time" value={x.to} onChange={(e) => setX({ to: e.target.value })} />
+                    </label>
+                  </>
+                )}
+                <button type="button" onClick={() => set({ exceptions: f.exceptions.filter((_, j) => j !== i) })}>
+                  Remove {name}
+                </button>
+              </div>
+            );
+          })}
+          <button type="button" onClick={() => set({ exceptions: [...f.exceptions, { date: "", closed: true, from: "11:00", to: "22:00" }] })}>
+            Add a holiday or special hours
+          </button>
         </fieldset>
         <fieldset>
           <legend>When the kitchen is busy</legend>

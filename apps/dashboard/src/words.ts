@@ -204,6 +204,8 @@ export function orderingWords(
         why: `Online ordering paused: the kitchen is busy${kitchen ? ` (${tickets(kitchen.open_tickets)})` : ""}. It starts again by itself when the kitchen catches up.`,
         tone: "bad",
       };
+    case "paused":
+      return { state: "Online ordering paused", why: `Paused from Settings. Customers are told: “${o.message}”`, tone: "warn" };
     default:
       return { state: "Not taking online orders", why: o.message, tone: "bad" };
   }

@@ -165,6 +165,29 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   await page.getByRole("status").filter({ hasText: "Settings saved" }).waitFor();
   const settings = await fetch(`${hub.base}/api/v1/public/stores/${STORE}`).then((r) => r.json());
   assert.equal(settings.timezone ?? "Europe/Berlin", "Europe/Berlin");
+  // A holiday: closed all day on a date, kept by the hub.
+  await page.getByRole("button", { name: "Add a holiday or special hours" }).click();
+  await page.getByLabel("Date", { exact: true }).fill("2030-12-25");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByRole("status").filter({ hasText: "Settings saved" }).waitFor();
+  await page.reload();
+  await page.locator('[data-exception="2030-12-25"]').getByLabel("Closed all day").waitFor();
+  assert.equal(await page.locator('[data-exception="2030-12-25"]').getByLabel("Closed all day").isChecked(), true);
+
+  // A pause for half an hour with a message: customers are told, and cannot order; then resumed.
+  await page.getByRole("combobox", { name: /^For\b/ }).selectOption("30");
+  await page.getByLabel("What customers are told (optional)").fill("Our oven is being repaired.");
+  await page.getByRole("button", { name: "Pause online ordering" }).click();
+  await page.getByTestId("pause-state").filter({ hasText: "Our oven is being repaired." }).waitFor();
+  const pausedStore = await fetch(`${hub.base}/api/v1/public/stores/${STORE}`).then((r) => r.json());
+  assert.equal(pausedStore.ordering.reason, "paused", JSON.stringify(pausedStore.ordering));
+  assert.match(pausedStore.ordering.message, /^Our oven is being repaired\. Online ordering starts again at \d\d:\d\d\.$/);
+  await shot(page, "dashboard-3-settings-paused");
+  await a11y(page, "settings while paused");
+  await page.getByRole("button", { name: "Resume online ordering now" }).click();
+  await page.getByRole("status").filter({ hasText: "Online ordering is on again" }).waitFor();
+  const resumed = await fetch(`${hub.base}/api/v1/public/stores/${STORE}`).then((r) => r.json());
+  assert.equal(resumed.ordering.accepting, true, JSON.stringify(resumed.ordering));
 
   // People: invite a cashier; they accept and sign in at the node with the hub's token.
   await page.getByRole("link", { name: "People" }).click();

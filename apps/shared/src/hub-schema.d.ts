@@ -1534,7 +1534,10 @@ export interface components {
             accepting: boolean;
             /** @description For customers, in words. */
             message: string;
-            /** @description When the store next opens (RFC 3339 with the store's UTC offset), when it is closed. */
+            /**
+             * @description When the store next opens (RFC 3339 with the store's UTC offset), when it is
+             *     closed or paused until a time.
+             */
             opens_at?: string | null;
             reason?: null | components["schemas"]["PauseReason"];
         };
@@ -1566,7 +1569,7 @@ export interface components {
          * @description Why a store is not taking online orders.
          * @enum {string}
          */
-        PauseReason: "disabled" | "closed" | "store_offline" | "kitchen_busy";
+        PauseReason: "disabled" | "closed" | "store_offline" | "kitchen_busy" | "paused";
         /**
          * @description How a customer wants to pay, when placing an order.
          * @enum {string}
@@ -2010,6 +2013,13 @@ export interface components {
             /** @description 1 to 100 characters. */
             name?: string | null;
             online_ordering?: boolean | null;
+            /** @description What customers see while ordering is paused (up to 200 characters); "" for a plain sentence. */
+            pause_message?: string | null;
+            /**
+             * Format: int64
+             * @description Pause online ordering until this instant (Unix ms, in the next 7 days); 0 resumes now.
+             */
+            paused_until_ms?: number | null;
             /** @description Whether online customers may choose to pay at pickup (otherwise they pay by card). */
             pay_at_pickup?: boolean | null;
             /**

@@ -80,6 +80,34 @@ fn check_backlog(body: &SettingsInput) -> ApiResult<()> {
     Ok(())
 }
 
+/// The longest pause a merchant may set: a week (longer is switching online ordering off).
+const MAX_PAUSE_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Checks a pause (422 `invalid_settings` naming the field): until a time in the
+/// next 7 days, or 0 to resume; a message of at most 200 characters.
+fn check_pause(body: &SettingsInput, now: i64) -> ApiResult<()> {
+    if let Some(t) = body.paused_until_ms
+        && t != 0
+        && (t <= now || t > now + MAX_PAUSE_MS)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_settings",
+            "paused_until_ms must be a time in the next 7 days, or 0 to resume now",
+        ));
+    }
+    if body
+        .pause_message
+        .as_ref()
+        .is_some_and(|m| m.trim().chars().count() > 200)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_settings",
+            "pause_message must be at most 200 characters",
+        ));
+    }
+    Ok(())
+}
+
 /// The settings document's `store` entity (empty settings before there is one).
 fn settings_of(doc: Option<&SharedDoc>) -> ApiResult<StoreSettings> {
     let store = doc
@@ -117,6 +145,8 @@ pub async fn put_settings(
     }
     check_profile(&body)?;
     check_backlog(&body)?;
+    let now = hub.now_ms();
+    check_pause(&body, now)?;
     let current = edit_doc(&hub, &store_id, DocKind::Settings, |doc| {
         let mut current = settings_of(Some(doc))?;
         if let Some(n) = body.name {
@@ -152,6 +182,12 @@ pub async fn put_settings(
         if let Some(n) = body.backlog_pause_at {
             current.backlog_pause_at = Some(n);
         }
+        if let Some(t) = body.paused_until_ms {
+            current.paused_until_ms = Some(t);
+        }
+        if let Some(m) = body.pause_message {
+            current.pause_message = Some(m.trim().to_owned());
+        }
         if let (Some(slow), Some(pause)) = (current.backlog_slow_at, current.backlog_pause_at)
             && pause > 0
             && pause <= slow
@@ -167,6 +203,12 @@ pub async fn put_settings(
     })
     .await?;
     hub.online.store_changed(&store_id, vec!["settings"]);
+    if let Some(until) = body.paused_until_ms.filter(|&t| t > now) {
+        // Ordering starts again with nobody writing: merchant streams hear it then.
+        let after = std::time::Duration::from_millis(u64::try_from(until - now).unwrap_or(0));
+        hub.online
+            .recheck_after(&store_id, after, vec!["settings", "ordering"]);
+    }
     Ok(Json(current))
 }
 

@@ -145,18 +145,22 @@ impl Online {
     /// A store's node link closed (here, or at another replica): once the grace
     /// period has passed, the store's online ordering may have stopped with nobody
     /// writing anything, so merchant streams are told to read it again then. A node
-    /// back in time makes that read a harmless repeat. (Real time, as the sockets'
-    /// pings: the hub's clock port answers what time it is, not when to wake.)
+    /// back in time makes that read a harmless repeat.
     pub fn recheck_after_grace(&self, store: &str) {
+        self.recheck_after(store, self.grace, vec!["node", "ordering"]);
+    }
+
+    /// Tells merchant streams that `what` changed at `store` once `after` has passed
+    /// (and 50 ms more, so a read then is past the instant): for changes that come with
+    /// time alone, such as a pause or a grace period running out. Real time, as the
+    /// sockets' pings: the hub's clock port answers what time it is, not when to wake.
+    pub fn recheck_after(&self, store: &str, after: Duration, what: Vec<&'static str>) {
         let changes = self.store_changes.clone();
         let store = store.to_owned();
-        let after = self.grace + Duration::from_millis(50);
+        let after = after + Duration::from_millis(50);
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let _ = changes.send(StoreChange {
-                store,
-                what: vec!["node", "ordering"],
-            });
+            let _ = changes.send(StoreChange { store, what });
         });
     }
 

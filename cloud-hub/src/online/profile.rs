@@ -40,6 +40,9 @@ pub struct Profile {
     pub pay_at_pickup: bool,
     /// How the kitchen's backlog throttles online orders.
     pub backlog: BacklogRules,
+    /// Paused by the merchant until this instant (Unix ms), with what customers are told.
+    pub paused_until_ms: Option<i64>,
+    pub pause_message: Option<String>,
 }
 
 /// The store's kitchen-backlog thresholds (`backlog_*` settings).
@@ -132,6 +135,8 @@ impl Profile {
                 slow_at: settings.backlog_slow_at.unwrap_or(0),
                 pause_at: settings.backlog_pause_at.filter(|&p| p > 0),
             },
+            paused_until_ms: settings.paused_until_ms.filter(|&t| t > 0),
+            pause_message: text(&settings.pause_message),
         }
     }
 
@@ -243,6 +248,22 @@ pub fn ordering(profile: &Profile, node: NodeNow, now_ms: i64) -> Ordering {
             "This store is not taking online orders at the moment.".into(),
             None,
         );
+    }
+    if let Some(until) = profile.paused_until_ms.filter(|&u| u > now_ms) {
+        let tz = profile.tz();
+        let at = match (local_now(tz, now_ms), local_now(tz, until)) {
+            (Some((today, _)), Some((d, t))) if d == today => format!("at {t}"),
+            (Some((today, _)), Some((d, t))) if Some(d) == today.succ() => {
+                format!("tomorrow at {t}")
+            }
+            (_, Some((d, t))) => format!("{} at {t}", weekday_name(d)),
+            _ => "soon".into(),
+        };
+        let message = match &profile.pause_message {
+            Some(m) => format!("{} Online ordering starts again {at}.", m.trim_end()),
+            None => format!("The store has paused online ordering. It starts again {at}."),
+        };
+        return paused(PauseReason::Paused, message, instant_at(tz, until));
     }
     if let Some(schedule) = &profile.schedule {
         let tz = profile.tz();
@@ -427,6 +448,41 @@ mod tests {
             ordering(&disabled, NodeNow::reachable(true), friday_utc(10, 30)).reason,
             Some(PauseReason::Disabled)
         );
+    }
+
+    #[test]
+    fn a_merchants_pause_ends_by_itself_and_tells_customers_when() {
+        // Friday 10:30 UTC is 11:30 in Berlin; paused until 12:15 local with a message.
+        let now = friday_utc(10, 30);
+        let until = friday_utc(11, 15);
+        let p = profile(json!({
+            "timezone": "Europe/Berlin", "paused_until_ms": until,
+            "pause_message": "Short of staff for lunch. ",
+        }));
+        let o = ordering(&p, NodeNow::reachable(true), now);
+        assert_eq!(o.reason, Some(PauseReason::Paused));
+        assert_eq!(
+            o.message,
+            "Short of staff for lunch. Online ordering starts again at 12:15."
+        );
+        assert_eq!(o.opens_at.as_deref(), Some("2026-11-27T12:15:00+01:00"));
+        // Over at that instant; a pause past midnight says tomorrow; no message, a plain sentence.
+        assert!(ordering(&p, NodeNow::reachable(true), until).accepting);
+        let overnight =
+            profile(json!({ "timezone": "Europe/Berlin", "paused_until_ms": friday_utc(23, 30) }));
+        assert_eq!(
+            ordering(&overnight, NodeNow::reachable(true), now).message,
+            "The store has paused online ordering. It starts again tomorrow at 00:30."
+        );
+        // Switched off wins over a pause; 0 is no pause.
+        let mut off = p.clone();
+        off.online_ordering = false;
+        assert_eq!(
+            ordering(&off, NodeNow::reachable(true), now).reason,
+            Some(PauseReason::Disabled)
+        );
+        let resumed = profile(json!({ "paused_until_ms": 0 }));
+        assert!(ordering(&resumed, NodeNow::reachable(true), now).accepting);
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub struct StoreSettings {
     /// Open kitchen tickets at which online ordering pauses until the kitchen
     /// catches up (absent: never).
     pub backlog_pause_at: Option<u32>,
+    /// Online ordering paused by the merchant until this instant (Unix ms);
+    /// absent, 0 or past: not paused.
+    pub paused_until_ms: Option<i64>,
+    /// What customers are told while it is paused (absent or empty: a plain sentence).
+    pub pause_message: Option<String>,
     /// Every other field of the entity, as written. A typed field that is set
     /// wins over a value of the same name here.
     pub other: Map<String, Value>,
@@ -86,6 +91,8 @@ impl From<Map<String, Value>> for StoreSettings {
             backlog_quote_per_ticket_minutes: take(&mut fields, "backlog_quote_per_ticket_minutes"),
             backlog_slow_at: take(&mut fields, "backlog_slow_at"),
             backlog_pause_at: take(&mut fields, "backlog_pause_at"),
+            paused_until_ms: take(&mut fields, "paused_until_ms"),
+            pause_message: take(&mut fields, "pause_message"),
             other: fields,
         }
     }
@@ -109,6 +116,8 @@ impl From<StoreSettings> for Map<String, Value> {
         );
         put(&mut fields, "backlog_slow_at", s.backlog_slow_at);
         put(&mut fields, "backlog_pause_at", s.backlog_pause_at);
+        put(&mut fields, "paused_until_ms", s.paused_until_ms);
+        put(&mut fields, "pause_message", s.pause_message);
         fields
     }
 }

@@ -24,6 +24,8 @@ pub enum PauseReason {
     /// The kitchen's open tickets reached the store's `backlog_pause_at`; resumes by
     /// itself when the kitchen catches up.
     KitchenBusy,
+    /// The merchant paused online ordering until a time (`opens_at`), with a message.
+    Paused,
 }
 
 impl PauseReason {
@@ -33,6 +35,7 @@ impl PauseReason {
             PauseReason::Closed => "closed",
             PauseReason::StoreOffline => "store_offline",
             PauseReason::KitchenBusy => "kitchen_busy",
+            PauseReason::Paused => "paused",
         }
     }
 }
@@ -46,7 +49,8 @@ pub struct Ordering {
     pub reason: Option<PauseReason>,
     /// For customers, in words.
     pub message: String,
-    /// When the store next opens (RFC 3339 with the store's UTC offset), when it is closed.
+    /// When the store next opens (RFC 3339 with the store's UTC offset), when it is
+    /// closed or paused until a time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opens_at: Option<String>,
 }

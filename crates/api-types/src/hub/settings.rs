@@ -33,4 +33,8 @@ pub struct SettingsInput {
     /// the kitchen catches up, 1 to 1000 and above `backlog_slow_at`; 0: never pause.
     #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub backlog_pause_at: Option<u32>,
+    /// Pause online ordering until this instant (Unix ms, in the next 7 days); 0 resumes now.
+    pub paused_until_ms: Option<i64>,
+    /// What customers see while ordering is paused (up to 200 characters); "" for a plain sentence.
+    pub pause_message: Option<String>,
 }
