@@ -3,10 +3,11 @@
 // category with items must be emptied before it goes; adds a category "Bowls",
 // puts it before Kids, adds a Poké Bowl to it (tax class and kitchen station
 // chosen in words, a choice group ticked), renames the Margherita, removes the
-// Kids Milk after saying yes to the question; the Save button counts the four
-// changes and leaving the page first asks. After saving, the node's menu (its
-// staff API) and the hub's customer menu show exactly those changes and nothing
-// else. Screenshots at laptop and phone size; axe-core on each state.
+// Kids Milk after saying yes to the question. The Save button counts the four
+// changes; leaving the page, switching store or closing the tab first asks.
+// After saving, the node's menu (its staff API) and the hub's customer menu
+// show exactly those changes and nothing else. Screenshots at laptop and
+// phone size; axe-core on each state.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
@@ -55,6 +56,9 @@ before(async () => {
   assert.equal(joined.status, 201, JSON.stringify(joined.body));
   const store = await hub.admin("POST", "/api/v1/admin/stores", { id: STORE, name: "Quay Lane Kitchen", org_id: org.body.id });
   assert.equal(store.status, 201, JSON.stringify(store.body));
+  // A second store of the organisation, to switch to (it sorts after the first, where the dashboard opens).
+  const other = await hub.admin("POST", "/api/v1/admin/stores", { id: "quay-wharf", name: "Quay Lane Wharf", org_id: org.body.id });
+  assert.equal(other.status, 201, JSON.stringify(other.body));
   const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
   assert.equal(token.status, 201, JSON.stringify(token.body));
   node = await startNode({ env: syncEnv(hub.base, STORE, token.body.token) });
@@ -191,12 +195,32 @@ test("an owner adds a category and an item, renames one, removes one: the node a
   assert.equal(await page.getByRole("link", { name: "Menu" }).getAttribute("aria-current"), "page");
   assert.equal(await save.innerText(), "Save menu (4 changes)");
 
+  // Switching store asks too; staying keeps this store and its changes.
+  const switcher = page.getByRole("combobox", { name: "Store", exact: true });
+  assert.equal(await switcher.inputValue(), STORE);
+  await switcher.selectOption({ label: "Quay Lane Wharf" });
+  const askSwitch = page.getByRole("alertdialog", { name: "Switch store without saving the menu?" });
+  await askSwitch.waitFor();
+  await askSwitch.getByRole("button", { name: "Stay and keep editing" }).click();
+  await askSwitch.waitFor({ state: "detached" });
+  assert.equal(await switcher.inputValue(), STORE);
+  assert.equal(await save.innerText(), "Save menu (4 changes)");
+  // Closing the tab or reloading: the page has the browser ask (a cancelled beforeunload).
+  const asksBrowser = () =>
+    page.evaluate(() => {
+      const e = new Event("beforeunload", { cancelable: true });
+      dispatchEvent(e);
+      return e.defaultPrevented;
+    });
+  assert.equal(await asksBrowser(), true);
+
   // Nothing reached the node before saving.
   assert.deepEqual(await nodeMenu(), before);
 
   await save.click();
   await page.getByRole("status").filter({ hasText: "Menu saved (4 changes)" }).waitFor();
   assert.equal(await save.innerText(), "Save menu");
+  assert.equal(await asksBrowser(), false, "nothing waits: leaving does not ask");
   assert.equal(await bowl.getByText("New, not saved yet").count(), 0);
   await page.getByRole("heading", { name: "Bowls" }).scrollIntoViewIfNeeded();
   await shot(page, "dashboard-menu-6-saved");
