@@ -77,7 +77,17 @@ export function MenuPage({ store }: { store: StoreChoice }) {
   const [newCategory, setNewCategory] = useState("");
   const [newCategoryError, setNewCategoryError] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
-  const [pending, setPending] = useState<Pending | null>(null);
+  const [pending, setPendingState] = useState<Pending | null>(null);
+  /** Where the focus was when the question opened, to go back to if the merchant stays. */
+  const returnFocus = useRef<HTMLElement | null>(null);
+  const setPending = (p: Pending | null) => {
+    if (p) returnFocus.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    setPendingState(p);
+  };
+  const stay = () => {
+    setPendingState(null);
+    returnFocus.current?.focus();
+  };
   const sectionRef = useRef<HTMLElement>(null);
   const path = { params: { path: { id: store.id } } };
 
@@ -547,7 +557,7 @@ export function MenuPage({ store }: { store: StoreChoice }) {
             aria-labelledby="leave-title"
             aria-describedby="leave-text"
             onKeyDown={(e) => {
-              if (e.key === "Escape") setPending(null);
+              if (e.key === "Escape") stay();
             }}
           >
             <h2 id="leave-title">{pending.title}</h2>
@@ -555,7 +565,7 @@ export function MenuPage({ store }: { store: StoreChoice }) {
               {count === 1 ? "1 change to the menu is" : `${count} changes to the menu are`} not saved. They are lost if you go on.
             </p>
             <div className="row wrap">
-              <button type="button" className="primary" autoFocus onClick={() => setPending(null)}>
+              <button type="button" className="primary" autoFocus onClick={stay}>
                 Stay and keep editing
               </button>
               <button
