@@ -146,7 +146,7 @@ export function ItemEditor(p: ItemEditorProps) {
           </div>
           <div className="wide remove-row">
             {asking ? (
-              <div className="confirm" role="group" aria-label={`Remove ${label}?`}>
+              <div className="remove-confirm" role="group" aria-label={`Remove ${label}?`}>
                 <p>
                   Remove {label} from the menu? When you save, it goes from the tills, the kiosk and the online menu. Orders already placed keep it.
                 </p>
