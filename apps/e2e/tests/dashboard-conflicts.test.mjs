@@ -14,29 +14,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { a11y, closedPort, launch, shot, startHub, startNode, syncEnv } from "../harness.mjs";
+import { LAPTOP, post, signIn, until as untilWithin } from "../dashboard.mjs";
+
+/** Waits up to 30 s: this test restarts the node, which takes longer under load. */
+const until = (what, check) => untilWithin(what, check, 30_000);
 
 const STORE = "quay-street";
 const OWNER = { email: "quinn.owner@example.com", password: "owner-password-456", name: "Quinn Owner" };
 const FRIES = "shoestring-fries";
-
-/** Polls `check` every 100 ms until it returns a truthy value, or fails after `ms`. */
-async function until(what, check, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
-  }
-}
-
-async function post(url, body, token) {
-  const headers = { "content-type": "application/json", "idempotency-key": randomUUID() };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
 
 let hub;
 let node;
@@ -104,14 +89,11 @@ test("a price changed at the store and at the hub while apart: the owner sees bo
   assert.equal((await nodeItem(manager, FRIES)).price, 475);
 
   // At the hub: the owner sets them to 5.25 in the dashboard.
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  const context = await browser.newContext({ viewport: LAPTOP, deviceScaleFactor: 1 });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
-  await page.goto(`${hub.base}/dashboard/`);
-  await page.getByLabel("Email").fill(OWNER.email);
-  await page.getByLabel("Password").fill(OWNER.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, hub.base, OWNER);
   await page.getByRole("link", { name: "Menu" }).click();
   const price = page.getByLabel("Price of Shoestring Fries");
   assert.equal(await price.inputValue(), "4.50");

@@ -26,9 +26,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
+import { LAPTOP, PHONE, call, signIn, until } from "../dashboard.mjs";
 
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 const STORE = "harbour-st";
 const OWNER = { email: "hana.owner@example.com", password: "owner-password-456", name: "Hana Owner" };
 const MANAGER = { email: "max.manager@example.com", password: "manager-password-456", name: "Max Manager" };
@@ -37,26 +36,6 @@ const CUSTOMER = { email: "cleo.customer@example.com", password: "customer-passw
 const BACKLOG_MS = 30_000;
 /** The printer is asked its status every 300 ms; the hub hears of a change within a second or two. */
 const DEVICE_MS = 10_000;
-
-/** Polls `check` every 100 ms until it returns a truthy value, or fails after `ms`. */
-async function until(what, check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
-  }
-}
-
-async function call(method, url, body, token) {
-  const headers = { "idempotency-key": randomUUID() };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
 
 let hub;
 let node;
@@ -103,14 +82,6 @@ after(async () => {
   rmSync(nodeDir, { recursive: true, force: true });
 });
 
-async function signIn(page, who) {
-  await page.goto(`${hub.base}/dashboard/`);
-  await page.getByRole("heading", { name: "Store dashboard" }).waitFor();
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 /** Places an order at the node's till (or kiosk) and keeps its answer. */
 async function tillOrder(lines, channel = "pos") {
   const r = await node.api(staff, "POST", "/api/v1/orders", { channel, fulfillment: "takeaway", lines }, randomUUID());
@@ -153,7 +124,7 @@ test("the owner's overview follows the store live, and the sales report adds up 
   });
 
   // Sign in: the dashboard opens on the organisation's overview, live.
-  await signIn(page, OWNER);
+  await signIn(page, hub.base, OWNER);
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   assert.match(page.url(), new RegExp(`/dashboard/stores/${STORE}/overview$`));
   await page.locator('[data-testid="live-status"][data-status="live"]').waitFor();
@@ -338,7 +309,7 @@ test("a manager sees the manager's pages; People is not offered and the hub refu
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e));
-  await signIn(page, MANAGER);
+  await signIn(page, hub.base, MANAGER);
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   const card = page.locator(`[data-store="${STORE}"]`);
   await card.getByRole("heading", { name: "Harbour Street Kitchen" }).waitFor();

@@ -9,34 +9,13 @@
 // show exactly those changes and nothing else. Screenshots at laptop and
 // phone size; axe-core on each state.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, syncEnv } from "../harness.mjs";
+import { LAPTOP, PHONE, post, signIn, until } from "../dashboard.mjs";
 
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 const STORE = "quay-lane";
 const OWNER = { email: "quinn.owner@example.com", password: "owner-password-123", name: "Quinn Owner" };
-
-/** Polls `check` every 100 ms until it returns a truthy value, or fails after `ms`. */
-async function until(what, check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
-  }
-}
-
-async function post(url, body, token) {
-  const headers = { "content-type": "application/json", "idempotency-key": randomUUID() };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
 
 /** Fails if the page at its present size scrolls sideways. */
 async function noSideways(page, screen) {
@@ -108,11 +87,7 @@ test("an owner adds a category and an item, renames one, removes one: the node a
   });
 
   // Sign in and open the menu.
-  await page.goto(`${hub.base}/dashboard/`);
-  await page.getByRole("heading", { name: "Store dashboard" }).waitFor();
-  await page.getByLabel("Email").fill(OWNER.email);
-  await page.getByLabel("Password").fill(OWNER.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, hub.base, OWNER);
   await page.getByRole("link", { name: "Menu" }).click();
   await page.getByRole("heading", { name: "Categories" }).waitFor();
   const save = page.getByRole("button", { name: /^Save menu/ });

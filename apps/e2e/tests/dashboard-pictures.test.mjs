@@ -6,34 +6,14 @@
 // still does after the hub is stopped (the node fetched its own copy).
 // Screenshots and axe-core on each screen.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { deflateSync } from "node:zlib";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, syncEnv } from "../harness.mjs";
+import { LAPTOP, post, signIn, until } from "../dashboard.mjs";
 
-const LAPTOP = { width: 1280, height: 800 };
 const KIOSK = { width: 1080, height: 1920 };
 const STORE = "pier-street";
 const OWNER = { email: "pia.owner@example.com", password: "owner-password-123", name: "Pia Owner" };
-
-/** Polls `check` every 100 ms until it returns a truthy value, or fails after `ms`. */
-async function until(what, check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
-  }
-}
-
-async function post(url, body, token) {
-  const headers = { "content-type": "application/json", "idempotency-key": randomUUID() };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
 
 const CRC = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -122,11 +102,7 @@ test("an owner gives the fries a picture: the customer app and the kiosk show it
   page.on("pageerror", (e) => errors.push(e));
 
   // Sign in and open the menu.
-  await page.goto(`${hub.base}/dashboard/`);
-  await page.getByRole("heading", { name: "Store dashboard" }).waitFor();
-  await page.getByLabel("Email").fill(OWNER.email);
-  await page.getByLabel("Password").fill(OWNER.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signIn(page, hub.base, OWNER);
   await page.getByRole("link", { name: "Menu" }).click();
   await page.getByRole("heading", { name: "Salads & Sides" }).waitFor();
   const fries = page.locator('[data-item="shoestring-fries"]');

@@ -12,31 +12,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
+import { LAPTOP, PHONE, post, signIn, until } from "../dashboard.mjs";
 
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 const STORE = "dock-road";
 const OWNER = { email: "olive.owner@example.com", password: "owner-password-123", name: "Olive Owner" };
 const CASHIER = { email: "cam.cashier@example.com", password: "cashier-password-123", name: "Cam Cashier" };
-
-/** Polls `check` every 100 ms until it returns a truthy value, or fails after `ms`. */
-async function until(what, check, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, 100)); // polling interval, bounded by the deadline above
-  }
-}
-
-async function post(url, body, token) {
-  const headers = { "content-type": "application/json", "idempotency-key": randomUUID() };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
-}
 
 let hub;
 let node;
@@ -72,14 +52,6 @@ after(async () => {
   await printer?.stop();
 });
 
-async function signIn(page, who) {
-  await page.goto(`${hub.base}/dashboard/`);
-  await page.getByRole("heading", { name: "Store dashboard" }).waitFor();
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password").fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
-
 /** The node's menu price of `item`, as its staff API shows it. */
 async function nodePrice(item) {
   const r = await node.api(manager, "GET", "/api/v1/menu");
@@ -104,7 +76,7 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   assert.equal(placed.status, 201, JSON.stringify(placed.body));
 
   // Sign in: the one store opens on the overview; its live orders show the till's order (synced up).
-  await signIn(page, OWNER);
+  await signIn(page, hub.base, OWNER);
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   await page.getByRole("link", { name: "Live orders" }).click();
   await page.getByRole("heading", { name: "Live orders" }).waitFor();
@@ -263,7 +235,7 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
 test("a cashier's account is told plainly it has no stores to manage", async () => {
   const context = await browser.newContext({ viewport: LAPTOP, deviceScaleFactor: 1 });
   const page = await context.newPage();
-  await signIn(page, CASHIER);
+  await signIn(page, hub.base, CASHIER);
   await page.getByRole("alert").filter({ hasText: "This account has no stores to manage" }).waitFor();
   // And the hub itself refuses the cashier the merchant's pages.
   const login = await post(`${hub.base}/api/v1/auth/login`, { email: CASHIER.email, password: CASHIER.password });
