@@ -13,6 +13,7 @@ import { Overview } from "./Overview";
 import { People } from "./People";
 import { SettingsPage } from "./SettingsPage";
 import { words } from "./words";
+import { Said } from "./said";
 
 const Sales = lazy(() => import("./Sales").then((m) => ({ default: m.Sales })));
 
@@ -120,11 +121,7 @@ function SignIn() {
           Password
           <input type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
         </label>
-        {error && (
-          <p className="problem" role="alert">
-            {error}
-          </p>
-        )}
+        <Said error={error} />
         <button className="primary" type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>

@@ -5,9 +5,10 @@
 import { type FormEvent, useState } from "react";
 import type { StoreChoice } from "./App";
 import { type StoreNodes, api, hub, write } from "./hub";
-import { Problem } from "./MenuPage";
+import { Problem } from "./said";
 import { usePoll } from "./poll";
 import { healthWords, kindWords, timeWords, words } from "./words";
+import { Said } from "./said";
 
 export function Devices({ store }: { store: StoreChoice }) {
   const [data, setData] = useState<StoreNodes | null>(null);
@@ -64,16 +65,7 @@ export function Devices({ store }: { store: StoreChoice }) {
       <p className={data.ordering.accepting ? "note" : "problem"}>
         Online ordering: {data.ordering.accepting ? "taking orders" : data.ordering.message}
       </p>
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
+      <Said error={error} note={note} />
       <div className="card">
         <h2>Store servers</h2>
         {data.nodes.length === 0 && <p className="muted">No store server has been set up yet: make a connection code below.</p>}

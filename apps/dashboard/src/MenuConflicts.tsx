@@ -14,6 +14,7 @@ import type { StoreChoice } from "./App";
 import { HubError, api, hub, write } from "./hub";
 import { usePoll } from "./poll";
 import { words } from "./words";
+import { Said } from "./said";
 
 type Conflicts = HubSchemas["MenuConflicts"];
 type Conflict = HubSchemas["MenuConflict"];
@@ -121,16 +122,7 @@ export function MenuConflicts({ store, onResolved }: { store: StoreChoice; onRes
   if (open.length === 0 && !note && !error) return null;
   return (
     <div>
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
+      <Said error={error} note={note} />
       {open.length > 0 && data && (
         <section className="card" aria-labelledby="menu-conflicts-title" style={{ borderLeft: "4px solid var(--warn)" }}>
           <h2 id="menu-conflicts-title">Changed in two places while the store was offline</h2>

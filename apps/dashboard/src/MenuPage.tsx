@@ -18,6 +18,7 @@ import { MenuConflicts } from "./MenuConflicts";
 import { ItemEditor, type NewItem, NewItemForm, PICTURE_TYPES } from "./MenuItemEditor";
 import { changeCount, changesWords, fieldProblem, nameProblem, slug } from "./menuEdit";
 import { words } from "./words";
+import { Problem, Said } from "./said";
 
 /** The largest picture the hub takes (its limit: 2 MiB). */
 const PICTURE_MAX_BYTES = 2 * 1024 * 1024;
@@ -419,16 +420,7 @@ export function MenuPage({ store }: { store: StoreChoice }) {
           {blocking.length > 0 && ` Before saving: ${blocking[0]}`}
         </p>
       )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
+      <Said error={error} note={note} />
       <MenuConflicts store={store} onResolved={() => void load()} />
       <div className="card">
         <h2>Categories</h2>
@@ -594,13 +586,3 @@ function decimal(minor: number, currency: string): string {
   return (minor / 10 ** digits).toFixed(digits);
 }
 
-export function Problem({ text, retry }: { text: string; retry: () => void }) {
-  return (
-    <div className="problem" role="alert">
-      <p>{text}</p>
-      <button type="button" onClick={retry}>
-        Try again
-      </button>
-    </div>
-  );
-}

@@ -6,9 +6,10 @@ import { formatMoney } from "@edge/shared";
 import { useState } from "react";
 import type { StoreChoice } from "./App";
 import { api, hub, write } from "./hub";
-import { Problem } from "./MenuPage";
+import { Problem } from "./said";
 import { usePoll } from "./poll";
 import { channelWords, statusWords, timeWords, words } from "./words";
+import { Said } from "./said";
 
 interface Line {
   name?: string;
@@ -221,16 +222,7 @@ function OrderDetail({ store, order, onChanged }: { store: StoreChoice; order: O
           </button>
         </div>
       )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
+      <Said error={error} note={note} />
     </article>
   );
 }

@@ -11,7 +11,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { type StoreChoice, go } from "./App";
 import { api, hub } from "./hub";
 import { useOrgEvents } from "./live";
-import { Problem } from "./MenuPage";
+import { Problem } from "./said";
 import { attentionWords, awayWords, clockWords, durationWords, kitchenEffect, orderingWords, stationName, timeWords, words } from "./words";
 
 type OverviewData = HubSchemas["Overview"];

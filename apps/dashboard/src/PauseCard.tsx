@@ -4,6 +4,7 @@
 import { type FormEvent, useState } from "react";
 import { api, write } from "./hub";
 import { clockWords, words } from "./words";
+import { Said } from "./said";
 
 const FOR = [
   { minutes: 15, label: "15 minutes" },
@@ -92,16 +93,7 @@ export function PauseCard({
           </div>
         </form>
       )}
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
+      <Said error={error} note={note} />
     </div>
   );
 }

@@ -4,8 +4,9 @@
 import { type FormEvent, useEffect, useState } from "react";
 import type { StoreChoice } from "./App";
 import { type Member, api, hub, write } from "./hub";
-import { Problem } from "./MenuPage";
+import { Problem } from "./said";
 import { STAFF_ROLES, roleWords, timeWords, words } from "./words";
+import { Said } from "./said";
 
 type Members = Awaited<ReturnType<typeof loadMembers>>;
 function loadMembers(store: string) {
@@ -98,16 +99,7 @@ function Accounts({ store }: { store: StoreChoice }) {
     <div className="card">
       <h2>Accounts</h2>
       <p className="muted">People who sign in with an email: owners and managers use this dashboard, cashiers and kitchen staff can sign in at the tills with it.</p>
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
+      <Said error={error} note={note} />
       <table className="table">
         <thead>
           <tr>
@@ -248,16 +240,7 @@ function Roster({ store }: { store: StoreChoice }) {
     <div className="card">
       <h2>Till staff (PIN)</h2>
       <p className="muted">People who sign in at the store's tills with a PIN.</p>
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
+      <Said error={error} note={note} />
       {!staff ? (
         !error && <p>Loading the till staff…</p>
       ) : (

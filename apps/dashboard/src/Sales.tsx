@@ -12,6 +12,7 @@ import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxi
 import type { StoreChoice } from "./App";
 import { api, hub } from "./hub";
 import { salesChannelWords, tenderWords, words } from "./words";
+import { Said } from "./said";
 
 type Report = HubSchemas["SalesReport"];
 type Row = HubSchemas["SalesRow"];
@@ -178,16 +179,7 @@ export function Sales({ store }: { store: StoreChoice }) {
           Last 7 days
         </button>
       </form>
-      {error && (
-        <p className="problem" role="alert">
-          {error}
-        </p>
-      )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
+      <Said error={error} note={note} />
       {!report ? (
         !error && <p aria-live="polite">Loading the sales report…</p>
       ) : (

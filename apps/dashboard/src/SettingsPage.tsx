@@ -7,9 +7,10 @@
 import { type FormEvent, useEffect, useState } from "react";
 import type { StoreChoice } from "./App";
 import { HubError, api, hub, write } from "./hub";
-import { Problem } from "./MenuPage";
+import { Problem } from "./said";
 import { PauseCard } from "./PauseCard";
 import { words } from "./words";
+import { Said } from "./said";
 
 type Range = { open: string; close: string };
 /** A dated exception to the weekly hours, as the hub keeps it. */
@@ -321,16 +322,7 @@ export function SettingsPage({ store }: { store: StoreChoice }) {
             </label>
           </div>
         </fieldset>
-        {error && (
-          <p className="problem" role="alert">
-            {error}
-          </p>
-        )}
-        {note && (
-          <p className="note" role="status">
-            {note}
-          </p>
-        )}
+        <Said error={error} note={note} />
         <button className="primary" type="submit" disabled={busy}>
           {busy ? "Saving…" : "Save settings"}
         </button>
