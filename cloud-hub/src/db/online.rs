@@ -506,12 +506,32 @@ macro_rules! tx_ops {
             }
 
             /// Inserts or raises one order; `Some` when it is new or its status rose.
+            /// Keeps the store's sales sums (`db::sales`) with the projections.
             async fn project_order(
                 tx: &mut Tx<'_>,
                 store_id: &str,
                 view: &OrderView,
                 now: i64,
                 web: Option<(&str, Option<&str>, &str)>,
+            ) -> Result<Option<OrderUpdate>, sqlx::Error> {
+                // The zone of the store's sales sums (taking, on PostgreSQL, their
+                // lock before the order's row).
+                let tz = crate::db::sales::$module::rollup_tz(tx, store_id).await?;
+                crate::db::sales::$module::writer(tx, true).await?;
+                let r = project_order_rows(tx, store_id, view, now, web, tz).await;
+                if r.is_ok() {
+                    crate::db::sales::$module::writer(tx, false).await?;
+                }
+                r
+            }
+
+            async fn project_order_rows(
+                tx: &mut Tx<'_>,
+                store_id: &str,
+                view: &OrderView,
+                now: i64,
+                web: Option<(&str, Option<&str>, &str)>,
+                tz: Option<chrono_tz::Tz>,
             ) -> Result<Option<OrderUpdate>, sqlx::Error> {
                 // The row is read, joined with the fact's view and written back: on
                 // PostgreSQL locked meanwhile, as another replica may project the same
@@ -561,6 +581,10 @@ macro_rules! tx_ops {
                     .rows_affected();
                     if n == 1 {
                         project_sales(tx, store_id, order.view(), status, &c).await?;
+                        if let Some(tz) = tz {
+                            let sums = crate::db::sales::$module::order_sums(tx, tz, store_id, &view.id).await?;
+                            crate::db::sales::$module::apply(tx, store_id, &sums).await?;
+                        }
                     }
                     return Ok((n == 1).then(|| OrderUpdate {
                         store: store_id.to_owned(),
@@ -588,6 +612,10 @@ macro_rules! tx_ops {
                 }
                 let c = Columns::of(order.view(), now);
                 let status = order.status();
+                let before = match tz {
+                    Some(tz) => Some(crate::db::sales::$module::order_sums(tx, tz, store_id, &view.id).await?),
+                    None => None,
+                };
                 let updated = current.try_get::<i64, _>("updated_at")?.max(Columns::of(view, now).updated_at);
                 sqlx::query(
                     "UPDATE orders SET status = $2, status_rank = $3, snapshot = $4, updated_at = $5, \
@@ -610,6 +638,10 @@ macro_rules! tx_ops {
                 .execute(&mut **tx)
                 .await?;
                 project_sales(tx, store_id, order.view(), status, &c).await?;
+                if let (Some(tz), Some(before)) = (tz, before) {
+                    let after = crate::db::sales::$module::order_sums(tx, tz, store_id, &view.id).await?;
+                    crate::db::sales::$module::apply(tx, store_id, &after.minus(&before)).await?;
+                }
                 Ok((i64::from(status.rank()) > rank).then(|| OrderUpdate {
                     store: store_id.to_owned(),
                     order: view.id.clone(),
@@ -669,20 +701,32 @@ macro_rules! tx_ops {
                 payment: &Value,
             ) -> Result<(), sqlx::Error> {
                 let (tender, id, amount) = tender_of(payment);
-                sqlx::query(
+                let tz = crate::db::sales::$module::rollup_tz(tx, store_id).await?;
+                crate::db::sales::$module::writer(tx, true).await?;
+                let inserted = sqlx::query(
                     "INSERT INTO order_tenders (order_id, payment_id, store_id, tender, amount, created_ms, counted) \
                      SELECT id, $2, store_id, $3, $4, created_ms, \
                      CASE WHEN status IN ('cancelled', 'voided') THEN 0 ELSE 1 END \
                      FROM orders WHERE id = $1 AND store_id = $5 \
-                     ON CONFLICT (order_id, payment_id) DO NOTHING",
+                     ON CONFLICT (order_id, payment_id) DO NOTHING RETURNING created_ms, counted",
                 )
                 .bind(order_id.to_owned())
                 .bind(id.unwrap_or_else(|| event_id.to_owned()))
                 .bind(tender)
                 .bind(amount)
                 .bind(store_id.to_owned())
-                .execute(&mut **tx)
+                .fetch_optional(&mut **tx)
                 .await?;
+                crate::db::sales::$module::writer(tx, false).await?;
+                // The new payment's part of the store's sales sums, when it counts.
+                if let (Some(tz), Some(row)) = (tz, inserted)
+                    && row.try_get::<i64, _>("counted")? == 1
+                    && let Some(created_ms) = row.try_get::<Option<i64>, _>("created_ms")?
+                {
+                    let mut sums = crate::db::sales::Rollup::default();
+                    sums.add_tenders(tz, created_ms, tender, [1, amount]);
+                    crate::db::sales::$module::apply(tx, store_id, &sums).await?;
+                }
                 Ok(())
             }
 

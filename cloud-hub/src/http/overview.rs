@@ -272,7 +272,7 @@ fn midnight_ms(tz: chrono_tz::Tz, date: chrono::NaiveDate) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-/// Today's orders in the store's time zone, from the projection.
+/// Today's orders in the store's time zone, from the sales sums kept at ingest.
 async fn day_sales(hub: &Hub, store_id: &str, tz: chrono_tz::Tz, now: i64) -> ApiResult<DaySales> {
     let (date, _) =
         local_now(tz, now).ok_or_else(|| ApiError::internal("the hub's clock is out of range"))?;
@@ -284,7 +284,8 @@ async fn day_sales(hub: &Hub, store_id: &str, tz: chrono_tz::Tz, now: i64) -> Ap
     .ok_or_else(|| ApiError::internal("a local date out of range"))?;
     let since = midnight_ms(tz, naive);
     let until = naive.succ_opt().and_then(|d| midnight_ms(tz, d));
-    let (Some(since), Some(until)) = (since, until) else {
+    // The day's bounds are not read (the sums are by local day) but a day without them is still refused.
+    let (Some(_), Some(_)) = (since, until) else {
         return Err(ApiError::internal("the store's day has no bounds"));
     };
     let mut out = DaySales {
@@ -294,9 +295,15 @@ async fn day_sales(hub: &Hub, store_id: &str, tz: chrono_tz::Tz, now: i64) -> Ap
         average_ticket: 0,
         cancelled: 0,
     };
-    for (status, n, sum) in hub.db.day_sales(store_id, since, until).await? {
+    // From the sums kept at ingest by the store's local day (`db::sales`).
+    hub.db
+        .sales_rollups_ready(&[(store_id.to_owned(), tz)])
+        .await?;
+    let day = crate::db::sales::day_number(naive);
+    for (class, n, sum) in hub.db.day_classes(store_id, day).await? {
         let n = u64::try_from(n).unwrap_or(0);
-        if matches!(status.as_str(), "cancelled" | "voided" | "refunded") {
+        // Cancelled, voided (`void`) and refunded orders are not today's sales.
+        if class != "sale" {
             out.cancelled += n;
         } else {
             out.orders += n;

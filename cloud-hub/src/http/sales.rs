@@ -4,8 +4,9 @@
 //! totals and breakdowns by day, hour, item, category, channel and tender. What
 //! counts is said in `api_types::hub::sales`. Read from the projections the
 //! ingest keeps in the same transaction as the orders (`db::sales`), never by
-//! replaying the log: three grouped queries per time zone, run at once, each
-//! answered from a covering index. JSON, or `format=csv` in long form
+//! replaying the log: three grouped queries over the sums kept at ingest by each
+//! store's local day and hour (`sales_hours`, `sales_item_days`,
+//! `sales_tender_days`, migration 0011), run at once. JSON, or `format=csv` in long form
 //! (`dimension,key,label,orders,quantity,sales,currency`), one row per total and
 //! per breakdown row, which a spreadsheet opens and pivots as it is.
 
@@ -17,12 +18,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{NaiveDate, TimeZone, Timelike};
+use chrono::NaiveDate;
 
 use super::error::{ApiError, ApiResult, ReadErrors};
 use super::extract::{Path, Query};
 use crate::auth::{OrgAccess, StoreAccess, perm};
-use crate::db::sales::BUCKET_MS;
+use crate::db::sales::{date_of, day_number};
 use crate::hub::Hub;
 use crate::payments::reconcile;
 use api_kit::ErrorBody;
@@ -235,57 +236,68 @@ async fn report(
         Rows::default(),
     );
     let mut currencies = BTreeSet::new();
-    for (tz, ids) in zones.values() {
+    for (tz, _) in zones.values() {
         let start = reconcile::day_bounds(&from_s, *tz).map(|b| b.0);
         let end = reconcile::day_bounds(&to_s, *tz).map(|b| b.1);
-        let (Some(start), Some(end)) = (start, end) else {
+        if start.is_none() || end.is_none() {
             return Err(invalid_range(
                 "the range has no instant in the store's time zone",
             ));
+        }
+    }
+    // The sums kept at ingest are by each store's local day: one set of
+    // queries for every store, whatever its zone, once each store's sums are
+    // kept in its zone now.
+    let zoned: Vec<(String, chrono_tz::Tz)> = stores
+        .iter()
+        .zip(&infos)
+        .map(|(s, i)| (s.clone(), i.tz))
+        .collect();
+    hub.db.sales_rollups_ready(&zoned).await?;
+    let (first, last) = (day_number(from), day_number(to));
+    // Three independent reads: at once, each on its own connection.
+    let (sums, items, tenders) = if stores.is_empty() {
+        (vec![], vec![], vec![])
+    } else {
+        tokio::try_join!(
+            hub.db.sales_orders(&stores, first, last),
+            hub.db.sales_items(&stores, first, last),
+            hub.db.sales_tenders(&stores, first, last),
+        )?
+    };
+    for o in sums {
+        let Some(date) = date_of(o.day) else {
+            continue;
         };
-        // Three independent reads: at once, each on its own connection.
-        let (sums, items, tenders) = tokio::try_join!(
-            hub.db.sales_orders(ids, start, end),
-            hub.db.sales_items(ids, start, end),
-            hub.db.sales_tenders(ids, start, end),
-        )?;
-        for o in sums {
-            let Some(local) = tz
-                .timestamp_millis_opt(o.bucket.saturating_mul(BUCKET_MS))
-                .earliest()
-            else {
-                continue;
-            };
-            if !o.currency.is_empty() {
-                currencies.insert(o.currency.clone());
-            }
-            t.orders = t.orders.saturating_add(o.orders);
-            t.gross_sales = t.gross_sales.saturating_add(o.total);
-            t.tax = t.tax.saturating_add(o.tax);
-            t.discounts = t.discounts.saturating_add(o.discount);
-            t.refunds = t.refunds.saturating_add(o.refunded);
-            by_day.add(
-                &local.format("%Y-%m-%d").to_string(),
-                "",
-                o.orders,
-                0,
-                o.total,
-            );
-            by_hour.add(&format!("{:02}", local.hour()), "", o.orders, 0, o.total);
-            by_channel.add(&o.channel, "", o.orders, 0, o.total);
+        if !o.currency.is_empty() {
+            currencies.insert(o.currency.clone());
         }
-        for i in items {
-            by_item.add(&i.item_id, &i.name, i.lines, i.quantity, i.sales);
-            let (cat, name) = categories
-                .get(i.store_id.as_str())
-                .and_then(|s| s.categories.get(&i.item_id))
-                .map(|(c, n)| (c.as_str(), n.as_str()))
-                .unwrap_or(("", "(not on the menu)"));
-            by_category.add(cat, name, i.lines, i.quantity, i.sales);
-        }
-        for p in tenders {
-            by_tender.add(&p.tender, "", p.payments, 0, p.amount);
-        }
+        t.orders = t.orders.saturating_add(o.orders);
+        t.gross_sales = t.gross_sales.saturating_add(o.total);
+        t.tax = t.tax.saturating_add(o.tax);
+        t.discounts = t.discounts.saturating_add(o.discount);
+        t.refunds = t.refunds.saturating_add(o.refunded);
+        by_day.add(
+            &date.format("%Y-%m-%d").to_string(),
+            "",
+            o.orders,
+            0,
+            o.total,
+        );
+        by_hour.add(&format!("{:02}", o.hour), "", o.orders, 0, o.total);
+        by_channel.add(&o.channel, "", o.orders, 0, o.total);
+    }
+    for i in items {
+        by_item.add(&i.item_id, &i.name, i.lines, i.quantity, i.sales);
+        let (cat, name) = categories
+            .get(i.store_id.as_str())
+            .and_then(|s| s.categories.get(&i.item_id))
+            .map(|(c, n)| (c.as_str(), n.as_str()))
+            .unwrap_or(("", "(not on the menu)"));
+        by_category.add(cat, name, i.lines, i.quantity, i.sales);
+    }
+    for p in tenders {
+        by_tender.add(&p.tender, "", p.payments, 0, p.amount);
     }
     if currencies.len() > 1 {
         return Err(ApiError::unprocessable(

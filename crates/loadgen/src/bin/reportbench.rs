@@ -1,17 +1,24 @@
-//! `reportbench`: the sales report's latency (BENCHMARKS.md, "Sales report").
+//! `reportbench`: the sales report's and the overview's latency (BENCHMARKS.md,
+//! "Sales report").
 //!
 //! Starts the real `cloud-hub` binary (the one built next to this one, or
-//! `--hub`) over a fresh SQLite file or PostgreSQL database, makes an
-//! organisation with `--stores` stores and its owner through the API, then
-//! stops it and seeds `--orders` orders spread over the last `--days` days in
-//! bulk SQL, straight into the projections the hub keeps at ingest (`orders`,
-//! `order_lines`, `order_tenders`: what ingesting the facts would have written;
-//! the ingest path itself is measured by the other benches). SQLite is seeded
-//! with rusqlite in one transaction, PostgreSQL with `COPY` through `psql`.
-//! Then it starts the hub again and, as the owner, times sequential requests of
-//! `GET /orgs/{org}/sales` for one day and for 30 days and
-//! `GET /stores/{id}/sales` for 30 days, after a warm-up that opens every
-//! store's documents. Prints p50, p99 and max per case.
+//! `--hub`) over a fresh SQLite file or PostgreSQL database (made and dropped
+//! here), makes an organisation with `--stores` stores and its owner through
+//! the API, then stops it and seeds `--orders` orders spread over the `--days`
+//! days up to now in bulk SQL, straight into the projections the hub keeps at
+//! ingest (`orders`, `order_lines`, `order_tenders`: what ingesting the facts
+//! would have written; the ingest path itself is measured by the other benches,
+//! and `cloud-hub/tests/sales.rs` checks that the ingest keeps the sums equal to
+//! them). SQLite is seeded with rusqlite in one transaction, PostgreSQL with
+//! `COPY` through `psql`, with progress on stdout. The hub's sums by local day
+//! (migration 0011) are then made by the hub itself from those projections on
+//! the first report (the backfill path), which is timed. Then, as the owner,
+//! it times sequential requests of the overview, `GET /orgs/{org}/sales` for
+//! one day and 30 days and `GET /stores/{id}/sales` for one and 30 days, after
+//! a warm-up; and, as the same-run baseline, the SQL alone straight on the
+//! database: the raw grouping over the projections that the report ran before
+//! migration 0011, and the grouping over the sums it runs now, for the
+//! organisation's 30 days. Prints p50, p99 and max per case.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -43,12 +50,15 @@ struct Args {
     stores: usize,
     #[arg(long, default_value_t = 200_000)]
     orders: usize,
-    /// The orders are spread evenly over this many days, ending yesterday.
+    /// The orders are spread evenly over this many days, ending now.
     #[arg(long, default_value_t = 180)]
     days: i64,
     /// Timed requests per case.
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// The hub (`--hub`) predates migration 0011's sums: leave them out of the SQL baseline.
+    #[arg(long)]
+    before_sums: bool,
 }
 
 /// A small xorshift: the same data on every run.
@@ -80,9 +90,9 @@ struct Order {
     tender: &'static str,
 }
 
-fn orders(args: &Args, stores: &[String], today_ms: i64) -> Vec<Order> {
+fn orders(args: &Args, stores: &[String], now_ms: i64) -> Vec<Order> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let start = today_ms - args.days * DAY_MS;
+    let start = now_ms - args.days * DAY_MS;
     let span = u64::try_from(args.days * DAY_MS).unwrap_or(1).max(1);
     (0..args.orders)
         .map(|i| {
@@ -153,7 +163,10 @@ fn seed_sqlite(path: &std::path::Path, orders: &[Order]) -> anyhow::Result<()> {
             "INSERT INTO order_tenders (order_id, payment_id, store_id, tender, amount, created_ms, counted) \
              VALUES (?1, ?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for o in orders {
+        for (i, o) in orders.iter().enumerate() {
+            if i > 0 && i % 20_000 == 0 {
+                println!("  seeding: {i} of {} orders", orders.len());
+            }
             o_st.execute(rusqlite::params![
                 o.id,
                 o.store,
@@ -265,16 +278,19 @@ fn seed_postgres(url: &str, orders: &[Order]) -> anyhow::Result<()> {
             ])?;
         }
     }
+    println!("  seeding: {} orders made, copying", orders.len());
     psql(
         url,
         Some(&o_csv),
         "\\copy orders (id, store_id, ticket, channel, status, status_rank, total, snapshot, created_at, updated_at, created_ms, tax, discount, refunded, currency) FROM STDIN WITH (FORMAT csv)",
     )?;
+    println!("  seeding: orders copied, copying lines");
     psql(
         url,
         Some(&l_csv),
         "\\copy order_lines (order_id, line_no, store_id, item_id, name, quantity, sales, created_ms) FROM STDIN WITH (FORMAT csv)",
     )?;
+    println!("  seeding: lines copied, copying tenders");
     psql(
         url,
         Some(&t_csv),
@@ -408,7 +424,7 @@ async fn run(
             .as_millis(),
     )?;
     let today_ms = now_ms - now_ms.rem_euclid(DAY_MS);
-    let orders = orders(args, &stores, today_ms);
+    let orders = orders(args, &stores, now_ms);
     let lines: usize = orders
         .iter()
         .filter(|o| o.status != "cancelled")
@@ -433,7 +449,13 @@ async fn run(
     let hub = start_hub(program, url);
     let yesterday = day(today_ms - DAY_MS);
     let month_ago = day(today_ms - 30 * DAY_MS);
+    let today = day(today_ms);
     let cases = [
+        ("overview", format!("/api/v1/orgs/{org_id}/overview")),
+        (
+            "org, today",
+            format!("/api/v1/orgs/{org_id}/sales?from={today}&to={today}"),
+        ),
         (
             "org, 1 day",
             format!("/api/v1/orgs/{org_id}/sales?from={yesterday}&to={yesterday}"),
@@ -461,23 +483,40 @@ async fn run(
             format!("/api/v1/orgs/{org_id}/sales?from={month_ago}&to={yesterday}&format=csv"),
         ),
     ];
-    // Warm-up: the first report opens every store's documents.
+    // Warm-up: the first report opens every store's documents and sums each
+    // store's orders by local day (the backfill of migration 0011's sums).
     let warm = Instant::now();
     let first = call(
         &http,
         &hub.base,
         &owner,
         reqwest::Method::GET,
-        &cases[1].1,
+        &cases[3].1,
         None,
     )
     .await?;
+    let first_ms = warm.elapsed().as_secs_f64() * 1000.0;
+    // The sums were just written in bulk: give the planner their statistics
+    // (and PostgreSQL its visibility map), as was done for the seeded projections
+    // and as autovacuum would do.
+    let t = Instant::now();
+    if args.backend == "sqlite" {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
+        sqlx::raw_sql("ANALYZE").execute(&pool).await?;
+        pool.close().await;
+    } else {
+        psql(url, None, "VACUUM ANALYZE")?;
+    }
     println!(
-        "first org report (opens {} stores): {:.0} ms; 30 days: {} orders, gross {}",
-        args.stores,
-        warm.elapsed().as_secs_f64() * 1000.0,
-        first["totals"]["orders"],
-        first["totals"]["gross_sales"]
+        "analyzed after the first report in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    println!(
+        "first org report (opens {} stores, sums their orders): {:.0} ms; 30 days: {} orders, gross {}",
+        args.stores, first_ms, first["totals"]["orders"], first["totals"]["gross_sales"]
     );
     for (name, path) in &cases {
         for _ in 0..5 {
@@ -513,5 +552,156 @@ async fn run(
         );
     }
     drop(hub);
+    baseline(args, url, &stores, today_ms).await
+}
+
+/// Times a query `n` times; prints p50, p99, max.
+macro_rules! time_sql {
+    ($pool:expr, $name:expr, $sql:expr, $binds:expr, $n:expr) => {{
+        let mut h = Histogram::<u64>::new(3)?;
+        let mut rows = 0;
+        for i in 0..$n + 5 {
+            let t = Instant::now();
+            let mut q = sqlx::query(sqlx::AssertSqlSafe($sql.clone()));
+            for b in $binds {
+                q = match b {
+                    Bind::I(v) => q.bind(*v),
+                    Bind::S(v) => q.bind(v.clone()),
+                };
+            }
+            rows = q.fetch_all($pool).await?.len();
+            if i >= 5 {
+                h.record(u64::try_from(t.elapsed().as_micros())?.max(1))?;
+            }
+        }
+        let ms = |v: u64| Duration::from_micros(v).as_secs_f64() * 1000.0;
+        println!(
+            "  {:<44} {} runs: p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms  ({rows} rows)",
+            $name,
+            $n,
+            ms(h.value_at_quantile(0.50)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.max())
+        );
+    }};
+}
+
+enum Bind {
+    I(i64),
+    S(String),
+}
+
+/// The same-run baseline: the organisation's 30 days (the stores' zone is UTC)
+/// as SQL alone on the database the hub just served from, with the hub stopped.
+async fn baseline(args: &Args, url: &str, stores: &[String], today_ms: i64) -> anyhow::Result<()> {
+    let (from_ms, to_ms) = (today_ms - 30 * DAY_MS, today_ms);
+    // Days from 0001-01-01 of 1970-01-01 is 719,163.
+    let (from_day, to_day) = (
+        719_163 + (today_ms - 30 * DAY_MS) / DAY_MS,
+        719_163 + today_ms / DAY_MS - 1,
+    );
+    let list = |skip: usize| {
+        (0..stores.len())
+            .map(|i| format!("${}", skip + i + 1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let raw = [
+        (
+            "raw orders by 15-min bucket (before 0011)",
+            format!(
+                "SELECT created_ms / 900000 AS bucket, channel, currency, COUNT(*) AS n, \
+                 CAST(SUM(total) AS BIGINT) AS total, CAST(SUM(tax) AS BIGINT) AS tax, \
+                 CAST(SUM(discount) AS BIGINT) AS discount, CAST(SUM(refunded) AS BIGINT) AS refunded \
+                 FROM orders WHERE store_id IN ({}) AND created_ms >= $1 AND created_ms < $2 \
+                 AND status NOT IN ('cancelled', 'voided') GROUP BY 1, 2, 3",
+                list(2)
+            ),
+        ),
+        (
+            "raw lines by store and item (before 0011)",
+            format!(
+                "SELECT store_id, item_id, MAX(name) AS name, COUNT(*) AS n, \
+                 CAST(SUM(quantity) AS BIGINT) AS quantity, CAST(SUM(sales) AS BIGINT) AS sales \
+                 FROM order_lines WHERE store_id IN ({}) AND created_ms >= $1 AND created_ms < $2 \
+                 GROUP BY store_id, item_id",
+                list(2)
+            ),
+        ),
+        (
+            "raw tenders (before 0011)",
+            format!(
+                "SELECT tender, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS amount \
+                 FROM order_tenders WHERE store_id IN ({}) AND created_ms >= $1 AND created_ms < $2 \
+                 AND counted = 1 GROUP BY tender",
+                list(2)
+            ),
+        ),
+    ];
+    let sums = [
+        (
+            "sums by local day and hour (now)",
+            format!(
+                "SELECT day, hour, channel, currency, CAST(SUM(orders) AS BIGINT) AS n, \
+                 CAST(SUM(total) AS BIGINT) AS total, CAST(SUM(tax) AS BIGINT) AS tax, \
+                 CAST(SUM(discount) AS BIGINT) AS discount, CAST(SUM(refunded) AS BIGINT) AS refunded \
+                 FROM sales_hours WHERE store_id IN ({}) AND day >= $1 AND day <= $2 \
+                 AND class <> 'void' AND orders > 0 GROUP BY day, hour, channel, currency",
+                list(2)
+            ),
+        ),
+        (
+            "sums of items by local day (now)",
+            format!(
+                "SELECT store_id, item_id, MAX(name) AS name, CAST(SUM(lines) AS BIGINT) AS n, \
+                 CAST(SUM(quantity) AS BIGINT) AS quantity, CAST(SUM(sales) AS BIGINT) AS sales \
+                 FROM sales_item_days WHERE store_id IN ({}) AND day >= $1 AND day <= $2 AND lines > 0 \
+                 GROUP BY store_id, item_id",
+                list(2)
+            ),
+        ),
+        (
+            "sums of tenders by local day (now)",
+            format!(
+                "SELECT tender, CAST(SUM(payments) AS BIGINT) AS n, CAST(SUM(amount) AS BIGINT) AS amount \
+                 FROM sales_tender_days WHERE store_id IN ({}) AND day >= $1 AND day <= $2 AND payments > 0 \
+                 GROUP BY tender",
+                list(2)
+            ),
+        ),
+    ];
+    let mut raw_binds = vec![Bind::I(from_ms), Bind::I(to_ms)];
+    let mut sum_binds = vec![Bind::I(from_day), Bind::I(to_day)];
+    for s in stores {
+        raw_binds.push(Bind::S(s.clone()));
+        sum_binds.push(Bind::S(s.clone()));
+    }
+    let n = args.requests;
+    println!("baseline: the organisation's 30 days as SQL alone on the database, hub stopped");
+    if args.backend == "sqlite" {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
+        for (name, sql) in &raw {
+            time_sql!(&pool, name, sql, &raw_binds, n);
+        }
+        for (name, sql) in sums.iter().filter(|_| !args.before_sums) {
+            time_sql!(&pool, name, sql, &sum_binds, n);
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
+        for (name, sql) in &raw {
+            time_sql!(&pool, name, sql, &raw_binds, n);
+        }
+        for (name, sql) in sums.iter().filter(|_| !args.before_sums) {
+            time_sql!(&pool, name, sql, &sum_binds, n);
+        }
+        pool.close().await;
+    }
     Ok(())
 }
