@@ -223,6 +223,7 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     tokio::spawn(housekeeping::run(hub.clone()));
     tokio::spawn(auth::reload_keys_periodically(hub.clone()));
     tokio::spawn(payments::worker::run(hub.clone()));
+    tokio::spawn(http::sales::ready_sums_at_start(hub.clone()));
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();

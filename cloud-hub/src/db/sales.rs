@@ -524,6 +524,17 @@ fn marks(skip: usize, n: usize) -> String {
 }
 
 impl Db {
+    /// Stores with orders whose sales are not summed yet (orders from before migration
+    /// 0011, or sums marked stale): what the hub sums at start.
+    pub async fn stores_without_sums(&self) -> Result<Vec<String>, sqlx::Error> {
+        on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT DISTINCT store_id FROM orders \
+             WHERE store_id NOT IN (SELECT store_id FROM sales_rollup_stores) ORDER BY store_id",
+        )
+        .fetch_all(pool)
+        .await)
+    }
+
     /// Makes sure each store's sums are kept in its time zone now: a store
     /// without sums (orders from before migration 0011), or whose zone has
     /// changed, has them summed again from the projections, each in its own

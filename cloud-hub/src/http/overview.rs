@@ -146,6 +146,13 @@ impl FromRequestParts<Arc<Hub>> for OrgStores {
     responses((status = 200, body = Overview), ReadErrors),
     security(("bearer" = [])))]
 pub async fn overview(access: OrgStores, State(hub): State<Arc<Hub>>) -> ApiResult<Json<Overview>> {
+    // Today's numbers come from the sums kept at ingest: make sure every store's
+    // are kept in its time zone with one read for them all, not one per store.
+    let mut zoned = Vec::with_capacity(access.stores.len());
+    for id in &access.stores {
+        zoned.push((id.clone(), snapshot(&hub, id).await?.profile.tz()));
+    }
+    hub.db.sales_rollups_ready(&zoned).await?;
     let mut stores = Vec::with_capacity(access.stores.len());
     for id in &access.stores {
         stores.push(store_overview(&hub, id).await?);
@@ -163,8 +170,8 @@ pub async fn overview(access: OrgStores, State(hub): State<Arc<Hub>>) -> ApiResu
     }))
 }
 
-/// One store's overview.
-pub async fn store_overview(hub: &Hub, store_id: &str) -> ApiResult<StoreOverview> {
+/// One store's overview (its sales sums made ready by the caller).
+async fn store_overview(hub: &Hub, store_id: &str) -> ApiResult<StoreOverview> {
     let snap = snapshot(hub, store_id).await?;
     let profile = &snap.profile;
     let now = hub.now_ms();
@@ -295,10 +302,8 @@ async fn day_sales(hub: &Hub, store_id: &str, tz: chrono_tz::Tz, now: i64) -> Ap
         average_ticket: 0,
         cancelled: 0,
     };
-    // From the sums kept at ingest by the store's local day (`db::sales`).
-    hub.db
-        .sales_rollups_ready(&[(store_id.to_owned(), tz)])
-        .await?;
+    // From the sums kept at ingest by the store's local day (`db::sales`), made
+    // ready for every store of the overview before (`overview`).
     let day = crate::db::sales::day_number(naive);
     for (class, n, sum) in hub.db.day_classes(store_id, day).await? {
         let n = u64::try_from(n).unwrap_or(0);

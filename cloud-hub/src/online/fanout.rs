@@ -48,7 +48,7 @@ async fn run(hub: Arc<Hub>, pool: PgPool) {
 }
 
 /// One listening connection, until it is lost.
-async fn listen(hub: &Hub, pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn listen(hub: &Arc<Hub>, pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(NOTIFY_CHANNEL).await?;
     tracing::debug!(replica = %hub.online.replica, "listening on hub_events");
@@ -61,7 +61,7 @@ async fn listen(hub: &Hub, pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-async fn dispatch(hub: &Hub, payload: &str) {
+async fn dispatch(hub: &Arc<Hub>, payload: &str) {
     let notice: Notice = match serde_json::from_str(payload) {
         Ok(n) => n,
         Err(e) => {
@@ -75,7 +75,7 @@ async fn dispatch(hub: &Hub, payload: &str) {
     if notice.what.as_deref() == Some("node") {
         // A node link opened or closed at that replica.
         hub.online.store_changed(&notice.store, vec!["node"]);
-        hub.online.recheck_after_grace(&notice.store);
+        super::watch_grace(hub, &notice.store);
         return;
     }
     // Another replica appended to the store's log (a node's batch, a web order):

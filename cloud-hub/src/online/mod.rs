@@ -142,14 +142,6 @@ impl Online {
         });
     }
 
-    /// A store's node link closed (here, or at another replica): once the grace
-    /// period has passed, the store's online ordering may have stopped with nobody
-    /// writing anything, so merchant streams are told to read it again then. A node
-    /// back in time makes that read a harmless repeat.
-    pub fn recheck_after_grace(&self, store: &str) {
-        self.recheck_after(store, self.grace, vec!["node", "ordering"]);
-    }
-
     /// Tells merchant streams that `what` changed at `store` once `after` has passed
     /// (and 50 ms more, so a read then is past the instant): for changes that come with
     /// time alone, such as a pause or a grace period running out. Real time, as the
@@ -186,6 +178,40 @@ impl Default for Online {
     fn default() -> Self {
         Online::new(Duration::from_secs(DEFAULT_NODE_GRACE_SECS))
     }
+}
+
+/// A store's node link closed (here, or at another replica): when the grace period
+/// has run out, the store's online ordering stops with nobody writing anything, so
+/// merchant streams are told then. The moment is read from the presence records
+/// (when the node was last seen, which the presence writer stamps a little after
+/// the close), so the watch waits again until it has passed; a node back in time
+/// ends it quietly.
+pub fn watch_grace(hub: &Arc<Hub>, store: &str) {
+    let hub = hub.clone();
+    let store = store.to_owned();
+    tokio::spawn(async move {
+        let mut wait = hub.online.grace;
+        loop {
+            tokio::time::sleep(wait + Duration::from_millis(50)).await;
+            match store_reachable(&hub, &store).await {
+                Ok((_, link)) if link.connected => return,
+                Ok((false, _)) => {
+                    hub.online.store_changed(&store, vec!["node", "ordering"]);
+                    return;
+                }
+                Ok((true, link)) => {
+                    // Seen later than the close: wait for the rest of its grace period.
+                    let seen = link.last_seen_ms.unwrap_or(0);
+                    let left = hub.online.grace_ms() - hub.now_ms().saturating_sub(seen);
+                    wait = Duration::from_millis(u64::try_from(left.max(0)).unwrap_or(0));
+                }
+                Err(e) => {
+                    tracing::warn!(%store, error = %e, "could not read a node's presence");
+                    return;
+                }
+            }
+        }
+    });
 }
 
 /// Whether a store's node is reachable enough to take orders: connected now

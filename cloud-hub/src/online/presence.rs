@@ -142,7 +142,7 @@ impl Drop for LinkGuard {
         });
         presence.changed.notify_one();
         self.hub.online.store_changed(&self.store, vec!["node"]);
-        self.hub.online.recheck_after_grace(&self.store);
+        super::watch_grace(&self.hub, &self.store);
     }
 }
 
