@@ -92,6 +92,8 @@ test("an account keeps details, notes and favourites; an order ahead shows its p
   await page.getByRole("link", { name: "View cart" }).click();
   await page.getByRole("heading", { name: "Pickup and payment" }).waitFor();
   const picker = page.getByLabel("Pickup time");
+  // The times on offer arrive from the hub after the page: wait for them, then read the first.
+  await picker.locator("option", { hasText: /^As soon as possible \(about/ }).waitFor({ state: "attached" });
   assert.match(await picker.locator("option").first().innerText(), /As soon as possible \(about 20 minutes\)/);
   const offered = await picker.locator("option").evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent })));
   assert.ok(offered.length >= 40, `quarter hours for 12 hours: ${offered.length}`);
