@@ -16,7 +16,7 @@ import type { StoreChoice } from "./App";
 import { HubError, type Item, type Menu, api, hub, signOut, write } from "./hub";
 import { MenuConflicts } from "./MenuConflicts";
 import { ItemEditor, type NewItem, NewItemForm, PICTURE_TYPES } from "./MenuItemEditor";
-import { changeCount, changesWords, fieldProblem, nameProblem, slug } from "./menuEdit";
+import { changeCount, changesWords, fieldProblem, nameProblem, rebaseMenu, slug } from "./menuEdit";
 import { words } from "./words";
 import { Problem, Said } from "./said";
 
@@ -197,7 +197,10 @@ export function MenuPage({ store }: { store: StoreChoice }) {
     setError(null);
     setFieldErrors({});
     try {
-      const v = await write((h) => api.PUT("/api/v1/stores/{id}/menu", { ...path, params: { ...path.params, header: h }, body: priced }));
+      // Onto the menu as it is now: what changed meanwhile (at the till, in another tab) stays.
+      const now = (await hub(() => api.GET("/api/v1/stores/{id}/menu", path))).menu;
+      const body = saved ? rebaseMenu(saved, priced, now) : priced;
+      const v = await write((h) => api.PUT("/api/v1/stores/{id}/menu", { ...path, params: { ...path.params, header: h }, body }));
       take(v.menu);
       setNote(`Menu saved (${changesWords(count)}). The tills get it the next time they sync.`);
     } catch (e) {

@@ -141,3 +141,73 @@ export function nameProblem(name: string): string | null {
   if (n > 100) return `That name is ${n} characters long; a name can be up to 100.`;
   return null;
 }
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+const hasIds = (v: unknown): v is { id: string }[] =>
+  Array.isArray(v) && v.every((x) => x !== null && typeof x === "object" && typeof (x as { id?: unknown }).id === "string");
+
+/**
+ * Three-way merge of one value: what this page started from (`base`), what it
+ * made of it (`mine`) and what the hub holds now (`theirs`). What only one side
+ * changed is taken from that side; where both changed, objects merge field by
+ * field and lists of things with ids thing by thing, and otherwise this page's
+ * edit wins (the merchant just made it). A value the page did not touch is never
+ * written back over a change made meanwhile (a sold-out toggle at the till, an
+ * edit in another tab).
+ */
+function merge3(base: Json | undefined, mine: Json | undefined, theirs: Json | undefined): Json | undefined {
+  if (same(mine, base)) return theirs;
+  if (same(theirs, base)) return mine;
+  if (hasIds(base) && hasIds(mine) && hasIds(theirs)) return mergeById(base, mine, theirs);
+  const isObj = (v: unknown): v is { [k: string]: Json } => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isObj(base) && isObj(mine) && isObj(theirs)) {
+    const out: { [k: string]: Json } = {};
+    for (const k of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {
+      const v = merge3(base[k], mine[k], theirs[k]);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  return mine;
+}
+
+function mergeById(base: { id: string }[], mine: { id: string }[], theirs: { id: string }[]): Json {
+  const by = (l: { id: string }[]) => new Map(l.map((x) => [x.id, x as unknown as Json]));
+  const [b, m, t] = [by(base), by(mine), by(theirs)];
+  const kept = new Map<string, Json>();
+  for (const id of new Set([...m.keys(), ...t.keys(), ...b.keys()])) {
+    const [bv, mv, tv] = [b.get(id), m.get(id), t.get(id)];
+    if (bv === undefined) {
+      // New on one side (or both: this page's wins).
+      const v = mv ?? tv;
+      if (v !== undefined) kept.set(id, v);
+    } else if (mv === undefined) {
+      // Removed here: gone, unless it was changed meanwhile (then kept, changed).
+      if (tv !== undefined && !same(tv, bv)) kept.set(id, tv);
+    } else if (tv === undefined) {
+      // Removed meanwhile: gone, unless this page changed it.
+      if (!same(mv, bv)) kept.set(id, mv);
+    } else {
+      const v = merge3(bv, mv, tv);
+      if (v !== undefined) kept.set(id, v);
+    }
+  }
+  // Order: this page's if it reordered, else the hub's; what only the other side has goes last.
+  const reordered = !same(
+    base.map((x) => x.id).filter((id) => m.has(id)),
+    mine.map((x) => x.id).filter((id) => b.has(id)),
+  );
+  const lead = reordered ? mine : theirs;
+  const ids = [...lead.map((x) => x.id), ...(reordered ? theirs : mine).map((x) => x.id)];
+  return [...new Set(ids)].filter((id) => kept.has(id)).map((id) => kept.get(id)!);
+}
+
+/**
+ * This page's edits (`mine`, made from `base`) put onto the menu the hub holds
+ * now (`theirs`), so saving never undoes what changed at the hub or the store
+ * since the page loaded it.
+ */
+export function rebaseMenu(base: Menu, mine: Menu, theirs: Menu): Menu {
+  return merge3(base as unknown as Json, mine as unknown as Json, theirs as unknown as Json) as unknown as Menu;
+}

@@ -98,12 +98,18 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   assert.equal(await nodePrice("shoestring-fries"), 450);
   const price = page.getByLabel("Price of Shoestring Fries");
   assert.equal(await price.inputValue(), "4.50");
+  // Meanwhile (the page open), the onion rings sell out at the hub: saving the price must not undo that.
+  const soldOut = await hub.admin("PUT", `/api/v1/stores/${STORE}/menu/items/beer-battered-onion-rings/sold-out`, { sold_out: true });
+  assert.equal(soldOut.status, 200, JSON.stringify(soldOut.body));
   await price.fill("5.25");
   await page.getByRole("button", { name: "Save menu" }).click();
   await page.getByRole("status").filter({ hasText: "Menu saved" }).waitFor();
   await shot(page, "dashboard-2-menu");
   await a11y(page, "the menu");
   await until("the node's menu to show the new price of the fries", async () => (await nodePrice("shoestring-fries")) === 525);
+  const publicMenu = await fetch(`${hub.base}/api/v1/public/stores/${STORE}/menu`).then((r) => r.json());
+  const rings = publicMenu.menu.items.find((i) => i.id === "beer-battered-onion-rings");
+  assert.equal(rings.sold_out, true, "saving the menu kept the sold-out made while the page was open");
 
   // Sold out: the hub's public cart refuses the item at once.
   await page.getByRole("button", { name: "Mark Mozzarella Sticks sold out" }).click();
