@@ -482,13 +482,14 @@ rollup_ops!(sqlite_tx, sqlx::Sqlite, false);
 rollup_ops!(pg_tx, sqlx::Postgres, true);
 
 /// The counted orders of one local hour, channel and currency (all stores asked for).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OrderSums {
     /// Local day (see [`day_number`]).
     pub day: i64,
     pub hour: i64,
     pub channel: String,
     pub currency: String,
+    #[sqlx(rename = "n")]
     pub orders: i64,
     pub total: i64,
     pub tax: i64,
@@ -497,20 +498,22 @@ pub struct OrderSums {
 }
 
 /// The counted lines of one item at one store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ItemSums {
     pub store_id: String,
     pub item_id: String,
     pub name: String,
+    #[sqlx(rename = "n")]
     pub lines: i64,
     pub quantity: i64,
     pub sales: i64,
 }
 
 /// The payments of counted orders, per tender.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TenderSums {
     pub tender: String,
+    #[sqlx(rename = "n")]
     pub payments: i64,
     pub amount: i64,
 }
@@ -596,37 +599,17 @@ impl Db {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<OrderSums>, sqlx::Error> {
-        let sql = format!(
+        self.over_days(
             "SELECT day, hour, channel, currency, CAST(SUM(orders) AS BIGINT) AS n, \
              CAST(SUM(total) AS BIGINT) AS total, CAST(SUM(tax) AS BIGINT) AS tax, \
              CAST(SUM(discount) AS BIGINT) AS discount, CAST(SUM(refunded) AS BIGINT) AS refunded \
              FROM sales_hours WHERE store_id IN ({}) AND day >= $1 AND day <= $2 \
              AND class <> 'void' AND orders > 0 GROUP BY day, hour, channel, currency",
-            marks(2, stores.len())
-        );
-        on_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(from_day).bind(to_day);
-            for s in stores {
-                q = q.bind(s.clone());
-            }
-            q.fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(OrderSums {
-                        day: r.try_get("day")?,
-                        hour: r.try_get("hour")?,
-                        channel: r.try_get("channel")?,
-                        currency: r.try_get("currency")?,
-                        orders: r.try_get("n")?,
-                        total: r.try_get("total")?,
-                        tax: r.try_get("tax")?,
-                        discount: r.try_get("discount")?,
-                        refunded: r.try_get("refunded")?,
-                    })
-                })
-                .collect()
-        })
+            stores,
+            from_day,
+            to_day,
+        )
+        .await
     }
 
     /// The lines of counted orders of local days `from_day..=to_day` at `stores`, per store and item.
@@ -636,33 +619,16 @@ impl Db {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<ItemSums>, sqlx::Error> {
-        let sql = format!(
+        self.over_days(
             "SELECT store_id, item_id, MAX(name) AS name, CAST(SUM(lines) AS BIGINT) AS n, \
              CAST(SUM(quantity) AS BIGINT) AS quantity, CAST(SUM(sales) AS BIGINT) AS sales \
              FROM sales_item_days WHERE store_id IN ({}) AND day >= $1 AND day <= $2 AND lines > 0 \
              GROUP BY store_id, item_id",
-            marks(2, stores.len())
-        );
-        on_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(from_day).bind(to_day);
-            for s in stores {
-                q = q.bind(s.clone());
-            }
-            q.fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(ItemSums {
-                        store_id: r.try_get("store_id")?,
-                        item_id: r.try_get("item_id")?,
-                        name: r.try_get("name")?,
-                        lines: r.try_get("n")?,
-                        quantity: r.try_get("quantity")?,
-                        sales: r.try_get("sales")?,
-                    })
-                })
-                .collect()
-        })
+            stores,
+            from_day,
+            to_day,
+        )
+        .await
     }
 
     /// The payments of counted orders of local days `from_day..=to_day` at `stores`, per tender.
@@ -672,28 +638,41 @@ impl Db {
         from_day: i64,
         to_day: i64,
     ) -> Result<Vec<TenderSums>, sqlx::Error> {
-        let sql = format!(
+        self.over_days(
             "SELECT tender, CAST(SUM(payments) AS BIGINT) AS n, CAST(SUM(amount) AS BIGINT) AS amount \
              FROM sales_tender_days WHERE store_id IN ({}) AND day >= $1 AND day <= $2 AND payments > 0 \
              GROUP BY tender",
-            marks(2, stores.len())
-        );
+            stores,
+            from_day,
+            to_day,
+        )
+        .await
+    }
+
+    /// Runs `sql` over local days `$1..=$2` at `stores`, whose placeholders stand
+    /// for its `{}`, reading each row as a `T`.
+    async fn over_days<T>(
+        &self,
+        sql: &str,
+        stores: &[String],
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let sql = sql.replace("{}", &marks(2, stores.len()));
         on_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(from_day).bind(to_day);
+            let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(from_day)
+                .bind(to_day);
             for s in stores {
                 q = q.bind(s.clone());
             }
-            q.fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(TenderSums {
-                        tender: r.try_get("tender")?,
-                        payments: r.try_get("n")?,
-                        amount: r.try_get("amount")?,
-                    })
-                })
-                .collect()
+            q.fetch_all(pool).await
         })
     }
 
