@@ -37,3 +37,33 @@ export async function signIn(page, base, who) {
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
+
+/** A new organisation `name` at the hub, owned by `owner` ({email, password, name}) who accepted the invitation: its id. */
+export async function ownedOrg(hub, name, owner) {
+  const org = await hub.admin("POST", "/api/v1/admin/orgs", { name, owner_email: owner.email });
+  assert.equal(org.status, 201, JSON.stringify(org.body));
+  const joined = await post(`${hub.base}/api/v1/auth/accept-invitation`, { token: org.body.invitation.token, name: owner.name, password: owner.password });
+  assert.equal(joined.status, 201, JSON.stringify(joined.body));
+  return org.body.id;
+}
+
+/** A new store `id` called `name` of organisation `orgId`, made by the platform admin. */
+export async function orgStore(hub, orgId, id, name) {
+  const store = await hub.admin("POST", "/api/v1/admin/stores", { id, name, org_id: orgId });
+  assert.equal(store.status, 201, JSON.stringify(store.body));
+}
+
+/** A node token of store `id` for the store server called `label`. */
+export async function nodeToken(hub, id, label = "Counter") {
+  const token = await hub.admin("POST", `/api/v1/admin/stores/${id}/node-tokens`, { label });
+  assert.equal(token.status, 201, JSON.stringify(token.body));
+  return token.body.token;
+}
+
+/** Waits until the hub's public menu of `store` takes online orders (its node synced the menu and is connected). */
+export async function takingOrders(hub, store) {
+  await until("the store taking online orders at the hub", async () => {
+    const r = await fetch(`${hub.base}/api/v1/public/stores/${store}/menu`);
+    return r.ok && (await r.json()).ordering.accepting;
+  });
+}

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { a11y, closedPort, launch, shot, startHub, startNode, syncEnv } from "../harness.mjs";
-import { LAPTOP, post, signIn, until as untilWithin } from "../dashboard.mjs";
+import { LAPTOP, nodeToken as counterToken, orgStore, ownedOrg, post, signIn, until as untilWithin } from "../dashboard.mjs";
 
 /** Waits up to 30 s: this test restarts the node, which takes longer under load. */
 const until = (what, check) => untilWithin(what, check, 30_000);
@@ -32,15 +32,9 @@ const nodeData = mkdtempSync(join(tmpdir(), "e2e-node-conflicts-"));
 
 before(async () => {
   hub = await startHub();
-  const org = await hub.admin("POST", "/api/v1/admin/orgs", { name: "Quay Street Food", owner_email: OWNER.email });
-  assert.equal(org.status, 201, JSON.stringify(org.body));
-  const joined = await post(`${hub.base}/api/v1/auth/accept-invitation`, { token: org.body.invitation.token, name: OWNER.name, password: OWNER.password });
-  assert.equal(joined.status, 201, JSON.stringify(joined.body));
-  const store = await hub.admin("POST", "/api/v1/admin/stores", { id: STORE, name: "Quay Street Kitchen", org_id: org.body.id });
-  assert.equal(store.status, 201, JSON.stringify(store.body));
-  const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
-  assert.equal(token.status, 201, JSON.stringify(token.body));
-  nodeToken = token.body.token;
+  const orgId = await ownedOrg(hub, "Quay Street Food", OWNER);
+  await orgStore(hub, orgId, STORE, "Quay Street Kitchen");
+  nodeToken = await counterToken(hub, STORE);
   const login = await post(`${hub.base}/api/v1/auth/login`, { email: OWNER.email, password: OWNER.password });
   assert.equal(login.status, 200, JSON.stringify(login.body));
   ownerToken = login.body.access_token;

@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
-import { LAPTOP, PHONE, call, signIn, until } from "../dashboard.mjs";
+import { call, LAPTOP, nodeToken, orgStore, ownedOrg, PHONE, signIn, takingOrders, until } from "../dashboard.mjs";
 
 const STORE = "harbour-st";
 const OWNER = { email: "hana.owner@example.com", password: "owner-password-456", name: "Hana Owner" };
@@ -51,28 +51,18 @@ const placed = [];
 
 before(async () => {
   hub = await startHub();
-  const org = await hub.admin("POST", "/api/v1/admin/orgs", { name: "Harbour Street Foods", owner_email: OWNER.email });
-  assert.equal(org.status, 201, JSON.stringify(org.body));
-  orgId = org.body.id;
-  const joined = await call("POST", `${hub.base}/api/v1/auth/accept-invitation`, { token: org.body.invitation.token, name: OWNER.name, password: OWNER.password });
-  assert.equal(joined.status, 201, JSON.stringify(joined.body));
-  const store = await hub.admin("POST", "/api/v1/admin/stores", { id: STORE, name: "Harbour Street Kitchen", org_id: orgId });
-  assert.equal(store.status, 201, JSON.stringify(store.body));
+  orgId = await ownedOrg(hub, "Harbour Street Foods", OWNER);
+  await orgStore(hub, orgId, STORE, "Harbour Street Kitchen");
   // A second store of the organisation whose store server has never connected.
-  const second = await hub.admin("POST", "/api/v1/admin/stores", { id: "quay-side", name: "Quay Side", org_id: orgId });
-  assert.equal(second.status, 201, JSON.stringify(second.body));
-  const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
-  assert.equal(token.status, 201, JSON.stringify(token.body));
-  nodeEnv = { ...syncEnv(hub.base, STORE, token.body.token), STORE_NODE__PRINT__STATUS_POLL_MS: "300" };
+  await orgStore(hub, orgId, "quay-side", "Quay Side");
+  const token = await nodeToken(hub, STORE);
+  nodeEnv = { ...syncEnv(hub.base, STORE, token), STORE_NODE__PRINT__STATUS_POLL_MS: "300" };
   node = await startNode({ env: nodeEnv, dataDir: nodeDir });
   browser = await launch();
   printer = await startVirtualPrinter("bar");
   staff = await node.token("manager", "2000");
   await node.registerDevice(staff, { id: "bar-printer", kind: "kitchen_printer", name: "Bar printer", station: "bar", transport: printer.transport });
-  await until("the store taking online orders at the hub", async () => {
-    const r = await fetch(`${hub.base}/api/v1/public/stores/${STORE}/menu`);
-    return r.ok && (await r.json()).ordering.accepting;
-  });
+  await takingOrders(hub, STORE);
 });
 after(async () => {
   await browser?.close();

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, syncEnv } from "../harness.mjs";
-import { LAPTOP, PHONE, post, signIn, until } from "../dashboard.mjs";
+import { LAPTOP, nodeToken, orgStore, ownedOrg, PHONE, signIn, takingOrders, until } from "../dashboard.mjs";
 
 const STORE = "quay-lane";
 const OWNER = { email: "quinn.owner@example.com", password: "owner-password-123", name: "Quinn Owner" };
@@ -29,25 +29,16 @@ let browser;
 let manager;
 before(async () => {
   hub = await startHub();
-  const org = await hub.admin("POST", "/api/v1/admin/orgs", { name: "Quay Lane Foods", owner_email: OWNER.email });
-  assert.equal(org.status, 201, JSON.stringify(org.body));
-  const joined = await post(`${hub.base}/api/v1/auth/accept-invitation`, { token: org.body.invitation.token, name: OWNER.name, password: OWNER.password });
-  assert.equal(joined.status, 201, JSON.stringify(joined.body));
-  const store = await hub.admin("POST", "/api/v1/admin/stores", { id: STORE, name: "Quay Lane Kitchen", org_id: org.body.id });
-  assert.equal(store.status, 201, JSON.stringify(store.body));
+  const orgId = await ownedOrg(hub, "Quay Lane Foods", OWNER);
+  await orgStore(hub, orgId, STORE, "Quay Lane Kitchen");
   // A second store of the organisation, to switch to (it sorts after the first, where the dashboard opens).
-  const other = await hub.admin("POST", "/api/v1/admin/stores", { id: "quay-wharf", name: "Quay Lane Wharf", org_id: org.body.id });
-  assert.equal(other.status, 201, JSON.stringify(other.body));
-  const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
-  assert.equal(token.status, 201, JSON.stringify(token.body));
-  node = await startNode({ env: syncEnv(hub.base, STORE, token.body.token) });
+  await orgStore(hub, orgId, "quay-wharf", "Quay Lane Wharf");
+  const token = await nodeToken(hub, STORE);
+  node = await startNode({ env: syncEnv(hub.base, STORE, token) });
   browser = await launch();
   manager = await node.token("manager", "2000");
   // The node syncs its menu up and the hub sees it connected.
-  await until("the store taking online orders at the hub", async () => {
-    const r = await fetch(`${hub.base}/api/v1/public/stores/${STORE}/menu`);
-    return r.ok && (await r.json()).ordering.accepting;
-  });
+  await takingOrders(hub, STORE);
 });
 after(async () => {
   await browser?.close();

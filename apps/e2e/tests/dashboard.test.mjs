@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
-import { LAPTOP, PHONE, post, signIn, until } from "../dashboard.mjs";
+import { LAPTOP, nodeToken, orgStore, ownedOrg, PHONE, post, signIn, takingOrders, until } from "../dashboard.mjs";
 
 const STORE = "dock-road";
 const OWNER = { email: "olive.owner@example.com", password: "owner-password-123", name: "Olive Owner" };
@@ -25,25 +25,17 @@ let printer;
 let manager;
 before(async () => {
   hub = await startHub();
-  const org = await hub.admin("POST", "/api/v1/admin/orgs", { name: "Dock Road Eats", owner_email: OWNER.email });
-  assert.equal(org.status, 201, JSON.stringify(org.body));
-  const joined = await post(`${hub.base}/api/v1/auth/accept-invitation`, { token: org.body.invitation.token, name: OWNER.name, password: OWNER.password });
-  assert.equal(joined.status, 201, JSON.stringify(joined.body));
-  const store = await hub.admin("POST", "/api/v1/admin/stores", { id: STORE, name: "Dock Road Kitchen", org_id: org.body.id });
-  assert.equal(store.status, 201, JSON.stringify(store.body));
-  const token = await hub.admin("POST", `/api/v1/admin/stores/${STORE}/node-tokens`, { label: "Counter" });
-  assert.equal(token.status, 201, JSON.stringify(token.body));
-  node = await startNode({ env: syncEnv(hub.base, STORE, token.body.token) });
+  const orgId = await ownedOrg(hub, "Dock Road Eats", OWNER);
+  await orgStore(hub, orgId, STORE, "Dock Road Kitchen");
+  const token = await nodeToken(hub, STORE);
+  node = await startNode({ env: syncEnv(hub.base, STORE, token) });
   browser = await launch();
   // The bar's printer, out of paper from the start.
   printer = await startVirtualPrinter("bar", { flags: ["--paper-out"] });
   manager = await node.token("manager", "2000");
   await node.registerDevice(manager, { id: "bar-printer", kind: "kitchen_printer", name: "Bar printer", station: "bar", transport: printer.transport });
   // The node syncs its menu up and the hub sees it connected.
-  await until("the store taking online orders at the hub", async () => {
-    const r = await fetch(`${hub.base}/api/v1/public/stores/${STORE}/menu`);
-    return r.ok && (await r.json()).ordering.accepting;
-  });
+  await takingOrders(hub, STORE);
 });
 after(async () => {
   await browser?.close();
