@@ -47,6 +47,7 @@ pub mod replay;
 pub mod state;
 pub mod sync_client;
 pub mod terminal;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -144,6 +145,9 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
 /// event and row timestamps) comes from it. Tests pass a `ManualClock` to step over
 /// an expiry instead of waiting for it.
 pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    // A bad hub URL or CA file stops the start with the reason, before anything listens.
+    let hub_tls =
+        crate::tls::client_config(config.hub.as_ref().and_then(|h| h.ca_file.as_deref()))?;
     if let Some(hub) = &config.hub {
         hub.check().map_err(|e| anyhow::anyhow!(e))?;
     }
@@ -214,6 +218,7 @@ pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Re
             domain::ticket::prefix_of_token(h.token.expose())
         });
     let state = Arc::new(AppState {
+        hub_tls,
         clock,
         ticket_prefix,
         config,

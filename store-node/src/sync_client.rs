@@ -352,9 +352,10 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
         "authorization",
         format!("Bearer {}", hub.token.expose()).parse()?,
     );
+    let connector = tokio_tungstenite::Connector::Rustls(state.hub_tls.clone());
     let (ws, _) = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(request),
+        tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector)),
     )
     .await
     .map_err(|_| anyhow::anyhow!("connecting to the hub timed out"))??;
