@@ -44,6 +44,8 @@ pub enum FlashError {
     NotRemovable(PathBuf),
     #[error("{path} is a partition, not a whole disk: give the disk itself, e.g. {disk}")]
     Partition { path: PathBuf, disk: PathBuf },
+    #[error("{0} is the image itself: give the disk to write to as --device")]
+    TargetIsImage(PathBuf),
     #[error("{0} is neither a disk nor a regular file")]
     NotADisk(PathBuf),
     #[error("{path} uses {sector}-byte sectors; store-node images are made for 512-byte sectors")]

@@ -170,7 +170,7 @@ fn a_too_small_target_is_refused_with_both_sizes() {
 }
 
 #[test]
-fn a_missing_device_is_named() {
+fn a_missing_device_or_a_wrong_target_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let image = build_image(dir.path(), "store-node", "config");
     let missing = dir.path().join("no-such-disk");
@@ -179,6 +179,15 @@ fn a_missing_device_is_named() {
     assert!(!missing.exists());
     let line = error_line(&flash(&image.zst, std::path::Path::new("/dev/sdzz"), &[]));
     assert!(line.contains("/dev/sdzz does not exist"), "{line}");
+    let line = error_line(&flash(&image.zst, std::path::Path::new("/dev/null"), &[]));
+    assert!(
+        line.contains("/dev/null is neither a disk nor a regular file"),
+        "{line}"
+    );
+    let before = std::fs::read(&image.zst).unwrap();
+    let line = error_line(&flash(&image.zst, &image.zst, &[]));
+    assert!(line.contains("is the image itself"), "{line}");
+    assert!(std::fs::read(&image.zst).unwrap() == before);
 }
 
 #[test]
