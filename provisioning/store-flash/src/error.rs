@@ -86,6 +86,10 @@ pub enum FlashError {
     },
     #[error("the image has no valid GPT partition table: it is not a store-node image")]
     NoGpt,
+    #[error(
+        "the image's GPT has empty slots between its partitions; store-flash needs them numbered 1, 2, 3… (rebuild the image with sfdisk)"
+    )]
+    PartitionGaps,
     #[error("the image has no partition named `config`: it is not a store-node image")]
     NoConfigPartition,
     #[error("the partition `config` is not a FAT filesystem store-flash can write: {0}")]

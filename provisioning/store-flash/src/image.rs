@@ -317,6 +317,18 @@ pub fn find_config(head: &[u8]) -> Result<(u64, u64)> {
     if disk.primary_header().is_err() {
         return Err(FlashError::NoGpt);
     }
+    // Moving the backup GPT rewrites the entries packed from the first slot (the gpt
+    // crate's writer), which would renumber partitions after an empty slot: refuse such
+    // an image before anything is written. Images built with sfdisk have no gaps.
+    let used: Vec<u32> = disk
+        .partitions()
+        .iter()
+        .filter(|(_, p)| p.is_used())
+        .map(|(i, _)| *i)
+        .collect();
+    if used.iter().enumerate().any(|(n, i)| *i != n as u32 + 1) {
+        return Err(FlashError::PartitionGaps);
+    }
     let part = disk
         .partitions()
         .values()

@@ -294,3 +294,30 @@ fn the_system_disk_is_refused_and_never_listed() {
         stdout(&out)
     );
 }
+
+#[test]
+fn an_image_with_empty_gpt_slots_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = build_image(dir.path(), "gappy", "config");
+    // Slot 4 (root-b) emptied: `data` stays partition 5.
+    run_ok(
+        tool("sfdisk")
+            .arg("-q")
+            .arg("--delete")
+            .arg(&image.raw)
+            .arg("4"),
+    );
+    run_ok(
+        tool("zstd")
+            .args(["-q", "-f", "-3"])
+            .arg(&image.raw)
+            .arg("-o")
+            .arg(&image.zst),
+    );
+    let target = target_file(dir.path(), "usb.img", 16 << 20);
+    let line = refused(&image.zst, &target, &[]);
+    assert!(
+        line.contains("empty slots between its partitions"),
+        "{line}"
+    );
+}
