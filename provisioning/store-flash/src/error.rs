@@ -28,6 +28,8 @@ pub enum FlashError {
         "{0} has no medium (0 bytes): insert the card, or attach a file to the loop device first"
     )]
     NoMedium(PathBuf),
+    #[error("{0} is write-protected: slide the card's lock switch off, or use another disk")]
+    ReadOnly(PathBuf),
     #[error("{0} holds the running system (it has /): refusing to overwrite it")]
     SystemDisk(PathBuf),
     #[error("{path} is mounted ({mounts}): unmount it first, e.g. `umount {example}`")]

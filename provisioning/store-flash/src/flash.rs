@@ -85,6 +85,9 @@ impl Target {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let disk = Disk::from_sysfs(&name).ok_or_else(|| FlashError::NotADisk(path.into()))?;
+        if disk.read_only {
+            return Err(FlashError::ReadOnly(path.to_path_buf()));
+        }
         if disks::system_disks().contains(&name) {
             return Err(FlashError::SystemDisk(path.to_path_buf()));
         }
