@@ -227,7 +227,7 @@ pub fn check(path: &Path, expected: Option<[u8; 32]>) -> Result<CheckedImage> {
             return Err(e);
         }
     };
-    progress.finish("checked (compressed)");
+    progress.finish_raw("checked", raw_size);
     if raw_size == 0 {
         return Err(FlashError::EmptyImage {
             path: path.to_path_buf(),

@@ -169,6 +169,7 @@ fn write(args: &WriteArgs) -> Result<()> {
     target.ensure_fits(&image)?;
     confirm(&target, args.yes)?;
 
+    let writing = std::time::Instant::now();
     let written = target.write_image(&image)?;
     let flushing = std::time::Instant::now();
     target.sync_and_drop_caches()?;
@@ -177,6 +178,12 @@ fn write(args: &WriteArgs) -> Result<()> {
         flushing.elapsed().as_secs_f64()
     );
     target.verify(&image, written)?;
+    eprintln!(
+        "write, flush and verify: {} in {:.1} s ({})",
+        Size(image.raw_size).short(),
+        writing.elapsed().as_secs_f64(),
+        progress::speed(image.raw_size, writing.elapsed())
+    );
     let relocated = target.relocate_backup_gpt(&image)?;
     target.write_enrollment(&image, &enrollment)?;
     target.sync()?;
