@@ -11,6 +11,9 @@ import { usePoll } from "./poll";
 import { PAIRING_INSTRUCTIONS, healthWords, kindWords, timeLeftWords, timeWords, words } from "./words";
 import { Said } from "./said";
 
+/** How long a pairing code works (the hub's rule); the countdown never shows more. */
+const CODE_TTL_MS = 10 * 60 * 1000;
+
 /** A server listed on the page: enrolled with a pairing code, or (older) with a connection code. */
 type Server = {
   key: string;
@@ -64,6 +67,7 @@ export function Devices({ store }: { store: StoreChoice }) {
       const body = label.trim() ? { label: label.trim() } : {};
       const c = await write((h) => api.POST("/api/v1/stores/{id}/pairing-codes", { params: { path: { id: store.id }, header: h }, body }));
       setIssued(c);
+      setNow(Date.now());
       setLabel("");
       await load();
     } catch (err) {
@@ -210,7 +214,7 @@ export function Devices({ store }: { store: StoreChoice }) {
               {issued.code}
             </p>
             <p className="pairing-left" data-testid="pairing-left">
-              {timeLeftWords(issued.expires_at_ms - hubNow)}
+              {timeLeftWords(Math.min(issued.expires_at_ms - hubNow, CODE_TTL_MS))}
             </p>
             <p>{PAIRING_INSTRUCTIONS}</p>
             <p className="muted small">The code works once, for 10 minutes. It is shown only here.</p>
@@ -223,7 +227,7 @@ export function Devices({ store }: { store: StoreChoice }) {
             <li key={c.code_id} className="device" data-code={c.code_id}>
               <strong>{c.label ?? "Pairing code"}</strong>{" "}
               <span className="muted small">
-                made by {c.created_by_name} {timeWords(c.created_at_ms, now)}, {timeLeftWords(c.expires_at_ms - hubNow)}
+                made by {c.created_by_name} {timeWords(c.created_at_ms, now)}, {timeLeftWords(Math.min(c.expires_at_ms - hubNow, c.expires_at_ms - c.created_at_ms))}
               </span>{" "}
               <button type="button" className="danger" onClick={() => void revokeCode(c.code_id)}>
                 Revoke
