@@ -350,9 +350,11 @@ pub async fn attempt(data_dir: &Path, req: &Request, key: &NodeKey) -> Result<En
         proof: key.sign_enrollment(&req.code),
     };
     progress("request sent");
+    // No Idempotency-Key: the request is idempotent by itself (the same key with the same
+    // code gets the same node, 200), and a key's claim at the hub outlives a request cut off
+    // by a power cut for a minute (409 `request_in_flight`), which would only delay the retry.
     let r = http
         .post(&url)
-        .header("Idempotency-Key", format!("enroll-{}", key.public_key()))
         .json(&body)
         .send()
         .await
@@ -398,7 +400,9 @@ pub async fn attempt(data_dir: &Path, req: &Request, key: &NodeKey) -> Result<En
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| text.chars().take(200).collect());
-    if status == 429 || status == 408 || status >= 500 {
+    // A request of ours the hub is still working on (the process before a crash sent it
+    // with the same Idempotency-Key): its answer will be ready for a retry.
+    if status == 429 || status == 408 || status >= 500 || code == "request_in_flight" {
         return Err(Failure::Retry {
             why: format!("the hub answered {status} {code}: {message}"),
             after: retry_after,
