@@ -109,7 +109,8 @@ impl Hub {
             )
             .await;
         assert_eq!(s, 200, "{b}");
-        b["nodes"].as_array().unwrap().clone()
+        // `nodes` are the legacy node tokens; `enrolled` the nodes paired with a code.
+        b["enrolled"].as_array().unwrap().clone()
     }
 
     async fn orders(&self, store: &str) -> usize {
