@@ -209,34 +209,42 @@ pub async fn idempotency(State(hub): State<Arc<Hub>>, req: Request, next: Next) 
         }
         Ok(Reservation::Fresh) => {}
     }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    if !response.status().is_success() {
-        if let Err(e) = hub.db.idem_release(&principal, &key).await {
-            tracing::warn!(error = %e, "could not release an idempotency key");
+    // The request runs to its end in a task of its own: a client that goes away
+    // mid-request (a killed box, a dropped connection) must not leave the write half
+    // done or its key claimed until it goes stale, so the retry gets the stored answer.
+    let run = tokio::spawn(async move {
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        if !response.status().is_success() {
+            if let Err(e) = hub.db.idem_release(&principal, &key).await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+            return response;
         }
-        return response;
-    }
-    let (rparts, rbody) = response.into_parts();
-    let answer = match axum::body::to_bytes(rbody, MAX_STORED_ANSWER).await {
-        Ok(b) => b,
-        Err(e) => {
+        let (rparts, rbody) = response.into_parts();
+        let answer = match axum::body::to_bytes(rbody, MAX_STORED_ANSWER).await {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = hub.db.idem_release(&principal, &key).await;
+                return ApiError::internal(format!("answer unreadable: {e}")).into_response();
+            }
+        };
+        let stored = match hub.sealer.seal(&answer) {
+            Ok(sealed) => hub
+                .db
+                .idem_complete(&principal, &key, rparts.status.as_u16(), sealed)
+                .await
+                .map_err(ApiError::internal),
+            Err(e) => Err(ApiError::internal(e)),
+        };
+        if stored.is_err() {
+            // The effect happened; the answer still goes out. A retry would run again.
             let _ = hub.db.idem_release(&principal, &key).await;
-            return ApiError::internal(format!("answer unreadable: {e}")).into_response();
         }
-    };
-    let stored = match hub.sealer.seal(&answer) {
-        Ok(sealed) => hub
-            .db
-            .idem_complete(&principal, &key, rparts.status.as_u16(), sealed)
-            .await
-            .map_err(ApiError::internal),
-        Err(e) => Err(ApiError::internal(e)),
-    };
-    if stored.is_err() {
-        // The effect happened; the answer still goes out. A retry would run again.
-        let _ = hub.db.idem_release(&principal, &key).await;
-    }
-    Response::from_parts(rparts, Body::from(answer))
+        Response::from_parts(rparts, Body::from(answer))
+    });
+    run.await.unwrap_or_else(|e| {
+        ApiError::internal(format!("the request's task failed: {e}")).into_response()
+    })
 }
