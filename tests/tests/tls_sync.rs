@@ -1,8 +1,9 @@
 //! The link between a store node and the hub over real TLS: the hub serves
-//! HTTPS itself with a certificate from a throwaway CA, the node trusts that CA
-//! through `[hub] ca_file` and syncs over `wss://`, and an order placed at the
-//! node reaches the hub. A node that does not trust the CA never connects and
-//! says why; a plain-HTTP client gets nothing from the TLS port.
+//! HTTPS itself with a certificate from a throwaway CA. A node enrolls with a
+//! pairing code over HTTPS (`store-node enroll --ca-file`), then syncs over
+//! `wss://` signing its link with its own key, and an order placed at the node
+//! reaches the hub. A node that does not trust the CA never connects and says
+//! why; a plain-HTTP client gets nothing from the TLS port.
 
 mod common;
 
@@ -126,9 +127,33 @@ async fn a_node_syncs_with_a_hub_over_tls_and_refuses_an_unknown_certificate() {
     .await;
     drop(lost);
 
-    // With the CA: connected over wss://, and an order reaches the hub.
+    // Enrolled with a pairing code over HTTPS, trusting the CA: connected over wss://
+    // with its own key, and an order reaches the hub.
+    let (s, code) = admin_post(
+        &https,
+        &format!("{}/api/v1/admin/stores/tls-store/pairing-codes", hub.base),
+        json!({"label": "counter"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{code}");
     let node_dir = test_support::temp_dir();
-    let n = spawn(node(node_dir.path(), &wss, token, Some(&ca.ca_pem)));
+    let out = std::process::Command::new(test_support::bin("store-node"))
+        .arg("--data-dir")
+        .arg(node_dir.path())
+        .args(["enroll", "--hub", &format!("https://localhost:{port}")])
+        .args(["--code", code["code"].as_str().unwrap()])
+        .arg("--ca-file")
+        .arg(&ca.ca_pem)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let printed =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("store-node enrolled: node "), "{printed}");
+    let mut cmd = test_support::node_command(&test_support::bin("store-node"), node_dir.path());
+    cmd.env("STORE_NODE__STORE__ID", "tls-store");
+    let n = spawn(cmd);
     let cashier = plain_api.login(&n.base, "cashier", "3000").await;
     eventually("the node connected over TLS", async || {
         plain_api
