@@ -47,7 +47,7 @@ WHSEC="whsec_demo_$(date +%s)"
 pids+=($!)
 wait_for_line "$DATA/stripe.out" "listening"
 
-# The hub: its own SQLite file, an admin token for this demo, one store and a token for its node.
+# The hub: its own SQLite file, an admin token for this demo, one store.
 ADMIN="demo-admin-token-$(date +%s)"
 HUB="http://127.0.0.1:$HUB_PORT"
 HUB_ADMIN_TOKEN="$ADMIN" STRIPE_SECRET_KEY=sk_test_demo STRIPE_WEBHOOK_SECRET="$WHSEC" \
@@ -58,9 +58,14 @@ pids+=($!)
 wait_for_line "$DATA/hub.out" "listening"
 admin() { curl -sf -X"$1" "$HUB$2" -H "authorization: Bearer $ADMIN" -H 'content-type: application/json' ${3:+-d "$3"}; }
 admin POST /api/v1/admin/stores '{"id":"store-1","name":"Harbor Street Kitchen"}' >/dev/null
-NODE_TOKEN=$(admin POST /api/v1/admin/stores/store-1/node-tokens '{"label":"demo node"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["token"])')
+# The node enrolls as an installer's box would: a pairing code made at the hub, typed into
+# `store-node enroll`; the node makes its own key and signs its sync link with it (docs/enrollment.md).
+PAIRING_CODE=$(admin POST /api/v1/admin/stores/store-1/pairing-codes '{"label":"demo node"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["code"])')
+"$BIN/store-node" --data-dir "$DATA/node" enroll --hub "$HUB" --code "$PAIRING_CODE" --label "Demo counter box" \
+  >"$DATA/enroll.out" 2>"$DATA/enroll.log"
+grep "enrolled" "$DATA/enroll.out"
 
-STORE_NODE__STORE__ID=store-1 STORE_NODE__STORE__NAME="Harbor Street Kitchen" STORE_NODE__STORE__RECEIPT_LINES="[\"12 Harbor Street, Springfield\", \"Tel 555-0100\"]" STORE_NODE__HUB__URL="ws://127.0.0.1:$HUB_PORT/api/v1/sync" STORE_NODE__HUB__TOKEN="$NODE_TOKEN" \
+STORE_NODE__STORE__ID=store-1 STORE_NODE__STORE__NAME="Harbor Street Kitchen" STORE_NODE__STORE__RECEIPT_LINES="[\"12 Harbor Street, Springfield\", \"Tel 555-0100\"]" \
   "$BIN/store-node" --demo --bind "127.0.0.1:$NODE_PORT" --mqtt-bind "127.0.0.1:$MQTT_PORT" --data-dir "$DATA/node" --web-dir apps --log-format pretty \
   >"$DATA/node.out" 2>"$DATA/node.log" &
 pids+=($!)
