@@ -227,11 +227,19 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     }
     let hub = Arc::new(hub);
     hub.auth.load_keys(&hub.db).await?;
-    online::spawn_tasks(&hub);
+    let fanout_listening = online::spawn_tasks(&hub);
     tokio::spawn(housekeeping::run(hub.clone()));
     tokio::spawn(auth::reload_keys_periodically(hub.clone()));
     tokio::spawn(payments::worker::run(hub.clone()));
     tokio::spawn(http::sales::ready_sums_at_start(hub.clone()));
+    // Serve only once other replicas' notices are heard (bounded: a slow database
+    // delays the start by at most this much; the listener keeps trying after).
+    if tokio::time::timeout(std::time::Duration::from_secs(10), fanout_listening)
+        .await
+        .is_err()
+    {
+        tracing::warn!("not yet listening to other replicas after 10 s; serving anyway");
+    }
     // A bad certificate or key stops the start here, before anything listens.
     let tls = match &config.tls {
         Some(files) => Some((files.clone(), files.server_config()?)),

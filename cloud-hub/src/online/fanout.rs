@@ -18,19 +18,29 @@ use crate::db::Db;
 use crate::db::online::{NOTIFY_CHANNEL, Notice};
 use crate::hub::Hub;
 
-/// Starts the listener when the hub runs on PostgreSQL.
-pub fn spawn(hub: &Arc<Hub>) {
-    if let Db::Postgres(pool) = &hub.db {
-        tokio::spawn(run(hub.clone(), pool.clone()));
+/// Starts the listener when the hub runs on PostgreSQL. The receiver completes
+/// once it listens for the first time (at once on SQLite), so a hub that says it
+/// is listening also hears the other replicas.
+pub fn spawn(hub: &Arc<Hub>) -> tokio::sync::oneshot::Receiver<()> {
+    let (ready, listening) = tokio::sync::oneshot::channel();
+    match &hub.db {
+        Db::Postgres(pool) => {
+            tokio::spawn(run(hub.clone(), pool.clone(), ready));
+        }
+        _ => {
+            let _ = ready.send(());
+        }
     }
+    listening
 }
 
-async fn run(hub: Arc<Hub>, pool: PgPool) {
+async fn run(hub: Arc<Hub>, pool: PgPool, ready: tokio::sync::oneshot::Sender<()>) {
+    let mut ready = Some(ready);
     let mut shutdown = hub.shutdown.subscribe();
     let mut backoff = Duration::from_millis(250);
     loop {
         let ended = tokio::select! {
-            r = listen(&hub, &pool) => r,
+            r = listen(&hub, &pool, &mut ready) => r,
             _ = async { drop(shutdown.wait_for(|s| *s).await) } => return,
         };
         match ended {
@@ -48,9 +58,16 @@ async fn run(hub: Arc<Hub>, pool: PgPool) {
 }
 
 /// One listening connection, until it is lost.
-async fn listen(hub: &Arc<Hub>, pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn listen(
+    hub: &Arc<Hub>,
+    pool: &PgPool,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(NOTIFY_CHANNEL).await?;
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(());
+    }
     tracing::debug!(replica = %hub.online.replica, "listening on hub_events");
     // Whatever happened while nobody listened: flush and re-read.
     hub.wake_all().await;

@@ -250,9 +250,11 @@ pub async fn node_now(
 
 /// Starts the replica's background tasks: the presence heartbeat and, on
 /// PostgreSQL, the `hub_events` listener. They end when the hub shuts down.
-pub fn spawn_tasks(hub: &Arc<Hub>) {
+/// Starts presence and, on PostgreSQL, the cross-replica listener; the receiver
+/// completes once that listener listens (see [`fanout::spawn`]).
+pub fn spawn_tasks(hub: &Arc<Hub>) -> tokio::sync::oneshot::Receiver<()> {
     tokio::spawn(presence::run_writer(hub.clone()));
-    fanout::spawn(hub);
+    fanout::spawn(hub)
 }
 
 /// Places a customer's web order: the next `W-` ticket, its `order.created`
