@@ -37,6 +37,25 @@ pub struct Config {
     /// The card terminal: customer timeout and password.
     #[serde(default)]
     pub terminal: crate::terminal::TerminalConfig,
+    /// Enrolling at the hub with a pairing code (`docs/enrollment.md`).
+    #[serde(default)]
+    pub enroll: EnrollConfig,
+}
+
+/// Where the node finds a pairing code left for it (the image's config partition).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollConfig {
+    /// An `enroll.toml` (`hub`, `code`, optional `ca_file`): while the node is not
+    /// enrolled it enrolls from it at start, and deletes it once enrolled. The image
+    /// sets `/var/lib/store-node-config/enroll.toml`.
+    #[serde(default)]
+    pub code_file: Option<PathBuf>,
+    /// Allow an `http://` hub beyond this machine for enrolling and syncing (development
+    /// only: the code and the store's orders would cross the network unencrypted). Set by
+    /// `--allow-insecure-hub` too.
+    #[serde(default)]
+    pub allow_insecure: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -202,6 +221,7 @@ impl Default for Config {
             mqtt: Default::default(),
             print: Default::default(),
             terminal: Default::default(),
+            enroll: Default::default(),
         }
     }
 }

@@ -21,7 +21,8 @@
 //! - devices: `devices` (the registry and health), `printing` (the durable
 //!   print queue), `terminal` (card payments and their crash recovery), `mqtt`
 //!   (the embedded broker), `device_bridge` (MQTT to domain events and back);
-//! - the hub: `sync_client` (the sync link), `hub_keys` (the hub's token keys
+//! - the hub: `enroll` (pairing with a code, the node's key and enrollment
+//!   state), `sync_client` (the sync link), `hub_keys` (the hub's token keys
 //!   and ended sessions), `images` (the menu's pictures, fetched from the hub
 //!   and kept on disk for the kiosk);
 //! - `config` (layered settings), `state` (what the node's tasks share) and
@@ -34,6 +35,7 @@ pub mod demo;
 pub mod device_bridge;
 pub mod devices;
 pub mod docs;
+pub mod enroll;
 pub mod events;
 pub mod http;
 pub mod hub_keys;
@@ -74,6 +76,18 @@ pub struct Running {
     sync_task: Option<tokio::task::JoinHandle<()>>,
     /// Print lanes' waker and the MQTT bridge.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The store a node that was not enrolled got enrolled for, by another process, when
+    /// it is not the store it serves ([`StoreChanged`]).
+    store_changed: oneshot::Receiver<String>,
+}
+
+/// A running node was enrolled (by `store-node enroll` from another process) for a store
+/// other than the one it serves: it must start again to serve that store
+/// (`main` exits with [`enroll::EXIT_STORE_CHANGED`]).
+#[derive(Debug, thiserror::Error)]
+#[error("this node was enrolled for store {store}, not the store it was serving; it must start again to serve it")]
+pub struct StoreChanged {
+    pub store: String,
 }
 
 impl Running {
@@ -93,10 +107,16 @@ impl Running {
         Ok(())
     }
 
-    /// Waits until the server stops by itself (it normally does not).
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await??;
-        Ok(())
+    /// Waits until the server stops by itself (it normally does not), or until the node
+    /// was enrolled for another store ([`StoreChanged`]).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            r = &mut self.task => {
+                r??;
+                Ok(())
+            }
+            Ok(store) = &mut self.store_changed => Err(StoreChanged { store }.into()),
+        }
     }
 }
 
@@ -143,7 +163,8 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
 /// decides on or stores (sessions, the PIN lockout, idempotency keys, print backoff,
 /// event and row timestamps) comes from it. Tests pass a `ManualClock` to step over
 /// an expiry instead of waiting for it.
-pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+pub async fn run_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let identity = enrollment_at_start(&mut config).await?;
     if let Some(hub) = &config.hub {
         hub.check().map_err(|e| anyhow::anyhow!(e))?;
     }
@@ -207,12 +228,15 @@ pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Re
         .read(hub_keys::HubKeys::load)
         .await
         .context("loading the hub's keys")?;
-    let ticket_prefix = config
-        .hub
-        .as_ref()
-        .map_or(domain::ticket::STORE_PREFIX, |h| {
-            domain::ticket::prefix_of_token(h.token.expose())
-        });
+    let ticket_prefix = match &identity {
+        Some(id) => id.enrollment.ticket_prefix(),
+        None => config
+            .hub
+            .as_ref()
+            .map_or(domain::ticket::STORE_PREFIX, |h| {
+                domain::ticket::prefix_of_token(h.token.expose())
+            }),
+    };
     let state = Arc::new(AppState {
         clock,
         ticket_prefix,
@@ -237,8 +261,21 @@ pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Re
         terminal_busy: Default::default(),
         notices,
     });
-    let sync_task = sync_client::spawn(state.clone());
+    let (store_changed_tx, store_changed) = oneshot::channel();
+    let sync_task = match identity {
+        Some(id) => state.config.hub.clone().map(|hub| {
+            sync_client::spawn_with(state.clone(), hub, id.credential())
+        }),
+        None => sync_client::spawn(state.clone()),
+    };
     let mut background = vec![printing::start(state.clone()).await?];
+    if sync_task.is_none() {
+        // Not enrolled and no hub: `store-node enroll` run by hand may enroll this node.
+        background.push(tokio::spawn(watch_enrollment(
+            state.clone(),
+            store_changed_tx,
+        )));
+    }
     background.extend(device_bridge::spawn(state.clone()));
     // The kitchen's backlog, for the hub's online ordering.
     background.extend(kitchen_backlog::spawn(state.clone()));
@@ -275,7 +312,165 @@ pub async fn run_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Re
         task,
         sync_task,
         background,
+        store_changed,
     })
+}
+
+/// The node's enrollment, as the sync client uses it.
+struct Identity {
+    enrollment: enroll::Enrollment,
+    key: Arc<node_identity::NodeKey>,
+}
+
+impl Identity {
+    fn load(data_dir: &std::path::Path, enrollment: enroll::Enrollment) -> anyhow::Result<Identity> {
+        let key = Arc::new(enroll::Enrollment::key(data_dir)?);
+        Ok(Identity { enrollment, key })
+    }
+
+    fn credential(&self) -> sync_client::Credential {
+        sync_client::Credential::Key {
+            node_id: self.enrollment.node_id.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+/// The hub link of an enrolled node: the `[hub]` settings (timeout, TLS) if any, with the
+/// enrolled hub's sync URL.
+fn enrolled_hub(config: &Config, e: &enroll::Enrollment) -> config::HubConfig {
+    let mut hub = config
+        .hub
+        .clone()
+        .unwrap_or_else(|| config::HubConfig::new(e.sync_url(), config::Secret::new("")));
+    hub.url = e.sync_url();
+    hub.allow_insecure |= config.enroll.allow_insecure;
+    hub
+}
+
+/// At start: an enrolled node takes its store and hub from `enrollment.json` (and deletes
+/// a leftover code file unused); a node that is not enrolled enrolls from the code file
+/// (`[enroll] code_file`), if there is one, before it serves, trying again while the hub
+/// cannot be reached. A refused code is logged with what to do, and kept; the node then
+/// serves on its own.
+async fn enrollment_at_start(config: &mut Config) -> anyhow::Result<Option<Identity>> {
+    let data_dir = config.data_dir.clone();
+    let mut enrolled = enroll::Enrollment::load(&data_dir)?;
+    if enrolled.is_none()
+        && let Some(path) = config.enroll.code_file.clone()
+    {
+        enrolled = enroll_from_code_file(config, &path).await?;
+    }
+    let Some(e) = enrolled else {
+        return Ok(None);
+    };
+    if let Some(path) = &config.enroll.code_file
+        && path.exists()
+    {
+        tracing::info!(file = %path.display(), "this node is enrolled already: deleting the leftover code file unused");
+        if let Err(err) = enroll::remove_code_file(path) {
+            tracing::warn!(error = %format!("{err:#}"), "the leftover code file could not be deleted");
+        }
+    }
+    let identity = Identity::load(&data_dir, e)?;
+    let e = &identity.enrollment;
+    config.store.id = e.store_id.clone();
+    config.store.name = e.store_name.clone();
+    config.store.currency = e.currency.clone();
+    config.hub = Some(enrolled_hub(config, e));
+    enroll::announce(e);
+    Ok(Some(identity))
+}
+
+/// Enrolls with the code file at `path`, if it exists; `None` when it does not or the hub refused it.
+async fn enroll_from_code_file(
+    config: &Config,
+    path: &std::path::Path,
+) -> anyhow::Result<Option<enroll::Enrollment>> {
+    let file = match enroll::CodeFile::read(path) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "not enrolling: the code file cannot be read; fix it and start the node again");
+            return Ok(None);
+        }
+    };
+    let code = match node_identity::PairingCode::parse(&file.code) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "not enrolling: the code in the code file is not a pairing code; put the code shown in the dashboard there and start the node again");
+            return Ok(None);
+        }
+    };
+    if let Err(e) = enroll::check_hub_url(&file.hub, config.enroll.allow_insecure) {
+        tracing::error!(file = %path.display(), error = %e, "not enrolling");
+        return Ok(None);
+    }
+    let store_id = enroll::store_with_data(&config.data_dir, &config.store.id)?;
+    let req = enroll::Request {
+        hub: file.hub,
+        code,
+        ca_file: file.ca_file,
+        label: enroll::host_name(),
+        store_id,
+    };
+    tracing::info!(file = %path.display(), hub = %req.hub, "enrolling with the code file");
+    match enroll::enroll(&config.data_dir, &req, None).await {
+        Ok(e) => Ok(Some(e)),
+        Err(enroll::Failure::Local(e)) => Err(e.context("enrolling")),
+        Err(f) => {
+            let advice = enroll::advice(&f);
+            tracing::error!(file = %path.display(), error = %f, "NOT ENROLLED: {advice} The code file was kept.");
+            println!("store-node NOT enrolled: {advice}");
+            Ok(None)
+        }
+    }
+}
+
+/// While the node is not enrolled: looks for `enrollment.json` written by `store-node enroll`
+/// from another process every [`enroll::POLL_INTERVAL`]. Enrolled for the store it serves,
+/// the node starts syncing; for another store it asks `main` to exit ([`StoreChanged`]).
+async fn watch_enrollment(state: Arc<AppState>, store_changed: oneshot::Sender<String>) {
+    let data_dir = state.config.data_dir.clone();
+    let e = loop {
+        tokio::time::sleep(enroll::POLL_INTERVAL).await;
+        match enroll::Enrollment::load(&data_dir) {
+            Ok(Some(e)) => break e,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "the enrollment state cannot be read yet");
+            }
+        }
+    };
+    if e.store_id != state.config.store.id {
+        tracing::warn!(enrolled = %e.store_id, serving = %state.config.store.id, "enrolled for another store than this node was serving: stopping so that it starts again for that store");
+        println!(
+            "store-node enrolled for store {} (was serving {}): restarting for it",
+            e.store_id, state.config.store.id
+        );
+        let _ = store_changed.send(e.store_id.clone());
+        return;
+    }
+    let identity = match Identity::load(&data_dir, e) {
+        Ok(i) => i,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "enrolled, but the key cannot be read: not syncing");
+            return;
+        }
+    };
+    if let Some(path) = &state.config.enroll.code_file
+        && path.exists()
+        && let Err(err) = enroll::remove_code_file(path)
+    {
+        tracing::warn!(error = %format!("{err:#}"), "the leftover code file could not be deleted");
+    }
+    enroll::announce(&identity.enrollment);
+    let hub = enrolled_hub(&state.config, &identity.enrollment);
+    if let Err(err) = hub.check() {
+        tracing::error!(error = %err, "enrolled, but the hub's address is refused: not syncing");
+        return;
+    }
+    sync_client::run_link(state, hub, identity.credential()).await;
 }
 
 /// The stored menu, or a new empty one in the configured currency; the catalog document follows it.

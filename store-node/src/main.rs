@@ -72,6 +72,24 @@ enum Command {
         #[arg(long)]
         pin: String,
     },
+    /// Pair this node with its store at the hub, with a pairing code made in the dashboard
+    /// (under Devices). Works on a fresh node and beside a running one, which picks the
+    /// enrollment up within a few seconds (and starts again if it now serves another store).
+    /// Tries again for up to 10 minutes while the hub cannot be reached.
+    Enroll {
+        /// The hub's address, e.g. https://hub.example.com.
+        #[arg(long, value_name = "URL")]
+        hub: String,
+        /// The pairing code, e.g. K7QM-3XPD (case, spaces and dashes do not matter).
+        #[arg(long)]
+        code: String,
+        /// A CA certificate (PEM) that signed the hub's certificate, for a private hub.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// How the hub lists this node (default: this machine's host name).
+        #[arg(long)]
+        label: Option<String>,
+    },
 }
 
 fn init_logging(config: &Config) {
@@ -120,10 +138,11 @@ async fn run() -> anyhow::Result<()> {
     if let Some(f) = cli.log_format {
         config.log.format = f;
     }
-    if cli.allow_insecure_hub
-        && let Some(hub) = config.hub.as_mut()
-    {
-        hub.allow_insecure = true;
+    if cli.allow_insecure_hub {
+        config.enroll.allow_insecure = true;
+        if let Some(hub) = config.hub.as_mut() {
+            hub.allow_insecure = true;
+        }
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
@@ -142,6 +161,12 @@ async fn run() -> anyhow::Result<()> {
             println!("staff member {id} saved");
             Ok(())
         }
+        Command::Enroll {
+            hub,
+            code,
+            ca_file,
+            label,
+        } => enroll(&config, hub, &code, ca_file, label).await,
         Command::Serve => {
             init_logging(&config);
             let demo = config.demo;
@@ -181,10 +206,71 @@ async fn run() -> anyhow::Result<()> {
                 #[cfg(not(unix))]
                 let _ = ctrl_c.await;
             };
-            tokio::select! {
+            let result = tokio::select! {
                 r = running.wait() => r,
                 _ = shutdown => { tracing::info!("shutting down"); Ok(()) }
+            };
+            if let Err(e) = &result
+                && let Some(changed) = e.downcast_ref::<store_node::StoreChanged>()
+            {
+                tracing::warn!(store = %changed.store, "exiting so that the service manager starts the node again for the enrolled store");
+                std::process::exit(store_node::enroll::EXIT_STORE_CHANGED);
             }
+            result
         }
     }
 }
+
+/// `store-node enroll`: enrolls with the code given, then deletes a code file the node
+/// would otherwise enroll with at its next start.
+async fn enroll(
+    config: &Config,
+    hub: String,
+    code: &str,
+    ca_file: Option<PathBuf>,
+    label: Option<String>,
+) -> anyhow::Result<()> {
+    use store_node::enroll::{self, Enrollment, Failure};
+    if let Some(e) = Enrollment::load(&config.data_dir)? {
+        anyhow::bail!(
+            "this node is already enrolled: node {} of store {} ({}) at {}; nothing was changed",
+            e.node_id,
+            e.store_id,
+            e.store_name,
+            e.hub_url
+        );
+    }
+    let code = node_identity::PairingCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    enroll::check_hub_url(&hub, config.enroll.allow_insecure).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(ca) = &ca_file
+        && !ca.is_file()
+    {
+        anyhow::bail!("the CA file {} does not exist", ca.display());
+    }
+    let req = enroll::Request {
+        hub: hub.trim_end_matches('/').to_owned(),
+        code,
+        ca_file: ca_file.map(|p| std::path::absolute(&p).unwrap_or(p)),
+        label: label.unwrap_or_else(enroll::host_name),
+        store_id: enroll::store_with_data(&config.data_dir, &config.store.id)?,
+    };
+    match enroll::enroll(&config.data_dir, &req, Some(CLI_PATIENCE)).await {
+        Ok(e) => {
+            if let Some(path) = &config.enroll.code_file {
+                enroll::remove_code_file(path)?;
+            }
+            enroll::announce(&e);
+            Ok(())
+        }
+        Err(Failure::Local(e)) => Err(e),
+        Err(f @ Failure::Refused { .. }) => anyhow::bail!("not enrolled: {}", enroll::advice(&f)),
+        Err(f) => anyhow::bail!(
+            "not enrolled: {f}. Check the network and the hub's address, then run this again \
+             (the code lasts 10 minutes from when it was made)"
+        ),
+    }
+}
+
+/// How long `store-node enroll` keeps trying while the hub cannot be reached: a code lasts
+/// 10 minutes.
+const CLI_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);

@@ -119,16 +119,99 @@ pub async fn current(state: &AppState) -> SyncHealth {
     h
 }
 
-/// Starts the sync client if a hub is configured.
-pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
-    state.config.hub.as_ref()?;
-    Some(tokio::spawn(run(state)))
+/// How the node proves to the hub who it is.
+#[derive(Clone)]
+pub enum Credential {
+    /// A node token from the hub's `/node-tokens` (development and tests): `Bearer`.
+    Token(crate::config::Secret),
+    /// The enrolled node's key (`crate::enroll`): a fresh `EdgeNode` header per connection.
+    Key {
+        node_id: String,
+        key: Arc<node_identity::NodeKey>,
+    },
 }
 
-async fn run(state: Arc<AppState>) {
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Token(_) => f.write_str("Token(***)"),
+            Credential::Key { node_id, .. } => write!(f, "Key({node_id})"),
+        }
+    }
+}
+
+/// What the health says, and the log, once the hub has refused this node as revoked.
+pub const REVOKED: &str = "This server was disconnected from the hub by the store's owner and no \
+    longer syncs. To connect it again, ask for a new pairing code in the dashboard under Devices \
+    and pair it again (store-node enroll).";
+
+/// How long a revoked node waits between tries (a revocation is final; the tries only show
+/// in the hub's log that the box is still plugged in).
+const REVOKED_RETRY: Duration = Duration::from_secs(600);
+
+/// The hub's answers that change what the client does next.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// 401 `clock_skew`: our clock is off by more than the hub allows; the hub's time says by how much.
+    #[error("the hub refused our clock (its time is {hub_time_ms} ms)")]
+    ClockSkew { hub_time_ms: i64 },
+    /// 401 `node_revoked`, or the hub closed the link with 4401.
+    #[error("{REVOKED}")]
+    Revoked,
+}
+
+/// Starts the sync client if a hub is configured (with its `[hub] token`).
+pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
+    let hub = state.config.hub.clone()?;
+    let credential = Credential::Token(hub.token.clone());
+    Some(spawn_with(state, hub, credential))
+}
+
+/// Starts the sync client to `hub`, authenticating with `credential`.
+pub fn spawn_with(
+    state: Arc<AppState>,
+    hub: crate::config::HubConfig,
+    credential: Credential,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run_link(state, hub, credential))
+}
+
+/// The sync client to `hub` (what [`spawn_with`] runs), for a caller that runs it itself.
+pub async fn run_link(state: Arc<AppState>, hub: crate::config::HubConfig, credential: Credential) {
+    update(&state, |h| {
+        h.configured = true;
+        h.hub_url = Some(hub.url.clone());
+    });
     let mut attempt: u32 = 0;
+    // Added to our clock in the signed header, learned from a `clock_skew` refusal.
+    let mut offset_ms: i64 = 0;
+    let mut skew_retried = false;
+    let mut revoked_logged = false;
     loop {
-        let result = connect_once(&state).await;
+        let result = connect_once(&state, &hub, &credential, offset_ms).await;
+        let refusal = result.as_ref().err().and_then(|e| e.downcast_ref::<Refusal>());
+        match refusal {
+            Some(Refusal::ClockSkew { hub_time_ms }) if !skew_retried => {
+                offset_ms = hub_time_ms - state.now().as_i64();
+                skew_retried = true;
+                tracing::warn!(offset_ms, "the hub refused our clock; signing with its time from now on");
+                continue;
+            }
+            Some(Refusal::Revoked) => {
+                if !revoked_logged {
+                    tracing::error!(hub = %hub.url, "{REVOKED}");
+                    revoked_logged = true;
+                }
+                update(&state, |h| {
+                    h.connected = false;
+                    h.last_error = Some(REVOKED.to_owned());
+                });
+                metrics::gauge!("store_sync_connected").set(0.0);
+                tokio::time::sleep(REVOKED_RETRY).await;
+                continue;
+            }
+            _ => {}
+        }
         let (connected_before, error) = match &result {
             Ok(was_connected) => (*was_connected, None),
             Err(e) => (false, Some(e.to_string())),
@@ -145,6 +228,7 @@ async fn run(state: Arc<AppState>) {
         metrics::gauge!("store_sync_connected").set(0.0);
         if connected_before {
             attempt = 0;
+            skew_retried = false;
         }
         // Exponential backoff with full jitter: 0.5 s doubling to 30 s.
         let cap = Duration::from_millis(500)
@@ -341,23 +425,35 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// One connection, until it drops. Returns whether it got as far as connected.
-async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
-    let hub = state
-        .config
-        .hub
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("no hub configured"))?;
+async fn connect_once(
+    state: &Arc<AppState>,
+    hub: &crate::config::HubConfig,
+    credential: &Credential,
+    offset_ms: i64,
+) -> anyhow::Result<bool> {
     let mut request = hub.url.as_str().into_client_request()?;
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", hub.token.expose()).parse()?,
-    );
-    let (ws, _) = tokio::time::timeout(
+    let authorization = match credential {
+        Credential::Token(token) => format!("Bearer {}", token.expose()),
+        Credential::Key { node_id, key } => key
+            .sync_auth(node_id, (state.now().as_i64() + offset_ms).max(0))?
+            .to_string(),
+    };
+    request
+        .headers_mut()
+        .insert("authorization", authorization.parse()?);
+    let ws = tokio::time::timeout(
         Duration::from_secs(10),
         tokio_tungstenite::connect_async(request),
     )
     .await
-    .map_err(|_| anyhow::anyhow!("connecting to the hub timed out"))??;
+    .map_err(|_| anyhow::anyhow!("connecting to the hub timed out"))?;
+    let (ws, _) = match ws {
+        Ok(ws) => ws,
+        Err(tokio_tungstenite::tungstenite::Error::Http(answer)) => {
+            return Err(refused(answer.status().as_u16(), answer.body().as_deref()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (tx, mut rx) = ws.split();
     // A separate writer: while a large batch is being written, this loop keeps reading the
     // hub's acks and batches. (Writing and reading in one task can deadlock when both sides
@@ -371,7 +467,7 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
         tx.close().await?;
         anyhow::Ok(())
     });
-    let result = drive(state, &hub, &out, &mut rx).await;
+    let result = drive(state, hub, &out, &mut rx).await;
     drop(out);
     // Let the writer finish what is queued (an Error frame saying why), briefly.
     if tokio::time::timeout(Duration::from_secs(2), &mut writer)
@@ -381,6 +477,28 @@ async fn connect_once(state: &Arc<AppState>) -> anyhow::Result<bool> {
         writer.abort();
     }
     result
+}
+
+/// The hub's refusal of the upgrade, as an error; a [`Refusal`] when it changes what we do next.
+fn refused(status: u16, body: Option<&[u8]>) -> anyhow::Error {
+    let body: serde_json::Value = body
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default();
+    let code = body["error"]["code"].as_str().unwrap_or("");
+    match (status, code) {
+        (401, "node_revoked") => Refusal::Revoked.into(),
+        (401, "clock_skew") => match body["hub_time_ms"]
+            .as_i64()
+            .or_else(|| body["error"]["hub_time_ms"].as_i64())
+        {
+            Some(hub_time_ms) => Refusal::ClockSkew { hub_time_ms }.into(),
+            None => anyhow::anyhow!("the hub refused our clock and did not say its time"),
+        },
+        _ => anyhow::anyhow!(
+            "the hub refused the link: {status} {code} {}",
+            body["error"]["message"].as_str().unwrap_or("")
+        ),
+    }
 }
 
 /// Queues frames for the writer, each within the frame budget when the hub joins `parts`.
@@ -461,6 +579,9 @@ async fn drive(
                             anyhow::bail!("sync stopped: {e}");
                         }
                     }
+                }
+                Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == 4401 => {
+                    return Err(Refusal::Revoked.into());
                 }
                 Some(Ok(Message::Close(frame))) => {
                     anyhow::bail!("the hub closed the link: {}", frame.map(|f| format!("{} {}", f.code, f.reason)).unwrap_or_default());

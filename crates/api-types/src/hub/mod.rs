@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod images;
 pub mod members;
+pub mod nodes;
 pub mod online;
 pub mod orders;
 pub mod orgs;
