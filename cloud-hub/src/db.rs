@@ -103,6 +103,7 @@ macro_rules! event_from_row {
 
 mod accounts;
 pub mod images;
+pub mod nodes;
 pub mod online;
 pub mod payments;
 pub mod profiles;

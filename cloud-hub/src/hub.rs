@@ -255,6 +255,8 @@ pub struct Hub {
     pub clock: SharedClock,
     /// Card payments, when a processor is configured (`run` sets it from the config).
     pub payments: Option<crate::payments::Payments>,
+    /// Pairing-code guessing limits and the nonces of signed node sync headers.
+    pub enroll_guard: crate::http::nodes::EnrollGuard,
 }
 
 impl std::fmt::Debug for Hub {
@@ -304,6 +306,7 @@ impl Hub {
             held_back_per_link: sync::session::MAX_PENDING_BYTES,
             clock,
             payments: None,
+            enroll_guard: Default::default(),
         }
     }
 

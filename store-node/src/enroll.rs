@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use api_types::hub::nodes::{EnrollRequest, Enrolled};
 use node_identity::{NodeKey, PairingCode};
 use serde::{Deserialize, Serialize};
 
@@ -327,26 +328,6 @@ pub fn store_with_data(data_dir: &Path, configured_store: &str) -> anyhow::Resul
     Ok(held.then(|| configured_store.to_owned()))
 }
 
-#[derive(Serialize)]
-struct EnrollBody<'a> {
-    code: &'a str,
-    public_key: String,
-    label: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    store_id: Option<&'a str>,
-    proof: String,
-}
-
-#[derive(Deserialize)]
-struct Enrolled {
-    node_id: String,
-    store_id: String,
-    store_name: String,
-    currency: String,
-    ticket_prefix: String,
-    enrolled_at_ms: i64,
-}
-
 /// An HTTP client for the hub (its TLS settings: the platform's roots, plus `ca_file`).
 fn client(_ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
@@ -361,11 +342,11 @@ fn client(_ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
 pub async fn attempt(data_dir: &Path, req: &Request, key: &NodeKey) -> Result<Enrollment, Failure> {
     let http = client(req.ca_file.as_deref())?;
     let url = format!("{}/api/v1/nodes/enroll", req.hub.trim_end_matches('/'));
-    let body = EnrollBody {
-        code: req.code.as_str(),
+    let body = EnrollRequest {
+        code: req.code.as_str().to_owned(),
         public_key: key.public_key().to_base64(),
-        label: &req.label,
-        store_id: req.store_id.as_deref(),
+        label: Some(req.label.clone()),
+        store_id: req.store_id.clone(),
         proof: key.sign_enrollment(&req.code),
     };
     progress("request sent");

@@ -85,7 +85,9 @@ pub struct Running {
 /// other than the one it serves: it must start again to serve that store
 /// (`main` exits with [`enroll::EXIT_STORE_CHANGED`]).
 #[derive(Debug, thiserror::Error)]
-#[error("this node was enrolled for store {store}, not the store it was serving; it must start again to serve it")]
+#[error(
+    "this node was enrolled for store {store}, not the store it was serving; it must start again to serve it"
+)]
 pub struct StoreChanged {
     pub store: String,
 }
@@ -263,9 +265,11 @@ pub async fn run_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow
     });
     let (store_changed_tx, store_changed) = oneshot::channel();
     let sync_task = match identity {
-        Some(id) => state.config.hub.clone().map(|hub| {
-            sync_client::spawn_with(state.clone(), hub, id.credential())
-        }),
+        Some(id) => state
+            .config
+            .hub
+            .clone()
+            .map(|hub| sync_client::spawn_with(state.clone(), hub, id.credential())),
         None => sync_client::spawn(state.clone()),
     };
     let mut background = vec![printing::start(state.clone()).await?];
@@ -323,7 +327,10 @@ struct Identity {
 }
 
 impl Identity {
-    fn load(data_dir: &std::path::Path, enrollment: enroll::Enrollment) -> anyhow::Result<Identity> {
+    fn load(
+        data_dir: &std::path::Path,
+        enrollment: enroll::Enrollment,
+    ) -> anyhow::Result<Identity> {
         let key = Arc::new(enroll::Enrollment::key(data_dir)?);
         Ok(Identity { enrollment, key })
     }

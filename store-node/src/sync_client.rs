@@ -189,12 +189,18 @@ pub async fn run_link(state: Arc<AppState>, hub: crate::config::HubConfig, crede
     let mut revoked_logged = false;
     loop {
         let result = connect_once(&state, &hub, &credential, offset_ms).await;
-        let refusal = result.as_ref().err().and_then(|e| e.downcast_ref::<Refusal>());
+        let refusal = result
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<Refusal>());
         match refusal {
             Some(Refusal::ClockSkew { hub_time_ms }) if !skew_retried => {
                 offset_ms = hub_time_ms - state.now().as_i64();
                 skew_retried = true;
-                tracing::warn!(offset_ms, "the hub refused our clock; signing with its time from now on");
+                tracing::warn!(
+                    offset_ms,
+                    "the hub refused our clock; signing with its time from now on"
+                );
                 continue;
             }
             Some(Refusal::Revoked) => {

@@ -20,6 +20,7 @@ pub mod images;
 pub mod members;
 pub mod menu_conflicts;
 pub mod node_sync;
+pub mod nodes;
 pub mod online;
 pub mod openapi;
 pub mod ops;
@@ -127,6 +128,7 @@ pub fn router(
         .merge(org_stores::router())
         .merge(members::router())
         .merge(platform::router())
+        .merge(nodes::router())
         .merge(catalog::router())
         .merge(menu_conflicts::router())
         .merge(images::router())

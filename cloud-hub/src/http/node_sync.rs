@@ -1,8 +1,10 @@
 //! `GET /api/v1/sync`: the WebSocket a store node keeps open to the hub.
 //!
-//! The node authenticates with its token (`Authorization: Bearer`, or
-//! `?token=` for tools); an unknown or revoked token is a 401 before the
-//! upgrade. After it, the connection runs one [`Session`] (replica `hub`, the
+//! The node authenticates with the key it enrolled with (`Authorization:
+//! EdgeNode node_id=..,ts=..,nonce=..,sig=..`, `docs/enrollment.md`: a fresh
+//! time, a nonce used once, a live node), or with a legacy node token
+//! (`Authorization: Bearer`, or `?token=` for tools); anything else is a 401
+//! before the upgrade (`clock_skew` carries the hub's time in `hub_time_ms`). After it, the connection runs one [`Session`] (replica `hub`, the
 //! token's store): every binary message is one wire frame; the frames the
 //! session answers go back as binary messages. The session is synchronous, so
 //! each step runs on a blocking thread holding the store's document lock and
@@ -13,7 +15,7 @@
 //!   truncated, an unknown version or kind, a text message, parts that do
 //!   not join), or a bad document message. (Events far ahead of a gap are not
 //!   an error: past the held-back limits they are dropped and asked for again.)
-//! - 4401: the node token was revoked while connected;
+//! - 4401: the node (or its node token) was revoked while connected;
 //! - 4403: the peer synced another store, or sent an event of another store or
 //!   one that contradicts what the hub holds (`wrong_store`, `foreign_event`,
 //!   `forged_event`);
@@ -46,6 +48,7 @@ use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use super::extract::{WebSocketUpgrade, bearer};
+use super::nodes;
 use super::store_docs::open_store;
 use crate::crypto::token_hash;
 use crate::hub::{HUB_REPLICA, HubLog, StoreState};
@@ -74,14 +77,10 @@ pub async fn sync_socket(
     ws: Result<WebSocketUpgrade, ApiError>,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    let Some(token) = bearer(&headers).or(query.get("token").map(String::as_str)) else {
-        return ApiError::unauthorized(
-            "unauthenticated",
-            "send the node token as Authorization: Bearer <token>",
-        )
-        .into_response();
+    let cred = match credential(&headers, &query) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
     };
-    let hash = token_hash(token);
     if *hub.shutdown.borrow() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -91,14 +90,14 @@ pub async fn sync_socket(
         .into_response();
     }
     // Register before checking, so a revocation racing with this connect closes it.
-    let (guard, revoked) = hub.register(&hash);
-    let row = match hub.db.token(&hash).await {
-        Ok(row) => row,
-        Err(e) => return ApiError::internal(e).into_response(),
+    let hash = match &cred {
+        Credential::Token(hash) => hash.clone(),
+        Credential::Node(auth) => nodes::conn_key(&auth.node_id),
     };
-    let Some(row) = row.filter(|r| !r.revoked) else {
-        return ApiError::unauthorized("bad_token", "the node token is unknown or revoked")
-            .into_response();
+    let (guard, revoked) = hub.register(&hash);
+    let row = match check_credential(&hub, &cred).await {
+        Ok(row) => row,
+        Err(resp) => return resp,
     };
     let ws = match ws {
         Ok(WebSocketUpgrade(ws)) => ws,
@@ -133,6 +132,122 @@ pub async fn sync_socket(
             tracing::info!(store = %row.store_id, node = %label, conn = guard.id, reason = %why, "sync connection closed");
             drop(guard);
         })
+}
+
+/// How a node says who it is.
+enum Credential {
+    /// A node token's SHA-256 (`Authorization: Bearer`, or `?token=`).
+    Token(String),
+    /// A key-signed header (`Authorization: EdgeNode ...`), parsed but not yet checked.
+    Node(node_identity::SyncAuth),
+}
+
+fn credential(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<Credential, ApiError> {
+    let authz = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let Some(v) = authz
+        && node_identity::SyncAuth::is_edge_node(v)
+    {
+        return node_identity::SyncAuth::parse(v)
+            .map(Credential::Node)
+            .map_err(|e| ApiError::unauthorized("bad_authorization", e.to_string()));
+    }
+    match bearer(headers).or(query.get("token").map(String::as_str)) {
+        Some(token) => Ok(Credential::Token(token_hash(token))),
+        None => Err(ApiError::unauthorized(
+            "unauthenticated",
+            "send Authorization: EdgeNode node_id=..,ts=..,nonce=..,sig=.. (or a node token as Bearer)",
+        )),
+    }
+}
+
+/// Who is connecting, once the credential checked out.
+struct NodeRow {
+    store_id: String,
+    label: String,
+}
+
+/// Checks a credential: a live node token, or a signature by a live enrolled node's key, at a
+/// time within 5 minutes of ours (else 401 `clock_skew` with our time), with a nonce not seen.
+async fn check_credential(hub: &Hub, cred: &Credential) -> Result<NodeRow, Response> {
+    match cred {
+        Credential::Token(hash) => {
+            let row = hub
+                .db
+                .token(hash)
+                .await
+                .map_err(|e| ApiError::internal(e).into_response())?;
+            match row.filter(|r| !r.revoked) {
+                Some(r) => Ok(NodeRow {
+                    store_id: r.store_id,
+                    label: r.label,
+                }),
+                None => Err(ApiError::unauthorized(
+                    "bad_token",
+                    "the node token is unknown or revoked",
+                )
+                .into_response()),
+            }
+        }
+        Credential::Node(auth) => {
+            let now = hub.now_ms();
+            if !auth.fresh_at(now) {
+                let body = serde_json::json!({
+                    "error": {
+                        "code": "clock_skew",
+                        "message": format!(
+                            "the signed time is more than 5 minutes from the hub's ({now} ms): sign with the hub's time"
+                        ),
+                    },
+                    "hub_time_ms": now,
+                });
+                return Err((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response());
+            }
+            let node = hub
+                .db
+                .enrolled_node(&auth.node_id)
+                .await
+                .map_err(|e| ApiError::internal(e).into_response())?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("unknown_node", "no node is enrolled with this id")
+                        .into_response()
+                })?;
+            let key = node_identity::PublicKey::parse(&node.public_key)
+                .map_err(|e| ApiError::internal(e).into_response())?;
+            if auth.verify(&key).is_err() {
+                return Err(ApiError::unauthorized(
+                    "bad_signature",
+                    "the signature is not this node's",
+                )
+                .into_response());
+            }
+            if node.revoked_at.is_some() {
+                return Err(ApiError::unauthorized(
+                    "node_revoked",
+                    "this store server was disconnected from the hub; enroll it again with a new pairing code",
+                )
+                .into_response());
+            }
+            if !hub
+                .enroll_guard
+                .fresh_nonce(&auth.node_id, &auth.nonce, auth.ts_ms, now)
+            {
+                return Err(ApiError::unauthorized(
+                    "replayed",
+                    "this signed header was used before: sign a new one with a fresh nonce",
+                )
+                .into_response());
+            }
+            Ok(NodeRow {
+                store_id: node.store_id,
+                label: node.label.unwrap_or(node.node_id),
+            })
+        }
+    }
 }
 
 /// What a session step produced.
@@ -188,7 +303,7 @@ impl Conn {
             tokio::select! {
                 biased;
                 _ = &mut revoked => {
-                    return self.close(CLOSE_REVOKED, "node token revoked").await;
+                    return self.close(CLOSE_REVOKED, "node revoked").await;
                 }
                 _ = async { drop(shutdown.wait_for(|s| *s).await) } => {
                     return self.close(1001, "hub shutting down").await;

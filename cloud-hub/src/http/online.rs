@@ -795,6 +795,7 @@ pub async fn store_nodes(
             updated_ms: d.updated_at,
         })
         .collect();
+    let enrolled = super::nodes::store_node_views(&hub, &store_id).await?;
     Ok(Json(StoreNodes {
         store_id,
         connected: link.connected,
@@ -802,6 +803,7 @@ pub async fn store_nodes(
         grace_secs: hub.online.grace.as_secs(),
         ordering: ordering(&snap.profile, node, hub.now_ms()),
         nodes,
+        enrolled,
         devices,
     }))
 }

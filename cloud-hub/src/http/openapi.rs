@@ -19,13 +19,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, catalog, images, members, menu_conflicts, online, ops, orders, org_stores, orgs,
+    auth, catalog, images, members, menu_conflicts, nodes, online, ops, orders, org_stores, orgs,
     overview, payments, platform, profile, refunds, roster, sales, settings,
 };
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Cloud hub API", description = "The cloud side of the restaurant platform: accounts and organisations, the platform admin API, the merchant's menu, orders, staff and settings for each store. Errors are `{\"error\":{\"code\",\"message\"}}` with a 4xx status; every write takes an optional `Idempotency-Key`. Web orders are paid at pickup or by card (Stripe Checkout, captured when the store accepts). The store nodes' sync WebSocket (`GET /api/v1/sync`, node tokens, binary frames) is not described here."),
+    info(title = "Cloud hub API", description = "The cloud side of the restaurant platform: accounts and organisations, the platform admin API, the merchant's menu, orders, staff and settings for each store. Errors are `{\"error\":{\"code\",\"message\"}}` with a 4xx status; every write takes an optional `Idempotency-Key`. Web orders are paid at pickup or by card (Stripe Checkout, captured when the store accepts). The store nodes' sync WebSocket (`GET /api/v1/sync`, node tokens or a node's signed `EdgeNode` header, binary frames) is not described here."),
     paths(
         ops::healthz, ops::readyz, ops::metrics, ops::openapi_json,
         auth::signup, auth::login, auth::refresh, auth::logout, auth::change_password, auth::me,
@@ -33,6 +33,7 @@ use super::{
         orgs::create_admin, orgs::create_org, orgs::create_invitation,
         members::set_member_role, members::remove_member, orgs::withdraw_invitation, org_stores::list_org_stores,
         platform::create_store, platform::create_token, platform::revoke_token, platform::store_create_token, platform::store_revoke_token,
+        nodes::create_code, nodes::admin_create_code, nodes::list_codes, nodes::revoke_code, nodes::enroll, nodes::revoke_node,
         catalog::get_menu, catalog::put_menu, catalog::item_sold_out, catalog::modifier_sold_out,
         menu_conflicts::list_conflicts, menu_conflicts::resolve_conflict,
         images::upload_image, images::get_image,
@@ -56,6 +57,7 @@ use super::{
         (name = "organisations", description = "An organisation's staff: invitations, roles, removal"),
         (name = "merchant", description = "A store's menu, its pictures, sold-out toggles, orders and their card refunds, roster, members and settings"),
         (name = "customer", description = "Online ordering: a store's profile and menu and its pictures, cart pricing, pickup orders paid at pickup or by card, live order tracking, the customer's profile"),
+        (name = "nodes", description = "Store nodes enrolling with a pairing code and their own key"),
         (name = "payments", description = "The card processor's webhook (Stripe-signed events)"),
     )
 )]

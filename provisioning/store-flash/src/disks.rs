@@ -21,6 +21,8 @@ pub struct Disk {
     pub name: String,
     pub size_bytes: u64,
     pub removable: bool,
+    /// Write-protected (a locked SD card, an optical drive).
+    pub read_only: bool,
     pub transport: Transport,
     pub vendor: String,
     pub model: String,
@@ -79,6 +81,7 @@ impl Disk {
             // sysfs counts 512-byte units whatever the device's sector size.
             size_bytes: sectors * 512,
             removable: read_trimmed(&dir.join("removable")).as_deref() == Some("1"),
+            read_only: read_trimmed(&dir.join("ro")).as_deref() == Some("1"),
             transport,
             vendor: read_trimmed(&dir.join("device/vendor")).unwrap_or_default(),
             model: read_trimmed(&dir.join("device/model"))
@@ -106,13 +109,13 @@ pub fn all_disks() -> Vec<Disk> {
     disks
 }
 
-/// The disks an installer can flash: removable (USB, SD or the removable flag), not
-/// holding the running system.
+/// The disks an installer can flash: removable (USB, SD or the removable flag), writable
+/// (no optical drives), not holding the running system.
 pub fn removable_disks() -> Vec<Disk> {
     let system = system_disks();
     all_disks()
         .into_iter()
-        .filter(|d| d.is_removable() && !system.contains(&d.name))
+        .filter(|d| d.is_removable() && !d.read_only && !system.contains(&d.name))
         .collect()
 }
 

@@ -28,6 +28,8 @@ pub enum FlashError {
         "{0} has no medium (0 bytes): insert the card, or attach a file to the loop device first"
     )]
     NoMedium(PathBuf),
+    #[error("{0} is write-protected: slide the card's lock switch off, or use another disk")]
+    ReadOnly(PathBuf),
     #[error("{0} holds the running system (it has /): refusing to overwrite it")]
     SystemDisk(PathBuf),
     #[error("{path} is mounted ({mounts}): unmount it first, e.g. `umount {example}`")]
@@ -44,6 +46,8 @@ pub enum FlashError {
     NotRemovable(PathBuf),
     #[error("{path} is a partition, not a whole disk: give the disk itself, e.g. {disk}")]
     Partition { path: PathBuf, disk: PathBuf },
+    #[error("{0} is the image itself: give the disk to write to as --device")]
+    TargetIsImage(PathBuf),
     #[error("{0} is neither a disk nor a regular file")]
     NotADisk(PathBuf),
     #[error("{path} uses {sector}-byte sectors; store-node images are made for 512-byte sectors")]
@@ -84,6 +88,10 @@ pub enum FlashError {
     },
     #[error("the image has no valid GPT partition table: it is not a store-node image")]
     NoGpt,
+    #[error(
+        "the image's GPT has empty slots between its partitions; store-flash needs them numbered 1, 2, 3… (rebuild the image with sfdisk)"
+    )]
+    PartitionGaps,
     #[error("the image has no partition named `config`: it is not a store-node image")]
     NoConfigPartition,
     #[error("the partition `config` is not a FAT filesystem store-flash can write: {0}")]

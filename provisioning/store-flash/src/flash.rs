@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::disks::{self, Disk, Transport};
 use crate::enroll::Enrollment;
 use crate::error::{FlashError, Result};
-use crate::image::{CHUNK, CheckedImage, ImageReader, SECTOR};
+use crate::image::{CHUNK, CheckedImage, Chunks, SECTOR};
 use crate::progress::Progress;
 use crate::size::Size;
 use crate::sys;
@@ -85,6 +85,9 @@ impl Target {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let disk = Disk::from_sysfs(&name).ok_or_else(|| FlashError::NotADisk(path.into()))?;
+        if disk.read_only {
+            return Err(FlashError::ReadOnly(path.to_path_buf()));
+        }
         if disks::system_disks().contains(&name) {
             return Err(FlashError::SystemDisk(path.to_path_buf()));
         }
@@ -142,6 +145,18 @@ impl Target {
         })
     }
 
+    /// A regular-file target must not be the image file (it would be read while
+    /// overwritten).
+    pub fn ensure_not_image(&self, image_path: &Path) -> Result<()> {
+        let (Ok(target), Ok(image)) = (self.file.metadata(), std::fs::metadata(image_path)) else {
+            return Ok(());
+        };
+        if target.dev() == image.dev() && target.ino() == image.ino() {
+            return Err(FlashError::TargetIsImage(self.path.clone()));
+        }
+        Ok(())
+    }
+
     pub fn ensure_fits(&self, image: &CheckedImage) -> Result<()> {
         if self.size == 0 && self.kind != TargetKind::File {
             return Err(FlashError::NoMedium(self.path.clone()));
@@ -158,24 +173,21 @@ impl Target {
 
     /// Decompresses the image onto the target; returns the sha256 of what was written.
     pub fn write_image(&mut self, image: &CheckedImage) -> Result<[u8; 32]> {
-        let (mut reader, _) = ImageReader::open(&image.path)?;
+        let (mut chunks, _) = Chunks::start(&image.path)?;
         let mut progress = Progress::start("writing", image.raw_size);
         let result = (|| {
-            let mut buf = vec![0u8; CHUNK];
             let mut hasher = Sha256::new();
             self.file
                 .seek(SeekFrom::Start(0))
                 .map_err(FlashError::io("seek", &self.path))?;
-            loop {
-                let n = reader.read_chunk(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
+            while let Some(buf) = chunks.next_chunk() {
+                let buf = buf?;
+                hasher.update(&buf);
                 self.file
-                    .write_all(&buf[..n])
+                    .write_all(&buf)
                     .map_err(FlashError::io("write to", &self.path))?;
-                progress.advance(n as u64);
+                progress.advance(buf.len() as u64);
+                chunks.recycle(buf);
             }
             Ok::<_, FlashError>(hasher.finalize().into())
         })();
@@ -209,6 +221,30 @@ impl Target {
         if self.kind != TargetKind::File {
             sys::flush_block_buffers(&self.file)
                 .map_err(FlashError::io("flush the buffers of", &self.path))?;
+        }
+        if self.kind == TargetKind::Loop {
+            self.drop_backing_file_cache()?;
+        }
+        Ok(())
+    }
+
+    /// A loop device reads through its backing file's page cache, so dropping the
+    /// device's own cache alone would verify memory, not the disk under the file.
+    fn drop_backing_file_cache(&self) -> Result<()> {
+        let Some(disk) = &self.disk else {
+            return Ok(());
+        };
+        let sysfs = Path::new("/sys/block")
+            .join(&disk.name)
+            .join("loop/backing_file");
+        let Ok(backing) = std::fs::read_to_string(&sysfs) else {
+            return Ok(());
+        };
+        let backing = PathBuf::from(backing.trim_end_matches('\n'));
+        // A deleted backing file shows as "path (deleted)": nothing to open then.
+        if let Ok(file) = File::open(&backing) {
+            file.sync_all().map_err(FlashError::io("flush", &backing))?;
+            sys::drop_cached_pages(&file).map_err(FlashError::io("drop the cache of", &backing))?;
         }
         Ok(())
     }

@@ -9,6 +9,9 @@
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
 
 use sha2::{Digest, Sha256};
 
@@ -137,12 +140,86 @@ impl ImageReader {
     }
 }
 
+/// The decompressed image as 4 MiB chunks from a thread of its own, so decompressing
+/// overlaps with hashing and writing (the machines here have 2 cores). Buffers go back
+/// through `recycle` instead of being allocated for every chunk.
+pub struct Chunks {
+    rx: Option<mpsc::Receiver<Result<Vec<u8>>>>,
+    back: mpsc::Sender<Vec<u8>>,
+    compressed: Arc<AtomicU64>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Chunks {
+    /// Opens the image (a missing image fails here) and starts decompressing; also
+    /// returns the compressed size.
+    pub fn start(path: &Path) -> Result<(Chunks, u64)> {
+        let (mut reader, compressed_size) = ImageReader::open(path)?;
+        let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>>>(2);
+        let (back, back_rx) = mpsc::channel::<Vec<u8>>();
+        let compressed = Arc::new(AtomicU64::new(0));
+        let counter = compressed.clone();
+        let thread = thread::spawn(move || {
+            loop {
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
+                let message = match reader.read_chunk(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) => Err(e),
+                };
+                counter.store(reader.compressed_read(), Ordering::Relaxed);
+                let failed = message.is_err();
+                if tx.send(message).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Ok((
+            Chunks {
+                rx: Some(rx),
+                back,
+                compressed,
+                thread: Some(thread),
+            },
+            compressed_size,
+        ))
+    }
+
+    /// The next chunk; `None` at the end of the image.
+    pub fn next_chunk(&mut self) -> Option<Result<Vec<u8>>> {
+        self.rx.as_ref()?.recv().ok()
+    }
+
+    pub fn recycle(&self, buf: Vec<u8>) {
+        let _ = self.back.send(buf);
+    }
+
+    /// Compressed bytes consumed so far.
+    pub fn compressed_read(&self) -> u64 {
+        self.compressed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread at its next chunk.
+        self.rx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Decompresses the whole image once: integrity, raw size, sha256, the `config`
 /// partition. Writes nothing.
 pub fn check(path: &Path, expected: Option<[u8; 32]>) -> Result<CheckedImage> {
-    let (mut reader, compressed) = ImageReader::open(path)?;
+    let (mut chunks, compressed) = Chunks::start(path)?;
     let mut progress = Progress::start("checking", compressed);
-    let result = check_stream(&mut reader, &mut progress);
+    let result = check_stream(&mut chunks, &mut progress);
     let (raw_size, sha256, head, config_fat) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -150,7 +227,7 @@ pub fn check(path: &Path, expected: Option<[u8; 32]>) -> Result<CheckedImage> {
             return Err(e);
         }
     };
-    progress.finish("checked (compressed)");
+    progress.finish_raw("checked", raw_size);
     if raw_size == 0 {
         return Err(FlashError::EmptyImage {
             path: path.to_path_buf(),
@@ -193,20 +270,17 @@ const MAX_CONFIG: u64 = 64 << 20;
 
 type Checked = (u64, [u8; 32], Vec<u8>, Vec<u8>);
 
-fn check_stream(reader: &mut ImageReader, progress: &mut Progress) -> Result<Checked> {
-    let mut buf = vec![0u8; CHUNK];
+fn check_stream(chunks: &mut Chunks, progress: &mut Progress) -> Result<Checked> {
     let mut hasher = Sha256::new();
     let mut raw_size = 0u64;
     let mut head = Vec::with_capacity(HEAD);
     let mut config: Option<(u64, u64)> = None;
     let mut config_bytes = Vec::new();
     let mut last_compressed = 0;
-    loop {
-        let n = reader.read_chunk(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let chunk = &buf[..n];
+    while let Some(buf) = chunks.next_chunk() {
+        let buf = buf?;
+        let n = buf.len();
+        let chunk = &buf[..];
         hasher.update(chunk);
         if head.len() < HEAD {
             let take = (HEAD - head.len()).min(n);
@@ -225,9 +299,10 @@ fn check_stream(reader: &mut ImageReader, progress: &mut Progress) -> Result<Che
             }
         }
         raw_size += n as u64;
-        let compressed = reader.compressed_read();
-        progress.advance(compressed - last_compressed);
-        last_compressed = compressed;
+        chunks.recycle(buf);
+        let compressed = chunks.compressed_read();
+        progress.advance(compressed.saturating_sub(last_compressed));
+        last_compressed = compressed.max(last_compressed);
     }
     Ok((raw_size, hasher.finalize().into(), head, config_bytes))
 }
@@ -241,6 +316,18 @@ pub fn find_config(head: &[u8]) -> Result<(u64, u64)> {
         .map_err(|_| FlashError::NoGpt)?;
     if disk.primary_header().is_err() {
         return Err(FlashError::NoGpt);
+    }
+    // Moving the backup GPT rewrites the entries packed from the first slot (the gpt
+    // crate's writer), which would renumber partitions after an empty slot: refuse such
+    // an image before anything is written. Images built with sfdisk have no gaps.
+    let used: Vec<u32> = disk
+        .partitions()
+        .iter()
+        .filter(|(_, p)| p.is_used())
+        .map(|(i, _)| *i)
+        .collect();
+    if used.iter().enumerate().any(|(n, i)| *i != n as u32 + 1) {
+        return Err(FlashError::PartitionGaps);
     }
     let part = disk
         .partitions()

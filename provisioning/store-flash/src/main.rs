@@ -164,13 +164,26 @@ fn write(args: &WriteArgs) -> Result<()> {
         .map(image::parse_expected_sha256)
         .transpose()?;
     let mut target = Target::open(&args.device, args.force_not_removable)?;
+    target.ensure_not_image(&args.image)?;
     let image = image::check(&args.image, expected)?;
     target.ensure_fits(&image)?;
     confirm(&target, args.yes)?;
 
+    let writing = std::time::Instant::now();
     let written = target.write_image(&image)?;
+    let flushing = std::time::Instant::now();
     target.sync_and_drop_caches()?;
+    eprintln!(
+        "flushed: fsync and cache drop in {:.1} s",
+        flushing.elapsed().as_secs_f64()
+    );
     target.verify(&image, written)?;
+    eprintln!(
+        "write, flush and verify: {} in {:.1} s ({})",
+        Size(image.raw_size).short(),
+        writing.elapsed().as_secs_f64(),
+        progress::speed(image.raw_size, writing.elapsed())
+    );
     let relocated = target.relocate_backup_gpt(&image)?;
     target.write_enrollment(&image, &enrollment)?;
     target.sync()?;

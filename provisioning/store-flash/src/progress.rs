@@ -86,6 +86,22 @@ impl Progress {
         );
     }
 
+    /// Ends a phase measured in compressed bytes with a summary in raw bytes, e.g.
+    /// `checked: 512 MiB (92 MiB compressed) in 1.2 s (447 MB/s)`.
+    pub fn finish_raw(self, past: &str, raw: u64) {
+        let elapsed = self.started.elapsed();
+        if let Shown::Bar(bar) = &self.shown {
+            bar.finish_and_clear();
+        }
+        eprintln!(
+            "{past}: {} ({} compressed) in {:.1} s ({})",
+            Size(raw).short(),
+            Size(self.done).short(),
+            elapsed.as_secs_f64(),
+            speed(raw, elapsed)
+        );
+    }
+
     /// Ends the phase without a summary (it failed; the error says why).
     pub fn abandon(self) {
         if let Shown::Bar(bar) = &self.shown {
@@ -95,7 +111,7 @@ impl Progress {
 }
 
 /// Decimal megabytes per second, the unit disk makers print on the box.
-fn speed(bytes: u64, elapsed: Duration) -> String {
+pub fn speed(bytes: u64, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-6);
     format!("{:.0} MB/s", bytes as f64 / secs / 1e6)
 }

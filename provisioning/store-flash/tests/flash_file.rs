@@ -35,7 +35,13 @@ fn flashes_a_larger_file_verifies_moves_the_backup_gpt_and_writes_the_code() {
         stdout(&out)
     );
     let log = stderr(&out);
-    for phase in ["checked (compressed):", "written:", "verified:"] {
+    for phase in [
+        "checked:",
+        "written:",
+        "flushed:",
+        "verified:",
+        "write, flush and verify:",
+    ] {
         assert!(log.contains(phase), "no {phase:?} line in {log}");
     }
 
@@ -170,7 +176,7 @@ fn a_too_small_target_is_refused_with_both_sizes() {
 }
 
 #[test]
-fn a_missing_device_is_named() {
+fn a_missing_device_or_a_wrong_target_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let image = build_image(dir.path(), "store-node", "config");
     let missing = dir.path().join("no-such-disk");
@@ -179,6 +185,15 @@ fn a_missing_device_is_named() {
     assert!(!missing.exists());
     let line = error_line(&flash(&image.zst, std::path::Path::new("/dev/sdzz"), &[]));
     assert!(line.contains("/dev/sdzz does not exist"), "{line}");
+    let line = error_line(&flash(&image.zst, std::path::Path::new("/dev/null"), &[]));
+    assert!(
+        line.contains("/dev/null is neither a disk nor a regular file"),
+        "{line}"
+    );
+    let before = std::fs::read(&image.zst).unwrap();
+    let line = error_line(&flash(&image.zst, &image.zst, &[]));
+    assert!(line.contains("is the image itself"), "{line}");
+    assert!(std::fs::read(&image.zst).unwrap() == before);
 }
 
 #[test]
@@ -283,5 +298,32 @@ fn the_system_disk_is_refused_and_never_listed() {
         !stdout(&out).contains(&format!("{} ", dev.display())),
         "{}",
         stdout(&out)
+    );
+}
+
+#[test]
+fn an_image_with_empty_gpt_slots_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = build_image(dir.path(), "gappy", "config");
+    // Slot 4 (root-b) emptied: `data` stays partition 5.
+    run_ok(
+        tool("sfdisk")
+            .arg("-q")
+            .arg("--delete")
+            .arg(&image.raw)
+            .arg("4"),
+    );
+    run_ok(
+        tool("zstd")
+            .args(["-q", "-f", "-3"])
+            .arg(&image.raw)
+            .arg("-o")
+            .arg(&image.zst),
+    );
+    let target = target_file(dir.path(), "usb.img", 16 << 20);
+    let line = refused(&image.zst, &target, &[]);
+    assert!(
+        line.contains("empty slots between its partitions"),
+        "{line}"
     );
 }

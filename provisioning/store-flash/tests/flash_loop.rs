@@ -16,7 +16,11 @@ struct Loop {
 
 impl Loop {
     fn attach(file: &Path) -> Loop {
-        let out = run_ok(tool("losetup").args(["-f", "--show"]).arg(file));
+        Loop::attach_with(file, &[])
+    }
+
+    fn attach_with(file: &Path, flags: &[&str]) -> Loop {
+        let out = run_ok(tool("losetup").args(flags).args(["-f", "--show"]).arg(file));
         let name = stdout(&out).trim().to_owned();
         assert!(name.starts_with("/dev/loop"), "losetup printed {name:?}");
         Loop {
@@ -131,5 +135,24 @@ fn a_mounted_loop_device_is_refused() {
     assert!(
         line.contains(&format!("umount {}", mnt.display())),
         "{line}"
+    );
+}
+
+#[test]
+fn a_write_protected_loop_device_is_refused() {
+    if !losetup_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = build_image(dir.path(), "store-node", "config");
+    let backing = target_file(dir.path(), "locked.img", 16 << 20);
+    let before = std::fs::read(&backing).unwrap();
+    let lo = Loop::attach_with(&backing, &["--read-only"]);
+    let line = error_line(&flash(&image.zst, &lo.device, &[]));
+    assert!(line.contains("is write-protected"), "{line}");
+    drop(lo);
+    assert!(
+        std::fs::read(&backing).unwrap() == before,
+        "backing file modified"
     );
 }

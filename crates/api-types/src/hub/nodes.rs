@@ -116,13 +116,6 @@ pub struct NodeView {
     pub revoked_at_ms: Option<i64>,
 }
 
-/// A store's enrolled nodes, oldest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct NodeList {
-    pub nodes: Vec<NodeView>,
-}
-
 /// A revoked node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

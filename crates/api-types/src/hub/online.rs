@@ -327,7 +327,10 @@ pub struct StoreNodes {
     /// How long a node may be away before online ordering pauses.
     pub grace_secs: u64,
     pub ordering: Ordering,
+    /// The store's node tokens (legacy; development and tests).
     pub nodes: Vec<NodeLink>,
+    /// The store's nodes enrolled with a pairing code, oldest first.
+    pub enrolled: Vec<crate::hub::nodes::NodeView>,
     pub devices: Vec<NodeDevice>,
 }
 
