@@ -17,7 +17,7 @@
 #   - the Debian root filesystem (provisioning/rootfs.sh, keyed on its package list);
 #   - the configured and slimmed system with its initrd (keyed on that rootfs, this script and
 #     provisioning/image/**): rebuilt only when one of them changes;
-#   - the image itself (keyed on the above and the .deb's sha256): an unchanged .deb reuses it at once.
+#   - the image itself (keyed on the above and the .deb's content): an unchanged .deb reuses it at once.
 # Cold: rootfs 2-3 min + system ~1 min + image ~30 s; a new .deb: ~30 s; an unchanged one: ~1 s.
 #
 # Environment: EDGE_CACHE, DEBIAN_MIRROR (see rootfs.sh), ROOT_MB (size of root-a and root-b; default:
@@ -77,7 +77,13 @@ recipe="$( (
   cd "$here/image" && find . -type f | LC_ALL=C sort | xargs sha256sum
 ) | sha256sum | cut -c1-16)"
 base="$CACHE/image-base-$recipe"
-deb_sum="$(sha256sum "$deb" | cut -d' ' -f1)"
+# The package's content, not its file: a rebuilt .deb of the same binary (new timestamps) reuses the image.
+deb_sum="$( (
+  dpkg-deb -f "$deb"
+  dpkg-deb -c "$deb" | awk '{ print $1, $2, $3, $6, $7, $8 }'
+  dpkg-deb --ctrl-tarfile "$deb" | tar -xO
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO
+) | sha256sum | cut -d' ' -f1)"
 image_key="$recipe-${deb_sum:0:16}-root${ROOT_MB:-auto}-data${DATA_MB:-128}"
 
 if [ -f "$out/store-node.img.zst" ] && [ -f "$out/store-node.img.sha256" ] &&
@@ -229,9 +235,12 @@ EOF
   rm -f "$work"/{esp,config,root,data}.img
   log "disk: $total_mb MiB (ESP $esp_mb, config $cfg_mb, root-a $root_mb, root-b $root_mb, data $data_mb)"
 
-  (cd "$work" && sha256sum store-node.img) >"$work/store-node.img.sha256"
-  log "compressing (zstd -10)"
+  log "compressing (zstd -10) and hashing"
+  # Side by side: each reads the raw image once.
+  (cd "$work" && sha256sum store-node.img >"$work/store-node.img.sha256") &
+  hashing=$!
   zstd -q -T0 -10 "$disk" -o "$work/store-node.img.zst"
+  wait "$hashing" || die "sha256sum of the raw image failed"
   mv "$work/store-node.img.zst" "$out/store-node.img.zst"
   mv "$work/store-node.img.sha256" "$out/store-node.img.sha256"
   echo "$image_key" >"$out/.key"
