@@ -147,17 +147,22 @@ EOF
     cp "$tree/boot/initrd.img-$kver" "$work/boot/initrd.img"
     log "initramfs: $(du -h "$work/boot/initrd.img" | cut -f1) (MODULES=list)"
 
-    # systemd-boot for the ESP, from Debian's package (the same release as the system).
-    efi_deb_dir="$work/efi-deb"
-    mkdir -p "$efi_deb_dir"
-    if ! (cd "$efi_deb_dir" && apt-get download -q systemd-boot-efi >/dev/null 2>&1); then
-      log "apt-get update (for systemd-boot-efi)"
-      apt-get update -qq >&2
-      (cd "$efi_deb_dir" && apt-get download -q systemd-boot-efi >/dev/null)
+    # systemd-boot for the ESP, from Debian's package (downloaded once, kept in the cache). The boot
+    # loader does not depend on the system's systemd version.
+    efi_deb="$(ls "$CACHE"/systemd-boot-efi_*_amd64.deb 2>/dev/null | tail -1 || true)"
+    if [ -z "$efi_deb" ]; then
+      mkdir -p "$work/efi-deb"
+      log "downloading systemd-boot-efi"
+      if ! (cd "$work/efi-deb" && apt-get download -q systemd-boot-efi >/dev/null 2>&1); then
+        apt-get update -qq >&2
+        (cd "$work/efi-deb" && apt-get download -q systemd-boot-efi >/dev/null) || die "apt-get download systemd-boot-efi failed"
+      fi
+      efi_deb="$CACHE/$(basename "$work"/efi-deb/systemd-boot-efi_*.deb)"
+      mv "$work"/efi-deb/systemd-boot-efi_*.deb "$efi_deb"
     fi
-    dpkg-deb -x "$efi_deb_dir"/systemd-boot-efi_*.deb "$efi_deb_dir/x"
-    cp "$efi_deb_dir/x/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$work/boot/"
-    rm -rf "$efi_deb_dir"
+    dpkg-deb -x "$efi_deb" "$work/efi-x"
+    cp "$work/efi-x/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$work/boot/"
+    rm -rf "$work/efi-x"
 
     mv "$work" "$base"
     trap - EXIT
