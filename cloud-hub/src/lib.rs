@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod online;
 pub mod payments;
 pub mod time;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,6 +70,9 @@ pub struct Config {
     /// The built merchant dashboard, served at `/dashboard/`; `None`, or a folder
     /// without `index.html`: nothing is served there.
     pub dashboard_dir: Option<std::path::PathBuf>,
+    /// Serve HTTPS with this certificate and key; `None`: plain HTTP (behind a
+    /// proxy that terminates TLS, or on a developer's machine).
+    pub tls: Option<tls::TlsFiles>,
 }
 
 /// How the hub takes card payments: the Stripe account and the flow's settings.
@@ -100,6 +104,7 @@ impl std::fmt::Debug for Config {
             .field("payments", &self.payments)
             .field("web_dir", &self.web_dir)
             .field("dashboard_dir", &self.dashboard_dir)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -138,6 +143,7 @@ impl Config {
             payments: None,
             web_dir: None,
             dashboard_dir: None,
+            tls: None,
         }
     }
 }
@@ -145,6 +151,8 @@ impl Config {
 /// A hub that is serving.
 pub struct Running {
     pub addr: SocketAddr,
+    /// `https` when the hub serves TLS itself, else `http`.
+    pub scheme: &'static str,
     hub: Arc<Hub>,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -224,6 +232,11 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     tokio::spawn(auth::reload_keys_periodically(hub.clone()));
     tokio::spawn(payments::worker::run(hub.clone()));
     tokio::spawn(http::sales::ready_sums_at_start(hub.clone()));
+    // A bad certificate or key stops the start here, before anything listens.
+    let tls = match &config.tls {
+        Some(files) => Some((files.clone(), files.server_config()?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
@@ -234,16 +247,34 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
         config.dashboard_dir.as_deref(),
     )
     .into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        }),
+        Some((files, server_config)) => {
+            let live = axum_server::tls_rustls::RustlsConfig::from_config(server_config);
+            tls::reload_on_sighup(files, live.clone());
+            let handle = axum_server::Handle::new();
+            let server =
+                axum_server::from_tcp_rustls(listener.into_std()?, live)?.handle(handle.clone());
+            tokio::spawn(async move {
+                tokio::spawn(async move {
+                    let _ = rx.await;
+                    handle.graceful_shutdown(None);
+                });
+                server.serve(app).await
             })
-            .await
-    });
-    tracing::info!(%addr, database = hub.db.backend(), "cloud hub listening");
+        }
+    };
+    tracing::info!(%addr, scheme, database = hub.db.backend(), "cloud hub listening");
     Ok(Running {
         addr,
+        scheme,
         hub,
         shutdown: Some(tx),
         task,

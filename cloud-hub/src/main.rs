@@ -93,6 +93,15 @@ struct Cli {
     )]
     dashboard_dir: std::path::PathBuf,
 
+    /// Serve HTTPS with this certificate chain (PEM; the server's certificate first).
+    /// Reloaded on SIGHUP. Leave unset behind a proxy that terminates TLS.
+    #[arg(long, env = "HUB_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "HUB_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -214,11 +223,16 @@ async fn run() -> anyhow::Result<()> {
         },
         web_dir: Some(cli.web_dir),
         dashboard_dir: Some(cli.dashboard_dir),
+        tls: match (cli.tls_cert, cli.tls_key) {
+            (Some(cert), Some(key)) => Some(cloud_hub::tls::TlsFiles { cert, key }),
+            _ => None,
+        },
     };
     let running = cloud_hub::run(config).await?;
     let _ = writeln!(
         std::io::stdout(),
-        "cloud-hub listening on http://{}",
+        "cloud-hub listening on {}://{}",
+        running.scheme,
         running.addr
     );
     running.serve_until(stop_signal()).await

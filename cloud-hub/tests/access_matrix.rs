@@ -111,6 +111,7 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_create_store", PlatformAdmin),
     ("hub_create_node_token", PlatformAdmin),
     ("hub_revoke_node_token", PlatformAdmin),
+    ("hub_admin_create_pairing_code", PlatformAdmin),
     // organisations
     ("hub_create_invitation", OrgInviteKitchen),
     ("hub_withdraw_invitation", Org(P::StaffManage)),
@@ -141,6 +142,13 @@ const POLICY: &[(&str, Policy)] = &[
     ("hub_org_events", OrgStores(P::SettingsManage)),
     ("hub_store_create_node_token", Store(P::NodeEnroll)),
     ("hub_store_revoke_node_token", Store(P::NodeEnroll)),
+    // Pairing codes and enrolled nodes: owners and managers (DeviceManage), platform admins.
+    ("hub_create_pairing_code", Store(P::DeviceManage)),
+    ("hub_list_pairing_codes", Store(P::DeviceManage)),
+    ("hub_revoke_pairing_code", Store(P::DeviceManage)),
+    ("hub_revoke_node", Store(P::DeviceManage)),
+    // A store node proves itself with its key and a pairing code, not an account.
+    ("hub_enroll_node", Public),
     // customers
     ("hub_public_store", PublicStore),
     ("hub_public_stores", Public),
@@ -477,6 +485,24 @@ impl World {
         b
     }
 
+    /// A valid enrollment: a fresh pairing code of `store` and a fresh node key.
+    async fn enroll_body(&self, store: &str) -> Value {
+        let b = self
+            .admin(
+                "POST",
+                &format!("/api/v1/admin/stores/{store}/pairing-codes"),
+                json!({}),
+            )
+            .await;
+        let code = node_identity::PairingCode::parse(&s(&b, "code")).unwrap();
+        let key = node_identity::NodeKey::generate().unwrap();
+        json!({
+            "code": code.to_string(),
+            "public_key": key.public_key().to_base64(),
+            "proof": key.sign_enrollment(&code),
+        })
+    }
+
     fn org_id(&self, org: Org) -> &str {
         match org {
             Org::A => &self.org_a,
@@ -580,6 +606,31 @@ impl World {
                 _ => {}
             }
         }
+        // A pairing code to revoke, a node to revoke: fresh, of the store in the path.
+        let mut code_id = "0".repeat(16);
+        let mut node_id = "nd_0000000000000000".to_owned();
+        if let Target::Store(st) = target {
+            match id {
+                "hub_revoke_pairing_code" => {
+                    let b = self
+                        .admin(
+                            "POST",
+                            &format!("/api/v1/admin/stores/{}/pairing-codes", st.id()),
+                            json!({}),
+                        )
+                        .await;
+                    code_id = s(&b, "code_id");
+                }
+                "hub_revoke_node" => {
+                    let body = self.enroll_body(st.id()).await;
+                    node_id = s(
+                        &self.admin_free("POST", "/api/v1/nodes/enroll", body).await,
+                        "node_id",
+                    );
+                }
+                _ => {}
+            }
+        }
         let mut path = String::new();
         for seg in template.split('/').filter(|s| !s.is_empty()) {
             path.push('/');
@@ -594,6 +645,8 @@ impl World {
                 "{staff_id}" => "sam",
                 "{order}" => &self.customer_order,
                 "{name}" => &self.image_name,
+                "{code_id}" => &code_id,
+                "{node_id}" => &node_id,
                 s if s.starts_with('{') => "x",
                 s => s,
             });
@@ -657,6 +710,7 @@ impl World {
                 };
                 Some(json!({ "token_sha256": hash }))
             }
+            "hub_enroll_node" => Some(self.enroll_body("a1").await),
             "hub_put_menu" => Some(serde_json::to_value(demo_menu()).unwrap()),
             "hub_resolve_menu_conflict" => Some(json!({
                 "item_id": self.item_id, "field": "price", "value": 100,

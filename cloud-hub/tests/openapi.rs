@@ -73,6 +73,8 @@ fn operations_declare_security_and_error_bodies() {
         "hub_get_image",
         // Stripe signs its webhook deliveries instead.
         "hub_stripe_webhook",
+        // A store node enrolls with a pairing code and a proof by its key.
+        "hub_enroll_node",
     ]
     .into();
     for (path, ops) in doc["paths"].as_object().unwrap() {

@@ -315,6 +315,14 @@ async fn connect_signed(hub: &TestHub, authorization: &str) -> Result<common::Ws
     }
 }
 
+/// The refusal of a connection that must be refused.
+async fn refused(hub: &TestHub, authorization: &str) -> (u16, Value) {
+    match connect_signed(hub, authorization).await {
+        Ok(_) => panic!("accepted: {authorization}"),
+        Err(e) => e,
+    }
+}
+
 async fn an_enrolled_node_syncs_with_its_key_and_is_cut_when_revoked(backend: Backend) {
     let db = TestDb::new(backend).await;
     let clock = manual_clock();
@@ -345,12 +353,23 @@ async fn an_enrolled_node_syncs_with_its_key_and_is_cut_when_revoked(backend: Ba
         enrolled(&hub, STORE).await[0]["online"] == true
     })
     .await;
+    // The Overview's "store server online" counts a key-authenticated node as a token one.
+    let (st, b) = hub
+        .call("GET", &format!("/api/v1/stores/{STORE}/nodes"), None)
+        .await;
+    assert_eq!((st, &b["connected"]), (200, &json!(true)), "{b}");
+    common::eventually("the Overview shows the store server online", async || {
+        let (st, b) = hub.call("GET", "/api/v1/orgs/default/overview", None).await;
+        st == 200
+            && b["stores"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|s| s["store_id"] == STORE && s["node"]["online"] == true)
+            })
+    })
+    .await;
 
     // The same header again (a replay): refused.
-    let (st, b) = connect_signed(&hub, &auth)
-        .await
-        .err()
-        .expect("replay refused");
+    let (st, b) = refused(&hub, &auth).await;
     assert_eq!((st, code(&b)), (401, "replayed"), "{b}");
     // A signature by another key: refused.
     let forged = NodeKey::generate()
@@ -358,27 +377,18 @@ async fn an_enrolled_node_syncs_with_its_key_and_is_cut_when_revoked(backend: Ba
         .sync_auth(&node_id, clock.now().as_i64())
         .unwrap()
         .to_string();
-    let (st, b) = connect_signed(&hub, &forged)
-        .await
-        .err()
-        .expect("forged refused");
+    let (st, b) = refused(&hub, &forged).await;
     assert_eq!((st, code(&b)), (401, "bad_signature"), "{b}");
     // A clock more than 5 minutes off: refused with the hub's time.
     let late = key
         .sync_auth(&node_id, clock.now().as_i64() - 5 * 60_000 - 1)
         .unwrap()
         .to_string();
-    let (st, b) = connect_signed(&hub, &late)
-        .await
-        .err()
-        .expect("skew refused");
+    let (st, b) = refused(&hub, &late).await;
     assert_eq!((st, code(&b)), (401, "clock_skew"), "{b}");
     assert_eq!(b["hub_time_ms"].as_i64(), Some(clock.now().as_i64()));
     // Garbage: refused.
-    let (st, b) = connect_signed(&hub, "EdgeNode node_id=x")
-        .await
-        .err()
-        .unwrap();
+    let (st, b) = refused(&hub, "EdgeNode node_id=x").await;
     assert_eq!((st, code(&b)), (401, "bad_authorization"), "{b}");
 
     // Revoked while connected: closed at once (4401), refused after.
@@ -401,10 +411,7 @@ async fn an_enrolled_node_syncs_with_its_key_and_is_cut_when_revoked(backend: Ba
         .sync_auth(&node_id, clock.now().as_i64())
         .unwrap()
         .to_string();
-    let (st, b) = connect_signed(&hub, &again)
-        .await
-        .err()
-        .expect("revoked refused");
+    let (st, b) = refused(&hub, &again).await;
     assert_eq!((st, code(&b)), (401, "node_revoked"), "{b}");
     let nodes = enrolled(&hub, STORE).await;
     assert!(nodes[0]["revoked_at_ms"].is_i64(), "{nodes:?}");

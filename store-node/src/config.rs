@@ -74,6 +74,10 @@ pub struct HubConfig {
     /// network in between, so the node refuses it unless this is set.
     #[serde(default)]
     pub allow_insecure: bool,
+    /// A PEM file of CA certificates the node trusts for the hub besides the
+    /// web's public roots: for a hub with a private certificate authority.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_link_timeout_secs() -> u64 {
@@ -88,6 +92,7 @@ impl HubConfig {
             token,
             timeout_secs: default_link_timeout_secs(),
             allow_insecure: false,
+            ca_file: None,
         }
     }
 
@@ -96,10 +101,9 @@ impl HubConfig {
         std::time::Duration::from_secs(self.timeout_secs.max(1))
     }
 
-    /// Refuses a URL the node cannot or should not use: anything but `ws://`
-    /// (this build has no TLS client yet, so not `wss://` either), and plain
-    /// `ws://` to anything but a loopback address without `allow_insecure`
-    /// (a TLS tunnel on this machine, such as stunnel, keeps the link private).
+    /// Refuses a URL the node cannot or should not use: anything but `wss://`
+    /// or `ws://`, and plain `ws://` to anything but a loopback address without
+    /// `allow_insecure` (development, or a TLS tunnel on this machine).
     pub fn check(&self) -> Result<(), String> {
         let uri: axum::http::Uri = self
             .url
@@ -111,20 +115,18 @@ impl HubConfig {
             .trim_start_matches('[')
             .trim_end_matches(']');
         match uri.scheme_str() {
-            Some("wss") => Err(format!(
-                "the hub URL {} uses wss://, which this build cannot speak yet; run a TLS tunnel \
-                 on this machine and point [hub] url at it (ws://127.0.0.1:PORT/...)",
-                self.url
-            )),
+            Some("wss") => Ok(()),
             Some("ws") if self.allow_insecure || is_loopback(host) => Ok(()),
             Some("ws") => Err(format!(
-                "the hub URL {} is plain ws:// to {host}, which would send the node token and the \
-                 store's orders unencrypted; reach the hub through a TLS tunnel on this machine \
-                 (ws://127.0.0.1:PORT/...), or allow it explicitly with \
+                "the hub URL {} is plain ws:// to {host}, which would send the node's credentials \
+                 and the store's orders unencrypted; use wss:// (TLS), or allow it explicitly with \
                  --allow-insecure-hub ([hub] allow_insecure = true, STORE_NODE__HUB__ALLOW_INSECURE=true)",
                 self.url
             )),
-            _ => Err(format!("the hub URL {:?} must start with ws://", self.url)),
+            _ => Err(format!(
+                "the hub URL {:?} must start with wss:// (or ws:// for development)",
+                self.url
+            )),
         }
     }
 }

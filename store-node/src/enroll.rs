@@ -328,13 +328,14 @@ pub fn store_with_data(data_dir: &Path, configured_store: &str) -> anyhow::Resul
     Ok(held.then(|| configured_store.to_owned()))
 }
 
-/// An HTTP client for the hub (its TLS settings: the platform's roots, plus `ca_file`).
-fn client(_ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("building the HTTP client")
+/// An HTTP(S) client for the hub: the bundled web roots, plus `ca_file` for a private hub.
+fn client(ca_file: Option<&Path>) -> anyhow::Result<api_kit::https::HttpsClient> {
+    let tls = crate::tls::client_config(ca_file).context("the hub's TLS settings")?;
+    Ok(crate::tls::hub_http(
+        &tls,
+        Duration::from_secs(30),
+        64 * 1024,
+    ))
 }
 
 /// One attempt: sends the request signed with `key`, and on the hub's yes writes
@@ -350,27 +351,20 @@ pub async fn attempt(data_dir: &Path, req: &Request, key: &NodeKey) -> Result<En
         proof: key.sign_enrollment(&req.code),
     };
     progress("request sent");
+    // No Idempotency-Key: the request is idempotent by itself (the same key with the same
+    // code gets the same node, 200), and a key's claim at the hub outlives a request cut off
+    // by a power cut for a minute (409 `request_in_flight`), which would only delay the retry.
     let r = http
-        .post(&url)
-        .header("Idempotency-Key", format!("enroll-{}", key.public_key()))
-        .json(&body)
-        .send()
+        .post_json(&url, &[], &body)
         .await
         .map_err(|e| Failure::Retry {
             why: format!("the hub at {} cannot be reached: {e}", req.hub),
             after: None,
         })?;
-    let status = r.status().as_u16();
-    let retry_after = r
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let text = r.text().await.map_err(|e| Failure::Retry {
-        why: format!("the hub's answer was cut off: {e}"),
-        after: None,
-    })?;
+    let status = r.status.as_u16();
+    // (`api_kit::https` gives no headers: a 429's Retry-After is not read; the backoff applies.)
+    let retry_after = None;
+    let text = String::from_utf8_lossy(&r.body).into_owned();
     progress("answer received");
     if status == 200 || status == 201 {
         let a: Enrolled = serde_json::from_str(&text).map_err(|e| Failure::Retry {
@@ -398,7 +392,9 @@ pub async fn attempt(data_dir: &Path, req: &Request, key: &NodeKey) -> Result<En
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| text.chars().take(200).collect());
-    if status == 429 || status == 408 || status >= 500 {
+    // A request of ours the hub is still working on (the process before a crash sent it
+    // with the same Idempotency-Key): its answer will be ready for a retry.
+    if status == 429 || status == 408 || status >= 500 || code == "request_in_flight" {
         return Err(Failure::Retry {
             why: format!("the hub answered {status} {code}: {message}"),
             after: retry_after,

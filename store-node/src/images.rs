@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use api_kit::https::{HttpsClient, HttpsError};
 use api_types::hub::images::{ImageKind, ImageName};
 use domain::fact::kind;
 use domain::menu::Menu;
@@ -183,38 +184,36 @@ pub fn http_base(sync_url: &str) -> Option<String> {
     Some(format!("{scheme}://{}", uri.authority()?))
 }
 
-/// Fetches one picture from the hub at `base` and checks it.
+/// The client pictures are fetched with: [`FETCH_TIMEOUT`] each, at most [`MAX_IMAGE_BYTES`].
+pub fn client(tls: &std::sync::Arc<rustls::ClientConfig>) -> HttpsClient {
+    crate::tls::hub_http(tls, FETCH_TIMEOUT, MAX_IMAGE_BYTES)
+}
+
+/// Fetches one picture from the hub at `base` and checks it. Pictures are public
+/// at the hub; a node with a legacy token still sends it.
 pub async fn fetch(
-    http: &reqwest::Client,
+    http: &HttpsClient,
     base: &str,
-    token: &str,
+    token: Option<&str>,
     name: &ImageName,
 ) -> Result<Vec<u8>, PictureError> {
-    let unreachable = |e: reqwest::Error| PictureError::Unreachable(e.to_string());
-    let mut r = http
-        .get(format!("{base}{}", name.url()))
-        .bearer_auth(token)
-        .timeout(FETCH_TIMEOUT)
-        .send()
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|b| ("authorization", b.as_str()))
+        .collect();
+    let r = http
+        .get(&format!("{base}{}", name.url()), &headers)
         .await
-        .map_err(unreachable)?;
-    if !r.status().is_success() {
-        return Err(PictureError::Status(r.status().as_u16()));
+        .map_err(|e| match e {
+            HttpsError::TooLarge(_) => PictureError::TooLarge,
+            e => PictureError::Unreachable(e.to_string()),
+        })?;
+    if !r.status.is_success() {
+        return Err(PictureError::Status(r.status.as_u16()));
     }
-    if r.content_length()
-        .is_some_and(|n| n > MAX_IMAGE_BYTES as u64)
-    {
-        return Err(PictureError::TooLarge);
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = r.chunk().await.map_err(unreachable)? {
-        if bytes.len() + chunk.len() > MAX_IMAGE_BYTES {
-            return Err(PictureError::TooLarge);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    verify(name, &bytes)?;
-    Ok(bytes)
+    verify(name, &r.body)?;
+    Ok(r.body.to_vec())
 }
 
 /// How one round went.
@@ -228,9 +227,9 @@ pub struct Round {
 
 /// Fetches the pictures `menu` names that `pictures` lacks, one after another.
 pub async fn fetch_missing(
-    http: &reqwest::Client,
+    http: &HttpsClient,
     base: &str,
-    token: &str,
+    token: Option<&str>,
     pictures: &Pictures,
     menu: &Menu,
 ) -> Round {
@@ -274,15 +273,13 @@ pub fn spawn(state: Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
 }
 
 async fn run(state: Arc<AppState>, base: String) {
-    let Some(token) = state
+    let token = state
         .config
         .hub
         .as_ref()
         .map(|h| h.token.expose().to_owned())
-    else {
-        return;
-    };
-    let http = reqwest::Client::new();
+        .filter(|t| !t.is_empty());
+    let http = client(&state.hub_tls);
     let pictures = Pictures::of(&state.config.data_dir);
     let mut bus = state.bus.subscribe();
     let mut link = state.sync_changed.subscribe();
@@ -296,7 +293,7 @@ async fn run(state: Arc<AppState>, base: String) {
             }
         };
         let round = match &menu {
-            Some(menu) => fetch_missing(&http, &base, &token, &pictures, menu).await,
+            Some(menu) => fetch_missing(&http, &base, token.as_deref(), &pictures, menu).await,
             None => Round::default(),
         };
         let retry = if round.missing > 0 {
@@ -431,8 +428,10 @@ mod tests {
         menu.items[2].image = Some("/kiosk/art/local.png".into()); // not the hub's: left alone
         let dir = tempfile::tempdir().unwrap();
         let pictures = Pictures::at(dir.path().join("images"), MAX_TOTAL_BYTES);
-        let http = reqwest::Client::new();
-        let round = async || fetch_missing(&http, &base, "node-token", &pictures, &menu).await;
+        let tls = crate::tls::client_config(None).unwrap();
+        let http = client(&tls);
+        let round =
+            async || fetch_missing(&http, &base, Some("node-token"), &pictures, &menu).await;
 
         assert_eq!(
             round().await,

@@ -49,6 +49,7 @@ pub mod replay;
 pub mod state;
 pub mod sync_client;
 pub mod terminal;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -167,6 +168,9 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
 /// an expiry instead of waiting for it.
 pub async fn run_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let identity = enrollment_at_start(&mut config).await?;
+    // A bad hub URL or CA file stops the start with the reason, before anything listens.
+    let hub_tls =
+        crate::tls::client_config(config.hub.as_ref().and_then(|h| h.ca_file.as_deref()))?;
     if let Some(hub) = &config.hub {
         hub.check().map_err(|e| anyhow::anyhow!(e))?;
     }
@@ -240,6 +244,7 @@ pub async fn run_with_clock(mut config: Config, clock: Arc<dyn Clock>) -> anyhow
             }),
     };
     let state = Arc::new(AppState {
+        hub_tls,
         clock,
         ticket_prefix,
         config,
@@ -352,6 +357,9 @@ fn enrolled_hub(config: &Config, e: &enroll::Enrollment) -> config::HubConfig {
         .unwrap_or_else(|| config::HubConfig::new(e.sync_url(), config::Secret::new("")));
     hub.url = e.sync_url();
     hub.allow_insecure |= config.enroll.allow_insecure;
+    if e.ca_file.is_some() {
+        hub.ca_file.clone_from(&e.ca_file);
+    }
     hub
 }
 

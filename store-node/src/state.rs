@@ -54,6 +54,8 @@ pub struct AppState {
     pub terminal_busy: crate::terminal::Busy,
     /// Notices for event streams that are not facts: device health, print jobs.
     pub notices: broadcast::Sender<serde_json::Value>,
+    /// TLS for everything that goes to the hub: the web's roots plus `[hub] ca_file`.
+    pub hub_tls: Arc<rustls::ClientConfig>,
 }
 
 impl AppState {

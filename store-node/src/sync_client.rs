@@ -447,9 +447,10 @@ async fn connect_once(
     request
         .headers_mut()
         .insert("authorization", authorization.parse()?);
+    let connector = tokio_tungstenite::Connector::Rustls(state.hub_tls.clone());
     let ws = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(request),
+        tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector)),
     )
     .await
     .map_err(|_| anyhow::anyhow!("connecting to the hub timed out"))?;

@@ -109,7 +109,8 @@ impl Hub {
             )
             .await;
         assert_eq!(s, 200, "{b}");
-        b["nodes"].as_array().unwrap().clone()
+        // `nodes` are the legacy node tokens; `enrolled` the nodes paired with a code.
+        b["enrolled"].as_array().unwrap().clone()
     }
 
     async fn orders(&self, store: &str) -> usize {
@@ -476,6 +477,17 @@ async fn a_revoked_node_is_cut_and_refused_and_says_so() {
     assert_eq!(nodes[0]["online"], false);
 }
 
+/// `cmd` with its log (info and up) appended to `log`, to show when a box fails.
+fn logged(mut cmd: Command, log: &Path) -> Command {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    cmd.env("RUST_LOG", "info,rumqttd=off").stderr(f);
+    cmd
+}
+
 /// Where a box is killed.
 #[derive(Debug, Clone, Copy)]
 enum Kill {
@@ -487,8 +499,8 @@ enum Kill {
 
 /// Starts the node on `dir` with its code file and kills it (SIGKILL) at `kill`. Returns
 /// whether it was still running then.
-fn start_and_kill(dir: &Path, file: &Path, kill: Kill) {
-    let mut child = node_command(dir, false, &code_file_env(file))
+fn start_and_kill(dir: &Path, file: &Path, log: &Path, kill: Kill) {
+    let mut child = logged(node_command(dir, false, &code_file_env(file)), log)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -538,6 +550,7 @@ async fn boxes_killed_at_random_points_of_enrolling_end_enrolled_exactly_once() 
         let dir = test_support::temp_dir();
         let config = test_support::temp_dir();
         let file = config.path().join("enroll.toml");
+        let log = config.path().join("node.log");
         write_code_file(&file, hub.base(), &hub.code("crash").await);
         for k in 0..KILLS_PER_BOX {
             let kill = if rng.random_bool(0.5) {
@@ -545,7 +558,7 @@ async fn boxes_killed_at_random_points_of_enrolling_end_enrolled_exactly_once() 
             } else {
                 Kill::After(Duration::from_millis(rng.random_range(0..600)))
             };
-            start_and_kill(dir.path(), &file, kill);
+            start_and_kill(dir.path(), &file, &log, kill);
             // Whatever the moment: never a box without a key whose code is gone, and the
             // code file goes only after the state is written.
             if !file.exists() {
@@ -563,10 +576,13 @@ async fn boxes_killed_at_random_points_of_enrolling_end_enrolled_exactly_once() 
         }
         // A normal start: it ends enrolled (retrying with the same key if the hub's answer was lost).
         let (node, found) = test_support::start(
-            node_command(dir.path(), false, &code_file_env(&file)),
+            logged(node_command(dir.path(), false, &code_file_env(&file)), &log),
             &["store-node enrolled: ", "listening on "],
         )
-        .unwrap_or_else(|e| panic!("box {b}: {e:#}"));
+        .unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("box {b}: {e:#}\nits log:\n{log}")
+        });
         assert!(found[0].contains("of store crash"), "{found:?}");
         drop(node);
         assert!(

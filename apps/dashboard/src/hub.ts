@@ -8,6 +8,8 @@ export type Menu = HubSchemas["Menu"];
 export type Item = HubSchemas["Item"];
 export type Member = HubSchemas["Member"];
 export type StoreNodes = HubSchemas["StoreNodes"];
+export type PairingCodeList = HubSchemas["PairingCodeList"];
+export type PairingCodeIssued = HubSchemas["PairingCodeIssued"];
 
 const account = hubAccount("edge.dashboard.account");
 export const { api, hub, currentAccount, onAccountChange, keepSession, signOut, write } = account;

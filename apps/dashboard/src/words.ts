@@ -16,6 +16,7 @@ const ERRORS: Record<string, string> = {
   internal: "Something went wrong on the hub's side. Please try again.",
   already_refunded: "This order was already refunded in full.",
   payment_unavailable: "Card refunds aren't working right now. Try again soon.",
+  invalid_code: "This code is not valid. Codes last 10 minutes and work once: make a new one.",
 };
 
 /** A hub error in words: ours for the codes we know, the hub's own sentence for the rest. */
@@ -220,4 +221,18 @@ export function salesChannelWords(c: string): string {
 const TENDERS: Record<string, string> = { cash: "Cash", card: "Card at the till", online_card: "Card online", other: "Other" };
 export function tenderWords(t: string): string {
   return TENDERS[t] ?? "Other";
+}
+
+/** Pairing a store server: the one line an installer reads next to the code. */
+export const PAIRING_INSTRUCTIONS = "On the new store server, enter this code, or give it to the flashing tool.";
+
+/** "9 minutes 58 seconds left", "42 seconds left", "Expired": a pairing code's time to live. */
+export function timeLeftWords(ms: number): string {
+  if (ms <= 0) return "Expired: make a new code";
+  const s = Math.ceil(ms / 1000);
+  const m = Math.floor(s / 60);
+  const r = s % 60;
+  const secs = `${r} second${r === 1 ? "" : "s"}`;
+  if (m === 0) return `${secs} left`;
+  return `${m} minute${m === 1 ? "" : "s"}${r ? ` ${secs}` : ""} left`;
 }

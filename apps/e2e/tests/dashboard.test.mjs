@@ -9,7 +9,7 @@
 // cashier signing in at the dashboard is told plainly that the account has no
 // stores to manage. axe-core on every page; screenshots of every page.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID, sign } from "node:crypto";
 import { after, before, test } from "node:test";
 import { a11y, launch, shot, startHub, startNode, startVirtualPrinter, syncEnv } from "../harness.mjs";
 import { LAPTOP, nodeToken, orgStore, ownedOrg, PHONE, post, signIn, takingOrders, until } from "../dashboard.mjs";
@@ -203,23 +203,41 @@ test("an owner runs the store from the dashboard: menu, settings, people, device
   await page.locator('[data-device="bar-printer"]').getByTestId("device-health").filter({ hasText: "Out of paper" }).waitFor({ timeout: 30_000 });
   await shot(page, "dashboard-5-devices");
   await a11y(page, "devices");
-  // A connection code for a second store server: shown once, then revoked.
+  // Pair a store server: a code shown big with the minutes it has left and the one-line
+  // instructions; listed unused with who made it; revoked, it is gone.
   await page.getByLabel("Which store server").fill("Drive-through");
-  await page.getByRole("button", { name: "Make a connection code" }).click();
-  await page.getByTestId("node-token").waitFor();
-  await page.locator('[data-node="Drive-through"]').getByText("Never connected").waitFor();
-  await shot(page, "dashboard-5-devices-code");
-  // Later (the code no longer on screen): the listed server is disconnected, after a yes.
-  await page.reload();
-  await page.locator('[data-node="Drive-through"]').getByText("Never connected").waitFor();
-  assert.equal(await page.getByTestId("node-token").count(), 0);
-  await page.getByRole("button", { name: "Disconnect Drive-through for good" }).click();
-  await page.getByRole("group", { name: "Disconnect Drive-through?" }).waitFor();
+  await page.getByRole("button", { name: "Make a pairing code" }).click();
+  const shown = (await page.getByTestId("pairing-code").textContent()).trim();
+  assert.match(shown, /^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/);
+  assert.match(await page.getByTestId("pairing-left").textContent(), /^(10 minutes|9 minutes \d+ seconds?) left$/);
+  await page.getByText("On the new store server, enter this code, or give it to the flashing tool.").waitFor();
+  const listed = page.locator("[data-code]").filter({ hasText: "Drive-through" });
+  await listed.getByText(`made by ${OWNER.name}`).waitFor();
+  await shot(page, "dashboard-pairing");
+  await a11y(page, "devices, pairing a store server");
+  await listed.getByRole("button", { name: "Revoke" }).click();
+  await page.getByRole("status").filter({ hasText: "That code no longer works." }).waitFor();
+  await listed.waitFor({ state: "detached" });
+  const refused = await post(`${hub.base}/api/v1/nodes/enroll`, enrollment(shown, "drive-through-box"));
+  assert.equal(refused.status, 401);
+  assert.equal(refused.body.error.code, "invalid_code");
+
+  // A server paired with a new code shows when and by whom; disconnected for good, after a yes.
+  await page.getByRole("button", { name: "Make a pairing code" }).click();
+  const second = (await page.getByTestId("pairing-code").textContent()).trim();
+  assert.notEqual(second, shown);
+  const enrolled = await post(`${hub.base}/api/v1/nodes/enroll`, enrollment(second, "Back office"));
+  assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+  const backOffice = page.locator('[data-node="Back office"]');
+  await backOffice.getByText(`with a code from ${OWNER.name}`).waitFor();
+  await backOffice.getByText("Away").waitFor();
+  await page.getByRole("button", { name: "Disconnect Back office for good" }).click();
+  await page.getByRole("group", { name: "Disconnect Back office?" }).waitFor();
   await shot(page, "dashboard-5-devices-disconnect");
   await a11y(page, "devices, disconnecting a server");
-  await page.getByRole("button", { name: "Yes, disconnect Drive-through" }).click();
-  await page.getByRole("status").filter({ hasText: "Drive-through can no longer connect" }).waitFor();
-  await page.locator('[data-node="Drive-through"]').getByText("Disconnected for good").waitFor();
+  await page.getByRole("button", { name: "Yes, disconnect Back office" }).click();
+  await page.getByRole("status").filter({ hasText: "Back office is disconnected" }).waitFor();
+  await backOffice.getByText("Disconnected for good").waitFor();
   // The counter's server is untouched.
   await page.locator('[data-node="Counter"]').getByText("Online").waitFor();
 
@@ -243,3 +261,12 @@ test("a cashier's account is told plainly it has no stores to manage", async () 
   await a11y(page, "the cashier's refusal");
   await context.close();
 });
+
+/** A store node's enrollment body: a fresh Ed25519 key and its proof over the code (docs/enrollment.md). */
+function enrollment(code, label) {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const public_key = publicKey.export({ format: "jwk" }).x;
+  const normal = code.replace(/[-\s]/g, "").toUpperCase();
+  const proof = sign(null, Buffer.from(`edge-enroll-v1\n${normal}\n${public_key}`), privateKey).toString("base64url");
+  return { code, public_key, label, proof };
+}

@@ -118,6 +118,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/stores/{id}/pairing-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A platform admin makes a pairing code for any store. */
+        post: operations["hub_admin_create_pairing_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/accept-invitation": {
         parameters: {
             query?: never;
@@ -343,6 +360,28 @@ export interface paths {
          */
         put: operations["hub_put_profile"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/enroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A store node enrolls with a pairing code and its own key (no account). 201 enrolled; 200 the
+         *     same key with the same code again (its node); 401 `invalid_code` / `bad_proof`; 409
+         *     `wrong_store` (the code stays usable); 422 `bad_code` for a malformed code (not counted as a
+         *     guess); 429 `too_many_attempts` after too many failures from one address.
+         */
+        post: operations["hub_enroll_node"];
         delete?: never;
         options?: never;
         head?: never;
@@ -851,6 +890,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stores/{id}/nodes/{node_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revokes an enrolled node: its sync connections close at once (4401) and it is refused after
+         *     (401 `node_revoked`).
+         */
+        post: operations["hub_revoke_node"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stores/{id}/orders": {
         parameters: {
             query?: never;
@@ -897,6 +956,44 @@ export interface paths {
          *     without card payments.
          */
         post: operations["hub_refund_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/pairing-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A store's pairing codes not used yet, with who made them (never the codes themselves). */
+        get: operations["hub_list_pairing_codes"];
+        put?: never;
+        /**
+         * Makes a pairing code for a store: `POST /api/v1/stores/{id}/pairing-codes {label?}` -> 201,
+         *     the code shown once. Owners, managers and platform admins.
+         */
+        post: operations["hub_create_pairing_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/pairing-codes/{code_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revokes a pairing code: it stops working at once. */
+        post: operations["hub_revoke_pairing_code"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1222,6 +1319,40 @@ export interface components {
         };
         /** @enum {string} */
         DiscountKind: "percent" | "amount";
+        /** @description A store node enrolling with a pairing code. */
+        EnrollRequest: {
+            /** @description As typed: case, spaces and dashes are ignored. */
+            code: string;
+            /** @description Which box this is, for people (up to 100 characters), e.g. its hostname. */
+            label?: string | null;
+            /**
+             * @description base64url Ed25519 signature of `edge-enroll-v1\n{CODE}\n{public_key}`, with the code
+             *     normalised (upper case, no dash).
+             */
+            proof: string;
+            /** @description The node's Ed25519 public key: base64url without padding (43 characters). */
+            public_key: string;
+            /**
+             * @description The store this node already holds data for, if any: refused (409) when the code is for
+             *     another store.
+             */
+            store_id?: string | null;
+        };
+        /** @description A node as enrolled: what it writes to `enrollment.json`. */
+        Enrolled: {
+            /** @description ISO 4217, e.g. "USD". */
+            currency: string;
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            enrolled_at_ms: number;
+            node_id: string;
+            store_id: string;
+            store_name: string;
+            /** @description The letter of this node's ticket numbers (`S-0001`, `T-0001`, ...). */
+            ticket_prefix: string;
+        };
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
         };
@@ -1442,6 +1573,11 @@ export interface components {
             /** @description Who is invited as the organisation's first owner. */
             owner_email: string;
         };
+        /** @description Making a pairing code. */
+        NewPairingCode: {
+            /** @description What the code is for, for people (up to 100 characters), e.g. "kitchen box". */
+            label?: string | null;
+        };
         NewStore: {
             /** @description 1 to 64 characters: letters, digits, `-` and `_`. */
             id: string;
@@ -1508,6 +1644,12 @@ export interface components {
             /** @description Some node of the store is connected now (to any hub replica). */
             online: boolean;
         };
+        /** @description A revoked node. */
+        NodeRevoked: {
+            /** @description Its sync connections that were open and are now closed (4401). */
+            closed_connections: number;
+            node: components["schemas"]["NodeView"];
+        };
         /** @description A node token, shown once. */
         NodeTokenIssued: {
             label: string;
@@ -1521,6 +1663,31 @@ export interface components {
             token: string;
             /** @description What the hub keeps; revoke by it. */
             token_sha256: string;
+        };
+        /** @description An enrolled store node. */
+        NodeView: {
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            enrolled_at_ms: number;
+            /** @description The account that made the pairing code it enrolled with. */
+            enrolled_by: string;
+            /** @description That account's name (its email when it has no name). */
+            enrolled_by_name: string;
+            label?: string | null;
+            node_id: string;
+            /** @description Whether its sync connection is open now. */
+            online: boolean;
+            /** @description base64url Ed25519 public key. */
+            public_key: string;
+            /**
+             * Format: int64
+             * @description Unix ms; null while not revoked.
+             */
+            revoked_at_ms?: number | null;
+            store_id: string;
+            ticket_prefix: string;
         };
         /** @description A store's orders, as its nodes recorded them. */
         OrderList: {
@@ -1560,6 +1727,58 @@ export interface components {
             at_ms: number;
             org_id: string;
             stores: components["schemas"]["StoreOverview"][];
+        };
+        /** @description A pairing code as made: the code itself is shown only here. */
+        PairingCodeIssued: {
+            /** @description `XXXX-XXXX`: 8 characters of `23456789ABCDEFGHJKMNPQRSTUVWXYZ`. */
+            code: string;
+            /** @description The first 16 hex digits of the code's SHA-256; revoke by it. */
+            code_id: string;
+            /** @description The account that made it. */
+            created_by: string;
+            /**
+             * Format: int64
+             * @description Unix ms; 10 minutes after it was made.
+             */
+            expires_at_ms: number;
+            label?: string | null;
+            store_id: string;
+        };
+        /** @description A store's unused pairing codes, newest first. */
+        PairingCodeList: {
+            codes: components["schemas"]["PairingCodeView"][];
+            /**
+             * Format: int64
+             * @description The hub's clock (Unix ms), so a screen counts down without trusting its own.
+             */
+            now_ms: number;
+        };
+        /** @description A pairing code not used yet (never the code itself). */
+        PairingCodeView: {
+            code_id: string;
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            created_at_ms: number;
+            /** @description The account that made it. */
+            created_by: string;
+            /** @description That account's name (its email when it has no name). */
+            created_by_name: string;
+            /** @description Whether `expires_at_ms` has passed (by the hub's clock). */
+            expired: boolean;
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            expires_at_ms: number;
+            label?: string | null;
+            /**
+             * Format: int64
+             * @description Unix ms; null while not revoked.
+             */
+            revoked_at_ms?: number | null;
+            store_id: string;
         };
         PasswordBody: {
             current_password: string;
@@ -2115,6 +2334,8 @@ export interface components {
             /** @description Some node of the store is connected now. */
             connected: boolean;
             devices: components["schemas"]["NodeDevice"][];
+            /** @description The store's nodes enrolled with a pairing code, oldest first. */
+            enrolled: components["schemas"]["NodeView"][];
             /**
              * Format: int64
              * @description How long a node may be away before online ordering pauses.
@@ -2122,6 +2343,7 @@ export interface components {
             grace_secs: number;
             /** Format: int64 */
             last_seen_ms?: number | null;
+            /** @description The store's node tokens (legacy; development and tests). */
             nodes: components["schemas"]["NodeLink"][];
             ordering: components["schemas"]["Ordering"];
             store_id: string;
@@ -2731,6 +2953,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenRevoked"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_admin_create_pairing_code: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the same code */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPairingCode"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PairingCodeIssued"];
                 };
             };
             /** @description Malformed path, header or JSON syntax. */
@@ -3762,6 +4085,113 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CustomerProfile"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_enroll_node: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnrollRequest"];
+            };
+        };
+        responses: {
+            /** @description Already enrolled with this code and key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enrolled"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enrolled"];
                 };
             };
             /** @description Malformed path, header or JSON syntax. */
@@ -5722,6 +6152,105 @@ export interface operations {
             };
         };
     };
+    hub_revoke_node: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Store id */
+                id: string;
+                /** @description The node's id */
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeRevoked"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     hub_list_orders: {
         parameters: {
             query?: {
@@ -5989,6 +6518,264 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RefundView"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_list_pairing_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PairingCodeList"];
+                };
+            };
+            /** @description Malformed path, query or header. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_create_pairing_code: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the same code */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Store id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPairingCode"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PairingCodeIssued"];
+                };
+            };
+            /** @description Malformed path, header or JSON syntax. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No session, an unknown one, or an expired one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The role lacks the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An illegal transition, or the same Idempotency-Key still in flight. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the node accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Valid JSON that breaks a rule (unknown item, sold out, bad modifiers, key reused with another body...). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    hub_revoke_pairing_code: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry return the first answer */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Store id */
+                id: string;
+                /** @description The code's id (16 hex digits) */
+                code_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PairingCodeView"];
                 };
             };
             /** @description Malformed path, header or JSON syntax. */

@@ -8,6 +8,8 @@
 
 pub mod error;
 pub mod extract;
+#[cfg(feature = "https-client")]
+pub mod https;
 pub mod liveness;
 pub mod malloc;
 pub mod picture;

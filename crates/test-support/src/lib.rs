@@ -1,7 +1,7 @@
 //! What the tests and benchmarks that run the real servers share, so each does not
 //! carry its own copy: starting `store-node` and `cloud-hub` as child processes and
 //! waiting for their "listening on" lines ([`process`]), a free port, a temporary
-//! directory, and the domain's [`ManualClock`] for tests that move time by hand.
+//! directory, a throwaway certificate authority ([`tls`]), and the domain's [`ManualClock`] for tests that move time by hand.
 //!
 //! Used only as a dev-dependency by the servers' tests and `tests/` (`e2e-tests`), and
 //! by `crates/loadgen` (itself a tool, never shipped). It spawns the server binaries by
@@ -9,6 +9,7 @@
 //! depends on a server.
 
 pub mod process;
+pub mod tls;
 
 pub use domain::clock::{Clock, ManualClock, Millis};
 pub use process::{Proc, START_TIMEOUT, Server, bin, hub_command, node_command, spawn, start};
