@@ -114,8 +114,8 @@ for p in "${packages[@]}"; do
   bin="$(mktemp)"
   dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/bin/$p" >"$bin"
   bin_bytes=$(stat -c %s "$bin")
-  # Stripped: no symbol table and no .debug_* sections left in the packaged binary.
-  if readelf -SW "$bin" | grep -qE '\.symtab|\.debug_'; then
+  # Stripped: no symbol table and no debug info left (.debug_gdb_scripts is loaded data, not debug info).
+  if readelf -SW "$bin" | grep -qE '\.symtab|\.debug_(info|line)'; then
     rm -f "$bin"
     die "$p in $deb is not stripped"
   fi

@@ -419,6 +419,20 @@ impl Hub {
         }
         n
     }
+
+    /// Tells the other replicas that a node credential (`key`, as registered) of
+    /// `store` was revoked, so their links of it close too. The revocation itself
+    /// is already in the database, which every replica reads before accepting a
+    /// link, so a lost notice only lets an open link live until it reconnects.
+    pub async fn announce_revocation(&self, store: &str, key: &str) {
+        if let Err(e) = self
+            .db
+            .announce_revocation(&self.online.replica, store, key)
+            .await
+        {
+            tracing::warn!(error = %e, store, "revocation not announced to other replicas");
+        }
+    }
 }
 
 /// A registered connection; unregisters when dropped.

@@ -249,16 +249,19 @@ pub async fn run(config: Config) -> anyhow::Result<Running> {
     .into_make_service_with_connect_info::<SocketAddr>();
     let scheme = if tls.is_some() { "https" } else { "http" };
     let task = match tls {
-        None => tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        }),
+        None => {
+            tls::reload_on_sighup(None);
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+            })
+        }
         Some((files, server_config)) => {
             let live = axum_server::tls_rustls::RustlsConfig::from_config(server_config);
-            tls::reload_on_sighup(files, live.clone());
+            tls::reload_on_sighup(Some((files, live.clone())));
             let handle = axum_server::Handle::new();
             let server =
                 axum_server::from_tcp_rustls(listener.into_std()?, live)?.handle(handle.clone());

@@ -69,8 +69,10 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-/// Reloads the certificate on every SIGHUP; a bad new pair is logged and the old one kept.
-pub fn reload_on_sighup(files: TlsFiles, live: axum_server::tls_rustls::RustlsConfig) {
+/// Reloads the certificate on every SIGHUP (`systemctl reload`); a bad new pair is
+/// logged and the old one kept. Without TLS, SIGHUP is logged and otherwise ignored
+/// (its default action would end the process).
+pub fn reload_on_sighup(tls: Option<(TlsFiles, axum_server::tls_rustls::RustlsConfig)>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -79,6 +81,10 @@ pub fn reload_on_sighup(files: TlsFiles, live: axum_server::tls_rustls::RustlsCo
             return;
         };
         while hup.recv().await.is_some() {
+            let Some((files, live)) = &tls else {
+                tracing::info!("SIGHUP: no TLS certificate to reload");
+                continue;
+            };
             match files.server_config() {
                 Ok(c) => {
                     live.reload_from_config(c);

@@ -218,3 +218,32 @@ async fn a_node_coming_and_going_at_one_replica_shows_on_anothers_merchant_strea
     })
     .await;
 }
+
+/// A node token revoked at replica B closes the node's link held by replica A at once
+/// (B announces the revocation with `NOTIFY`), not only at A's next reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_revoked_at_one_replica_cuts_the_link_held_by_another() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let a = TestHub::start(&db).await;
+    let b = TestHub::start(&db).await;
+    a.create_store(STORE).await;
+    let token = a.create_token(STORE, "node-1").await;
+    let mut node = Peer::new(STORE, "node-a");
+    node.connect(&a.ws_url(), &token).await.unwrap();
+    node.pump_until("the hub's hello", |p| p.session.acked().is_some())
+        .await;
+
+    let (st, r) = b
+        .call(
+            "POST",
+            &format!("/api/v1/admin/stores/{STORE}/node-tokens/revoke"),
+            Some(&serde_json::json!({ "token": token })),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["closed_connections"], 0, "B held no link of it: {r}");
+    let (close, reason) = node.wait_closed().await.unwrap();
+    assert_eq!(close, 4401, "{reason}");
+    b.stop().await;
+    a.stop().await;
+}

@@ -241,7 +241,7 @@ test_package() {
   check "$p: $conf installed" test -f "$root$conf"
   check "$p: $conf is a conffile" sh -c "chroot '$root' dpkg-query -W -f='\${Conffiles}' '$p' | grep -qF '$conf '"
   check "$p: binary runs --help in the chroot as $p" as_user "$p" "/usr/bin/$p" --help
-  check "$p: binary is stripped" sh -c "! readelf -SW '$root/usr/bin/$p' | grep -qE '\\.symtab|\\.debug_'"
+  check "$p: binary is stripped" sh -c "! readelf -SW '$root/usr/bin/$p' | grep -qE '\\.symtab|\\.debug_(info|line)'"
   if [ "$p" = store-node ]; then
     check "store-node: web apps in /usr/share/store-node/apps/{pos,kds,kiosk}/dist" \
       test -f "$root/usr/share/store-node/apps/pos/dist/index.html" -a \

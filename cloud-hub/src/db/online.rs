@@ -56,9 +56,14 @@ pub struct Notice {
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<i64>,
-    /// `"node"`: a node link of the store opened or closed at that replica.
+    /// `"node"`: a node link of the store opened or closed at that replica;
+    /// `"revoked"`: a node credential of the store was revoked there ([`Notice::credential`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub what: Option<String>,
+    /// With `"revoked"`: the connection key of the revoked credential (a token's
+    /// SHA-256, or an enrolled node's key), whose links every replica closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 impl Notice {
@@ -70,6 +75,7 @@ impl Notice {
             status: None,
             rank: None,
             what: None,
+            credential: None,
         }
     }
 
@@ -81,6 +87,7 @@ impl Notice {
             status: Some(u.status.clone()),
             rank: Some(u.rank),
             what: None,
+            credential: None,
         }
     }
 
@@ -1191,6 +1198,32 @@ impl Db {
         };
         let notice = Notice {
             what: Some("node".into()),
+            ..Notice::store(replica, store_id)
+        };
+        let payload =
+            serde_json::to_string(&notice).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Tells the other replicas (PostgreSQL) that a node credential was revoked, so
+    /// they close its links too; on SQLite there is one process and nothing to tell.
+    pub async fn announce_revocation(
+        &self,
+        replica: &str,
+        store_id: &str,
+        credential: &str,
+    ) -> Result<(), sqlx::Error> {
+        let Db::Postgres(pool) = self else {
+            return Ok(());
+        };
+        let notice = Notice {
+            what: Some("revoked".into()),
+            credential: Some(credential.into()),
             ..Notice::store(replica, store_id)
         };
         let payload =

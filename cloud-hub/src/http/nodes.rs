@@ -462,6 +462,8 @@ pub async fn revoke_node(
         .await?
         .ok_or_else(|| ApiError::not_found("node"))?;
     let closed = hub.close_token(&conn_key(&node_id));
+    hub.announce_revocation(&access.store_id, &conn_key(&node_id))
+        .await;
     tracing::info!(store = %access.store_id, node = %node_id, closed, "node revoked");
     let links = presence::token_links(&hub, &access.store_id).await?;
     Ok(Json(NodeRevoked {

@@ -215,6 +215,7 @@ async fn revoke(hub: &Hub, store_id: &str, body: Revoke) -> ApiResult<Json<Token
         return Err(ApiError::not_found("node token"));
     }
     let closed = hub.close_token(&hash);
+    hub.announce_revocation(store_id, &hash).await;
     tracing::info!(store = %store_id, closed, "node token revoked");
     Ok(Json(TokenRevoked {
         revoked: true,

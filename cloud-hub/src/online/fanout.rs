@@ -72,6 +72,14 @@ async fn dispatch(hub: &Arc<Hub>, payload: &str) {
     if notice.from == hub.online.replica {
         return; // this replica already acted on it
     }
+    if notice.what.as_deref() == Some("revoked") {
+        // A node credential was revoked at that replica: its links here close too (4401).
+        if let Some(key) = &notice.credential {
+            let closed = hub.close_token(key);
+            tracing::info!(store = %notice.store, closed, "node credential revoked at another replica");
+        }
+        return;
+    }
     if notice.what.as_deref() == Some("node") {
         // A node link opened or closed at that replica.
         hub.online.store_changed(&notice.store, vec!["node"]);
