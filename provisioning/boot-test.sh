@@ -12,7 +12,8 @@
 #
 #   provisioning/boot-test.sh [--keep]      (--keep: leave the work directory for a look afterwards)
 #
-# Environment: CARGO_TARGET_DIR (binaries), EDGE_CACHE (image cache), BOOT_TEST_DIR (work directory),
+# The hub serves HTTPS with a throwaway CA (BOOT_TEST_PLAIN_HTTP=1: plain http, allowed on the test disk
+# only). Environment: CARGO_TARGET_DIR (binaries), EDGE_CACHE (image cache), BOOT_TEST_DIR (work directory),
 # BOOT_DEADLINE_S (per boot, default 240), STORE_NODE_DEB (use this store-node .deb instead of building
 # it with provisioning/build-debs.sh), HUB_BIN and FLASH_BIN (use these cloud-hub and store-flash binaries
 # instead of building them).
@@ -94,7 +95,8 @@ log "building the store-node package"
 if [ -n "${STORE_NODE_DEB:-}" ]; then
   deb="$STORE_NODE_DEB" # a package built before (e.g. by an earlier CI step)
 else
-  deb="$(provisioning/build-debs.sh store-node | grep -E 'store-node_.*\.deb$' | tail -1)"
+  # Its last lines: `deb NAME PATH DEB_BYTES STRIPPED_BINARY_BYTES`.
+  deb="$(provisioning/build-debs.sh --package store-node | awk '$1 == "deb" && $2 == "store-node" { print $3 }')"
 fi
 [ -f "$deb" ] || fail "provisioning/build-debs.sh made no store-node .deb"
 log "building the image"
@@ -107,15 +109,37 @@ log "package and image: ${image_s} s ($(sed 's/\t/: /' "$work/image.out" | head 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HUB_PORT=$(free_port)
 NODE_PORT=$(free_port)
-HUB="http://127.0.0.1:$HUB_PORT"
 # The guest reaches the host's loopback at 10.0.2.2 (QEMU user networking).
-HUB_FOR_NODE="http://10.0.2.2:$HUB_PORT"
 NODE="http://127.0.0.1:$NODE_PORT"
 ADMIN="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
-HUB_TLS=0
-log "starting the hub on $HUB (plain http: the hub has no TLS yet; the node reaches it at $HUB_FOR_NODE)"
-HUB_ADMIN_TOKEN="$ADMIN" "$HUB_BIN" --bind "127.0.0.1:$HUB_PORT" --database-url "sqlite://$work/hub.db?mode=rwc" \
-  --public-url "$HUB" >"$work/hub.out" 2>"$work/hub.log" &
+hub_args=(--bind "127.0.0.1:$HUB_PORT" --database-url "sqlite://$work/hub.db?mode=rwc")
+CURL_TLS=()
+FLASH_TLS=()
+if [ "${BOOT_TEST_PLAIN_HTTP:-0}" = 1 ]; then
+  HUB_TLS=0
+  HUB="http://127.0.0.1:$HUB_PORT"
+  HUB_FOR_NODE="http://10.0.2.2:$HUB_PORT"
+else
+  # HTTPS with a throwaway CA: the hub serves the certificate itself (for 10.0.2.2, as the guest
+  # reaches it, and 127.0.0.1), and store-flash puts the CA on the config partition (hub-ca.pem).
+  HUB_TLS=1
+  HUB="https://127.0.0.1:$HUB_PORT"
+  HUB_FOR_NODE="https://10.0.2.2:$HUB_PORT"
+  tls="$work/tls"
+  mkdir -p "$tls"
+  ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 -subj "/CN=boot-test CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req "${ec[@]}" -keyout "$tls/hub.key" -out "$tls/hub.csr" -subj "/CN=boot-test hub" 2>/dev/null
+  printf 'subjectAltName=IP:10.0.2.2,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$tls/hub.ext"
+  openssl x509 -req -in "$tls/hub.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/hub.ext" -out "$tls/hub.pem" 2>/dev/null
+  hub_args+=(--tls-cert "$tls/hub.pem" --tls-key "$tls/hub.key")
+  CURL_TLS=(--cacert "$tls/ca.pem")
+  FLASH_TLS=(--ca-file "$tls/ca.pem")
+fi
+log "starting the hub on $HUB (the node reaches it at $HUB_FOR_NODE)"
+HUB_ADMIN_TOKEN="$ADMIN" "$HUB_BIN" "${hub_args[@]}" --public-url "$HUB" >"$work/hub.out" 2>"$work/hub.log" &
 pids+=($!)
 
 # until WHAT SECONDS COMMAND...: run COMMAND every 0.5 s until it succeeds, or fail after SECONDS.
@@ -135,7 +159,7 @@ call() {
   local args=(-s -o "$work/body" -w '%{http_code}' -X "$1" "$2" -H "idempotency-key: $(python3 -c 'import uuid; print(uuid.uuid4())')")
   [ -n "${3:-}" ] && args+=(-H 'content-type: application/json' --data-binary "$3")
   [ -n "${4:-}" ] && args+=(-H "authorization: Bearer $4")
-  curl "${args[@]}" >"$work/status" || echo 000 >"$work/status"
+  curl "${CURL_TLS[@]}" "${args[@]}" >"$work/status" || echo 000 >"$work/status"
   cat "$work/body" 2>/dev/null || true
 }
 status() { cat "$work/status"; }
@@ -171,7 +195,7 @@ truncate -s $((raw_bytes + 512 * 1048576)) "$DISK"
 t=$(date +%s)
 log "flashing $(basename "$IMAGE") to $DISK ($((raw_bytes / 1048576)) MiB raw)"
 "$FLASH_BIN" write --image "$IMAGE" --sha256 "$EDGE_CACHE/image/store-node.img.sha256" --device "$DISK" \
-  --hub "$HUB_FOR_NODE" --code "$CODE" --yes </dev/null >"$work/flash.out" 2>&1 ||
+  --hub "$HUB_FOR_NODE" --code "$CODE" "${FLASH_TLS[@]}" --yes </dev/null >"$work/flash.out" 2>&1 ||
   { cat "$work/flash.out"; fail "store-flash write"; }
 flash_s=$(($(date +%s) - t))
 log "flashed in ${flash_s} s; store-flash says:"
@@ -185,9 +209,9 @@ p = next(p for p in t["partitions"] if p.get("name") == sys.argv[1])
 print(p["start"] * t.get("sectorsize", 512))' "$1"; }
 cfg_offset=$(part_offset config)
 if [ "$HUB_TLS" = 0 ]; then
-  # The hub here speaks plain http, which the node refuses beyond its own machine unless told
-  # (docs/enrollment.md). Tell it on this test disk only, with a drop-in written into root-a after
-  # flashing: the image itself stays as shipped.
+  # BOOT_TEST_PLAIN_HTTP=1: the hub speaks plain http, which the node refuses beyond its own machine
+  # unless told (docs/enrollment.md). Tell it on this test disk only, with a drop-in written into
+  # root-a after flashing: the image itself stays as shipped.
   printf '[Service]\nEnvironment=STORE_NODE__ENROLL__ALLOW_INSECURE=true\n' >"$work/90-boot-test.conf"
   debugfs -w -R "write $work/90-boot-test.conf /etc/systemd/system/store-node.service.d/90-boot-test.conf" \
     "$DISK?offset=$(part_offset root-a)" >/dev/null 2>&1 || fail "writing the test drop-in into root-a"
