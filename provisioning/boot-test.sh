@@ -156,7 +156,7 @@ until_ok "the hub listening" 30 grep -q listening "$work/hub.out"
 
 # call METHOD URL [BODY] [TOKEN]: the JSON answer on stdout, the status in $work/status.
 call() {
-  local args=(-s -o "$work/body" -w '%{http_code}' -X "$1" "$2" -H "idempotency-key: $(python3 -c 'import uuid; print(uuid.uuid4())')")
+  local args=(-s -m 20 -o "$work/body" -w '%{http_code}' -X "$1" "$2" -H "idempotency-key: $(python3 -c 'import uuid; print(uuid.uuid4())')")
   [ -n "${3:-}" ] && args+=(-H 'content-type: application/json' --data-binary "$3")
   [ -n "${4:-}" ] && args+=(-H "authorization: Bearer $4")
   curl "${CURL_TLS[@]}" "${args[@]}" >"$work/status" || echo 000 >"$work/status"
@@ -236,7 +236,8 @@ nodes() { call GET "$HUB/api/v1/stores/$STORE/nodes" "" "$OWNER"; }
 node_online() { nodes | python3 -c '
 import sys, json
 sys.exit(0 if any(n["online"] and n["revoked_at_ms"] is None for n in json.load(sys.stdin)["enrolled"]) else 1)' 2>/dev/null; }
-node_answers() { curl -sf -o /dev/null "$NODE/healthz"; }
+# Bounded: QEMU accepts a forwarded connection at once and holds it until the guest answers.
+node_answers() { curl -sf -m 3 -o /dev/null "$NODE/healthz"; }
 
 t=$(date +%s)
 log "boot 1: qemu (TCG, OVMF, systemd-boot from the disk)"
