@@ -20,7 +20,6 @@
 set -euo pipefail
 {
 cd "$(dirname "$0")/.."
-repo="$(pwd)"
 T0=$(date +%s)
 log() { printf '[boot-test %s +%3ss] %s\n' "$(date -u +%H:%M:%S)" "$(($(date +%s) - T0))" "$*"; }
 keep=0
@@ -59,7 +58,7 @@ fail() { log "FAIL: $*"; exit 1; }
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
-for tool in mcopy:mtools mkfs.vfat:dosfstools sfdisk:fdisk zstd:zstd curl:curl python3:python3; do
+for tool in mcopy:mtools mkfs.vfat:dosfstools sfdisk:fdisk zstd:zstd curl:curl python3:python3 openssl:openssl debugfs:e2fsprogs; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
