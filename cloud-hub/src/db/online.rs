@@ -1200,14 +1200,7 @@ impl Db {
             what: Some("node".into()),
             ..Notice::store(replica, store_id)
         };
-        let payload =
-            serde_json::to_string(&notice).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(NOTIFY_CHANNEL)
-            .bind(payload)
-            .execute(pool)
-            .await
-            .map(|_| ())
+        notify(pool, &notice).await
     }
 
     /// Tells the other replicas (PostgreSQL) that a node credential was revoked, so
@@ -1226,14 +1219,7 @@ impl Db {
             credential: Some(credential.into()),
             ..Notice::store(replica, store_id)
         };
-        let payload =
-            serde_json::to_string(&notice).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(NOTIFY_CHANNEL)
-            .bind(payload)
-            .execute(pool)
-            .await
-            .map(|_| ())
+        notify(pool, &notice).await
     }
 
     /// Every replica's record of every node token of a store.
@@ -1353,6 +1339,17 @@ impl Db {
                 .collect()
         })
     }
+}
+
+/// Sends `notice` to every replica listening on [`NOTIFY_CHANNEL`].
+async fn notify(pool: &sqlx::PgPool, notice: &Notice) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(notice).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(NOTIFY_CHANNEL)
+        .bind(payload)
+        .execute(pool)
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
