@@ -362,8 +362,8 @@ pub async fn attempt(data_dir: &Path, req: &Request, key: &NodeKey) -> Result<En
             after: None,
         })?;
     let status = r.status.as_u16();
-    // (`api_kit::https` gives no headers: a 429's Retry-After is not read; the backoff applies.)
-    let retry_after = None;
+    // A 429 says when to come back; otherwise the backoff applies.
+    let retry_after = r.retry_after();
     let text = String::from_utf8_lossy(&r.body).into_owned();
     progress("answer received");
     if status == 200 || status == 201 {
@@ -431,11 +431,11 @@ pub async fn enroll(
                 if give_up_after.is_some_and(|g| started.elapsed() + pause > g) {
                     return Err(Failure::Retry { why, after });
                 }
-                tracing::warn!(error = %why, retry_in_s = pause.as_secs_f64(), "enrollment: the hub is not reachable; trying again");
+                tracing::warn!(error = %why, retry_in_s = pause.as_secs_f64(), "enrollment: not done yet; trying again");
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(
                     out,
-                    "store-node enrollment: hub not reachable ({why}); trying again in {:.0} s",
+                    "store-node enrollment: not done yet ({why}); trying again in {:.0} s",
                     pause.as_secs_f64().ceil()
                 );
                 drop(out);

@@ -33,14 +33,26 @@ pub enum HttpsError {
     Body(String),
 }
 
-/// An answer: status and the whole body.
+/// An answer: status, headers and the whole body.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
     pub body: Bytes,
 }
 
 impl Answer {
+    /// A `Retry-After` given in seconds.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let v = self.headers.get(axum::http::header::RETRY_AFTER)?;
+        v.to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+            .map(Duration::from_secs)
+    }
+
     /// The body as JSON (`Null` when it is not JSON).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
@@ -107,6 +119,7 @@ impl HttpsClient {
                 .await
                 .map_err(|e| HttpsError::Connect(describe(&e)))?;
             let status = res.status();
+            let headers = res.headers().clone();
             let body = Limited::new(res.into_body(), max)
                 .collect()
                 .await
@@ -118,7 +131,11 @@ impl HttpsClient {
                     }
                 })?
                 .to_bytes();
-            Ok(Answer { status, body })
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
