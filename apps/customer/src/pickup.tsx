@@ -65,9 +65,10 @@ export function PickupChoice({
   );
 }
 
-/** "Pickup at 12:30" (in this device's time) for an order placed ahead. */
+/** "Pickup at 14:30" (in this device's time, 24-hour like the picker's times) for an order placed ahead. */
 export function pickupWords(ms: number): string {
   const d = new Date(ms);
-  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  // The picker offered "14:30"; the order must not then say "02:30 PM" (a browser in en-US would).
+  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   return new Date().toDateString() === d.toDateString() ? `Pickup at ${hm}` : `Pickup ${d.toLocaleDateString(undefined, { weekday: "long" })} at ${hm}`;
 }

@@ -54,7 +54,7 @@ export function timeWords(ms: number, now = Date.now()): string {
   if (ago < 1) return "just now";
   if (ago < 60) return `${ago} minute${ago === 1 ? "" : "s"} ago`;
   const d = new Date(ms);
-  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   if (new Date(now).toDateString() === d.toDateString()) return `today at ${hm}`;
   return `on ${d.toLocaleDateString(undefined, { day: "numeric", month: "short" })} at ${hm}`;
 }

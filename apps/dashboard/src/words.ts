@@ -74,7 +74,7 @@ export function timeWords(ms: number, now = Date.now()): string {
   if (ago < 1) return "just now";
   if (ago < 60) return `${ago} minute${ago === 1 ? "" : "s"} ago`;
   const d = new Date(ms);
-  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   if (new Date(now).toDateString() === d.toDateString()) return `today at ${hm}`;
   return `on ${d.toLocaleDateString(undefined, { day: "numeric", month: "short" })} at ${hm}`;
 }
@@ -109,7 +109,7 @@ export function kindWords(k: string | null | undefined): string {
 /** "14:05" today, "3 Dec at 14:05" on another day. */
 export function clockWords(ms: number, now = Date.now()): string {
   const d = new Date(ms);
-  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const hm = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   if (new Date(now).toDateString() === d.toDateString()) return hm;
   return `${d.toLocaleDateString(undefined, { day: "numeric", month: "short" })} at ${hm}`;
 }

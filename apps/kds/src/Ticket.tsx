@@ -32,7 +32,7 @@ function whereTo(o: OrderView): string {
 
 /** "12:30": an order's pickup time on this screen's clock (the store's). */
 function clock(ms: number): string {
-  return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 /** A line's modifiers by group, in the order they were chosen: [["Doneness", "Medium"], ["Add-ons", "Bacon, Cheese"]]. */
@@ -273,7 +273,7 @@ export function useNow(everyMs = 1000): number {
 export function Clock({ now }: { now: number }) {
   return (
     <time className="clock" dateTime={new Date(now).toISOString()}>
-      {new Date(now).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
+      {new Date(now).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })}
     </time>
   );
 }

@@ -57,7 +57,7 @@ export function DevicesButton({ devices, onOpen }: { devices: readonly DeviceVie
   );
 }
 
-const time = (ms: number) => new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+const time = (ms: number) => new Date(ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
 /**
  * The panel. `jobsVersion` moves on when a `print.job` or `device.changed`

@@ -50,7 +50,7 @@ export function healthText(h: Health): HealthWords {
   if (h.mqtt_connected) return words("Connected", "ok");
   // A card terminal is only spoken to during a payment: when it last answered is all there is to say.
   if (h.last_seen_ms) {
-    const at = new Date(h.last_seen_ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    const at = new Date(h.last_seen_ms).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
     return words("Answered", "ok", `last at ${at}`);
   }
   return words("Not heard from yet", "unknown");
