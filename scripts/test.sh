@@ -38,4 +38,7 @@ echo "==> Debian packages (release build, then install, upgrade, remove, purge i
 cargo build --release --locked -q -p store-node -p cloud-hub
 DEB_FAST=1 provisioning/tests/deb-chroot.sh --no-build
 echo "==> store-node image: build, flash, boot under qemu, enroll, power cut, boot again"
-DEB_FAST=1 provisioning/boot-test.sh
+# The package of the release binary just built (a build of store-node alone would resolve features
+# differently and build everything again).
+node_deb="$(DEB_FAST=1 provisioning/build-debs.sh --no-build --package store-node | awk '$1 == "deb" && $2 == "store-node" { print $3 }')"
+STORE_NODE_DEB="$node_deb" provisioning/boot-test.sh
