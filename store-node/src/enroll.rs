@@ -340,8 +340,12 @@ fn client(ca_file: Option<&Path>) -> anyhow::Result<api_kit::https::HttpsClient>
 
 /// One attempt: sends the request signed with `key`, and on the hub's yes writes
 /// `enrollment.json` durably. Does not delete the code file (the caller does, after).
-pub async fn attempt(data_dir: &Path, req: &Request, key: &NodeKey) -> Result<Enrollment, Failure> {
-    let http = client(req.ca_file.as_deref())?;
+pub async fn attempt(
+    http: &api_kit::https::HttpsClient,
+    data_dir: &Path,
+    req: &Request,
+    key: &NodeKey,
+) -> Result<Enrollment, Failure> {
     let url = format!("{}/api/v1/nodes/enroll", req.hub.trim_end_matches('/'));
     let body = EnrollRequest {
         code: req.code.as_str().to_owned(),
@@ -416,6 +420,8 @@ pub async fn enroll(
     give_up_after: Option<Duration>,
 ) -> Result<Enrollment, Failure> {
     let key = key_for_enrolling(data_dir)?;
+    // One client (CA file read, roots loaded) for every retry.
+    let http = client(req.ca_file.as_deref())?;
     let started = tokio::time::Instant::now();
     let mut wait = Duration::from_secs(1);
     loop {
@@ -423,7 +429,7 @@ pub async fn enroll(
         if let Some(e) = Enrollment::load(data_dir)? {
             return Ok(e);
         }
-        match attempt(data_dir, req, &key).await {
+        match attempt(&http, data_dir, req, &key).await {
             Err(Failure::Retry { why, after }) => {
                 let pause = after
                     .unwrap_or_else(|| wait.mul_f64(0.5 + rand::random::<f64>() / 2.0))
